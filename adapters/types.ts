@@ -1,0 +1,67 @@
+/**
+ * The adapter contract: how Escrow obtains a credential for one lease and puts it on an upstream request.
+ * A platform team implements this in one file, `export default function create(options, context): Adapter`.
+ */
+
+/** What a credential is being issued for. */
+export interface LeaseScope {
+  readonly leaseId: string;
+  readonly taskId: string;
+  readonly target: string;
+  readonly principalId: string;
+  readonly intent: string;
+  /** The longest the credential may live (already capped by the task's remaining life). */
+  readonly ttlSeconds: number;
+}
+
+/** Secret material for one lease. Stored encrypted; never logged. */
+export interface Credential {
+  /** Named secret values the adapter needs to inject (e.g. `{ token }`, `{ username, password }`). */
+  readonly fields: Readonly<Record<string, string>>;
+  /** How long the credential is good for, in seconds (≤ the scope's ttlSeconds). */
+  readonly ttlSeconds: number;
+  /**
+   * Every form the secret takes on the wire (raw value, `base64(user:pass)`, URL-encoded…). The scrubber
+   * removes each of these, plus their base64 and URL-encoded forms, from everything the agent sees.
+   */
+  readonly wireForms: readonly string[];
+  /** Non-secret state the adapter needs to revoke it later (e.g. a dynamic username). */
+  readonly revocationHandle?: string;
+}
+
+/** The upstream request, after hygiene and before forwarding; the adapter mutates it. */
+export interface UpstreamRequest {
+  readonly method: string;
+  /** Path and query as sent upstream (already normalised and authorized). */
+  path: string;
+  /** Lower-case header names. */
+  readonly headers: Record<string, string | string[]>;
+  /** The whole body, present only for adapters that declare `needsBody`. */
+  readonly body?: Buffer;
+}
+
+export interface Adapter {
+  /** Adapter kind (`header`, `basic`, …, or the module path). */
+  readonly kind: string;
+  /** True when `inject` needs the request body (e.g. to sign its digest). */
+  readonly needsBody?: boolean;
+  /** Obtain a credential for one lease. Throws on failure (the request is then refused). */
+  issue(scope: LeaseScope): Promise<Credential>;
+  /** Put the credential on the request. Synchronous and deterministic apart from clock-dependent signatures. */
+  inject(request: UpstreamRequest, credential: Credential): void;
+  /** Invalidate a dynamic credential at the upstream (optional: static secrets cannot be revoked). */
+  revoke?(credential: Credential): Promise<void>;
+}
+
+/** What every adapter factory receives beside its own options. */
+export interface AdapterContext {
+  /** Resolves an `env:`/`file:` reference to its value (throws if missing). */
+  readonly resolveSecret: (ref: string) => string;
+  /** Config path of these options, for error messages (`targets[0].credential`). */
+  readonly path: string;
+  /** Directory that relative paths in options are resolved against. */
+  readonly baseDir: string;
+  readonly now: () => number;
+}
+
+export type AdapterFactory = (options: Record<string, unknown>, context: AdapterContext) => Adapter;

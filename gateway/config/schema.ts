@@ -1,0 +1,121 @@
+import { z } from 'zod';
+import { identitySchema } from './identity-schema.js';
+
+/** A reference to a secret: `env:NAME` or `file:PATH`. Literal secrets are refused in config. */
+export const secretRef = z
+  .string()
+  .regex(/^(env:[A-Za-z_][A-Za-z0-9_]*|file:.+)$/, 'must be a secret reference: env:NAME or file:PATH');
+
+/** `host:port`, `:port`, or a bare port. */
+const listenAddress = z.string().regex(/^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]*):?\d{1,5}$|^\d{1,5}$/, 'must be host:port');
+
+const targetName = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'must be lower-case letters, digits and dashes (not starting with a dash)')
+  .refine((n) => n !== '_escrow', 'is reserved');
+
+const attributeValue = z.union([z.string(), z.number().int(), z.boolean()]);
+
+/** Adapter options are checked by the adapter's own factory; only the common keys are checked here. */
+const credentialSchema = z
+  .object({
+    adapter: z.string().min(1),
+    ttl: z.number().int().positive().max(86_400).default(300),
+  })
+  .catchall(z.unknown());
+
+const limitsSchema = z.strictObject({
+  maxBodyBytes: z.number().int().positive().default(10 * 1024 * 1024),
+  maxResponseBytes: z.number().int().positive().optional(),
+  headersTimeoutMs: z.number().int().positive().default(30_000),
+  bodyTimeoutMs: z.number().int().positive().default(60_000),
+  connectTimeoutMs: z.number().int().positive().default(5_000),
+});
+
+export const targetSchema = z.strictObject({
+  name: targetName,
+  upstream: z
+    .string()
+    .url()
+    .refine((u) => /^https?:\/\//.test(u), 'must be an http:// or https:// URL')
+    .refine((u) => !new URL(u).username && !new URL(u).password, 'must not carry userinfo (put secrets in credential)')
+    .refine((u) => !new URL(u).search && !new URL(u).hash, 'must not carry a query or fragment'),
+  attributes: z.record(z.string(), attributeValue).default({}),
+  requireTask: z.boolean().default(true),
+  /** Header the agent puts its workload token in, for this target (default: the issuer's). */
+  identityHeader: z.string().toLowerCase().optional(),
+  credential: credentialSchema,
+  limits: limitsSchema.default(limitsSchema.parse({})),
+  /** Response headers from the upstream that are passed back although they are dropped by default. */
+  allowResponseHeaders: z.array(z.string().toLowerCase()).default([]),
+  websocket: z.boolean().default(false),
+  pool: z
+    .strictObject({
+      connections: z.number().int().positive().default(128),
+      keepAliveTimeoutMs: z.number().int().positive().default(30_000),
+    })
+    .default({ connections: 128, keepAliveTimeoutMs: 30_000 }),
+});
+
+const tlsSchema = z.strictObject({
+  listen: listenAddress,
+  cert: secretRef,
+  key: secretRef,
+  clientCA: secretRef,
+  requireClientCert: z.boolean().default(true),
+});
+
+const auditSchema = z.strictObject({
+  /** `stdout`, `stderr`, `file:PATH`, `redis` (the store's stream), or `none`. */
+  sinks: z.array(z.string().regex(/^(stdout|stderr|redis|none|file:.+)$/, 'must be stdout, stderr, redis, none or file:PATH')).default(['stdout']),
+  failMode: z.enum(['closed', 'open']).default('closed'),
+  streamMaxLen: z.number().int().positive().default(100_000),
+});
+
+const tasksSchema = z.strictObject({
+  defaultTtlSeconds: z.number().int().positive().default(900),
+  maxTtlSeconds: z.number().int().positive().default(86_400),
+  maxDepth: z.number().int().min(0).default(4),
+  maxOpenPerPrincipal: z.number().int().positive().default(100),
+  maxIntentLength: z.number().int().positive().default(1024),
+});
+
+export const configSchema = z.strictObject({
+  proxy: z
+    .strictObject({
+      listen: listenAddress.default('127.0.0.1:8080'),
+      tls: tlsSchema.optional(),
+      maxHeaderBytes: z.number().int().positive().default(16 * 1024),
+      requestTimeoutMs: z.number().int().positive().default(120_000),
+      trustForwardedFor: z.boolean().default(false),
+      maxConcurrentPerPrincipal: z.number().int().positive().default(256),
+    })
+    .default({ listen: '127.0.0.1:8080', maxHeaderBytes: 16384, requestTimeoutMs: 120_000, trustForwardedFor: false, maxConcurrentPerPrincipal: 256 }),
+  admin: z.strictObject({ listen: listenAddress.default('127.0.0.1:9090') }).default({ listen: '127.0.0.1:9090' }),
+  store: z
+    .string()
+    .regex(/^(redis|rediss|memory):\/\//, 'must be redis://…, rediss://… or memory://')
+    .default('memory://'),
+  storePrefix: z.string().regex(/^[A-Za-z0-9:_-]+$/).default('escrow:'),
+  storeTimeoutMs: z.number().int().positive().default(1_000),
+  keys: z.strictObject({
+    leaseEncryption: secretRef,
+    /** Older lease keys, still readable until their leases expire (rotation). */
+    leaseEncryptionPrevious: z.array(secretRef).default([]),
+    auditHmac: secretRef,
+  }),
+  identity: identitySchema,
+  policies: z.string().min(1).default('./policies'),
+  tasks: tasksSchema.default(tasksSchema.parse({})),
+  audit: auditSchema.default(auditSchema.parse({})),
+  targets: z.array(targetSchema).min(1),
+  /** Marks a development config: `escrow token dev` refuses to mint tokens for any other. */
+  dev: z
+    .strictObject({ signingKey: z.string().min(1), demoUpstream: z.boolean().default(false) })
+    .optional(),
+});
+
+export type RawConfig = z.input<typeof configSchema>;
+export type Config = z.output<typeof configSchema>;
+export type TargetConfig = z.output<typeof targetSchema>;
+export type CredentialConfig = TargetConfig['credential'];

@@ -1,0 +1,84 @@
+/** The words of the design, as types: Principal, Task, Target, Action, Decision, Lease. */
+
+export type PrincipalType = 'Agent' | 'Human';
+export type AuthMethod = 'jwt' | 'mtls';
+
+export type ClaimValue = string | number | boolean | readonly string[];
+
+/** A verified workload (or human) identity. Which type it is comes from config, never from the token. */
+export interface Principal {
+  readonly type: PrincipalType;
+  /** The subject: a SPIFFE ID, or the token's `sub`. */
+  readonly id: string;
+  /** Name of the issuer config entry (or `mtls`) that vouched for it. */
+  readonly issuer: string;
+  readonly authMethod: AuthMethod;
+  readonly trustDomain?: string;
+  /** Selected claims, exposed to Cedar as entity tags. Never the token itself. */
+  readonly claims: Readonly<Record<string, ClaimValue>>;
+  /** Token `iat` (epoch seconds), when known. */
+  readonly issuedAt?: number;
+  /** Token or certificate expiry (epoch seconds). */
+  readonly expiresAt?: number;
+}
+
+/** A principal reference small enough to store with a task. */
+export interface PrincipalRef {
+  readonly type: PrincipalType;
+  readonly id: string;
+  readonly issuer: string;
+}
+
+export function principalRef(p: PrincipalRef): PrincipalRef {
+  return { type: p.type, id: p.id, issuer: p.issuer };
+}
+
+/** Two principals are the same only when type, issuer and subject all match. */
+export function samePrincipal(a: PrincipalRef, b: PrincipalRef): boolean {
+  return a.type === b.type && a.id === b.id && a.issuer === b.issuer;
+}
+
+export type Action = 'read' | 'write' | 'delete' | 'openTask' | 'connect';
+
+/** The Cedar action for an HTTP method; undefined for methods Escrow never proxies. */
+export function actionForMethod(method: string): Action | undefined {
+  switch (method) {
+    case 'GET':
+    case 'HEAD':
+    case 'OPTIONS':
+      return 'read';
+    case 'POST':
+    case 'PUT':
+    case 'PATCH':
+      return 'write';
+    case 'DELETE':
+      return 'delete';
+    default:
+      return undefined;
+  }
+}
+
+export interface Task {
+  readonly id: string;
+  readonly principal: PrincipalRef;
+  readonly intent: string;
+  readonly targets: readonly string[];
+  readonly parent?: string;
+  /** Ids from the root down to the parent (empty for a root task). */
+  readonly ancestors: readonly string[];
+  readonly depth: number;
+  /** Epoch milliseconds. */
+  readonly openedAt: number;
+  readonly expiresAt: number;
+}
+
+export type DecisionEffect = 'allow' | 'deny';
+
+export interface Decision {
+  readonly id: string;
+  readonly decision: DecisionEffect;
+  /** Ids of the determining policies. */
+  readonly policies: readonly string[];
+  /** Evaluation errors (any error denies). Policy ids and messages, never request secrets. */
+  readonly errors: readonly string[];
+}

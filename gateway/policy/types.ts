@@ -1,0 +1,34 @@
+import type { Action, Decision, Principal } from '../domain.js';
+
+/** Target attributes as Cedar sees them (from config only). */
+export interface TargetFacts {
+  readonly name: string;
+  readonly attributes: Readonly<Record<string, string | number | boolean>>;
+}
+
+export interface TaskFacts {
+  readonly id: string;
+  readonly intent: string;
+  readonly ageSeconds: number;
+  readonly depth: number;
+  readonly targets: readonly string[];
+}
+
+/** One authorization question. The engine turns it into Cedar entities and context. */
+export interface AuthorizationRequest {
+  readonly principal: Principal;
+  readonly action: Action;
+  readonly target: TargetFacts;
+  readonly request: { readonly method: string; readonly path: string; readonly queryKeys: readonly string[] };
+  readonly task?: TaskFacts;
+  readonly clientIp: string;
+  /** Epoch milliseconds. */
+  readonly now: number;
+}
+
+export interface PolicyEngine {
+  /** Decide. Never throws for a policy problem: any evaluation error is a deny. */
+  authorize(request: AuthorizationRequest): Decision;
+  /** SHA-256 of the loaded policy set (shown on /readyz). */
+  readonly policySetHash: string;
+}

@@ -1,0 +1,55 @@
+/**
+ * The store contract: everything Escrow shares between replicas. Redis in production; an in-memory
+ * implementation with the same behaviour for a single process. Values are opaque strings (leases arrive
+ * already encrypted). Every method rejects with EscrowError('store_unavailable') when the store is down.
+ */
+
+export interface TaskStore {
+  /** Create or overwrite the task record; it disappears after `ttlMs`. Also indexes it under its parent. */
+  put(id: string, record: string, ttlMs: number, parent?: string): Promise<void>;
+  get(id: string): Promise<string | null>;
+  /** Delete the task record, its lease index and its child index; returns the child task ids. */
+  delete(id: string): Promise<readonly string[]>;
+}
+
+export interface LeaseStore {
+  get(taskId: string, target: string): Promise<string | null>;
+  /** Store the lease and index it under its task, only if no lease is there yet. True when written. */
+  putIfAbsent(taskId: string, target: string, value: string, ttlMs: number): Promise<boolean>;
+  /** Replace a lease (renewal). */
+  replace(taskId: string, target: string, value: string, ttlMs: number): Promise<void>;
+  /** Delete every lease of the task; returns the deleted values (for upstream revocation). */
+  deleteForTask(taskId: string): Promise<readonly string[]>;
+}
+
+/** A short-lived cross-replica lock (Redis `SET NX PX`): one issuer per lease. */
+export interface LockStore {
+  acquire(name: string, ttlMs: number): Promise<string | null>;
+  release(name: string, token: string): Promise<void>;
+}
+
+/** Cross-replica revocation notices (pub/sub). */
+export interface RevocationBus {
+  publish(message: string): Promise<void>;
+  /** `onMessage` for every notice; `onState(false)` while the subscription is down (stop trusting caches). */
+  subscribe(onMessage: (message: string) => void, onState: (healthy: boolean) => void): Promise<void>;
+}
+
+/** Bounded, append-only event stream shared by all replicas (`escrow:audit`). */
+export interface EventStream {
+  append(event: string): Promise<void>;
+  /** Read every entry from the start (for `escrow audit trace|verify`). */
+  readAll(): Promise<readonly string[]>;
+}
+
+export interface Store {
+  readonly kind: 'redis' | 'memory';
+  readonly tasks: TaskStore;
+  readonly leases: LeaseStore;
+  readonly locks: LockStore;
+  readonly revocations: RevocationBus;
+  readonly events: EventStream;
+  /** Rejects when the store cannot be reached. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
