@@ -1,0 +1,33 @@
+import { z } from 'zod';
+import { secretRef } from '../gateway/config/schema.js';
+import { parseOptions } from './options.js';
+import type { Adapter, AdapterContext, Credential } from './types.js';
+
+const basicOptions = z.strictObject({
+  adapter: z.literal('basic'),
+  ttl: z.number().int().positive(),
+  username: z.string().min(1),
+  password: secretRef,
+});
+
+/** `basic`: `Authorization: Basic base64(username:password)`, the password from env:/file:. */
+export function createBasicAdapter(options: Record<string, unknown>, context: AdapterContext): Adapter {
+  const { username, password, ttl } = parseOptions(basicOptions, options, context.path);
+  context.resolveSecret(password);
+  return {
+    kind: 'basic',
+    async issue(scope): Promise<Credential> {
+      const secret = context.resolveSecret(password);
+      const encoded = Buffer.from(`${username}:${secret}`).toString('base64');
+      return {
+        fields: { username, password: secret },
+        ttlSeconds: Math.min(ttl, scope.ttlSeconds),
+        wireForms: [secret, encoded, `${username}:${secret}`],
+      };
+    },
+    inject(request, credential) {
+      const { username: user = '', password: pass = '' } = credential.fields;
+      request.headers.authorization = `Basic ${Buffer.from(`${user}:${pass}`).toString('base64')}`;
+    },
+  };
+}

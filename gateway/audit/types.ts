@@ -1,0 +1,46 @@
+import type { PrincipalRef } from '../domain.js';
+
+export type AuditEventName =
+  | 'task.opened'
+  | 'task.closed'
+  | 'request'
+  | 'lease.issued'
+  | 'lease.renewed'
+  | 'lease.revoked'
+  | 'identity.rejected'
+  | 'policy.reloaded'
+  | 'policy.shadow_mismatch';
+
+/** What a stage hands to the audit log. Never a secret, never a token. */
+export interface AuditEventInput {
+  readonly event: AuditEventName;
+  readonly requestId?: string;
+  readonly decisionId?: string;
+  readonly decision?: 'allow' | 'deny';
+  readonly policies?: readonly string[];
+  readonly principal?: PrincipalRef;
+  /** The task and its ancestors, root first. */
+  readonly task?: { readonly id: string; readonly chain: readonly string[]; readonly intent?: string };
+  readonly target?: string;
+  readonly leaseId?: string;
+  /** HMAC-SHA256 of the secret under the audit key (`AuditLog.fingerprint`). */
+  readonly secretFingerprint?: string;
+  readonly status?: number;
+  readonly reason?: string;
+  readonly method?: string;
+  readonly path?: string;
+  readonly traceparent?: string;
+  readonly [extra: string]: unknown;
+}
+
+export interface AuditLog {
+  /** Queue one event; never blocks the request. Adds `time`, writer id, sequence and chain hash. */
+  record(event: AuditEventInput): void;
+  /** HMAC-SHA256 (hex) of a secret under the deployment's audit key. */
+  fingerprint(secret: string): string;
+  /** False while a required sink is failing (lease issuance must then be refused unless failMode=open). */
+  readonly healthy: boolean;
+  /** Resolves once every queued event is written (or has failed). */
+  flush(): Promise<void>;
+  close(): Promise<void>;
+}
