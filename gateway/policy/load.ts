@@ -1,0 +1,85 @@
+import { createHash } from 'node:crypto';
+import { readdir, readFile } from 'node:fs/promises';
+import { join, relative } from 'node:path';
+import { EscrowError } from '../errors.js';
+import { cedar, describeErrors } from './cedar.js';
+
+/** One static policy as read from disk. */
+export interface PolicySource {
+  readonly id: string;
+  /** Path relative to the policy directory. */
+  readonly file: string;
+  readonly text: string;
+  readonly effect: 'permit' | 'forbid';
+  /** The one target this policy can apply to (`resource == Escrow::Target::"x"`); undefined when it can apply to any. */
+  readonly target: string | undefined;
+}
+
+/** A policy directory as read: schema text, policies in file order, and a hash over both. */
+export interface PolicySetSource {
+  readonly schema: string;
+  readonly policies: readonly PolicySource[];
+  /** SHA-256 (hex) of the schema and every policy's id and text. */
+  readonly hash: string;
+}
+
+export const SCHEMA_FILE = 'schema.cedarschema';
+const TARGET_TYPE = 'Escrow::Target';
+
+function invalid(message: string): EscrowError {
+  return new EscrowError('config_invalid', message, { reason: 'policy_invalid' });
+}
+
+async function listPolicyFiles(dir: string): Promise<string[]> {
+  const entries = await readdir(dir, { recursive: true, withFileTypes: true });
+  return entries
+    .filter((e) => e.isFile() && e.name.endsWith('.cedar'))
+    .map((e) => join(e.parentPath, e.name))
+    .sort();
+}
+
+function parseFile(file: string, text: string): PolicySource[] {
+  const parts = cedar.policySetTextToParts(text);
+  if (parts.type === 'failure') throw invalid(`${file}: ${describeErrors(parts.errors)}`);
+  if (parts.policy_templates.length > 0) throw invalid(`${file}: policy templates are not supported`);
+  return parts.policies.map((policyText) => {
+    const json = cedar.policyToJson(policyText);
+    if (json.type === 'failure') throw invalid(`${file}: ${describeErrors(json.errors)}`);
+    const id = json.json.annotations?.id;
+    if (id === undefined || id === '') throw invalid(`${file}: every policy needs an @id("...") annotation`);
+    const resource = json.json.resource;
+    const named = resource.op === '==' && 'entity' in resource ? resource.entity : undefined;
+    const uid = named !== undefined && '__entity' in named ? named.__entity : named;
+    const target = uid !== undefined && uid.type === TARGET_TYPE ? uid.id : undefined;
+    return { id, file, text: policyText, effect: json.json.effect, target };
+  });
+}
+
+function hashOf(schema: string, policies: readonly PolicySource[]): string {
+  const hash = createHash('sha256').update(schema).update('\0');
+  for (const p of [...policies].sort((a, b) => (a.id < b.id ? -1 : 1)))
+    hash.update(p.id).update('\0').update(p.text).update('\0');
+  return hash.digest('hex');
+}
+
+/**
+ * Read `<dir>/schema.cedarschema` and every `<dir>/**\/*.cedar`. Throws `config_invalid` naming the file or policy id
+ * when a file does not parse, a policy lacks `@id`, or two policies share an id. Does not validate (see validate.ts).
+ */
+export async function readPolicyDir(dir: string): Promise<PolicySetSource> {
+  const schema = await readFile(join(dir, SCHEMA_FILE), 'utf8').catch((cause: unknown) => {
+    throw new EscrowError('config_invalid', `${SCHEMA_FILE}: cannot be read`, { cause, reason: 'policy_invalid' });
+  });
+  const policies: PolicySource[] = [];
+  const seen = new Map<string, string>();
+  for (const path of await listPolicyFiles(dir)) {
+    const file = relative(dir, path);
+    for (const policy of parseFile(file, await readFile(path, 'utf8'))) {
+      const other = seen.get(policy.id);
+      if (other !== undefined) throw invalid(`${file}: policy id "${policy.id}" is already used in ${other}`);
+      seen.set(policy.id, file);
+      policies.push(policy);
+    }
+  }
+  return { schema, policies, hash: hashOf(schema, policies) };
+}

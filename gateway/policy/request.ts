@@ -1,0 +1,82 @@
+import type { CedarValueJson, Context, EntityJson } from '@cedar-policy/cedar-wasm/nodejs';
+import type { ClaimValue, Principal } from '../domain.js';
+import type { StatefulAuthorizationCall } from './cedar.js';
+import type { AuthorizationRequest, TargetFacts, TaskFacts } from './types.js';
+
+/** Target attributes that the schema declares; every other config attribute becomes a string tag. */
+const TARGET_ATTRIBUTES = new Set(['name', 'sensitivity', 'environment', 'audience']);
+/** What `sensitivity` and `environment` read when a target's config leaves them out (the schema requires both). */
+export const UNKNOWN_ATTRIBUTE = 'unknown';
+
+function claimTag(value: ClaimValue): string[] {
+  return Array.isArray(value) ? [...value] : [String(value)];
+}
+
+function principalEntity(p: Principal): EntityJson {
+  const attrs: Record<string, CedarValueJson> = { issuer: p.issuer, authMethod: p.authMethod };
+  if (p.trustDomain !== undefined) attrs.trustDomain = p.trustDomain;
+  const tags: Record<string, CedarValueJson> = {};
+  for (const [name, value] of Object.entries(p.claims)) tags[name] = claimTag(value);
+  return { uid: { type: `Escrow::${p.type}`, id: p.id }, attrs, parents: [], tags };
+}
+
+function targetEntity(t: TargetFacts): EntityJson {
+  const a = t.attributes;
+  const attrs: Record<string, CedarValueJson> = {
+    name: t.name,
+    sensitivity: a.sensitivity === undefined ? UNKNOWN_ATTRIBUTE : String(a.sensitivity),
+    environment: a.environment === undefined ? UNKNOWN_ATTRIBUTE : String(a.environment),
+  };
+  if (a.audience !== undefined) attrs.audience = String(a.audience);
+  const tags: Record<string, CedarValueJson> = {};
+  for (const [name, value] of Object.entries(a)) if (!TARGET_ATTRIBUTES.has(name)) tags[name] = String(value);
+  return { uid: { type: 'Escrow::Target', id: t.name }, attrs, parents: [], tags };
+}
+
+/** Node reports IPv4 peers on a dual-stack socket as `::ffff:a.b.c.d`, which Cedar's `ip()` refuses. */
+export function cedarIp(address: string): string {
+  const bare = address.replace(/%.*$/, '');
+  return bare.toLowerCase().startsWith('::ffff:') && bare.includes('.') ? bare.slice(7) : bare;
+}
+
+function taskContext(task: TaskFacts): CedarValueJson {
+  return {
+    id: task.id,
+    intent: task.intent,
+    ageSeconds: Math.floor(task.ageSeconds),
+    depth: task.depth,
+    targets: [...task.targets],
+  };
+}
+
+function context(r: AuthorizationRequest, now: number): Context {
+  const date = new Date(now);
+  const identity: Record<string, CedarValueJson> = { authMethod: r.principal.authMethod };
+  if (r.principal.issuedAt !== undefined) {
+    identity.tokenAgeSeconds = Math.max(0, Math.floor(now / 1000 - r.principal.issuedAt));
+  }
+  const ctx: Context = {
+    request: { method: r.request.method, path: r.request.path, queryKeys: [...r.request.queryKeys] },
+    identity,
+    time: {
+      hourUtc: date.getUTCHours(),
+      weekdayUtc: date.getUTCDay(),
+      now: { __extn: { fn: 'datetime', arg: date.toISOString() } },
+    },
+    client: { ip: { __extn: { fn: 'ip', arg: cedarIp(r.clientIp) } } },
+  };
+  if (r.task !== undefined) ctx.task = taskContext(r.task);
+  return ctx;
+}
+
+/** The cedar-wasm call for one request against one preparsed set. Extension values are spelled out (`__extn`). */
+export function buildCall(r: AuthorizationRequest, setId: string, now: number): StatefulAuthorizationCall {
+  return {
+    principal: { type: `Escrow::${r.principal.type}`, id: r.principal.id },
+    action: { type: 'Escrow::Action', id: r.action },
+    resource: { type: 'Escrow::Target', id: r.target.name },
+    context: context(r, now),
+    entities: [principalEntity(r.principal), targetEntity(r.target)],
+    preparsedPolicySetId: setId,
+  };
+}
