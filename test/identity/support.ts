@@ -1,0 +1,88 @@
+import { once } from 'node:events';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { exportJWK, generateKeyPair, type JWK, type JWTPayload, SignJWT } from 'jose';
+import { identitySchema } from '../../gateway/config/identity-schema.js';
+import type { IdentityInput } from '../../gateway/identity/types.js';
+
+/** A real signing key and its public JWK. */
+export interface TestKey {
+  readonly kid: string;
+  readonly alg: string;
+  readonly privateKey: CryptoKey;
+  readonly jwk: JWK;
+}
+
+export async function makeKey(kid: string, alg = 'ES256', extra: Partial<JWK> = {}): Promise<TestKey> {
+  const { privateKey, publicKey } = await generateKeyPair(alg, { extractable: true });
+  const jwk = { ...(await exportJWK(publicKey)), kid, alg, ...extra };
+  return { kid, alg, privateKey, jwk };
+}
+
+/** Sign `claims` with `key`; `iat`/`exp` default to now and now + 5 minutes. */
+export function sign(key: TestKey, claims: JWTPayload, header: Record<string, unknown> = {}): Promise<string> {
+  const nowSeconds = Math.floor(Date.now() / 1000);
+  return new SignJWT({ iat: nowSeconds, exp: nowSeconds + 300, ...claims })
+    .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: 'JWT', ...header })
+    .sign(key.privateKey);
+}
+
+/** Identity input as Node's server would give it for these headers (every value kept). */
+export function input(headers: Record<string, string | string[]>, extra: Partial<IdentityInput> = {}): IdentityInput {
+  const joined: IncomingHttpHeaders = {};
+  const distinct: Record<string, string[]> = {};
+  for (const [name, value] of Object.entries(headers)) {
+    const values = Array.isArray(value) ? value : [value];
+    distinct[name.toLowerCase()] = values;
+    joined[name.toLowerCase()] = values[0];
+  }
+  return { headers: joined, headersDistinct: distinct, ...extra };
+}
+
+export const bearer = (token: string): IdentityInput => input({ authorization: `Bearer ${token}` });
+
+/** Validated identity config, as the lead's config loader would produce it. */
+export function identityConfig(issuers: Record<string, unknown>[], rest: Record<string, unknown> = {}) {
+  return identitySchema.parse({ issuers, ...rest });
+}
+
+/** Write a JWK Set (or SPIFFE bundle) to a fresh temp dir; returns that dir and the file name. */
+export async function writeJwks(document: unknown): Promise<{ dir: string; file: string }> {
+  const dir = await mkdtemp(join(tmpdir(), 'escrow-identity-'));
+  await writeFile(join(dir, 'jwks.json'), JSON.stringify(document));
+  return { dir, file: 'jwks.json' };
+}
+
+/** A JWKS endpoint on port 0 whose key set, availability and request count the test controls. */
+export interface JwksServer {
+  readonly url: string;
+  keys: JWK[];
+  extra: Record<string, unknown>;
+  down: boolean;
+  requests: number;
+  close(): Promise<void>;
+}
+
+export async function startJwksServer(keys: JWK[]): Promise<JwksServer> {
+  const state = { keys, extra: {} as Record<string, unknown>, down: false, requests: 0 };
+  const server: Server = createServer((_req, res) => {
+    state.requests += 1;
+    if (state.down) {
+      res.writeHead(503).end();
+      return;
+    }
+    res
+      .writeHead(200, { 'content-type': 'application/json' })
+      .end(JSON.stringify({ keys: state.keys, ...state.extra }));
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as AddressInfo;
+  return Object.assign(state, {
+    url: `http://127.0.0.1:${port}/jwks`,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  });
+}
