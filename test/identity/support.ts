@@ -12,7 +12,7 @@ import type { IdentityInput } from '../../gateway/identity/types.js';
 export interface TestKey {
   readonly kid: string;
   readonly alg: string;
-  readonly privateKey: CryptoKey;
+  readonly privateKey: Awaited<ReturnType<typeof generateKeyPair>>['privateKey'];
   readonly jwk: JWK;
 }
 
