@@ -33,6 +33,9 @@ export interface AuditEventInput {
   readonly [extra: string]: unknown;
 }
 
+/** `closed`: refuse new leases while a sink is failing (Vault's behaviour); `open`: keep issuing. */
+export type AuditFailMode = 'closed' | 'open';
+
 export interface AuditLog {
   /** Queue one event; never blocks the request. Adds `time`, writer id, sequence and chain hash. */
   record(event: AuditEventInput): void;
@@ -40,6 +43,8 @@ export interface AuditLog {
   fingerprint(secret: string): string;
   /** False while a required sink is failing (lease issuance must then be refused unless failMode=open). */
   readonly healthy: boolean;
+  /** How the pipeline must treat `healthy=false` (absent: `closed`). See `auditPermitsIssuance`. */
+  readonly failMode?: AuditFailMode;
   /** Resolves once every queued event is written (or has failed). */
   flush(): Promise<void>;
   close(): Promise<void>;

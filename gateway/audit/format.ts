@@ -1,0 +1,46 @@
+import type { SecretTrace, TracedLease, TracedPrincipal, TracedRequest } from './trace.js';
+
+export type TraceFormat = 'text' | 'json';
+
+function who(principal: TracedPrincipal | undefined): string {
+  if (!principal) return 'unknown';
+  return `${principal.type ?? '?'} ${principal.id ?? '?'} (issuer ${principal.issuer ?? '?'})`;
+}
+
+function request(entry: TracedRequest): string {
+  const outcome = [entry.decision, entry.decisionId].filter(Boolean).join(', ');
+  const status = entry.status === undefined ? '' : ` → ${entry.status}`;
+  const id = entry.requestId === undefined ? '' : ` [${entry.requestId}]`;
+  return `    ${entry.time ?? '?'} ${entry.method ?? '?'} ${entry.path ?? '?'}${status} (${outcome || 'no decision'})${id}`;
+}
+
+function lease(entry: TracedLease): string[] {
+  const task = entry.task;
+  const lines = [
+    `Lease ${entry.leaseId} on target ${entry.target ?? '?'}`,
+    `  given to   ${who(entry.principal)}`,
+    task
+      ? `  task       ${task.id} ${JSON.stringify(task.intent ?? '')} (chain ${task.chain.join(' > ')})`
+      : '  task       unknown',
+    `  decision   ${entry.decisionId ?? '?'} by ${entry.policies.length > 0 ? entry.policies.join(', ') : 'no recorded policy'}`,
+    `  issued     ${entry.issuedAt ?? 'not in this trail'}`,
+  ];
+  for (const time of entry.renewedAt) lines.push(`  renewed    ${time}`);
+  const revoked = entry.revoked;
+  lines.push(
+    `  revoked    ${revoked ? `${revoked.time ?? '?'}${revoked.reason ? ` (${revoked.reason})` : ''}` : 'not in this trail'}`,
+  );
+  lines.push(`  requests   ${entry.requests.length}`);
+  lines.push(...entry.requests.map(request));
+  return lines;
+}
+
+/** The trace for a person (`text`) or a program (`json`, one object). */
+export function formatTrace(trace: SecretTrace, format: TraceFormat = 'text'): string {
+  if (format === 'json') return JSON.stringify(trace, null, 2);
+  if (trace.leases.length === 0) {
+    return `No lease in this audit trail was given the secret with fingerprint ${trace.fingerprint}.`;
+  }
+  const header = `Secret fingerprint ${trace.fingerprint}: ${trace.leases.length} lease(s)`;
+  return [header, ...trace.leases.flatMap((entry) => ['', ...lease(entry)])].join('\n');
+}
