@@ -1,3 +1,4 @@
+import { createSign, KeyObject } from 'node:crypto';
 import { once } from 'node:events';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
@@ -86,3 +87,22 @@ export async function startJwksServer(keys: JWK[]): Promise<JwksServer> {
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   });
 }
+
+/**
+ * Sign exactly these header and payload texts (or pre-encoded segments), bypassing jose's encoder, so a test
+ * can produce duplicate members or non-canonical base64url that still carries a valid signature.
+ */
+export function signRaw(
+  key: TestKey,
+  header: string | { encoded: string },
+  payload: string | { encoded: string },
+): string {
+  const h = typeof header === 'string' ? Buffer.from(header).toString('base64url') : header.encoded;
+  const p = typeof payload === 'string' ? Buffer.from(payload).toString('base64url') : payload.encoded;
+  const signature = createSign('sha256')
+    .update(`${h}.${p}`)
+    .sign({ key: KeyObject.from(key.privateKey), dsaEncoding: 'ieee-p1363' });
+  return `${h}.${p}.${signature.toString('base64url')}`;
+}
+
+export const b64url = (text: string | Buffer): string => Buffer.from(text).toString('base64url');
