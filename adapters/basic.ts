@@ -1,12 +1,15 @@
 import { z } from 'zod';
 import { secretRef } from '../gateway/config/schema.js';
-import { parseOptions } from './options.js';
+import { parseOptions, ttlOption } from './options.js';
 import type { Adapter, AdapterContext, Credential } from './types.js';
 
 const basicOptions = z.strictObject({
   adapter: z.literal('basic'),
-  ttl: z.number().int().positive(),
-  username: z.string().min(1),
+  ttl: ttlOption,
+  username: z
+    .string()
+    .min(1)
+    .refine((u) => !u.includes(':'), 'must not contain ":" (RFC 7617)'),
   password: secretRef,
 });
 

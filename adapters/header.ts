@@ -1,15 +1,12 @@
 import { z } from 'zod';
 import { secretRef } from '../gateway/config/schema.js';
-import { parseOptions } from './options.js';
+import { compileTemplate, headerName, parseOptions, ttlOption } from './options.js';
 import type { Adapter, AdapterContext, Credential } from './types.js';
 
 const headerOptions = z.strictObject({
   adapter: z.literal('header'),
-  ttl: z.number().int().positive(),
-  header: z
-    .string()
-    .regex(/^[A-Za-z0-9!#$%&'*+.^`|~-]+$/, 'must be an HTTP header name')
-    .transform((h) => h.toLowerCase()),
+  ttl: ttlOption,
+  header: headerName,
   value: secretRef,
   template: z.string().includes('{secret}', { message: 'must contain {secret}' }).default('{secret}'),
 });
@@ -19,15 +16,15 @@ export function createHeaderAdapter(options: Record<string, unknown>, context: A
   const { header, value, template, ttl } = parseOptions(headerOptions, options, context.path);
   const secretOf = () => context.resolveSecret(value);
   secretOf(); // fail at start, not on the first request, when the reference does not resolve
+  const render = compileTemplate(template, '{secret}');
   return {
     kind: 'header',
     async issue(scope): Promise<Credential> {
       const secret = secretOf();
-      const wire = template.replaceAll('{secret}', secret);
-      return { fields: { secret }, ttlSeconds: Math.min(ttl, scope.ttlSeconds), wireForms: [secret, wire] };
+      return { fields: { secret }, ttlSeconds: Math.min(ttl, scope.ttlSeconds), wireForms: [secret, render(secret)] };
     },
     inject(request, credential) {
-      request.headers[header] = template.replaceAll('{secret}', credential.fields.secret ?? '');
+      request.headers[header] = render(credential.fields.secret ?? '');
     },
   };
 }

@@ -4,12 +4,22 @@ import type { CredentialConfig } from '../gateway/config/schema.js';
 import { EscrowError } from '../gateway/errors.js';
 import { createBasicAdapter } from './basic.js';
 import { createHeaderAdapter } from './header.js';
+import { createHmacAdapter } from './hmac.js';
+import { createJwtBearerAdapter } from './jwt-bearer.js';
+import { createOauth2ClientCredentialsAdapter } from './oauth2.js';
+import { createQueryAdapter } from './query.js';
+import { createRabbitmqAdapter } from './rabbitmq.js';
 import type { Adapter, AdapterContext, AdapterFactory } from './types.js';
 
 /** Built-in adapter kinds. A plain read-only map: no global registration at run time. */
 export const builtinAdapters: ReadonlyMap<string, AdapterFactory> = new Map<string, AdapterFactory>([
   ['header', createHeaderAdapter],
   ['basic', createBasicAdapter],
+  ['query', createQueryAdapter],
+  ['oauth2-client-credentials', createOauth2ClientCredentialsAdapter],
+  ['jwt-bearer', createJwtBearerAdapter],
+  ['rabbitmq', createRabbitmqAdapter],
+  ['hmac', createHmacAdapter],
 ]);
 
 function isModulePath(kind: string): boolean {
@@ -39,13 +49,49 @@ function checkAdapter(adapter: unknown, path: string): Adapter {
   return a as Adapter;
 }
 
+/**
+ * A module factory's own error, as a config error at the right path. Plain modules cannot import EscrowError,
+ * so `Error('tenant: required')` becomes `targets[0].credential.tenant: required`. Any secret the factory
+ * resolved is cut out of the message, and the original is kept as `cause` only when it does not carry one.
+ */
+function moduleError(error: unknown, context: AdapterContext, resolved: readonly string[]): EscrowError {
+  if (error instanceof EscrowError) return error;
+  let message = error instanceof Error ? error.message : String(error);
+  for (const secret of resolved) message = message.replaceAll(secret, '<redacted>');
+  const text = `${message}\n${error instanceof Error ? (error.stack ?? '') : ''}`;
+  const cause = resolved.some((secret) => text.includes(secret)) ? undefined : { cause: error };
+  const keyed = /^[A-Za-z_$][\w$]*(\.[A-Za-z_$][\w$]*|\[\d+\])*: /.test(message);
+  return new EscrowError('config_invalid', keyed ? `${context.path}.${message}` : `${context.path}: ${message}`, cause);
+}
+
+async function buildModuleAdapter(factory: AdapterFactory, credential: CredentialConfig, context: AdapterContext) {
+  const resolved: string[] = [];
+  const watched: AdapterContext = {
+    ...context,
+    resolveSecret: (ref) => {
+      const value = context.resolveSecret(ref);
+      resolved.push(value);
+      return value;
+    },
+  };
+  try {
+    return checkAdapter(await factory(credential, watched), context.path);
+  } catch (error) {
+    throw moduleError(error, context, resolved);
+  }
+}
+
 /** Build the adapter for one target's `credential` block; validates options now, at start. */
 export async function createAdapter(credential: CredentialConfig, context: AdapterContext): Promise<Adapter> {
   const kind = credential.adapter;
-  const factory = builtinAdapters.get(kind) ?? (isModulePath(kind) ? await loadModuleFactory(kind, context) : undefined);
-  if (!factory) {
+  const builtin = builtinAdapters.get(kind);
+  if (builtin) return checkAdapter(builtin(credential, context), context.path);
+  if (!isModulePath(kind)) {
     const known = [...builtinAdapters.keys()].join(', ');
-    throw new EscrowError('config_invalid', `${context.path}.adapter: unknown adapter "${kind}" (known: ${known}, or ./path/to/module.js)`);
+    throw new EscrowError(
+      'config_invalid',
+      `${context.path}.adapter: unknown adapter "${kind}" (known: ${known}, or ./path/to/module.js)`,
+    );
   }
-  return checkAdapter(factory(credential, context), context.path);
+  return buildModuleAdapter(await loadModuleFactory(kind, context), credential, context);
 }
