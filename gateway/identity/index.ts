@@ -8,6 +8,7 @@ import { IssuerVerifier, type VerifiedToken } from './issuer.js';
 import { KeySource } from './key-source.js';
 import { identityError } from './reasons.js';
 import { claimTokenOnce } from './replay.js';
+import { parseSpiffeId } from './spiffe.js';
 import { presentedToken } from './token.js';
 import type { IdentityInput, IdentityVerifier } from './types.js';
 
@@ -121,20 +122,32 @@ function issuersFor(pool: readonly IssuerVerifier[], iss: unknown): readonly Iss
   throw identityError(iss === undefined ? 'claim_missing' : 'unknown_issuer');
 }
 
-/** Try each candidate issuer; a key it does not know passes to the next, any other failure is final. */
+/** Failures that only mean "not this issuer's token" when several issuers could have minted it. */
+const NOT_THIS_ISSUER = ['unknown_key', 'algorithm_not_allowed'];
+
+/**
+ * Try each candidate issuer, those whose trust domain matches the unverified `sub` first. A key or algorithm
+ * an issuer does not know passes to the next; any other failure is final. When none accepts, `unknown_key`
+ * is reported if any issuer said so (the most telling answer), else the first failure.
+ */
 async function firstAccepting(
   candidates: readonly IssuerVerifier[],
   token: string,
   decoded: ReturnType<typeof decodeCompact>,
 ): Promise<VerifiedToken> {
-  let firstError: unknown;
-  for (const issuer of candidates) {
+  const sub = decoded.payload.sub;
+  const domain = typeof sub === 'string' ? parseSpiffeId(sub)?.trustDomain : undefined;
+  const ordered = [...candidates].sort(
+    (a, b) => Number(b.config.trustDomain === domain) - Number(a.config.trustDomain === domain),
+  );
+  const failures: EscrowError[] = [];
+  for (const issuer of ordered) {
     try {
       return await issuer.verify(token, decoded);
     } catch (error) {
-      if (!(error instanceof EscrowError) || error.reason !== 'unknown_key') throw error;
-      firstError ??= error;
+      if (!(error instanceof EscrowError) || !NOT_THIS_ISSUER.includes(error.reason ?? '')) throw error;
+      failures.push(error);
     }
   }
-  throw firstError ?? identityError('unknown_issuer');
+  throw failures.find((f) => f.reason === 'unknown_key') ?? failures[0] ?? identityError('unknown_issuer');
 }

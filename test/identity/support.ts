@@ -60,21 +60,34 @@ export async function writeJwks(document: unknown): Promise<{ dir: string; file:
 /** A JWKS endpoint on port 0 whose key set, availability and request count the test controls. */
 export interface JwksServer {
   readonly url: string;
+  readonly origin: string;
   keys: JWK[];
   extra: Record<string, unknown>;
   down: boolean;
+  /** When set, `/jwks` answers 302 to this location. */
+  redirect: string | undefined;
+  /** When set, served at `/.well-known/openid-configuration`. */
+  discovery: Record<string, unknown> | undefined;
   requests: number;
   close(): Promise<void>;
 }
 
 export async function startJwksServer(keys: JWK[]): Promise<JwksServer> {
-  const state = { keys, extra: {} as Record<string, unknown>, down: false, requests: 0 };
-  const server: Server = createServer((_req, res) => {
+  const state = {
+    keys,
+    extra: {} as Record<string, unknown>,
+    down: false,
+    redirect: undefined as string | undefined,
+    discovery: undefined as Record<string, unknown> | undefined,
+    requests: 0,
+  };
+  const server: Server = createServer((req, res) => {
     state.requests += 1;
-    if (state.down) {
-      res.writeHead(503).end();
-      return;
+    if (state.down) return void res.writeHead(503).end();
+    if (req.url === '/.well-known/openid-configuration' && state.discovery) {
+      return void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(state.discovery));
     }
+    if (state.redirect && req.url === '/jwks') return void res.writeHead(302, { location: state.redirect }).end();
     res
       .writeHead(200, { 'content-type': 'application/json' })
       .end(JSON.stringify({ keys: state.keys, ...state.extra }));
@@ -84,8 +97,33 @@ export async function startJwksServer(keys: JWK[]): Promise<JwksServer> {
   const { port } = server.address() as AddressInfo;
   return Object.assign(state, {
     url: `http://127.0.0.1:${port}/jwks`,
+    origin: `http://127.0.0.1:${port}`,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   });
+}
+
+/** A clock the test moves by hand (epoch milliseconds). */
+export function manualClock(start = Date.now()) {
+  let current = start;
+  return {
+    now: () => current,
+    advance: (seconds: number) => {
+      current += seconds * 1000;
+    },
+    seconds: () => Math.floor(current / 1000),
+  };
+}
+
+/** Retry `attempt` until it resolves (for background work such as a JWKS refresh), or rethrow after ~2 s. */
+export async function eventually<T>(attempt: () => Promise<T>): Promise<T> {
+  for (let i = 0; ; i += 1) {
+    try {
+      return await attempt();
+    } catch (error) {
+      if (i >= 200) throw error;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  }
 }
 
 /**
