@@ -23,8 +23,9 @@ function lease(entry: TracedLease): string[] {
       ? `  task       ${task.id} ${JSON.stringify(task.intent ?? '')} (chain ${task.chain.join(' > ')})`
       : '  task       unknown',
     `  decision   ${entry.decisionId ?? '?'} by ${entry.policies.length > 0 ? entry.policies.join(', ') : 'no recorded policy'}`,
-    `  issued     ${entry.issuedAt ?? 'not in this trail'}`,
+    `  ${entry.grantedBy === 'lease.renewed' ? 'renewal  ' : 'issued   '}  ${entry.issuedAt ?? '?'}${entry.renews ? ` (renews ${entry.renews})` : ''}`,
   ];
+  if (entry.expiresAt) lines.push(`  expires    ${entry.expiresAt}`);
   for (const time of entry.renewedAt) lines.push(`  renewed    ${time}`);
   const revoked = entry.revoked;
   lines.push(

@@ -29,11 +29,19 @@ export interface TracedRequest {
 export interface TracedLease {
   readonly leaseId: string;
   readonly target?: string;
+  readonly adapter?: string;
   readonly principal?: TracedPrincipal;
   readonly task?: TracedTask;
+  /** The decision that led to the grant, and its determining policies (from any event with that decision). */
   readonly decisionId?: string;
   readonly policies: readonly string[];
+  /** `lease.issued`, or `lease.renewed` when the secret came with a renewal. */
+  readonly grantedBy: 'lease.issued' | 'lease.renewed';
   readonly issuedAt?: string;
+  readonly expiresAt?: string;
+  /** The lease this one renewed (`previousLeaseId`). */
+  readonly renews?: string;
+  /** When the lease was renewed (in place, or replaced by a new lease). */
   readonly renewedAt: string[];
   revoked?: { readonly time?: string; readonly reason?: string };
   readonly requests: TracedRequest[];
@@ -74,20 +82,31 @@ function openedTask(record: AuditRecord, id: string): TracedTask {
   };
 }
 
-function newLease(record: AuditRecord, tasks: ReadonlyMap<string, TracedTask>): TracedLease {
+interface TraceIndex {
+  readonly tasks: ReadonlyMap<string, TracedTask>;
+  readonly policies: ReadonlyMap<string, readonly string[]>;
+}
+
+function newLease(record: AuditRecord, index: TraceIndex): TracedLease {
   const taskId = taskIdOf(record);
   const fromEvent = objectField(record, 'task');
   const task =
-    (taskId !== undefined ? tasks.get(taskId) : undefined) ??
+    (taskId !== undefined ? index.tasks.get(taskId) : undefined) ??
     (taskId !== undefined && fromEvent ? openedTask({ task: fromEvent }, taskId) : undefined);
+  const decisionId = stringField(record, 'decisionId');
   return {
     leaseId: leaseKey(record),
     target: stringField(record, 'target'),
+    adapter: stringField(record, 'adapter'),
     principal: principalOf(record) ?? task?.openedBy,
     task,
-    decisionId: stringField(record, 'decisionId'),
-    policies: stringsField(record, 'policies') ?? [],
-    issuedAt: record.event === 'lease.issued' ? stringField(record, 'time') : undefined,
+    decisionId,
+    policies:
+      stringsField(record, 'policies') ?? (decisionId !== undefined ? index.policies.get(decisionId) : undefined) ?? [],
+    grantedBy: record.event === 'lease.renewed' ? 'lease.renewed' : 'lease.issued',
+    issuedAt: stringField(record, 'time'),
+    expiresAt: stringField(record, 'expiresAt'),
+    renews: stringField(record, 'previousLeaseId'),
     renewedAt: [],
     requests: [],
   };
@@ -106,51 +125,70 @@ function requestOf(record: AuditRecord): TracedRequest {
   };
 }
 
-function tasksOpened(records: readonly AuditRecord[]): Map<string, TracedTask> {
+function buildIndex(records: readonly AuditRecord[]): TraceIndex {
   const tasks = new Map<string, TracedTask>();
+  const policies = new Map<string, readonly string[]>();
   for (const record of records) {
     const id = taskIdOf(record);
     if (record.event === 'task.opened' && id !== undefined && !tasks.has(id)) tasks.set(id, openedTask(record, id));
+    const decisionId = stringField(record, 'decisionId');
+    const determining = stringsField(record, 'policies');
+    if (decisionId !== undefined && determining && determining.length > 0) policies.set(decisionId, determining);
   }
-  return tasks;
+  return { tasks, policies };
 }
 
-const LEASE_GRANTS = new Set(['lease.issued', 'lease.renewed']);
+const GRANTS = new Set(['lease.issued', 'lease.renewed']);
 
-/** Adds one event to the lease it belongs to. */
-function attach(lease: TracedLease, record: AuditRecord): void {
+/** The grant events that carried the fingerprint, one per lease; `lease.issued` wins over a renewal in place. */
+function grantsOf(records: readonly AuditRecord[], fingerprint: string): Map<string, AuditRecord> {
+  const grants = new Map<string, AuditRecord>();
+  for (const record of records) {
+    if (!GRANTS.has(String(record.event)) || record.secretFingerprint !== fingerprint) continue;
+    const key = leaseKey(record);
+    if (!grants.has(key) || record.event === 'lease.issued') grants.set(key, record);
+  }
+  return grants;
+}
+
+/** Adds one later event to the lease it concerns. */
+function attach(
+  leases: ReadonlyMap<string, TracedLease>,
+  grants: ReadonlyMap<string, AuditRecord>,
+  record: AuditRecord,
+): void {
   const time = stringField(record, 'time');
-  if (record.event === 'lease.renewed' && time !== undefined) lease.renewedAt.push(time);
-  if (record.event === 'lease.revoked') lease.revoked = { time, reason: stringField(record, 'reason') };
-  if (record.event === 'request') lease.requests.push(requestOf(record));
+  const key = leaseKey(record);
+  const lease = leases.get(key);
+  if (record.event === 'lease.renewed') {
+    // A renewal that is itself this lease's grant renews only the lease it replaced.
+    const inPlace = grants.get(key) === record ? undefined : lease;
+    const renewed = inPlace ?? leases.get(stringField(record, 'previousLeaseId') ?? '');
+    if (renewed && time !== undefined) renewed.renewedAt.push(time);
+  } else if (record.event === 'lease.revoked' && lease) {
+    lease.revoked = { time, reason: stringField(record, 'reason') };
+  } else if (record.event === 'request' && lease) {
+    lease.requests.push(requestOf(record));
+  }
 }
 
 /**
  * Who was given the secret with this fingerprint: every lease whose `lease.issued`/`lease.renewed` event
- * carries it, with the task (from `task.opened`), the deciding policies, the revocation, and every request
- * made under the lease (matched by `leaseId`). Lines that are not audit events are skipped; the input may
- * interleave several writers and need not be in time order.
+ * carries it, with the task (from `task.opened`), the deciding policies, renewals, the revocation, and every
+ * request made under the lease (matched by `leaseId`). Lines that are not audit events are skipped; the
+ * input may interleave several writers and need not be in time order.
  */
 export function traceSecret(lines: readonly string[], fingerprint: string): SecretTrace {
   const records = lines.flatMap((line): AuditRecord[] => {
     const record = parseLine(line);
     return record ? [record] : [];
   });
-  const tasks = tasksOpened(records);
+  const index = buildIndex(records);
+  const grants = grantsOf(records, fingerprint);
   const leases = new Map<string, TracedLease>();
-  for (const record of records) {
-    if (!LEASE_GRANTS.has(String(record.event)) || record.secretFingerprint !== fingerprint) continue;
-    const key = leaseKey(record);
-    // Prefer the `lease.issued` event: it carries the decision that granted the lease.
-    if (!leases.get(key)?.issuedAt) leases.set(key, newLease(record, tasks));
-  }
-  for (const record of records) {
-    if (record.event === 'lease.issued') continue;
-    const lease = leases.get(leaseKey(record));
-    if (lease) attach(lease, record);
-  }
+  for (const [key, record] of grants) leases.set(key, newLease(record, index));
+  for (const record of records) attach(leases, grants, record);
   return { fingerprint, leases: [...leases.values()] };
 }
 
-export { hashSecret } from './canonical.js';
 export { formatTrace, type TraceFormat } from './format.js';

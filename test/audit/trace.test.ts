@@ -158,3 +158,55 @@ describe('the leaked-secret drill finds who was given the secret, for which task
     expect(trace.leases[0]?.requests).toHaveLength(2);
   });
 });
+
+describe('the trace follows a renewal that issues a new lease, and takes policies from the deciding request', () => {
+  it('finds both leases that carried a static secret, linked by previousLeaseId', () => {
+    const fp = hashSecret(LEAKED, HMAC_KEY);
+    const t = { id: 't-9', chain: ['t-9'], intent: 'nightly sync' };
+    const trail = [
+      { event: 'task.opened', time: '2025-01-01T00:00:00.000Z', principal: agent, task: t },
+      {
+        event: 'request',
+        time: '2025-01-01T00:00:01.000Z',
+        decisionId: 'd-1',
+        policies: ['sync-write'],
+        leaseId: 'l-a',
+      },
+      {
+        event: 'lease.issued',
+        time: '2025-01-01T00:00:01.000Z',
+        decisionId: 'd-1',
+        task: { id: 't-9', chain: ['t-9'] },
+        leaseId: 'l-a',
+        secretFingerprint: fp,
+      },
+      {
+        event: 'lease.renewed',
+        time: '2025-01-01T00:05:00.000Z',
+        decisionId: 'd-2',
+        task: t,
+        leaseId: 'l-b',
+        previousLeaseId: 'l-a',
+        secretFingerprint: fp,
+      },
+      {
+        event: 'lease.revoked',
+        time: '2025-01-01T00:05:00.000Z',
+        reason: 'renewed',
+        leaseId: 'l-a',
+        secretFingerprint: fp,
+      },
+    ].map((event) => JSON.stringify(event));
+    const [first, second] = traceSecret(trail, fp).leases;
+    expect(first).toMatchObject({
+      leaseId: 'l-a',
+      principal: agent,
+      policies: ['sync-write'],
+      grantedBy: 'lease.issued',
+    });
+    expect(first).toMatchObject({ renewedAt: ['2025-01-01T00:05:00.000Z'], revoked: { reason: 'renewed' } });
+    expect(first?.task?.intent).toBe('nightly sync');
+    expect(first?.requests).toHaveLength(1);
+    expect(second).toMatchObject({ leaseId: 'l-b', grantedBy: 'lease.renewed', renews: 'l-a', decisionId: 'd-2' });
+  });
+});
