@@ -18,8 +18,21 @@ export interface LeaseStore {
   putIfAbsent(taskId: string, target: string, value: string, ttlMs: number): Promise<boolean>;
   /** Replace a lease (renewal). */
   replace(taskId: string, target: string, value: string, ttlMs: number): Promise<void>;
-  /** Delete every lease of the task; returns the deleted values (for upstream revocation). */
-  deleteForTask(taskId: string): Promise<readonly string[]>;
+  /** Delete every lease of the task; returns what was deleted (for upstream revocation). */
+  deleteForTask(taskId: string): Promise<readonly { target: string; value: string }[]>;
+}
+
+/**
+ * Which tasks exist, by expiry: for per-principal limits, admin revocation (`--principal`, `--all`) and the
+ * sweeper that revokes the leases of tasks that expired. Members are `<taskId>:<principalHash>`.
+ */
+export interface TaskIndex {
+  add(taskId: string, principalHash: string, expiresAtMs: number): Promise<void>;
+  remove(taskId: string, principalHash: string): Promise<void>;
+  /** Live task ids of one principal (expired ones are dropped from the principal's index). */
+  byPrincipal(principalHash: string, nowMs: number): Promise<readonly string[]>;
+  /** Index members whose expiry is ≤ `untilMs` (all of them with Infinity), oldest first. */
+  range(fromMs: number, untilMs: number, limit: number): Promise<readonly { taskId: string; principalHash: string }[]>;
 }
 
 /** A short-lived cross-replica lock (Redis `SET NX PX`): one issuer per lease. */
@@ -46,6 +59,7 @@ export interface Store {
   readonly kind: 'redis' | 'memory';
   readonly tasks: TaskStore;
   readonly leases: LeaseStore;
+  readonly index: TaskIndex;
   readonly locks: LockStore;
   readonly revocations: RevocationBus;
   readonly events: EventStream;

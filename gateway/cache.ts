@@ -1,0 +1,57 @@
+/**
+ * A bounded in-process cache whose entries die at their own expiry, and which is trusted only while the
+ * cross-replica revocation subscription is healthy: while it is down, `get` misses and callers go to the
+ * store, so a revocation published meanwhile cannot be missed.
+ */
+export class ExpiringCache<V> {
+  readonly #entries = new Map<string, { value: V; expiresAt: number }>();
+  readonly #max: number;
+  readonly #now: () => number;
+  #trusted = true;
+
+  constructor(max: number, now: () => number = Date.now) {
+    this.#max = max;
+    this.#now = now;
+  }
+
+  get(key: string): V | undefined {
+    if (!this.#trusted) return undefined;
+    const entry = this.#entries.get(key);
+    if (!entry) return undefined;
+    if (entry.expiresAt <= this.#now()) {
+      this.#entries.delete(key);
+      return undefined;
+    }
+    return entry.value;
+  }
+
+  set(key: string, value: V, expiresAt: number): void {
+    if (!this.#trusted || this.#max === 0) return;
+    this.#entries.delete(key);
+    if (this.#entries.size >= this.#max) {
+      // Map iteration is insertion order: the first key is the least recently written.
+      const oldest = this.#entries.keys().next().value;
+      if (oldest !== undefined) this.#entries.delete(oldest);
+    }
+    this.#entries.set(key, { value, expiresAt });
+  }
+
+  delete(key: string): void {
+    this.#entries.delete(key);
+  }
+
+  /** Delete every key that starts with `prefix` (all of one task's leases). */
+  deletePrefix(prefix: string): void {
+    for (const key of this.#entries.keys()) if (key.startsWith(prefix)) this.#entries.delete(key);
+  }
+
+  /** While untrusted, the cache is emptied and stays empty. */
+  setTrusted(trusted: boolean): void {
+    this.#trusted = trusted;
+    if (!trusted) this.#entries.clear();
+  }
+
+  get size(): number {
+    return this.#entries.size;
+  }
+}

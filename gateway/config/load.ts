@@ -1,0 +1,73 @@
+import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { parseDocument } from 'yaml';
+import { EscrowError } from '../errors.js';
+import { formatIssues } from './issues.js';
+import { type Config, configSchema } from './schema.js';
+import { resolveSecretRef } from './secret-ref.js';
+
+/** A validated, frozen config plus where it came from (relative paths resolve against `baseDir`). */
+export interface LoadedConfig {
+  readonly config: Config;
+  readonly path: string;
+  readonly baseDir: string;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const child of Object.values(value)) deepFreeze(child);
+  }
+  return value;
+}
+
+/** Parse and validate config text. Errors are EscrowError('config_invalid') naming each offending path. */
+export function parseConfig(text: string, source: string): Config {
+  const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: false });
+  if (doc.errors.length > 0) {
+    const first = doc.errors[0]!;
+    const line = first.linePos?.[0] ? ` (line ${first.linePos[0].line})` : '';
+    throw new EscrowError('config_invalid', `${source}${line}: ${first.code === 'DUPLICATE_KEY' ? 'duplicate key' : 'invalid YAML'}`);
+  }
+  const result = configSchema.safeParse(doc.toJS());
+  if (!result.success) {
+    throw new EscrowError('config_invalid', formatIssues(result.error.issues));
+  }
+  const names = new Set<string>();
+  result.data.targets.forEach((t, i) => {
+    if (names.has(t.name)) throw new EscrowError('config_invalid', `targets[${i}].name: duplicate target "${t.name}"`);
+    names.add(t.name);
+  });
+  const issuerNames = new Set<string>();
+  result.data.identity.issuers.forEach((issuer, i) => {
+    if (issuerNames.has(issuer.name)) {
+      throw new EscrowError('config_invalid', `identity.issuers[${i}].name: duplicate issuer "${issuer.name}"`);
+    }
+    issuerNames.add(issuer.name);
+  });
+  return result.data;
+}
+
+/** Read, validate and freeze `escrow.yaml`. Also checks that key references resolve. */
+export function loadConfig(path: string, env: NodeJS.ProcessEnv = process.env): LoadedConfig {
+  const absolute = resolve(path);
+  let text: string;
+  try {
+    text = readFileSync(absolute, 'utf8');
+  } catch (cause) {
+    throw new EscrowError('config_invalid', `cannot read config file ${absolute}`, { cause });
+  }
+  const config = parseConfig(text, absolute);
+  const baseDir = dirname(absolute);
+  for (const [name, ref] of [
+    ['keys.leaseEncryption', config.keys.leaseEncryption],
+    ['keys.auditHmac', config.keys.auditHmac],
+  ] as const) {
+    try {
+      resolveSecretRef(ref, baseDir, env);
+    } catch (error) {
+      throw new EscrowError('config_invalid', `${name}: ${(error as Error).message}`);
+    }
+  }
+  return deepFreeze({ config, path: absolute, baseDir });
+}

@@ -1,0 +1,27 @@
+import type { AuditLog } from './audit/types.js';
+import type { Config } from './config/schema.js';
+import type { IdentityVerifier } from './identity/types.js';
+import type { LeaseService } from './leases/service.js';
+import type { Revoker } from './leases/revoker.js';
+import type { Logger } from './log.js';
+import type { Metrics } from './metrics.js';
+import type { PolicyEngine } from './policy/types.js';
+import type { Store } from './store/types.js';
+import type { TargetRuntime } from './targets.js';
+import type { TaskService } from './tasks/service.js';
+
+/** Everything a request needs, built once at start (gateway/app.ts) and passed down explicitly. */
+export interface Gateway {
+  readonly config: Config;
+  readonly targets: ReadonlyMap<string, TargetRuntime>;
+  readonly identity: IdentityVerifier;
+  readonly policy: PolicyEngine;
+  readonly tasks: TaskService;
+  readonly leases: LeaseService;
+  readonly revoker: Revoker;
+  readonly store: Store;
+  readonly audit: AuditLog;
+  readonly metrics: Metrics;
+  readonly log: Logger;
+  readonly now: () => number;
+}

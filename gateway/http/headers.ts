@@ -1,0 +1,85 @@
+import type { IncomingMessage } from 'node:http';
+import { EscrowError } from '../errors.js';
+
+/** RFC 9110 §7.6.1 hop-by-hop headers, plus the legacy and proxy ones: never forwarded in either direction. */
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'proxy-authorization',
+  'proxy-authenticate',
+  'expect',
+  'http2-settings',
+]);
+
+/** Headers an agent could use to lie about where the request came from or where it goes. */
+const SPOOFABLE = new Set(['host', 'forwarded', 'x-real-ip', 'x-original-url', 'x-rewrite-url', 'x-escrow-task']);
+
+export interface RequestHeaderPolicy {
+  /** Headers that may carry the agent's workload token: always removed. */
+  readonly tokenHeaders: ReadonlySet<string>;
+}
+
+/** Refuse requests whose framing or identity headers are ambiguous. */
+export function checkRequestHeaders(req: IncomingMessage): void {
+  const distinct = req.headersDistinct;
+  if ((distinct.host?.length ?? 0) !== 1) throw new EscrowError('bad_request', 'exactly one Host header is required');
+  if ((distinct.authorization?.length ?? 0) > 1) throw new EscrowError('bad_request', 'duplicate Authorization header');
+  if (req.httpVersionMajor !== 1 || (req.httpVersionMinor === 0 && req.headers['transfer-encoding'] !== undefined)) {
+    throw new EscrowError('bad_request', 'HTTP/1.1 is required for chunked bodies');
+  }
+}
+
+/**
+ * The headers to send upstream, before the adapter runs. Strip first, then inject: hop-by-hop headers, every
+ * header named in `Connection`, the agent's token headers, spoofable forwarding headers and names containing
+ * `_` (some upstreams read them as `-`) are all removed, so nothing the agent sends can remove or shadow what
+ * the adapter injects. `accept-encoding` is pinned to identity so responses can be scrubbed.
+ */
+export function upstreamHeaders(req: IncomingMessage, policy: RequestHeaderPolicy): Record<string, string | string[]> {
+  const named = new Set<string>();
+  for (const value of req.headersDistinct.connection ?? []) {
+    for (const token of value.split(',')) named.add(token.trim().toLowerCase());
+  }
+  const out: Record<string, string | string[]> = {};
+  const raw = req.rawHeaders;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!.toLowerCase();
+    if (HOP_BY_HOP.has(name) || named.has(name) || SPOOFABLE.has(name) || policy.tokenHeaders.has(name)) continue;
+    if (name.includes('_') || name.startsWith('x-forwarded-') || name.startsWith('proxy-')) continue;
+    if (name === 'accept-encoding') continue;
+    const value = raw[i + 1]!;
+    const existing = out[name];
+    if (existing === undefined) out[name] = value;
+    else if (Array.isArray(existing)) existing.push(value);
+    else out[name] = [existing, value];
+  }
+  out['accept-encoding'] = 'identity';
+  return out;
+}
+
+const RESPONSE_DROP = new Set([...HOP_BY_HOP, 'set-cookie', 'www-authenticate', 'alt-svc']);
+
+/** Response headers to pass back: hop-by-hop and credential-bearing ones dropped unless the target allows them. */
+export function responseHeaders(
+  headers: Record<string, string | string[] | undefined>,
+  allowed: ReadonlySet<string>,
+): Record<string, string | string[]> {
+  const named = new Set<string>();
+  const connection = headers.connection;
+  for (const value of Array.isArray(connection) ? connection : connection ? [connection] : []) {
+    for (const token of value.split(',')) named.add(token.trim().toLowerCase());
+  }
+  const out: Record<string, string | string[]> = {};
+  for (const [name, value] of Object.entries(headers)) {
+    if (value === undefined) continue;
+    if ((RESPONSE_DROP.has(name) || named.has(name)) && !allowed.has(name)) continue;
+    if (name === 'transfer-encoding' || name === 'connection' || name === 'keep-alive') continue;
+    out[name] = value;
+  }
+  return out;
+}

@@ -1,0 +1,52 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { EscrowError, toProblem } from '../errors.js';
+
+/** Write an RFC 9457 problem document. A response whose head is already sent is cut instead. */
+export function sendProblem(res: ServerResponse, error: EscrowError, requestId: string): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  const body = JSON.stringify(toProblem(error, requestId));
+  const headers: Record<string, string | number> = {
+    'content-type': 'application/problem+json',
+    'content-length': Buffer.byteLength(body),
+    'x-request-id': requestId,
+    'cache-control': 'no-store',
+  };
+  if (error.status === 401) headers['www-authenticate'] = 'Bearer realm="escrow"';
+  if (error.status === 405) headers.allow = 'GET, HEAD, OPTIONS, POST, PUT, PATCH, DELETE';
+  res.writeHead(error.status, headers);
+  res.end(body);
+}
+
+export function sendJson(res: ServerResponse, status: number, value: unknown, requestId: string): void {
+  const body = JSON.stringify(value);
+  res.writeHead(status, {
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(body),
+    'x-request-id': requestId,
+    'cache-control': 'no-store',
+  });
+  res.end(body);
+}
+
+/** Read a small JSON body (Escrow's own API). Bad JSON, a wrong content type or too many bytes → 4xx. */
+export async function readJson(req: IncomingMessage, maxBytes = 64 * 1024): Promise<unknown> {
+  const type = req.headers['content-type'] ?? '';
+  if (!/^application\/([a-z.+-]*\+)?json\b/i.test(type)) {
+    throw new EscrowError('bad_request', 'content-type must be application/json');
+  }
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > maxBytes) throw new EscrowError('payload_too_large', `the body must be at most ${maxBytes} bytes`);
+    chunks.push(chunk);
+  }
+  try {
+    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
+  } catch {
+    throw new EscrowError('bad_request', 'the body is not valid JSON');
+  }
+}

@@ -1,0 +1,136 @@
+import type { Adapter } from '../../adapters/types.js';
+import type { AuditLog } from '../audit/types.js';
+import type { Task } from '../domain.js';
+import type { Logger } from '../log.js';
+import type { Metrics } from '../metrics.js';
+import type { Store } from '../store/types.js';
+import { parseTask, principalHash } from '../tasks/model.js';
+import type { TaskService } from '../tasks/service.js';
+import type { LeaseRecord } from './record.js';
+import { RevocationQueue } from './revocation-queue.js';
+import type { LeaseService } from './service.js';
+
+export type RevocationReason = 'task_closed' | 'task_expired' | 'parent_closed' | 'admin' | 'renewed';
+
+export interface RevokerOptions {
+  readonly store: Store;
+  readonly tasks: TaskService;
+  readonly leases: LeaseService;
+  readonly adapterFor: (target: string) => Adapter | undefined;
+  readonly audit: AuditLog;
+  readonly metrics: Metrics;
+  readonly log: Logger;
+  readonly now?: () => number;
+}
+
+/**
+ * Revocation: delete a task's leases from the store, tell every replica (pub/sub) to drop its cached copies,
+ * and revoke dynamic credentials at the upstream through a bounded retrying queue. Children go with their parent.
+ */
+export class Revoker {
+  readonly #o: RevokerOptions;
+  readonly #now: () => number;
+  readonly queue: RevocationQueue;
+
+  constructor(options: RevokerOptions) {
+    this.#o = options;
+    this.#now = options.now ?? Date.now;
+    this.queue = new RevocationQueue({
+      onGiveUp: (job) => options.log.error({ job: job.describe }, 'upstream revocation failed after retries'),
+    });
+  }
+
+  /** Subscribe to revocation notices from other replicas; caches are untrusted while the subscription is down. */
+  async listen(): Promise<void> {
+    await this.#o.store.revocations.subscribe(
+      (message) => this.#drop(message),
+      (healthy) => {
+        this.#o.tasks.cache.setTrusted(healthy);
+        this.#o.leases.cache.setTrusted(healthy);
+        if (!healthy) this.#o.log.warn('revocation subscription down: lease and task caches bypassed');
+      },
+    );
+  }
+
+  #drop(message: string): void {
+    if (message === '*') {
+      this.#o.tasks.cache.setTrusted(false);
+      this.#o.tasks.cache.setTrusted(true);
+      this.#o.leases.cache.setTrusted(false);
+      this.#o.leases.cache.setTrusted(true);
+      return;
+    }
+    const taskId = message.startsWith('task:') ? message.slice(5) : message;
+    this.#o.tasks.cache.delete(taskId);
+    this.#o.leases.cache.deletePrefix(`${taskId}:`);
+  }
+
+  /** Close a task now: its record, its leases, its children's. Returns how many leases were revoked. */
+  async revokeTask(taskId: string, reason: RevocationReason, knownHash?: string): Promise<number> {
+    const text = await this.#o.store.tasks.get(taskId);
+    const task = text === null ? undefined : parseTask(text);
+    const children = await this.#o.store.tasks.delete(taskId);
+    // Drop locally and tell the other replicas before anything slow (upstream calls) happens.
+    this.#drop(`task:${taskId}`);
+    await this.#o.store.revocations.publish(`task:${taskId}`);
+    const deleted = await this.#o.store.leases.deleteForTask(taskId);
+    const hash = knownHash ?? (task ? principalHash(task.principal) : undefined);
+    if (hash !== undefined) await this.#o.store.index.remove(taskId, hash);
+    for (const { target, value } of deleted) {
+      try {
+        this.#revoked(this.#o.leases.openEnvelope(value, taskId, target), reason, task);
+      } catch (error) {
+        this.#o.log.error({ taskId, target, err: (error as Error).message }, 'cannot open a lease being revoked');
+      }
+    }
+    let count = deleted.length;
+    for (const child of children) count += await this.revokeTask(child, 'parent_closed');
+    return count;
+  }
+
+  /** A renewed lease's old credential: audit and revoke at the upstream. */
+  revokeReplaced(old: LeaseRecord): void {
+    this.#revoked(old, 'renewed', undefined);
+  }
+
+  #revoked(lease: LeaseRecord, reason: RevocationReason, task: Task | undefined): void {
+    this.#o.metrics.leasesRevoked.inc({ reason });
+    this.#o.audit.record({
+      event: 'lease.revoked',
+      reason,
+      leaseId: lease.id,
+      target: lease.target,
+      secretFingerprint: lease.fingerprint,
+      ...(task ? { principal: task.principal, task: { id: task.id, chain: [...task.ancestors, task.id] } } : {}),
+      ...(task ? {} : { task: { id: lease.taskId, chain: [lease.taskId] } }),
+    });
+    const adapter = this.#o.adapterFor(lease.target);
+    if (adapter?.revoke) {
+      const revoke = adapter.revoke.bind(adapter);
+      const accepted = this.queue.push({ describe: `${lease.target}/${lease.id}`, run: () => revoke(lease.credential) });
+      if (!accepted) this.#o.log.error({ leaseId: lease.id }, 'revocation queue full: upstream revocation deferred');
+    }
+  }
+
+  /** Revoke the leases of tasks that expired (the store dropped the task; the leases wait out a grace period). */
+  async sweepExpired(limit = 500): Promise<number> {
+    const expired = await this.#o.store.index.range(Number.NEGATIVE_INFINITY, this.#now(), limit);
+    let count = 0;
+    for (const { taskId, principalHash: hash } of expired) count += await this.revokeTask(taskId, 'task_expired', hash);
+    return count;
+  }
+
+  /** Admin kill switch: every live task matching `match` (by principal id, by target, or all). */
+  async revokeWhere(match: (task: Task) => boolean): Promise<{ tasks: number; leases: number }> {
+    const all = await this.#o.store.index.range(Number.NEGATIVE_INFINITY, Number.POSITIVE_INFINITY, 1_000_000);
+    let tasks = 0;
+    let leases = 0;
+    for (const { taskId, principalHash: hash } of all) {
+      const text = await this.#o.store.tasks.get(taskId);
+      if (text !== null && !match(parseTask(text))) continue;
+      tasks++;
+      leases += await this.revokeTask(taskId, 'admin', hash);
+    }
+    return { tasks, leases };
+  }
+}

@@ -1,0 +1,181 @@
+import { randomBytes } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { performance } from 'node:perf_hooks';
+import type { UpstreamRequest } from '../adapters/types.js';
+import { type Action, actionForMethod, type Decision, type Principal, principalRef, type Task } from './domain.js';
+import { EscrowError, toEscrowError } from './errors.js';
+import type { Gateway } from './gateway.js';
+import { checkRequestHeaders, upstreamHeaders } from './http/headers.js';
+import { sendProblem } from './http/respond.js';
+import { parseRoute, queryKeys, type Route } from './http/route.js';
+import type { LeaseRecord } from './leases/record.js';
+import { scrubNeedles } from './proxy/scrub.js';
+import { authorize, clientIp, requireAllow } from './stages/authorize.js';
+import { requestBody } from './stages/body.js';
+import { type ForwardOutcome, forwardAndScrub } from './stages/forward.js';
+import { identify } from './stages/identify.js';
+import { handleTaskApi } from './task-api.js';
+import { type TargetRuntime, upstreamPath } from './targets.js';
+import { principalHash } from './tasks/model.js';
+
+/** What one request accumulates on its way through the stages; the `finally` records it. */
+interface Exchange {
+  readonly requestId: string;
+  readonly startedAt: number;
+  target?: TargetRuntime;
+  path?: string;
+  principal?: Principal;
+  task?: Task;
+  decision?: Decision;
+  lease?: LeaseRecord;
+  error?: EscrowError;
+  forward: ForwardOutcome;
+}
+
+const needleCache = new WeakMap<LeaseRecord, Buffer[]>();
+
+function needlesFor(lease: LeaseRecord): Buffer[] {
+  let needles = needleCache.get(lease);
+  if (!needles) needleCache.set(lease, (needles = scrubNeedles(lease.credential.wireForms)));
+  return needles;
+}
+
+function methodAction(method: string | undefined): Action {
+  const action = actionForMethod(method ?? '');
+  if (!action) throw new EscrowError('method_not_allowed', `method ${method ?? '?'} is not proxied`);
+  return action;
+}
+
+/**
+ * The pipeline for one request. The order is the security argument: the request target is checked before
+ * any token is looked at; nothing is evaluated for an unverified caller; the task is resolved before policy
+ * (policy sees it); a credential is touched only after an allow; the agent's headers are stripped before the
+ * adapter injects; the response is scrubbed before the agent sees a byte. Audit and metrics run in `finally`,
+ * on every path.
+ */
+export async function handleRequest(gw: Gateway, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const ex: Exchange = { requestId: `req_${randomBytes(9).toString('base64url')}`, startedAt: performance.now(), forward: {} };
+  try {
+    const route = parseRoute(req.url ?? '');
+    if (route.target === '_escrow') return await handleTaskApi(gw, req, res, route, ex.requestId);
+    const target = gw.targets.get(route.target);
+    if (!target) throw new EscrowError('unknown_target', 'no such target');
+    ex.target = target;
+    ex.path = upstreamPath(target, route.rest);
+    const action = methodAction(req.method);
+    checkRequestHeaders(req);
+    ex.principal = await identify(gw, req, ex.requestId, target.config.identityHeader);
+    ex.task = await taskFor(gw, req, ex.principal, target);
+    ex.decision = authorize(gw, {
+      principal: ex.principal,
+      action,
+      target: target.facts,
+      method: req.method!,
+      path: ex.path,
+      queryKeys: queryKeys(route.query),
+      ...(ex.task ? { task: ex.task } : {}),
+      clientIp: clientIp(req.socket.remoteAddress),
+    });
+    requireAllow(ex.decision);
+    ex.lease = await gw.leases.acquire({
+      task: ex.task ?? ambientTask(gw, ex.principal, target),
+      target: target.config.name,
+      adapter: target.adapter,
+      ttlSeconds: target.config.credential.ttl,
+      principal: ex.principal,
+      decisionId: ex.decision.id,
+      requestId: ex.requestId,
+    });
+    await proxy(gw, req, res, target, route, ex);
+  } catch (error) {
+    ex.error = toEscrowError(error);
+    if (ex.error.code === 'internal') gw.log.error({ requestId: ex.requestId, err: ex.error.cause }, 'request failed');
+    sendProblem(res, ex.error, ex.requestId);
+  } finally {
+    if (ex.target) record(gw, req, res, ex);
+  }
+}
+
+/** Stage 3: the task named in `X-Escrow-Task`, which must belong to this principal and list this target. */
+async function taskFor(gw: Gateway, req: IncomingMessage, principal: Principal, target: TargetRuntime) {
+  const values = req.headersDistinct['x-escrow-task'];
+  if (values === undefined || values.length === 0) {
+    if (target.config.requireTask) throw new EscrowError('task_required', 'this target needs an X-Escrow-Task header');
+    return undefined;
+  }
+  if (values.length > 1) throw new EscrowError('bad_request', 'exactly one X-Escrow-Task header is allowed');
+  return gw.tasks.forRequest(values[0]!.trim(), principal, target.config.name);
+}
+
+/**
+ * Targets with `requireTask: false` still get leases scoped to one principal and one target: an implicit task
+ * per principal whose life is the credential's ttl (renewed on use). Meant for static secrets only.
+ */
+function ambientTask(gw: Gateway, principal: Principal, target: TargetRuntime): Task {
+  const now = gw.now();
+  return {
+    id: `amb_${principalHash(principal)}`,
+    principal: principalRef(principal),
+    intent: '',
+    targets: [target.config.name],
+    ancestors: [],
+    depth: 0,
+    openedAt: now,
+    expiresAt: now + target.config.credential.ttl * 1000 + 60_000,
+  };
+}
+
+/** Stages 6–8: strip, inject, forward, scrub. */
+async function proxy(gw: Gateway, req: IncomingMessage, res: ServerResponse, target: TargetRuntime, route: Route, ex: Exchange) {
+  const lease = ex.lease!;
+  const body = await requestBody(req, target.config.limits.maxBodyBytes, target.adapter.needsBody === true);
+  const headers = upstreamHeaders(req, { tokenHeaders: target.tokenHeaders });
+  headers['x-request-id'] = ex.requestId;
+  if (body.buffer) headers['content-length'] = String(body.buffer.length);
+  const upstream: UpstreamRequest = {
+    method: req.method!,
+    path: ex.path! + route.query,
+    headers,
+    ...(body.buffer ? { body: body.buffer } : {}),
+  };
+  target.adapter.inject(upstream, lease.credential);
+  await forwardAndScrub(
+    gw,
+    res,
+    target,
+    { method: upstream.method, path: upstream.path, headers: upstream.headers, body: body.buffer ?? body.stream },
+    needlesFor(lease),
+    ex.forward,
+  );
+}
+
+/** Stage 9: metrics and the audit event, for every proxied request whatever happened. */
+function record(gw: Gateway, req: IncomingMessage, res: ServerResponse, ex: Exchange): void {
+  const end = performance.now();
+  const target = ex.target!.config.name;
+  const status = ex.error?.status ?? ex.forward.status ?? res.statusCode;
+  const decision = ex.decision?.decision ?? 'deny';
+  gw.metrics.requestsTotal.inc({ target, decision, code_class: `${Math.floor(status / 100)}xx` });
+  const dispatched = ex.forward.dispatchedAt ?? end;
+  gw.metrics.requestDuration.observe({ target, phase: 'gateway' }, (dispatched - ex.startedAt) / 1000);
+  if (ex.forward.dispatchedAt !== undefined) {
+    gw.metrics.requestDuration.observe({ target, phase: 'upstream' }, (end - dispatched) / 1000);
+  }
+  const traceparent = req.headers.traceparent;
+  gw.audit.record({
+    event: 'request',
+    requestId: ex.requestId,
+    ...(ex.decision ? { decisionId: ex.decision.id, decision, policies: ex.decision.policies } : { decision: 'deny' }),
+    ...(ex.principal ? { principal: principalRef(ex.principal) } : {}),
+    ...(ex.task ? { task: { id: ex.task.id, chain: [...ex.task.ancestors, ex.task.id] } } : {}),
+    target,
+    ...(ex.lease ? { leaseId: ex.lease.id, secretFingerprint: ex.lease.fingerprint } : {}),
+    method: req.method ?? '',
+    ...(ex.path ? { path: ex.path } : {}),
+    status,
+    ...(ex.error ? { reason: ex.error.reason ?? ex.error.code } : {}),
+    ...(typeof traceparent === 'string' && /^[\da-f]{2}-[\da-f]{32}-[\da-f]{16}-[\da-f]{2}$/.test(traceparent)
+      ? { traceparent }
+      : {}),
+  });
+}

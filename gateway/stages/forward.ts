@@ -1,0 +1,82 @@
+import type { ServerResponse } from 'node:http';
+import { performance } from 'node:perf_hooks';
+import { pipeline, type Writable } from 'node:stream';
+import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
+import { EscrowError } from '../errors.js';
+import type { Gateway } from '../gateway.js';
+import { responseHeaders } from '../http/headers.js';
+import { type ForwardRequest, forward, upstreamError } from '../proxy/forward.js';
+import { ScrubStream } from '../proxy/scrub.js';
+import type { TargetRuntime } from '../targets.js';
+import { finishResponseHeaders } from './response.js';
+
+export interface ForwardOutcome {
+  status?: number;
+  dispatchedAt?: number;
+  upstreamErrorKind?: string;
+}
+
+const DECODERS: Record<string, () => Writable & NodeJS.ReadableStream> = {
+  gzip: createGunzip,
+  'x-gzip': createGunzip,
+  deflate: createInflate,
+  br: createBrotliDecompress,
+};
+
+/** A body with a content encoding is decoded so it can be scrubbed (no gzip bypass); unknown encodings fail. */
+function bodySink(res: ServerResponse, headers: Record<string, string | string[]>, needles: readonly Buffer[]): Writable {
+  const scrubber = new ScrubStream(needles);
+  const encoding = String(headers['content-encoding'] ?? 'identity').toLowerCase().trim();
+  const onDone = () => {};
+  if (encoding === 'identity') {
+    pipeline(scrubber, res, onDone);
+    return scrubber;
+  }
+  const decoder = DECODERS[encoding];
+  if (!decoder) throw new EscrowError('upstream_error', 'the upstream used a content encoding Escrow cannot scrub');
+  const stream = decoder();
+  pipeline(stream, scrubber, res, onDone);
+  return stream;
+}
+
+/** Stages 7 and 8: forward with undici (streaming both ways) and scrub the answer on its way back. */
+export async function forwardAndScrub(
+  gw: Gateway,
+  res: ServerResponse,
+  target: TargetRuntime,
+  request: Omit<ForwardRequest, 'signal'>,
+  needles: readonly Buffer[],
+  outcome: ForwardOutcome,
+): Promise<void> {
+  const abort = new AbortController();
+  const onClose = () => {
+    if (!res.writableFinished) abort.abort();
+  };
+  res.once('close', onClose);
+  outcome.dispatchedAt = performance.now();
+  try {
+    await forward(target.pool, { ...request, signal: abort.signal }, (status, upstream) => {
+      outcome.status = status;
+      const headers = finishResponseHeaders(responseHeaders(upstream, target.allowedResponseHeaders), target, needles);
+      const noBody = request.method === 'HEAD' || status === 204 || status === 304;
+      if (!noBody && headers['content-encoding'] !== undefined && headers['content-encoding'] !== 'identity') {
+        delete headers['content-length'];
+        const sink = bodySink(res, headers, needles);
+        delete headers['content-encoding'];
+        res.writeHead(status, headers);
+        return sink;
+      }
+      res.writeHead(status, headers);
+      return noBody ? res : bodySink(res, headers, needles);
+    });
+  } catch (error) {
+    const mapped = upstreamError(error);
+    if (!(error instanceof EscrowError)) {
+      outcome.upstreamErrorKind = mapped.kind;
+      gw.metrics.upstreamErrors.inc({ target: target.config.name, kind: mapped.kind });
+    }
+    throw mapped.error;
+  } finally {
+    res.off('close', onClose);
+  }
+}

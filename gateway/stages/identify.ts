@@ -1,0 +1,33 @@
+import type { IncomingMessage } from 'node:http';
+import type { TLSSocket } from 'node:tls';
+import type { Principal } from '../domain.js';
+import { EscrowError } from '../errors.js';
+import type { Gateway } from '../gateway.js';
+
+/** Stage 2: the caller's verified workload identity. Failures are counted by reason and audited, then rethrown. */
+export async function identify(
+  gw: Gateway,
+  req: IncomingMessage,
+  requestId: string,
+  tokenHeader?: string,
+): Promise<Principal> {
+  const socket = req.socket as Partial<TLSSocket>;
+  const peer = socket.encrypted && socket.authorized ? socket.getPeerCertificate?.(true) : undefined;
+  try {
+    return await gw.identity.verify({
+      headers: req.headers,
+      headersDistinct: req.headersDistinct as Record<string, string[]>,
+      ...(peer && Object.keys(peer).length > 0 ? { peerCertificate: peer } : {}),
+      ...(tokenHeader ? { tokenHeader } : {}),
+    });
+  } catch (error) {
+    const failure =
+      error instanceof EscrowError
+        ? error
+        : new EscrowError('identity_rejected', 'workload identity rejected', { cause: error, reason: 'internal' });
+    const reason = failure.reason ?? failure.code;
+    gw.metrics.identityFailures.inc({ reason });
+    gw.audit.record({ event: 'identity.rejected', requestId, reason, decision: 'deny' });
+    throw failure;
+  }
+}

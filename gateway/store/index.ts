@@ -1,0 +1,17 @@
+import { createMemoryStore } from './memory.js';
+import { createRedisStore } from './redis.js';
+import type { Store } from './types.js';
+
+export interface StoreOptions {
+  readonly url: string;
+  readonly prefix: string;
+  readonly timeoutMs: number;
+  readonly streamMaxLen?: number;
+  readonly onError?: (error: Error) => void;
+}
+
+/** `memory://` (one process only) or `redis://…` / `rediss://…`. */
+export async function createStore(options: StoreOptions): Promise<Store> {
+  if (options.url.startsWith('memory://')) return createMemoryStore({ eventsMaxLen: options.streamMaxLen });
+  return createRedisStore(options);
+}

@@ -1,0 +1,29 @@
+/**
+ * The Redis key layout (DESIGN.md). `{<taskId>}` is a Redis Cluster hash tag: every key of one task lands
+ * in one slot, so the lease scripts that touch several of them stay single-slot.
+ */
+export interface KeyLayout {
+  task(id: string): string;
+  taskLeases(id: string): string;
+  taskChildren(id: string): string;
+  lease(taskId: string, target: string): string;
+  lock(name: string): string;
+  principalTasks(principalHash: string): string;
+  readonly tasks: string;
+  readonly revocations: string;
+  readonly audit: string;
+}
+
+export function keyLayout(prefix: string): KeyLayout {
+  return {
+    task: (id) => `${prefix}task:{${id}}`,
+    taskLeases: (id) => `${prefix}task:{${id}}:leases`,
+    taskChildren: (id) => `${prefix}task:{${id}}:children`,
+    lease: (taskId, target) => `${prefix}lease:{${taskId}}:${target}`,
+    lock: (name) => `${prefix}lock:${name}`,
+    principalTasks: (hash) => `${prefix}principal:${hash}:tasks`,
+    tasks: `${prefix}tasks`,
+    revocations: `${prefix}revocations`,
+    audit: `${prefix}audit`,
+  };
+}

@@ -1,0 +1,206 @@
+import { randomBytes } from 'node:crypto';
+import { Redis, type RedisOptions } from 'ioredis';
+import { EscrowError } from '../errors.js';
+import { keyLayout } from './keys.js';
+import type { Store } from './types.js';
+
+export interface RedisStoreOptions {
+  readonly url: string;
+  readonly prefix: string;
+  /** Each command fails after this long: the request then gets 503 instead of hanging. */
+  readonly timeoutMs: number;
+  readonly streamMaxLen?: number;
+  /** Called on every failed command (for `escrow_store_errors_total` and logs). */
+  readonly onError?: (error: Error) => void;
+}
+
+// Atomic: write the lease only if absent, and index it under its task (same hash slot).
+const PUT_LEASE_IF_ABSENT = `
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
+  redis.call('SADD', KEYS[2], KEYS[1])
+  if redis.call('PTTL', KEYS[2]) < tonumber(ARGV[2]) then redis.call('PEXPIRE', KEYS[2], ARGV[2]) end
+  return 1
+end
+return 0`;
+
+const REPLACE_LEASE = `
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+redis.call('SADD', KEYS[2], KEYS[1])
+if redis.call('PTTL', KEYS[2]) < tonumber(ARGV[2]) then redis.call('PEXPIRE', KEYS[2], ARGV[2]) end
+return 1`;
+
+const DELETE_LEASES = `
+local keys = redis.call('SMEMBERS', KEYS[1])
+local values = {}
+for _, k in ipairs(keys) do
+  local v = redis.call('GET', k)
+  if v then table.insert(values, k); table.insert(values, v) end
+  redis.call('DEL', k)
+end
+redis.call('DEL', KEYS[1])
+return values`;
+
+const RELEASE_LOCK = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0`;
+
+function splitMember(member: string): { taskId: string; principalHash: string } {
+  const at = member.lastIndexOf(':');
+  return { taskId: member.slice(0, at), principalHash: member.slice(at + 1) };
+}
+
+/** The Redis store. Commands never queue while Redis is down: they fail fast and the request gets 503. */
+export async function createRedisStore(options: RedisStoreOptions): Promise<Store> {
+  const keys = keyLayout(options.prefix);
+  const redisOptions: RedisOptions = {
+    lazyConnect: true,
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 1,
+    commandTimeout: options.timeoutMs,
+    connectTimeout: Math.max(options.timeoutMs, 1_000),
+    enableAutoPipelining: true,
+    retryStrategy: (attempt) => Math.min(100 * 2 ** attempt, 2_000),
+  };
+  const client = new Redis(options.url, redisOptions);
+  client.on('error', () => {}); // surfaced per command below; ioredis reconnects by itself
+  const subscriber = client.duplicate({ enableOfflineQueue: true, commandTimeout: undefined });
+  subscriber.on('error', () => {});
+
+  const fail = (error: unknown): never => {
+    const err = error instanceof Error ? error : new Error(String(error));
+    options.onError?.(err);
+    throw new EscrowError('store_unavailable', 'the lease store is unavailable', { cause: err });
+  };
+  const run = async <T>(op: () => Promise<T>): Promise<T> => op().catch(fail);
+
+  try {
+    await client.connect();
+  } catch (error) {
+    client.disconnect();
+    fail(error);
+  }
+
+  return {
+    kind: 'redis',
+    tasks: {
+      put: (id, record, ttlMs, parent) =>
+        run(async () => {
+          await client.set(keys.task(id), record, 'PX', ttlMs);
+          if (parent !== undefined) {
+            await client.sadd(keys.taskChildren(parent), id);
+            await client.pexpire(keys.taskChildren(parent), ttlMs, 'GT');
+            if ((await client.pttl(keys.taskChildren(parent))) < 0) await client.pexpire(keys.taskChildren(parent), ttlMs);
+          }
+        }),
+      get: (id) => run(() => client.get(keys.task(id))),
+      delete: (id) =>
+        run(async () => {
+          const children = await client.smembers(keys.taskChildren(id));
+          await client.del(keys.task(id), keys.taskChildren(id));
+          return children;
+        }),
+    },
+    leases: {
+      get: (taskId, target) => run(() => client.get(keys.lease(taskId, target))),
+      putIfAbsent: (taskId, target, value, ttlMs) =>
+        run(async () => {
+          const written = await client.eval(PUT_LEASE_IF_ABSENT, 2, keys.lease(taskId, target), keys.taskLeases(taskId), value, ttlMs);
+          return written === 1;
+        }),
+      replace: (taskId, target, value, ttlMs) =>
+        run(async () => {
+          await client.eval(REPLACE_LEASE, 2, keys.lease(taskId, target), keys.taskLeases(taskId), value, ttlMs);
+        }),
+      deleteForTask: (taskId) =>
+        run(async () => {
+          const flat = (await client.eval(DELETE_LEASES, 1, keys.taskLeases(taskId))) as string[];
+          const leasePrefix = keys.lease(taskId, '');
+          const out: { target: string; value: string }[] = [];
+          for (let i = 0; i + 1 < flat.length; i += 2) {
+            out.push({ target: flat[i]!.slice(leasePrefix.length), value: flat[i + 1]! });
+          }
+          return out;
+        }),
+    },
+    index: {
+      add: (taskId, principalHash, expiresAtMs) =>
+        run(async () => {
+          await client.zadd(keys.tasks, expiresAtMs, `${taskId}:${principalHash}`);
+          await client.zadd(keys.principalTasks(principalHash), expiresAtMs, taskId);
+        }),
+      remove: (taskId, principalHash) =>
+        run(async () => {
+          await client.zrem(keys.tasks, `${taskId}:${principalHash}`);
+          await client.zrem(keys.principalTasks(principalHash), taskId);
+        }),
+      byPrincipal: (principalHash, nowMs) =>
+        run(async () => {
+          await client.zremrangebyscore(keys.principalTasks(principalHash), '-inf', nowMs);
+          return client.zrange(keys.principalTasks(principalHash), 0, -1);
+        }),
+      range: (fromMs, untilMs, limit) =>
+        run(async () => {
+          const until = Number.isFinite(untilMs) ? untilMs : '+inf';
+          const from = Number.isFinite(fromMs) ? fromMs : '-inf';
+          const members = await client.zrangebyscore(keys.tasks, from, until, 'LIMIT', 0, limit);
+          return members.map(splitMember);
+        }),
+    },
+    locks: {
+      acquire: (name, ttlMs) =>
+        run(async () => {
+          const token = randomBytes(12).toString('hex');
+          return (await client.set(keys.lock(name), token, 'PX', ttlMs, 'NX')) === 'OK' ? token : null;
+        }),
+      release: (name, token) =>
+        run(async () => {
+          await client.eval(RELEASE_LOCK, 1, keys.lock(name), token);
+        }),
+    },
+    revocations: {
+      publish: (message) =>
+        run(async () => {
+          await client.publish(keys.revocations, message);
+        }),
+      async subscribe(onMessage, onState) {
+        subscriber.on('message', (channel: string, message: string) => {
+          if (channel === keys.revocations) onMessage(message);
+        });
+        subscriber.on('close', () => onState(false));
+        subscriber.on('ready', () => {
+          // ioredis resubscribes on reconnect; caches are trusted again only once the subscription is live.
+          subscriber.subscribe(keys.revocations).then(
+            () => onState(true),
+            () => onState(false),
+          );
+        });
+        await subscriber.connect().catch(fail);
+      },
+    },
+    events: {
+      append: (event) =>
+        run(async () => {
+          await client.xadd(keys.audit, 'MAXLEN', '~', options.streamMaxLen ?? 100_000, '*', 'e', event);
+        }),
+      readAll: () =>
+        run(async () => {
+          const out: string[] = [];
+          let start = '-';
+          for (;;) {
+            const page = await client.xrange(keys.audit, start, '+', 'COUNT', 1000);
+            for (const [, fields] of page) out.push(fields[1] ?? '');
+            if (page.length < 1000) return out;
+            start = `(${page[page.length - 1]![0]}`;
+          }
+        }),
+    },
+    ping: () =>
+      run(async () => {
+        await client.ping();
+      }),
+    async close() {
+      subscriber.disconnect();
+      await client.quit().catch(() => client.disconnect());
+    },
+  };
+}

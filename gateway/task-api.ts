@@ -1,0 +1,78 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { principalRef, samePrincipal, type Task } from './domain.js';
+import { EscrowError } from './errors.js';
+import type { Gateway } from './gateway.js';
+import { checkRequestHeaders } from './http/headers.js';
+import { readJson, sendJson } from './http/respond.js';
+import type { Route } from './http/route.js';
+import { leaseView } from './leases/record.js';
+import { authorize, clientIp } from './stages/authorize.js';
+import { identify } from './stages/identify.js';
+import { taskView } from './tasks/model.js';
+
+const chainOf = (task: Task) => ({ id: task.id, chain: [...task.ancestors, task.id], intent: task.intent });
+
+/**
+ * Escrow's own API: `POST /_escrow/tasks`, `GET|DELETE /_escrow/tasks/<id>`. Every call is made with the
+ * caller's workload identity; a task is visible only to the principal that opened it (others get 404).
+ */
+export async function handleTaskApi(
+  gw: Gateway,
+  req: IncomingMessage,
+  res: ServerResponse,
+  route: Route,
+  requestId: string,
+): Promise<void> {
+  const parts = route.rest.split('/').filter(Boolean);
+  if (parts[0] !== 'tasks' || parts.length > 2) throw new EscrowError('not_found', 'no such Escrow API');
+  checkRequestHeaders(req);
+  const method = req.method ?? '';
+  const allowed = parts.length === 1 ? ['POST'] : ['GET', 'DELETE'];
+  if (!allowed.includes(method)) throw new EscrowError('method_not_allowed', `use ${allowed.join(' or ')} here`);
+  const principal = await identify(gw, req, requestId);
+
+  if (parts.length === 1) {
+    const body = await readJson(req);
+    const ip = clientIp(req.socket.remoteAddress);
+    const { task, decisions } = await gw.tasks.open(principal, body, (name, draft) => {
+      const target = gw.targets.get(name)!;
+      const now = gw.now();
+      return authorize(gw, {
+        principal,
+        action: 'openTask',
+        target: target.facts,
+        method,
+        path: route.rest,
+        queryKeys: [],
+        task: { id: '', principal, intent: draft.intent, targets: draft.targets, ancestors: [], depth: draft.depth, openedAt: now, expiresAt: now },
+        clientIp: ip,
+      });
+    });
+    gw.audit.record({
+      event: 'task.opened',
+      requestId,
+      decisionId: decisions.map((d) => d.id).join(','),
+      decision: 'allow',
+      policies: [...new Set(decisions.flatMap((d) => d.policies))],
+      principal: principalRef(principal),
+      task: chainOf(task),
+      targets: task.targets,
+      expiresAt: new Date(task.expiresAt).toISOString(),
+    });
+    sendJson(res, 201, { id: task.id, expiresAt: new Date(task.expiresAt).toISOString(), targets: task.targets, parent: task.parent ?? null }, requestId);
+    return;
+  }
+
+  const task = await gw.tasks.get(parts[1]!);
+  if (!task || !samePrincipal(task.principal, principal)) throw new EscrowError('task_not_found', 'no such live task');
+  if (method === 'GET') {
+    const now = gw.now();
+    const leases = (await gw.leases.list(task.id, task.targets)).map((l) => leaseView(l, now));
+    sendJson(res, 200, { ...taskView(task), leases }, requestId);
+    return;
+  }
+  const revoked = await gw.revoker.revokeTask(task.id, 'task_closed');
+  gw.audit.record({ event: 'task.closed', requestId, principal: principalRef(principal), task: chainOf(task), leasesRevoked: revoked });
+  res.writeHead(204, { 'x-request-id': requestId });
+  res.end();
+}

@@ -1,0 +1,135 @@
+import { ExpiringCache } from '../cache.js';
+import type { Config } from '../config/schema.js';
+import { formatIssues } from '../config/issues.js';
+import { type Decision, type Principal, principalRef, samePrincipal, type Task } from '../domain.js';
+import { EscrowError } from '../errors.js';
+import type { Store } from '../store/types.js';
+import { newTaskId, openTaskBody, parseTask, principalHash, serializeTask, TASK_ID } from './model.js';
+
+export interface TaskServiceOptions {
+  readonly store: Store;
+  readonly limits: Config['tasks'];
+  readonly targetNames: ReadonlySet<string>;
+  readonly now?: () => number;
+  readonly cacheSize?: number;
+}
+
+/** What policy sees of a task being opened. */
+export interface TaskDraft {
+  readonly intent: string;
+  readonly targets: readonly string[];
+  readonly depth: number;
+}
+
+export interface OpenedTask {
+  readonly task: Task;
+  readonly decisions: readonly Decision[];
+}
+
+/** Tasks: open (a child narrows its parent), look up (cached, invalidated by revocation notices). */
+export class TaskService {
+  readonly #store: Store;
+  readonly #limits: Config['tasks'];
+  readonly #targets: ReadonlySet<string>;
+  readonly #now: () => number;
+  readonly #bodySchema;
+  readonly cache: ExpiringCache<Task>;
+
+  constructor(options: TaskServiceOptions) {
+    this.#store = options.store;
+    this.#limits = options.limits;
+    this.#targets = options.targetNames;
+    this.#now = options.now ?? Date.now;
+    this.#bodySchema = openTaskBody(options.limits.maxIntentLength, options.limits.maxTtlSeconds);
+    this.cache = new ExpiringCache<Task>(options.cacheSize ?? 10_000, this.#now);
+  }
+
+  /**
+   * Open a task for `principal`. `authorizeOpen` asks Cedar `openTask` for one target; any deny refuses the
+   * whole task (403 with that decision's id).
+   */
+  async open(
+    principal: Principal,
+    body: unknown,
+    authorizeOpen: (target: string, draft: TaskDraft) => Decision,
+  ): Promise<OpenedTask> {
+    const parsed = this.#bodySchema.safeParse(body);
+    if (!parsed.success) throw new EscrowError('task_invalid', formatIssues(parsed.error.issues));
+    const input = parsed.data;
+    input.targets.forEach((name, i) => {
+      if (!this.#targets.has(name)) throw new EscrowError('task_invalid', `targets[${i}]: unknown target "${name}"`);
+    });
+    const now = this.#now();
+    const parent = input.parent === undefined ? undefined : await this.#parentFor(input.parent, principal, input.targets);
+    const ttlMs = (input.ttlSeconds ?? this.#limits.defaultTtlSeconds) * 1000;
+    const expiresAt = Math.min(now + ttlMs, parent?.expiresAt ?? Number.POSITIVE_INFINITY);
+    const hash = principalHash(principal);
+    const open = await this.#store.index.byPrincipal(hash, now);
+    if (open.length >= this.#limits.maxOpenPerPrincipal) {
+      throw new EscrowError('task_limit', `at most ${this.#limits.maxOpenPerPrincipal} open tasks per principal`);
+    }
+    const draft: TaskDraft = { intent: input.intent, targets: input.targets, depth: parent ? parent.depth + 1 : 0 };
+    const decisions = input.targets.map((name) => authorizeOpen(name, draft));
+    const denied = decisions.find((d) => d.decision !== 'allow');
+    if (denied) {
+      throw new EscrowError('policy_denied', 'policy does not allow opening a task on this target', {
+        decisionId: denied.id,
+      });
+    }
+    const task: Task = {
+      id: newTaskId(),
+      principal: principalRef(principal),
+      intent: input.intent,
+      targets: input.targets,
+      ...(parent ? { parent: parent.id } : {}),
+      ancestors: parent ? [...parent.ancestors, parent.id] : [],
+      depth: parent ? parent.depth + 1 : 0,
+      openedAt: now,
+      expiresAt,
+    };
+    await this.#store.tasks.put(task.id, serializeTask(task), expiresAt - now, task.parent);
+    await this.#store.index.add(task.id, hash, expiresAt);
+    return { task, decisions };
+  }
+
+  async #parentFor(parentId: string, principal: Principal, targets: readonly string[]): Promise<Task> {
+    const parent = await this.get(parentId);
+    // Another principal's task reads as absent: task ids are not an oracle.
+    if (!parent || !samePrincipal(parent.principal, principal)) {
+      throw new EscrowError('task_invalid', 'parent: no such live task');
+    }
+    if (parent.depth + 1 > this.#limits.maxDepth) {
+      throw new EscrowError('task_invalid', `parent: tasks nest at most ${this.#limits.maxDepth} levels deep`);
+    }
+    const outside = targets.filter((t) => !parent.targets.includes(t));
+    if (outside.length > 0) {
+      throw new EscrowError('task_invalid', `targets: a step may only narrow its parent (not in parent: ${outside.join(', ')})`);
+    }
+    return parent;
+  }
+
+  /** A live task, or null when unknown, closed or expired. */
+  async get(id: string): Promise<Task | null> {
+    if (!TASK_ID.test(id)) return null;
+    const now = this.#now();
+    const cached = this.cache.get(id);
+    if (cached) return cached;
+    const text = await this.#store.tasks.get(id);
+    if (text === null) return null;
+    const task = parseTask(text);
+    if (task.expiresAt <= now) return null;
+    this.cache.set(id, task, task.expiresAt);
+    return task;
+  }
+
+  /** The live task `id` as `principal` may use it for `target`; throws the matching 403 otherwise. */
+  async forRequest(id: string, principal: Principal, target: string): Promise<Task> {
+    const task = await this.get(id);
+    if (!task) throw new EscrowError('task_closed', 'the task is unknown, closed or expired');
+    if (!samePrincipal(task.principal, principal)) {
+      throw new EscrowError('task_forbidden', 'the task belongs to another principal');
+    }
+    if (!task.targets.includes(target)) throw new EscrowError('task_forbidden', 'the task does not list this target');
+    return task;
+  }
+}
