@@ -6,9 +6,24 @@ import { EscrowError } from '../gateway/errors.js';
 export function parseOptions<S extends z.ZodType>(schema: S, options: unknown, path: string): z.output<S> {
   const result = schema.safeParse(options);
   if (!result.success) {
-    throw new EscrowError('config_invalid', formatIssues(result.error.issues, path));
+    const issues = result.error.issues.map((issue) =>
+      // An absent enum or literal reads "invalid option" in zod; say what it is.
+      issue.code !== 'unrecognized_keys' && valueAt(options, issue.path) === undefined
+        ? { ...issue, message: 'required' }
+        : issue,
+    );
+    throw new EscrowError('config_invalid', formatIssues(issues, path));
   }
   return result.data;
+}
+
+function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
+  let value = root;
+  for (const key of path) {
+    if (typeof value !== 'object' || value === null) return undefined;
+    value = (value as Record<PropertyKey, unknown>)[key];
+  }
+  return value;
 }
 
 /** `ttl`: seconds, the longest a credential from this adapter lives (the config schema supplies the default). */
