@@ -1,0 +1,146 @@
+import type { Redis } from 'ioredis';
+import type { Principal } from '../domain.js';
+import { EscrowError } from '../errors.js';
+import { VerifiedCache } from './cache.js';
+import { type DecodedToken, decodeCompact } from './compact.js';
+import type { IssuerVerifier, VerifiedToken } from './issuer.js';
+import { hasPeerCertificate, type MtlsConfig, verifyPeerCertificate } from './mtls.js';
+import { identityError } from './reasons.js';
+import { claimTokenOnce } from './replay.js';
+import { parseSpiffeId } from './spiffe.js';
+import { type PresentedToken, presentedToken } from './token.js';
+import type { IdentityInput, IdentityVerifier } from './types.js';
+
+export interface VerifierDeps {
+  readonly now: () => number;
+  readonly redis: Redis | undefined;
+  readonly redisPrefix: string;
+  readonly mtls: MtlsConfig | undefined;
+  readonly cacheSize: number;
+}
+
+interface CachedToken extends VerifiedToken {
+  readonly issuer: IssuerVerifier;
+}
+
+/** The identity stage: a token (JWT) if one is presented, else the client certificate (mTLS), else 401. */
+export class Verifier implements IdentityVerifier {
+  readonly tokenHeaders: readonly string[];
+  readonly #issuers: readonly IssuerVerifier[];
+  readonly #deps: VerifierDeps;
+  readonly #maxTokenBytes: number;
+  readonly #cache: VerifiedCache<CachedToken>;
+
+  constructor(issuers: readonly IssuerVerifier[], deps: VerifierDeps) {
+    this.#issuers = issuers;
+    this.#deps = deps;
+    this.tokenHeaders = Object.freeze([...new Set(issuers.map((i) => i.config.header))]);
+    this.#maxTokenBytes = Math.max(...issuers.map((i) => i.config.maxTokenBytes));
+    this.#cache = new VerifiedCache(deps.cacheSize, deps.now);
+  }
+
+  async verify(input: IdentityInput): Promise<Principal> {
+    const candidates = input.tokenHeader === undefined ? this.tokenHeaders : [input.tokenHeader.toLowerCase()];
+    const presented = presentedToken(input, candidates, this.#maxTokenBytes);
+    const cert = hasPeerCertificate(input.peerCertificate) ? input.peerCertificate : undefined;
+    if (presented === undefined) {
+      if (cert !== undefined && this.#deps.mtls !== undefined) {
+        return verifyPeerCertificate(cert, this.#deps.mtls, this.#deps.now());
+      }
+      throw identityError('token_missing');
+    }
+    const verified = await this.#verifyToken(presented, input.tokenHeader !== undefined);
+    if (verified.issuer.config.bindToClientCert) this.#checkBinding(verified.principal, input);
+    return verified.principal;
+  }
+
+  close(): void {
+    this.#cache.clear();
+  }
+
+  async #verifyToken(presented: PresentedToken, overridden: boolean): Promise<CachedToken> {
+    const key = VerifiedCache.key(overridden ? '*' : presented.header, presented.token);
+    const cached = this.#cache.get(key);
+    if (cached !== undefined) return cached;
+    const decoded = decodeCompact(presented.token);
+    const pool = overridden ? this.#issuers : this.#issuers.filter((i) => i.config.header === presented.header);
+    const verified = await firstAccepting(issuersFor(pool, decoded.payload.iss), presented.token, decoded);
+    const { config } = verified.issuer;
+    if (config.replayCache) {
+      await this.#claimOnce(verified);
+      return verified; // a single-use token is never served from cache: that would skip the replay check
+    }
+    this.#cache.set(key, verified, this.#deadline(verified));
+    return verified;
+  }
+
+  /** A cached identity dies at `exp`, at the maximum token age, or after one key refresh interval. */
+  #deadline({ principal, issuer }: CachedToken): number {
+    const { jwksRefreshSeconds, maxTokenAgeSeconds } = issuer.config;
+    const limits = [(principal.expiresAt ?? 0) * 1000, this.#deps.now() + jwksRefreshSeconds * 1000];
+    if (principal.issuedAt !== undefined) limits.push((principal.issuedAt + maxTokenAgeSeconds) * 1000);
+    return Math.min(...limits);
+  }
+
+  #checkBinding(principal: Principal, input: IdentityInput): void {
+    const cert = input.peerCertificate;
+    if (!hasPeerCertificate(cert)) throw identityError('cert_binding_mismatch');
+    const fromCert = verifyPeerCertificate(cert, this.#deps.mtls ?? { principal: 'Agent' }, this.#deps.now());
+    if (fromCert.id !== principal.id) throw identityError('cert_binding_mismatch');
+  }
+
+  async #claimOnce({ principal, payload, issuer }: CachedToken): Promise<void> {
+    if (this.#deps.redis === undefined) throw identityError('replay_cache_unavailable');
+    await claimTokenOnce(this.#deps.redis, {
+      prefix: this.#deps.redisPrefix,
+      issuer: issuer.config.name,
+      jti: payload.jti,
+      exp: principal.expiresAt ?? 0,
+      toleranceSeconds: issuer.config.clockToleranceSeconds,
+      nowMs: this.#deps.now(),
+    });
+  }
+}
+
+/**
+ * Issuers that may have minted a token, chosen by its unverified `iss`: the issuers configured with exactly
+ * that `iss`, else those configured without one (SPIFFE bundles), which the signature then decides between.
+ */
+function issuersFor(pool: readonly IssuerVerifier[], iss: unknown): readonly IssuerVerifier[] {
+  if (iss !== undefined && typeof iss !== 'string') throw identityError('token_malformed');
+  const named = pool.filter((i) => i.config.issuer !== undefined && i.config.issuer === iss);
+  if (named.length > 0) return named;
+  const unnamed = pool.filter((i) => i.config.issuer === undefined);
+  if (unnamed.length > 0) return unnamed;
+  throw identityError(iss === undefined ? 'claim_missing' : 'unknown_issuer');
+}
+
+/** Failures that only mean "not this issuer's token" when several issuers could have minted it. */
+const NOT_THIS_ISSUER = ['unknown_key', 'algorithm_not_allowed'];
+
+/**
+ * Try each candidate issuer, those whose trust domain matches the unverified `sub` first. A key or algorithm
+ * an issuer does not know passes to the next; any other failure is final. When none accepts, `unknown_key`
+ * is reported if any issuer said so (the most telling answer), else the first failure.
+ */
+async function firstAccepting(
+  candidates: readonly IssuerVerifier[],
+  token: string,
+  decoded: DecodedToken,
+): Promise<CachedToken> {
+  const sub = decoded.payload.sub;
+  const domain = typeof sub === 'string' ? parseSpiffeId(sub)?.trustDomain : undefined;
+  const ordered = [...candidates].sort(
+    (a, b) => Number(b.config.trustDomain === domain) - Number(a.config.trustDomain === domain),
+  );
+  const failures: EscrowError[] = [];
+  for (const issuer of ordered) {
+    try {
+      return { ...(await issuer.verify(token, decoded)), issuer };
+    } catch (error) {
+      if (!(error instanceof EscrowError) || !NOT_THIS_ISSUER.includes(error.reason ?? '')) throw error;
+      failures.push(error);
+    }
+  }
+  throw failures.find((f) => f.reason === 'unknown_key') ?? failures[0] ?? identityError('unknown_issuer');
+}
