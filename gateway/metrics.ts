@@ -19,6 +19,8 @@ export interface Metrics {
   readonly upstreamErrors: Counter<'target' | 'kind'>;
   readonly auditSinkErrors: Counter<'sink'>;
   readonly limitsExceeded: Counter<'limit'>;
+  /** Where `escrow_leases_active` reads its value at scrape time. */
+  setActiveLeasesSource(source: () => number): void;
 }
 
 export interface MetricsOptions {
@@ -32,7 +34,11 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
   const registry = new Registry();
   if (options.defaultMetrics) collectDefaultMetrics({ register: registry, prefix: 'escrow_' });
   const registers = [registry];
+  let activeLeases: () => number = () => 0;
   return {
+    setActiveLeasesSource(source) {
+      activeLeases = source;
+    },
     registry,
     requestsTotal: new Counter({
       name: 'escrow_requests_total',
@@ -75,6 +81,9 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
       name: 'escrow_leases_active',
       help: 'Leases held in this replica’s cache',
       registers,
+      collect() {
+        this.set(activeLeases());
+      },
     }),
     storeErrors: new Counter({ name: 'escrow_store_errors_total', help: 'Store (Redis) failures', registers }),
     policyReloads: new Counter({

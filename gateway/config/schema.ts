@@ -106,6 +106,10 @@ export const configSchema = z.strictObject({
   }),
   identity: identitySchema,
   policies: z.string().min(1).default('./policies'),
+  /** A candidate policy directory evaluated beside the enforced one (shadow mode); never decides. */
+  shadowPolicies: z.string().min(1).optional(),
+  /** Reload policies when their files change. */
+  watchPolicies: z.boolean().default(true),
   tasks: tasksSchema.default(tasksSchema.parse({})),
   audit: auditSchema.default(auditSchema.parse({})),
   targets: z.array(targetSchema).min(1),

@@ -41,10 +41,11 @@ export class Revoker {
   }
 
   /** Subscribe to revocation notices from other replicas; caches are untrusted while the subscription is down. */
-  async listen(): Promise<void> {
+  async listen(onState: (healthy: boolean) => void = () => {}): Promise<void> {
     await this.#o.store.revocations.subscribe(
       (message) => this.#drop(message),
       (healthy) => {
+        onState(healthy);
         this.#o.tasks.cache.setTrusted(healthy);
         this.#o.leases.cache.setTrusted(healthy);
         if (!healthy) this.#o.log.warn('revocation subscription down: lease and task caches bypassed');

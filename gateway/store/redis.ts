@@ -82,6 +82,7 @@ export async function createRedisStore(options: RedisStoreOptions): Promise<Stor
 
   return {
     kind: 'redis',
+    redis: client,
     tasks: {
       put: (id, record, ttlMs, parent) =>
         run(async () => {

@@ -57,6 +57,8 @@ export interface EventStream {
 
 export interface Store {
   readonly kind: 'redis' | 'memory';
+  /** The ioredis client, for features that need Redis itself (the identity replay cache). */
+  readonly redis?: import('ioredis').Redis;
   readonly tasks: TaskStore;
   readonly leases: LeaseStore;
   readonly index: TaskIndex;

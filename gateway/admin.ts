@@ -1,0 +1,62 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { RunningGateway } from './app.js';
+import { EscrowError, toEscrowError } from './errors.js';
+import { sendJson, sendProblem } from './http/respond.js';
+
+async function readiness(gw: RunningGateway) {
+  const checks: Record<string, string> = {};
+  let ready = true;
+  try {
+    await gw.store.ping();
+    checks.store = 'ok';
+  } catch {
+    checks.store = 'unavailable';
+    ready = false;
+  }
+  checks.revocations = gw.state.subscribed ? 'ok' : 'down';
+  if (!gw.state.subscribed) ready = false;
+  const auditOk = gw.audit.healthy;
+  checks.audit = auditOk ? 'ok' : gw.config.audit.failMode === 'open' ? 'degraded' : 'unavailable';
+  if (!auditOk && gw.config.audit.failMode === 'closed') ready = false;
+  checks.policies = gw.policy.policySetHash;
+  return { ready, checks };
+}
+
+/**
+ * The admin listener: `/metrics`, `/healthz` (the process answers), `/readyz` (store reachable, revocations
+ * subscribed, audit writable, policies loaded: the hash of the enforced set), and the kill switch
+ * `POST /admin/revoke?principal=<id>|target=<name>|all=true`. Bind it to a private interface.
+ */
+export async function handleAdmin(gw: RunningGateway, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const url = new URL(req.url ?? '/', 'http://admin');
+  const requestId = 'admin';
+  try {
+    if (req.method === 'GET' && url.pathname === '/metrics') {
+      const text = await gw.metrics.registry.metrics();
+      res.writeHead(200, { 'content-type': gw.metrics.registry.contentType });
+      res.end(text);
+      return;
+    }
+    if (req.method === 'GET' && url.pathname === '/healthz') return sendJson(res, 200, { status: 'ok' }, requestId);
+    if (req.method === 'GET' && url.pathname === '/readyz') {
+      const { ready, checks } = await readiness(gw);
+      return sendJson(res, ready ? 200 : 503, { status: ready ? 'ready' : 'not ready', checks }, requestId);
+    }
+    if (req.method === 'POST' && url.pathname === '/admin/revoke') {
+      const principal = url.searchParams.get('principal');
+      const target = url.searchParams.get('target');
+      const all = url.searchParams.get('all') === 'true';
+      if ([principal !== null, target !== null, all].filter(Boolean).length !== 1) {
+        throw new EscrowError('bad_request', 'give exactly one of principal=<id>, target=<name>, all=true');
+      }
+      const result = await gw.revoker.revokeWhere((task) =>
+        all ? true : principal !== null ? task.principal.id === principal : task.targets.includes(target ?? ''),
+      );
+      gw.log.warn({ principal, target, all, ...result }, 'admin revocation');
+      return sendJson(res, 200, result, requestId);
+    }
+    throw new EscrowError('not_found', 'no such admin endpoint');
+  } catch (error) {
+    sendProblem(res, toEscrowError(error), requestId);
+  }
+}

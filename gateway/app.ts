@@ -1,0 +1,160 @@
+import { resolve } from 'node:path';
+import { createAdapter } from '../adapters/registry.js';
+import { createAuditLog } from './audit/index.js';
+import type { AuditLog } from './audit/types.js';
+import type { LoadedConfig } from './config/load.js';
+import { resolveSecretRef } from './config/secret-ref.js';
+import type { Gateway } from './gateway.js';
+import { createIdentityVerifier } from './identity/index.js';
+import { createLeaseCipher } from './leases/crypto.js';
+import { Revoker } from './leases/revoker.js';
+import { LeaseService } from './leases/service.js';
+import type { Logger } from './log.js';
+import { createMetrics, type Metrics } from './metrics.js';
+import { createPolicyEngine } from './policy/engine.js';
+import { createUpstreamPool } from './proxy/forward.js';
+import { createStore } from './store/index.js';
+import type { TargetRuntime } from './targets.js';
+import { TaskService } from './tasks/service.js';
+
+export interface RunningGateway extends Gateway {
+  /** SHA-256 of the enforced policy set, and whether the revocation subscription is live (for /readyz). */
+  readonly state: { subscribed: boolean };
+  readonly baseDir: string;
+  close(): Promise<void>;
+}
+
+export interface GatewayOptions {
+  readonly log: Logger;
+  readonly env?: NodeJS.ProcessEnv;
+  readonly now?: () => number;
+  readonly metrics?: Metrics;
+  /** Periodic sweep of expired tasks' leases (ms); 0 disables it. */
+  readonly sweepIntervalMs?: number;
+}
+
+async function buildTargets(loaded: LoadedConfig, env: NodeJS.ProcessEnv, now: () => number, tokenHeaders: readonly string[]) {
+  const targets = new Map<string, TargetRuntime>();
+  for (const [i, config] of loaded.config.targets.entries()) {
+    const adapter = await createAdapter(config.credential, {
+      resolveSecret: (ref) => resolveSecretRef(ref, loaded.baseDir, env),
+      path: `targets[${i}].credential`,
+      baseDir: loaded.baseDir,
+      now,
+    });
+    const url = new URL(config.upstream);
+    targets.set(config.name, {
+      config,
+      adapter,
+      pool: createUpstreamPool(config),
+      basePath: url.pathname.replace(/\/+$/, ''),
+      origin: url.origin,
+      facts: { name: config.name, attributes: config.attributes },
+      allowedResponseHeaders: new Set(config.allowResponseHeaders),
+      tokenHeaders: new Set([...tokenHeaders, ...(config.identityHeader ? [config.identityHeader] : [])]),
+    });
+  }
+  return targets;
+}
+
+/** Build every component from a validated config. Any failure here stops start-up (fail closed). */
+export async function createGateway(loaded: LoadedConfig, options: GatewayOptions): Promise<RunningGateway> {
+  const { config, baseDir } = loaded;
+  const env = options.env ?? process.env;
+  const now = options.now ?? Date.now;
+  const log = options.log;
+  const metrics = options.metrics ?? createMetrics({ defaultMetrics: true });
+  const secret = (ref: string) => resolveSecretRef(ref, baseDir, env);
+  const store = await createStore({
+    url: config.store,
+    prefix: config.storePrefix,
+    timeoutMs: config.storeTimeoutMs,
+    streamMaxLen: config.audit.streamMaxLen,
+    onError: (error) => {
+      metrics.storeErrors.inc();
+      log.warn({ err: error.message }, 'store command failed');
+    },
+  });
+  const audit: AuditLog = createAuditLog({
+    hmacKey: secret(config.keys.auditHmac),
+    sinks: config.audit.sinks,
+    events: store.events,
+    failMode: config.audit.failMode,
+    baseDir,
+    now,
+    onSinkError: (sink) => metrics.auditSinkErrors.inc({ sink }),
+  });
+  const cipher = createLeaseCipher(secret(config.keys.leaseEncryption), config.keys.leaseEncryptionPrevious.map(secret));
+  const identity = await createIdentityVerifier(config.identity, {
+    baseDir,
+    now,
+    ...(store.redis ? { redis: store.redis, redisPrefix: config.storePrefix } : {}),
+  });
+  const policy = await createPolicyEngine({
+    dir: resolve(baseDir, config.policies),
+    ...(config.shadowPolicies ? { shadowDir: resolve(baseDir, config.shadowPolicies) } : {}),
+    watch: config.watchPolicies,
+    logger: log,
+    now,
+    onReload: (result, info) => {
+      metrics.policyReloads.inc({ result });
+      audit.record({ event: 'policy.reloaded', decision: result === 'ok' ? 'allow' : 'deny', policySetHash: info.hash, set: info.set ?? 'enforced' });
+    },
+    onShadowMismatch: (info) => {
+      audit.record({ event: 'policy.shadow_mismatch', ...info });
+    },
+  });
+  const targets = await buildTargets(loaded, env, now, identity.tokenHeaders);
+  const tasks = new TaskService({ store, limits: config.tasks, targetNames: new Set(targets.keys()), now });
+  let revoker: Revoker | undefined;
+  const leases = new LeaseService({
+    store,
+    cipher,
+    audit,
+    auditFailMode: config.audit.failMode,
+    metrics,
+    now,
+    onReplaced: (old) => revoker?.revokeReplaced(old),
+  });
+  revoker = new Revoker({ store, tasks, leases, adapterFor: (t) => targets.get(t)?.adapter, audit, metrics, log, now });
+  const state = { subscribed: false };
+  await revoker.listen((healthy) => {
+    state.subscribed = healthy;
+  });
+  metrics.setActiveLeasesSource(() => leases.cache.size);
+  const sweepMs = options.sweepIntervalMs ?? 10_000;
+  const sweeper =
+    sweepMs > 0
+      ? setInterval(() => {
+          revoker.sweepExpired().catch((error: Error) => log.warn({ err: error.message }, 'expired-lease sweep failed'));
+        }, sweepMs)
+      : undefined;
+  sweeper?.unref();
+
+  return {
+    config,
+    targets,
+    identity,
+    policy,
+    tasks,
+    leases,
+    revoker,
+    store,
+    audit,
+    metrics,
+    log,
+    now,
+    state,
+    baseDir,
+    async close() {
+      if (sweeper) clearInterval(sweeper);
+      policy.close();
+      identity.close();
+      await revoker.queue.drain();
+      revoker.queue.close();
+      await Promise.all([...targets.values()].map((t) => t.pool.close()));
+      await audit.close();
+      await store.close();
+    },
+  };
+}

@@ -1,0 +1,84 @@
+import { parseArgs } from 'node:util';
+import { createGateway } from '../app.js';
+import { loadConfig } from '../config/load.js';
+import { ensureDevMaterial } from '../dev/material.js';
+import { mintDevToken } from '../dev/token.js';
+import { startDemoUpstream } from '../dev/upstream.js';
+import { createLogger } from '../log.js';
+import { startListeners } from '../server.js';
+import { configPath, devMaterialDir } from './common.js';
+
+export const startHelp = `escrow start [--config FILE] [--workers N]
+
+Start Escrow. With no --config and no $ESCROW_CONFIG, starts the embedded default: the in-memory store,
+examples/dev/escrow.yaml, dev keys generated into .escrow-dev/, and a demo upstream on 127.0.0.1:9001.
+Signals: SIGTERM/SIGINT drain and stop; SIGHUP reloads the policy set.`;
+
+export async function startCommand(argv: string[]): Promise<number> {
+  const { values } = parseArgs({ args: argv, options: { config: { type: 'string' }, workers: { type: 'string' } }, strict: true });
+  const { path, dev } = configPath(values.config);
+  if (dev) await ensureDevMaterial(devMaterialDir());
+  const loaded = loadConfig(path);
+  const log = createLogger();
+  const demo = loaded.config.dev?.demoUpstream ? await startDemo(loaded.config.targets[0]?.upstream) : undefined;
+  const gw = await createGateway(loaded, { log });
+  const listeners = await startListeners(gw);
+  log.info({ proxy: loaded.config.proxy.listen, admin: loaded.config.admin.listen, store: gw.store.kind, policies: gw.policy.policySetHash }, 'escrow started');
+  if (loaded.config.dev) await printDevGuide(loaded.config, loaded.baseDir);
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'draining');
+    listeners
+      .shutdown()
+      .then(() => demo?.close())
+      .finally(() => process.exit(0));
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGHUP', () => {
+    (gw.policy as { reload?: () => Promise<boolean> }).reload?.().then((ok) => log.info({ ok }, 'SIGHUP: policies reloaded'));
+  });
+  return new Promise<number>(() => {}); // runs until a signal
+}
+
+async function startDemo(upstream: string | undefined) {
+  const url = new URL(upstream ?? 'http://127.0.0.1:9001');
+  try {
+    return await startDemoUpstream(Number(url.port || 80), url.hostname);
+  } catch (error) {
+    throw new Error(`cannot start the demo upstream on ${url.host}: ${(error as Error).message} (is another Escrow running?)`);
+  }
+}
+
+async function printDevGuide(config: Parameters<typeof mintDevToken>[0], baseDir: string): Promise<void> {
+  const token = await mintDevToken(config, baseDir, { ttlSeconds: 8 * 3600 });
+  const base = `http://${config.proxy.listen}`;
+  const res = await fetch(`${base}/_escrow/tasks`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ intent: 'demo: try Escrow', targets: ['echo', 'ledger'], ttlSeconds: 8 * 3600 }),
+  });
+  const task = (await res.json()) as { id?: string };
+  const auth = `-H "authorization: Bearer ${token}" -H "x-escrow-task: ${task.id ?? '?'}"`;
+  process.stdout.write(`
+Escrow is running (dev mode: in-memory store, example config, dev keys in .escrow-dev/).
+A dev workload token (8 h) and a task on [echo, ledger] are ready. Paste these:
+
+  # allowed: the demo upstream gets the API key; your answer shows it masked
+  curl -s ${auth} ${base}/echo/hello
+
+  # denied by policy (403): agents write to a high-sensitivity prod target only with a change ticket
+  curl -s -X POST ${auth} -H "content-type: application/json" -d '{"amount":1}' ${base}/ledger/transfers
+
+  # close the task: its leases are revoked, the next call is refused
+  curl -s -X DELETE -H "authorization: Bearer ${token}" ${base}/_escrow/tasks/${task.id ?? '?'}
+
+  # metrics and readiness
+  curl -s http://${config.admin.listen}/metrics | grep ^escrow_requests_total
+  curl -s http://${config.admin.listen}/readyz
+
+More tokens: npx escrow token dev     Stop: Ctrl-C
+`);
+}

@@ -1,0 +1,129 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
+import type { Socket } from 'node:net';
+import { handleAdmin } from './admin.js';
+import type { RunningGateway } from './app.js';
+import { resolveSecretRef } from './config/secret-ref.js';
+import { EscrowError, toProblem } from './errors.js';
+import { handleRequest } from './pipeline.js';
+
+export interface Listeners {
+  readonly proxy: Server;
+  readonly tls?: Server;
+  readonly admin: Server;
+  /** Stop accepting, let in-flight requests finish up to `deadlineMs`, then close everything. */
+  shutdown(deadlineMs?: number): Promise<void>;
+}
+
+export function parseListen(listen: string): { host: string; port: number } {
+  const at = listen.lastIndexOf(':');
+  if (at === -1) return { host: '127.0.0.1', port: Number(listen) };
+  const host = listen.slice(0, at).replace(/^\[|\]$/g, '') || '0.0.0.0';
+  return { host, port: Number(listen.slice(at + 1)) };
+}
+
+function listen(server: Server, address: string): Promise<void> {
+  const { host, port } = parseListen(address);
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+}
+
+/** A parser-level rejection. Node's error carries the raw request bytes (tokens included): never log them. */
+function onClientError(error: Error & { code?: string }, socket: Socket): void {
+  if (!socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const tooLarge = error.code === 'HPE_HEADER_OVERFLOW';
+  const problem = tooLarge
+    ? new EscrowError('headers_too_large', 'request headers are too large')
+    : new EscrowError('bad_request', 'the request could not be parsed');
+  const body = JSON.stringify(toProblem(problem));
+  socket.end(
+    `HTTP/1.1 ${problem.status} ${tooLarge ? 'Request Header Fields Too Large' : 'Bad Request'}\r\n` +
+      `content-type: application/problem+json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+  );
+}
+
+/** CONNECT never reaches the request handler; answer it 405 rather than leaving the socket hanging. */
+function refuseRaw(status: string, code: 'method_not_allowed' | 'bad_request') {
+  return (_req: IncomingMessage, socket: Socket) => {
+    const body = JSON.stringify(toProblem(new EscrowError(code, 'not supported on this listener')));
+    socket.end(`HTTP/1.1 ${status}\r\ncontent-type: application/problem+json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+  };
+}
+
+function proxyServerOptions(gw: RunningGateway) {
+  return {
+    maxHeaderSize: gw.config.proxy.maxHeaderBytes,
+    requestTimeout: gw.config.proxy.requestTimeoutMs,
+    headersTimeout: Math.min(60_000, gw.config.proxy.requestTimeoutMs),
+    keepAliveTimeout: 65_000,
+    insecureHTTPParser: false,
+    joinDuplicateHeaders: false,
+  };
+}
+
+/** Start the proxy listener (and mTLS listener when configured) and the admin listener. */
+export async function startListeners(gw: RunningGateway): Promise<Listeners> {
+  const onRequest = (req: IncomingMessage, res: ServerResponse) => {
+    handleRequest(gw, req, res).catch((error: unknown) => {
+      gw.log.error({ err: (error as Error).message }, 'unhandled pipeline failure');
+      if (!res.headersSent) res.writeHead(500).end();
+      else res.destroy();
+    });
+  };
+  const servers: Server[] = [];
+  const proxy = createServer(proxyServerOptions(gw), onRequest);
+  servers.push(proxy);
+  let tls: Server | undefined;
+  const tlsConfig = gw.config.proxy.tls;
+  if (tlsConfig) {
+    const read = (ref: string) => resolveSecretRef(ref, gw.baseDir, process.env);
+    tls = createTlsServer(
+      {
+        ...proxyServerOptions(gw),
+        cert: read(tlsConfig.cert),
+        key: read(tlsConfig.key),
+        ca: read(tlsConfig.clientCA),
+        requestCert: true,
+        rejectUnauthorized: tlsConfig.requireClientCert,
+        minVersion: 'TLSv1.2',
+      },
+      onRequest,
+    ) as unknown as Server;
+    servers.push(tls);
+  }
+  for (const server of servers) {
+    server.on('clientError', onClientError);
+    server.on('connect', refuseRaw('405 Method Not Allowed', 'method_not_allowed'));
+  }
+  const admin = createServer((req, res) => {
+    handleAdmin(gw, req, res).catch(() => {
+      if (!res.headersSent) res.writeHead(500).end();
+    });
+  });
+  await listen(proxy, gw.config.proxy.listen);
+  if (tls && tlsConfig) await listen(tls, tlsConfig.listen);
+  await listen(admin, gw.config.admin.listen);
+  return {
+    proxy,
+    ...(tls ? { tls } : {}),
+    admin,
+    async shutdown(deadlineMs = 10_000) {
+      const closing = servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve())));
+      for (const s of servers) s.closeIdleConnections();
+      const deadline = new Promise<void>((resolve) => setTimeout(resolve, deadlineMs).unref());
+      await Promise.race([Promise.all(closing), deadline]);
+      for (const s of servers) s.closeAllConnections();
+      await gw.close();
+      await new Promise<void>((resolve) => admin.close(() => resolve()));
+      admin.closeAllConnections();
+    },
+  };
+}
