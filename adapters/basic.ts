@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { secretRef } from '../gateway/config/schema.js';
-import { parseOptions, ttlOption } from './options.js';
+import { parseOptions, resolveAtStart, ttlOption } from './options.js';
 import type { Adapter, AdapterContext, Credential } from './types.js';
 
 const basicOptions = z.strictObject({
@@ -16,7 +16,7 @@ const basicOptions = z.strictObject({
 /** `basic`: `Authorization: Basic base64(username:password)`, the password from env:/file:. */
 export function createBasicAdapter(options: Record<string, unknown>, context: AdapterContext): Adapter {
   const { username, password, ttl } = parseOptions(basicOptions, options, context.path);
-  context.resolveSecret(password);
+  resolveAtStart(context, password, 'password'); // fail at start, not on the first request
   return {
     kind: 'basic',
     async issue(scope): Promise<Credential> {

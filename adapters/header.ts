@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { secretRef } from '../gateway/config/schema.js';
-import { compileTemplate, headerName, parseOptions, ttlOption } from './options.js';
+import { compileTemplate, headerName, parseOptions, resolveAtStart, ttlOption } from './options.js';
 import type { Adapter, AdapterContext, Credential } from './types.js';
 
 const headerOptions = z.strictObject({
@@ -15,7 +15,7 @@ const headerOptions = z.strictObject({
 export function createHeaderAdapter(options: Record<string, unknown>, context: AdapterContext): Adapter {
   const { header, value, template, ttl } = parseOptions(headerOptions, options, context.path);
   const secretOf = () => context.resolveSecret(value);
-  secretOf(); // fail at start, not on the first request, when the reference does not resolve
+  resolveAtStart(context, value, 'value'); // fail at start, not on the first request
   const render = compileTemplate(template, '{secret}');
   return {
     kind: 'header',

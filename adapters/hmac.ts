@@ -1,7 +1,7 @@
 import { createHash, createHmac } from 'node:crypto';
 import { z } from 'zod';
 import { secretRef } from '../gateway/config/schema.js';
-import { headerName, parseOptions, ttlOption } from './options.js';
+import { headerName, parseOptions, resolveAtStart, ttlOption } from './options.js';
 import type { Adapter, AdapterContext, Credential, UpstreamRequest } from './types.js';
 
 const hmacOptions = z.strictObject({
@@ -65,7 +65,7 @@ function signer(o: HmacOptions, now: () => number) {
  */
 export function createHmacAdapter(options: Record<string, unknown>, context: AdapterContext): Adapter {
   const o = parseOptions(hmacOptions, options, context.path);
-  context.resolveSecret(o.secret); // fail at start when the reference does not resolve
+  resolveAtStart(context, o.secret, 'secret'); // fail at start, not on the first request
   const sign = signer(o, context.now);
   return {
     kind: 'hmac',

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { secretRef } from '../gateway/config/schema.js';
 import { EscrowError } from '../gateway/errors.js';
 import { badField, callEndpoint, jsonObject, refused } from './endpoint.js';
-import { httpUrl, parseOptions, timeoutOption, ttlOption } from './options.js';
+import { httpUrl, parseOptions, resolveAtStart, timeoutOption, ttlOption } from './options.js';
 import { expiresInField, leaseTtl, tokenField, tokenHeaderOptions, tokenInjector } from './token.js';
 import type { Adapter, AdapterContext, Credential } from './types.js';
 
@@ -130,7 +130,7 @@ async function exchangeGithubApp(o: JwtBearerOptions, url: URL, jwt: string, now
  */
 export function createJwtBearerAdapter(options: Record<string, unknown>, context: AdapterContext): Adapter {
   const o = parseOptions(jwtBearerOptions, options, context.path);
-  signingKey(context.resolveSecret(o.privateKey), o.algorithm, context.path);
+  signingKey(resolveAtStart(context, o.privateKey, 'privateKey'), o.algorithm, context.path);
   const url = new URL(o.tokenUrl);
   const injector = tokenInjector(o.header, o.template);
 

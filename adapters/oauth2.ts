@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { secretRef } from '../gateway/config/schema.js';
 import { callEndpoint, jsonObject, refused } from './endpoint.js';
-import { httpUrl, parseOptions, timeoutOption, ttlOption } from './options.js';
+import { httpUrl, parseOptions, resolveAtStart, timeoutOption, ttlOption } from './options.js';
 import { expiresInField, leaseTtl, tokenField, tokenHeaderOptions, tokenInjector } from './token.js';
 import type { Adapter, AdapterContext, Credential } from './types.js';
 
@@ -34,7 +34,7 @@ export function createOauth2ClientCredentialsAdapter(
   context: AdapterContext,
 ): Adapter {
   const o = parseOptions(oauth2Options, options, context.path);
-  context.resolveSecret(o.clientSecret); // fail at start when the reference does not resolve
+  resolveAtStart(context, o.clientSecret, 'clientSecret'); // fail at start, not on the first request
   const tokenUrl = new URL(o.tokenUrl);
   const form = new URLSearchParams({ grant_type: 'client_credentials' });
   if (o.scope !== undefined) form.set('scope', o.scope);

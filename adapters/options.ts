@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { formatIssues } from '../gateway/config/issues.js';
 import { EscrowError } from '../gateway/errors.js';
+import type { AdapterContext } from './types.js';
 
 /** Validate adapter options with a strict schema; errors name the config path (`targets[0].credential.header`). */
 export function parseOptions<S extends z.ZodType>(schema: S, options: unknown, path: string): z.output<S> {
@@ -49,4 +50,14 @@ export const timeoutOption = z.number().int().positive().max(120_000).default(10
 export function compileTemplate(template: string, placeholder: string): (value: string) => string {
   const parts = template.split(placeholder);
   return (value) => parts.join(value);
+}
+
+/** Resolve a secret reference at start, so a missing variable or file stops start-up naming the option. */
+export function resolveAtStart(context: AdapterContext, ref: string, key: string): string {
+  try {
+    return context.resolveSecret(ref);
+  } catch (error) {
+    if (!(error instanceof EscrowError)) throw error;
+    throw new EscrowError(error.code, `${context.path}.${key}: ${error.message}`, { cause: error.cause });
+  }
 }

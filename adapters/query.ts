@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { secretRef } from '../gateway/config/schema.js';
-import { parseOptions, ttlOption } from './options.js';
+import { parseOptions, resolveAtStart, ttlOption } from './options.js';
 import type { Adapter, AdapterContext, Credential } from './types.js';
 
 const queryOptions = z.strictObject({
@@ -34,7 +34,7 @@ function urlForms(secret: string): string[] {
  */
 export function createQueryAdapter(options: Record<string, unknown>, context: AdapterContext): Adapter {
   const { param, value, ttl } = parseOptions(queryOptions, options, context.path);
-  context.resolveSecret(value); // fail at start when the reference does not resolve
+  resolveAtStart(context, value, 'value'); // fail at start, not on the first request
   const prefix = `${encodeURIComponent(param)}=`;
   return {
     kind: 'query',

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { secretRef } from '../gateway/config/schema.js';
 import { EscrowError } from '../gateway/errors.js';
-import { httpUrl, parseOptions, timeoutOption, ttlOption } from './options.js';
+import { httpUrl, parseOptions, resolveAtStart, timeoutOption, ttlOption } from './options.js';
 import { RabbitAdmin } from './rabbitmq-admin.js';
 import type { Adapter, AdapterContext, Credential } from './types.js';
 
@@ -57,7 +57,7 @@ function parseUsername(prefix: string, username: string): EscrowUser | undefined
  */
 export function createRabbitmqAdapter(options: Record<string, unknown>, context: AdapterContext): Adapter {
   const o = parseOptions(rabbitmqOptions, options, context.path);
-  context.resolveSecret(o.adminPassword); // fail at start when the reference does not resolve
+  resolveAtStart(context, o.adminPassword, 'adminPassword'); // fail at start, not on the first request
   const admin = adminFor(o, context);
   return {
     kind: 'rabbitmq',

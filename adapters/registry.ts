@@ -55,7 +55,14 @@ function checkAdapter(adapter: unknown, path: string): Adapter {
  * resolved is cut out of the message, and the original is kept as `cause` only when it does not carry one.
  */
 function moduleError(error: unknown, context: AdapterContext, resolved: readonly string[]): EscrowError {
-  if (error instanceof EscrowError) return error;
+  if (error instanceof EscrowError) {
+    // e.g. a reference that does not resolve: still say which target's credential it is.
+    if (error.message.startsWith(context.path)) return error;
+    return new EscrowError(error.code, `${context.path}: ${error.message}`, {
+      cause: error.cause,
+      reason: error.reason,
+    });
+  }
   let message = error instanceof Error ? error.message : String(error);
   for (const secret of resolved) message = message.replaceAll(secret, '<redacted>');
   const text = `${message}\n${error instanceof Error ? (error.stack ?? '') : ''}`;
