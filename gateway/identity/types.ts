@@ -5,8 +5,8 @@ import type { Principal } from '../domain.js';
 /** What identity verification sees of a request. */
 export interface IdentityInput {
   readonly headers: IncomingHttpHeaders;
-  /** Every value of every header, as Node's `req.headersDistinct` gives them. */
-  readonly headersDistinct: Record<string, string[]>;
+  /** Every value of every header, as Node's `req.headersDistinct` gives them (its `Dict` type included). */
+  readonly headersDistinct: Readonly<Record<string, readonly string[] | undefined>>;
   /** The verified client certificate on the mTLS listener (undefined on plain HTTP). */
   readonly peerCertificate?: PeerCertificate;
   /** A per-target override of the header that carries the token. */
