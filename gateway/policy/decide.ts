@@ -25,7 +25,8 @@ export function evaluate(set: CompiledPolicySet, request: AuthorizationRequest, 
   if (set.policyCount === 0) return deny([], []);
   let answer: ReturnType<typeof cedar.statefulIsAuthorized>;
   try {
-    answer = cedar.statefulIsAuthorized(buildCall(request, set.setIdFor(request.target.name), now));
+    const slice = set.sliceFor(request.target.name);
+    answer = cedar.statefulIsAuthorized(buildCall(request, slice.setId, now, slice.usage));
   } catch {
     return deny([], ['policy evaluation failed']);
   }

@@ -1,6 +1,6 @@
 import type { Decision } from '../domain.js';
 import { EscrowError } from '../errors.js';
-import { type CompiledPolicySet, compilePolicySet } from './compile.js';
+import { type CompiledPolicySet, type CompileOptions, compilePolicySet } from './compile.js';
 import { evaluate, newDecisionId } from './decide.js';
 import { readPolicyDir } from './load.js';
 import type { AuthorizationRequest, PolicyEngine } from './types.js';
@@ -38,7 +38,10 @@ export interface PolicyEngineOptions {
   /** A candidate policy set evaluated beside the enforced one on every request, never deciding. */
   shadowDir?: string;
   onShadowMismatch?: (info: ShadowMismatch) => void;
-  /** One preparsed set per target (default true). `false` is the unsliced reference form. */
+  /**
+   * One preparsed set per target, each sent only what its policies read (default true). `false` is the plain form:
+   * one set, whole requests. Decisions are the same either way (test/policy/slicing.test.ts).
+   */
   slice?: boolean;
 }
 
@@ -50,7 +53,7 @@ export interface LoadedPolicyEngine extends PolicyEngine {
 }
 
 /** Read, validate strictly and preparse one policy directory. Throws `config_invalid` naming the file and policy. */
-export async function compileDir(dir: string, slice = true): Promise<CompiledPolicySet> {
+export async function compileDir(dir: string, options: CompileOptions = {}): Promise<CompiledPolicySet> {
   const source = await readPolicyDir(dir);
   const errors = validatePolicySet(source);
   if (errors.length > 0) {
@@ -58,7 +61,7 @@ export async function compileDir(dir: string, slice = true): Promise<CompiledPol
       reason: 'policy_invalid',
     });
   }
-  return compilePolicySet(source, { slice });
+  return compilePolicySet(source, options);
 }
 
 interface Slot {
@@ -72,7 +75,7 @@ interface Slot {
  * Any evaluation problem denies; reloads swap a whole validated set atomically or keep the last good one.
  */
 export async function createPolicyEngine(options: PolicyEngineOptions): Promise<LoadedPolicyEngine> {
-  const slice = options.slice ?? true;
+  const slice: CompileOptions = options.slice === false ? { slice: false, prune: false } : {};
   const clock = options.now ?? Date.now;
   const slots: Slot[] = [{ dir: options.dir, name: 'enforced', current: await compileDir(options.dir, slice) }];
   if (options.shadowDir !== undefined) {

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { EscrowError } from '../errors.js';
-import { cedar, describeErrors } from './cedar.js';
+import { cedar, describeErrors, type PolicyJson } from './cedar.js';
 
 /** One static policy as read from disk. */
 export interface PolicySource {
@@ -13,6 +13,8 @@ export interface PolicySource {
   readonly effect: 'permit' | 'forbid';
   /** The one target this policy can apply to (`resource == Escrow::Target::"x"`); undefined when it can apply to any. */
   readonly target: string | undefined;
+  /** cedar's JSON form, read to find what the policy can see of a request (usage.ts). */
+  readonly json: PolicyJson;
 }
 
 /** A policy directory as read: schema text, policies in file order, and a hash over both. */
@@ -51,7 +53,7 @@ function parseFile(file: string, text: string): PolicySource[] {
     const named = resource.op === '==' && 'entity' in resource ? resource.entity : undefined;
     const uid = named !== undefined && '__entity' in named ? named.__entity : named;
     const target = uid !== undefined && uid.type === TARGET_TYPE ? uid.id : undefined;
-    return { id, file, text: policyText, effect: json.json.effect, target };
+    return { id, file, text: policyText, effect: json.json.effect, target, json: json.json };
   });
 }
 
@@ -63,18 +65,14 @@ function hashOf(schema: string, policies: readonly PolicySource[]): string {
 }
 
 /**
- * Read `<dir>/schema.cedarschema` and every `<dir>/**\/*.cedar`. Throws `config_invalid` naming the file or policy id
- * when a file does not parse, a policy lacks `@id`, or two policies share an id. Does not validate (see validate.ts).
+ * Build a policy set from texts: `files` maps a file name to its Cedar text. Throws `config_invalid` naming the file
+ * or policy id when a file does not parse, a policy lacks `@id`, or two policies share an id. Does not validate.
  */
-export async function readPolicyDir(dir: string): Promise<PolicySetSource> {
-  const schema = await readFile(join(dir, SCHEMA_FILE), 'utf8').catch((cause: unknown) => {
-    throw new EscrowError('config_invalid', `${SCHEMA_FILE}: cannot be read`, { cause, reason: 'policy_invalid' });
-  });
+export function parsePolicySet(schema: string, files: ReadonlyMap<string, string>): PolicySetSource {
   const policies: PolicySource[] = [];
   const seen = new Map<string, string>();
-  for (const path of await listPolicyFiles(dir)) {
-    const file = relative(dir, path);
-    for (const policy of parseFile(file, await readFile(path, 'utf8'))) {
+  for (const [file, text] of files) {
+    for (const policy of parseFile(file, text)) {
       const other = seen.get(policy.id);
       if (other !== undefined) throw invalid(`${file}: policy id "${policy.id}" is already used in ${other}`);
       seen.set(policy.id, file);
@@ -82,4 +80,17 @@ export async function readPolicyDir(dir: string): Promise<PolicySetSource> {
     }
   }
   return { schema, policies, hash: hashOf(schema, policies) };
+}
+
+/** Read `<dir>/schema.cedarschema` and every `<dir>/**\/*.cedar` (in path order) into a policy set; see parsePolicySet. */
+export async function readPolicyDir(dir: string): Promise<PolicySetSource> {
+  const schema = await readFile(join(dir, SCHEMA_FILE), 'utf8').catch((cause: unknown) => {
+    throw new EscrowError('config_invalid', `${SCHEMA_FILE}: cannot be read in ${dir}`, {
+      cause,
+      reason: 'policy_invalid',
+    });
+  });
+  const files = new Map<string, string>();
+  for (const path of await listPolicyFiles(dir)) files.set(relative(dir, path), await readFile(path, 'utf8'));
+  return parsePolicySet(schema, files);
 }

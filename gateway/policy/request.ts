@@ -2,33 +2,36 @@ import type { CedarValueJson, Context, EntityJson } from '@cedar-policy/cedar-wa
 import type { ClaimValue, Principal } from '../domain.js';
 import type { StatefulAuthorizationCall } from './cedar.js';
 import type { AuthorizationRequest, TargetFacts, TaskFacts } from './types.js';
+import type { EntityUsage, PayloadUsage } from './usage.js';
 
 /** Target attributes that the schema declares; every other config attribute becomes a string tag. */
 const TARGET_ATTRIBUTES = new Set(['name', 'sensitivity', 'environment', 'audience']);
 /** What `sensitivity` and `environment` read when a target's config leaves them out (the schema requires both). */
 export const UNKNOWN_ATTRIBUTE = 'unknown';
 
+type Values = Record<string, CedarValueJson>;
+
 function claimTag(value: ClaimValue): string[] {
   return Array.isArray(value) ? [...value] : [String(value)];
 }
 
 function principalEntity(p: Principal): EntityJson {
-  const attrs: Record<string, CedarValueJson> = { issuer: p.issuer, authMethod: p.authMethod };
+  const attrs: Values = { issuer: p.issuer, authMethod: p.authMethod };
   if (p.trustDomain !== undefined) attrs.trustDomain = p.trustDomain;
-  const tags: Record<string, CedarValueJson> = {};
+  const tags: Values = {};
   for (const [name, value] of Object.entries(p.claims)) tags[name] = claimTag(value);
   return { uid: { type: `Escrow::${p.type}`, id: p.id }, attrs, parents: [], tags };
 }
 
 function targetEntity(t: TargetFacts): EntityJson {
   const a = t.attributes;
-  const attrs: Record<string, CedarValueJson> = {
+  const attrs: Values = {
     name: t.name,
     sensitivity: a.sensitivity === undefined ? UNKNOWN_ATTRIBUTE : String(a.sensitivity),
     environment: a.environment === undefined ? UNKNOWN_ATTRIBUTE : String(a.environment),
   };
   if (a.audience !== undefined) attrs.audience = String(a.audience);
-  const tags: Record<string, CedarValueJson> = {};
+  const tags: Values = {};
   for (const [name, value] of Object.entries(a)) if (!TARGET_ATTRIBUTES.has(name)) tags[name] = String(value);
   return { uid: { type: 'Escrow::Target', id: t.name }, attrs, parents: [], tags };
 }
@@ -49,9 +52,9 @@ function taskContext(task: TaskFacts): CedarValueJson {
   };
 }
 
-function context(r: AuthorizationRequest, now: number): Context {
+function fullContext(r: AuthorizationRequest, now: number): Context {
   const date = new Date(now);
-  const identity: Record<string, CedarValueJson> = { authMethod: r.principal.authMethod };
+  const identity: Values = { authMethod: r.principal.authMethod };
   if (r.principal.issuedAt !== undefined) {
     identity.tokenAgeSeconds = Math.max(0, Math.floor(now / 1000 - r.principal.issuedAt));
   }
@@ -69,14 +72,57 @@ function context(r: AuthorizationRequest, now: number): Context {
   return ctx;
 }
 
-/** The cedar-wasm call for one request against one preparsed set. Extension values are spelled out (`__extn`). */
-export function buildCall(r: AuthorizationRequest, setId: string, now: number): StatefulAuthorizationCall {
+function pick(values: Values, keep: ReadonlySet<string>): Values {
+  const out: Values = {};
+  for (const key of keep) if (values[key] !== undefined) out[key] = values[key];
+  return out;
+}
+
+function pickContext(full: Context, usage: PayloadUsage): Context {
+  if (usage.everything || usage.contextAll) return full;
+  const out: Context = {};
+  for (const [field, subs] of usage.context) {
+    const value = full[field];
+    if (value === undefined) continue;
+    out[field] = subs === 'all' ? value : pick(value as Values, subs);
+  }
+  return out;
+}
+
+function pickEntity(entity: EntityJson, usage: EntityUsage, out: EntityJson[]): void {
+  if (usage.attrs.size === 0 && usage.tags.size === 0 && !usage.allTags) return;
+  const tags = usage.allTags ? entity.tags : pick(entity.tags ?? {}, usage.tags);
+  out.push({ uid: entity.uid, attrs: pick(entity.attrs, usage.attrs), parents: [], tags });
+}
+
+/**
+ * The cedar-wasm call for one request against one preparsed set. Extension values are spelled out (`__extn`) because
+ * no schema is passed per call. With `usage`, only what the set's policies can read is sent (the rest costs
+ * marshalling time and cannot change the decision); without it, everything is sent.
+ */
+export function buildCall(
+  r: AuthorizationRequest,
+  setId: string,
+  now: number,
+  usage?: PayloadUsage,
+): StatefulAuthorizationCall {
+  const principal = principalEntity(r.principal);
+  const target = targetEntity(r.target);
+  const context = fullContext(r, now);
+  let entities = [principal, target];
+  let sent = context;
+  if (usage !== undefined && !usage.everything) {
+    entities = [];
+    pickEntity(principal, usage.principal, entities);
+    pickEntity(target, usage.resource, entities);
+    sent = pickContext(context, usage);
+  }
   return {
-    principal: { type: `Escrow::${r.principal.type}`, id: r.principal.id },
+    principal: principal.uid,
     action: { type: 'Escrow::Action', id: r.action },
-    resource: { type: 'Escrow::Target', id: r.target.name },
-    context: context(r, now),
-    entities: [principalEntity(r.principal), targetEntity(r.target)],
+    resource: target.uid,
+    context: sent,
+    entities,
     preparsedPolicySetId: setId,
   };
 }
