@@ -83,6 +83,38 @@ function expectWellFormed(credential: Credential, scope: LeaseScope): void {
   expect(JSON.parse(JSON.stringify(credential))).toEqual(credential);
 }
 
+/** What inject put on the wire: changed header values (without an auth scheme) and added query values. */
+function sentValues(before: UpstreamRequest, after: UpstreamRequest): string[] {
+  const values: string[] = [];
+  for (const [name, value] of Object.entries(after.headers)) {
+    const text = Array.isArray(value) ? value.join(', ') : value;
+    if (text !== before.headers[name]) values.push(text.replace(/^[A-Za-z0-9-]+ (?=\S)/, ''));
+  }
+  const query = (path: string) => new URLSearchParams(path.includes('?') ? path.slice(path.indexOf('?')) : '');
+  const had = new Set(query(before.path).values());
+  const raw = after.path.includes('?') ? after.path.slice(after.path.indexOf('?') + 1).split('&') : [];
+  for (const pair of raw) if (!had.has(new URLSearchParams(pair).values().next().value ?? '')) values.push(pair);
+  return values;
+}
+
+/** True when a sent value shows the secret in some form (as is, base64-decoded, URL-decoded). */
+function reveals(value: string, secret: string): boolean {
+  let urlDecoded = value;
+  try {
+    urlDecoded = decodeURIComponent(value.replaceAll('+', ' '));
+  } catch {
+    // not URL-encoded
+  }
+  return [value, Buffer.from(value, 'base64').toString('utf8'), urlDecoded].some((form) => form.includes(secret));
+}
+
+/** True when the scrubber, removing each wire form and its base64 and URL-encoded forms, removes the secret. */
+function covered(value: string, wireForms: readonly string[]): boolean {
+  return wireForms.some((form) =>
+    [form, Buffer.from(form).toString('base64'), encodeURIComponent(form)].some((f) => value.includes(f)),
+  );
+}
+
 function injected(adapter: Adapter, credential: Credential, times = 1): UpstreamRequest {
   const request = sampleRequest(adapter);
   for (let i = 0; i < times; i += 1) adapter.inject(request, credential);
@@ -116,6 +148,17 @@ function runIssueAndInject(name: string, setup: () => Promise<ContractSubject>):
       expect(once).not.toEqual(before);
       expect(injected(adapter, credential)).toEqual(once);
       expect(injected(adapter, credential, 2)).toEqual(once);
+      await adapter.revoke?.(credential);
+    });
+
+    it('declares a wire form for every form of the secret it sends upstream', async () => {
+      const { adapter } = subject;
+      const credential = await adapter.issue(contractScope());
+      const secret = credential.wireForms[0] ?? '';
+      for (const value of sentValues(sampleRequest(adapter), injected(adapter, credential))) {
+        if (reveals(value, secret))
+          expect(covered(value, credential.wireForms), `undeclared form: ${value.length} chars`).toBe(true);
+      }
       await adapter.revoke?.(credential);
     });
 

@@ -72,7 +72,7 @@ export default function createAcmeAdapter(options, context) {
         throw new Error(`Acme refused a session key: status ${status}`); // status only: the body may echo input
       }
       return {
-        fields: { key: json.key, tenant: o.tenant },
+        fields: { key: json.key },
         ttlSeconds: Math.max(1, Math.min(ttl, Number(json.expiresIn) || ttl)),
         // The first wire form is the raw secret (Escrow fingerprints it for the audit trail).
         wireForms: [json.key, `Acme-Key ${json.key}`],
@@ -81,7 +81,7 @@ export default function createAcmeAdapter(options, context) {
     },
     inject(request, credential) {
       request.headers.authorization = `Acme-Key ${credential.fields.key}`;
-      request.headers['x-acme-tenant'] = credential.fields.tenant;
+      request.headers['x-acme-tenant'] = o.tenant; // not secret: from the options, not the credential
     },
     async revoke(credential) {
       const url = `${o.apiUrl}/v1/session-keys/${encodeURIComponent(credential.revocationHandle)}`;

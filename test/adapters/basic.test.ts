@@ -5,7 +5,7 @@ import { canary, testContext } from './context.js';
 
 const password = canary('basic');
 const context = testContext({ BASIC_PASSWORD: password });
-const options = { adapter: 'basic', ttl: 120, username: 'svc-reports', password: 'env:BASIC_PASSWORD' };
+const options = { adapter: 'basic', ttl: 120, username: 'svc-report', password: 'env:BASIC_PASSWORD' };
 
 runAdapterContract('basic', async () => ({ adapter: await createAdapter(options, context) }), {
   options,
@@ -20,9 +20,9 @@ describe('basic adapter sends Authorization: Basic base64(username:password)', (
     const credential = await adapter.issue(contractScope());
     const request = { method: 'GET', path: '/', headers: {} as Record<string, string> };
     adapter.inject(request, credential);
-    const encoded = Buffer.from(`svc-reports:${password}`).toString('base64');
+    const encoded = Buffer.from(`svc-report:${password}`).toString('base64');
     expect(request.headers.authorization).toBe(`Basic ${encoded}`);
-    expect(credential.wireForms).toEqual([password, encoded, `svc-reports:${password}`]);
+    expect(credential.wireForms).toEqual([password, encoded, `svc-report:${password}`]);
     expect(credential.ttlSeconds).toBe(120);
   });
 
