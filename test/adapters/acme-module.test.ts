@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { contractScope, runAdapterContract } from '../../adapters/contract.js';
@@ -81,5 +82,12 @@ describe('a user adapter module loaded by path works end to end against its API'
       code: 'config_invalid',
       message: 'targets[0].credential.tenant: must be a tenant slug',
     });
+  });
+});
+
+describe('docs/adapters.md shows the example module exactly as it is', () => {
+  it('embeds examples/adapters/acme.js verbatim', () => {
+    const read = (path: string) => readFileSync(new URL(path, import.meta.url), 'utf8');
+    expect(read('../../docs/adapters.md')).toContain(read('../../examples/adapters/acme.js'));
   });
 });
