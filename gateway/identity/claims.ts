@@ -40,16 +40,17 @@ export function principalClaims(
   payload: Readonly<Record<string, unknown>>,
   claimTags: Readonly<Record<string, string>>,
 ): Readonly<Record<string, ClaimValue>> {
-  const claims: Record<string, ClaimValue> = {};
+  const claims = new Map<string, ClaimValue>();
   for (const name of STANDARD_CLAIM_TAGS) {
     const value = asTagValue(payload[name]);
-    if (value !== undefined) claims[name] = value;
+    if (value !== undefined) claims.set(name, value);
   }
   for (const [tag, path] of Object.entries(claimTags)) {
     const value = asTagValue(claimAt(payload, path));
-    if (value !== undefined) claims[tag] = value;
+    if (value !== undefined) claims.set(tag, value);
   }
-  return Object.freeze(claims);
+  // fromEntries defines own properties: a tag named `__proto__` cannot reach the prototype.
+  return Object.freeze(Object.fromEntries(claims));
 }
 
 /**

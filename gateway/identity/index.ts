@@ -23,8 +23,9 @@ export interface IdentityVerifierOptions {
 }
 
 /**
- * Build the identity stage from validated config. `file:` key sets are read now (a missing or broken file
- * stops start-up with `config_invalid`); remote key sets are fetched in the background and on first use.
+ * Build the identity stage from validated config. Every key set is read now: a `file:` set that cannot be read
+ * stops start-up (`config_invalid`); a remote one that cannot be fetched does not (its issuer's tokens are
+ * refused with `jwks_unavailable` until a later read, at most one per cooldown, succeeds).
  */
 export async function createIdentityVerifier(
   config: IdentityConfig,
