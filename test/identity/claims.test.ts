@@ -26,8 +26,9 @@ describe('only mapped and standard claims reach Cedar, read by dotted paths', ()
   });
 
   it('a tag named __proto__ is an own property, not a prototype', () => {
-    const claims = principalClaims({ g: ['x'] }, { __proto__: 'g' } as Record<string, string>);
+    const claims = principalClaims({ g: ['x'] }, JSON.parse('{"__proto__":"g"}') as Record<string, string>);
     expect(Object.getPrototypeOf(claims)).toBe(Object.prototype);
+    expect(Object.getOwnPropertyDescriptor(claims, '__proto__')?.value).toEqual(['x']);
   });
 });
 
