@@ -27,8 +27,9 @@ export function evaluate(set: CompiledPolicySet, request: AuthorizationRequest, 
   try {
     const slice = set.sliceFor(request.target.name);
     answer = cedar.statefulIsAuthorized(buildCall(request, slice.setId, now, slice.usage));
-  } catch {
-    return deny([], ['policy evaluation failed']);
+  } catch (error) {
+    // RangeErrors are ours (request.ts) or Date's: messages without request data. Anything else stays generic.
+    return deny([], [`request: ${error instanceof RangeError ? error.message : 'could not be evaluated'}`]);
   }
   if (answer.type === 'failure')
     return deny(

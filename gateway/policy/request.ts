@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import type { CedarValueJson, Context, EntityJson } from '@cedar-policy/cedar-wasm/nodejs';
 import type { ClaimValue, Principal } from '../domain.js';
 import type { StatefulAuthorizationCall } from './cedar.js';
@@ -36,10 +37,18 @@ function targetEntity(t: TargetFacts): EntityJson {
   return { uid: { type: 'Escrow::Target', id: t.name }, attrs, parents: [], tags };
 }
 
-/** Node reports IPv4 peers on a dual-stack socket as `::ffff:a.b.c.d`, which Cedar's `ip()` refuses. */
+/**
+ * The client address as Cedar's `ip()` reads it. Node reports IPv4 peers on a dual-stack socket as `::ffff:a.b.c.d`,
+ * which Cedar refuses, so that becomes `a.b.c.d`; a zone (`%eth0`) is dropped. Throws a RangeError for anything Cedar
+ * would refuse, checked here so that a request is refused alike whether or not a policy reads the address.
+ */
 export function cedarIp(address: string): string {
-  const bare = address.replace(/%.*$/, '');
-  return bare.toLowerCase().startsWith('::ffff:') && bare.includes('.') ? bare.slice(7) : bare;
+  let bare = address.replace(/%.*$/, '');
+  if (bare.toLowerCase().startsWith('::ffff:') && bare.includes('.')) bare = bare.slice(7);
+  const family = isIP(bare);
+  // Cedar refuses every IPv6 form with an embedded IPv4 address.
+  if (family === 4 || (family === 6 && !bare.includes('.'))) return bare;
+  throw new RangeError('client address is not an IP address');
 }
 
 function taskContext(task: TaskFacts): CedarValueJson {

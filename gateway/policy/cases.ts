@@ -1,0 +1,88 @@
+import { z } from 'zod';
+import type { AuthorizationRequest } from './types.js';
+
+/**
+ * The YAML form of an authorization question, shared by policy test cases and `escrow policy explain`. Everything but
+ * the action and the target's name has a default, so a case states only what it is about.
+ */
+const claimValue = z.union([z.string(), z.number(), z.boolean(), z.array(z.string())]);
+
+const principalSchema = z.strictObject({
+  type: z.enum(['Agent', 'Human']).default('Agent'),
+  id: z.string().min(1).default('spiffe://example.org/agent'),
+  issuer: z.string().min(1).default('spire'),
+  authMethod: z.enum(['jwt', 'mtls']).default('jwt'),
+  trustDomain: z.string().optional(),
+  claims: z.record(z.string(), claimValue).default({}),
+});
+
+const taskSchema = z.strictObject({
+  id: z.string().default('task_example'),
+  intent: z.string().default(''),
+  ageSeconds: z.number().int().min(0).default(0),
+  depth: z.number().int().min(0).default(0),
+  /** Defaults to the request's target. */
+  targets: z.array(z.string()).optional(),
+});
+
+const contextSchema = z.strictObject({
+  /** ISO 8601 instant; default Monday 2025-01-06 12:00 UTC (inside business hours). */
+  time: z.iso.datetime({ offset: true }).default('2025-01-06T12:00:00Z'),
+  clientIp: z.string().default('10.0.0.1'),
+  method: z.string().optional(),
+  path: z.string().default('/'),
+  queryKeys: z.array(z.string()).default([]),
+  task: taskSchema.optional(),
+  tokenAgeSeconds: z.number().int().min(0).optional(),
+});
+
+export const requestSchema = z.strictObject({
+  principal: principalSchema.default(principalSchema.parse({})),
+  action: z.enum(['read', 'write', 'delete', 'openTask', 'connect']),
+  target: z.strictObject({
+    name: z.string().min(1),
+    attributes: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).default({}),
+  }),
+  context: contextSchema.default(contextSchema.parse({})),
+});
+
+export type RequestSpec = z.output<typeof requestSchema>;
+
+const METHOD_OF = { read: 'GET', write: 'POST', delete: 'DELETE', openTask: 'POST', connect: 'GET' } as const;
+
+/** The engine's question for a parsed request spec. */
+export function toAuthorizationRequest(spec: RequestSpec): AuthorizationRequest {
+  const now = Date.parse(spec.context.time);
+  const { task, tokenAgeSeconds } = spec.context;
+  return {
+    principal: {
+      ...spec.principal,
+      ...(tokenAgeSeconds === undefined ? {} : { issuedAt: Math.floor(now / 1000) - tokenAgeSeconds }),
+    },
+    action: spec.action,
+    target: spec.target,
+    request: {
+      method: spec.context.method ?? METHOD_OF[spec.action],
+      path: spec.context.path,
+      queryKeys: spec.context.queryKeys,
+    },
+    ...(task === undefined ? {} : { task: { ...task, targets: task.targets ?? [spec.target.name] } }),
+    clientIp: spec.context.clientIp,
+    now,
+  };
+}
+
+export const caseSchema = requestSchema.extend({
+  name: z.string().min(1),
+  decision: z.enum(['allow', 'deny']),
+  /** Exactly these determining policies, in any order. Omit to check only the decision. */
+  policies: z.array(z.string()).optional(),
+});
+
+export type PolicyCase = z.output<typeof caseSchema>;
+
+/** A file of cases: `defaults` (principal, target, context) are merged under each case. */
+export const caseFileSchema = z.strictObject({
+  defaults: z.record(z.string(), z.unknown()).default({}),
+  cases: z.array(z.record(z.string(), z.unknown())).min(1),
+});
