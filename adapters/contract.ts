@@ -2,9 +2,9 @@
  * The shared adapter contract suite (vitest). Every adapter — built-in or a platform team's module — calls
  * `runAdapterContract` from its test file and passes it, plus its own tests beside it.
  */
-import { inspect } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EscrowError } from '../gateway/errors.js';
+import { covered, renderings, reveals, sentValues } from './contract-checks.js';
 import type { Adapter, Credential, LeaseScope, UpstreamRequest } from './types.js';
 
 /** What `setup` hands the suite: a ready adapter, and how to release what it started. */
@@ -45,14 +45,6 @@ function sampleRequest(adapter: Adapter): UpstreamRequest {
   return { method: 'POST', path: '/v1/things?page=2', headers, body: Buffer.from('{"name":"contract"}') };
 }
 
-/** Everything an error can reveal when it is logged, serialised or printed. */
-function renderings(error: unknown): string {
-  const e = error as Error;
-  return [JSON.stringify(error), inspect(error, { depth: 10 }), String(error), e?.stack ?? '', e?.message ?? ''].join(
-    '\n',
-  );
-}
-
 async function buildError(check: ContractOptionsCheck, options: Record<string, unknown>): Promise<unknown> {
   try {
     await check.build(options);
@@ -81,38 +73,6 @@ function expectWellFormed(credential: Credential, scope: LeaseScope): void {
   expect(Object.values(credential.fields)).toContain(credential.wireForms[0]);
   // A credential is stored as JSON: it must survive the round trip unchanged.
   expect(JSON.parse(JSON.stringify(credential))).toEqual(credential);
-}
-
-/** What inject put on the wire: changed header values (without an auth scheme) and added query values. */
-function sentValues(before: UpstreamRequest, after: UpstreamRequest): string[] {
-  const values: string[] = [];
-  for (const [name, value] of Object.entries(after.headers)) {
-    const text = Array.isArray(value) ? value.join(', ') : value;
-    if (text !== before.headers[name]) values.push(text.replace(/^[A-Za-z0-9-]+ (?=\S)/, ''));
-  }
-  const query = (path: string) => new URLSearchParams(path.includes('?') ? path.slice(path.indexOf('?')) : '');
-  const had = new Set(query(before.path).values());
-  const raw = after.path.includes('?') ? after.path.slice(after.path.indexOf('?') + 1).split('&') : [];
-  for (const pair of raw) if (!had.has(new URLSearchParams(pair).values().next().value ?? '')) values.push(pair);
-  return values;
-}
-
-/** True when a sent value shows the secret in some form (as is, base64-decoded, URL-decoded). */
-function reveals(value: string, secret: string): boolean {
-  let urlDecoded = value;
-  try {
-    urlDecoded = decodeURIComponent(value.replaceAll('+', ' '));
-  } catch {
-    // not URL-encoded
-  }
-  return [value, Buffer.from(value, 'base64').toString('utf8'), urlDecoded].some((form) => form.includes(secret));
-}
-
-/** True when the scrubber, removing each wire form and its base64 and URL-encoded forms, removes the secret. */
-function covered(value: string, wireForms: readonly string[]): boolean {
-  return wireForms.some((form) =>
-    [form, Buffer.from(form).toString('base64'), encodeURIComponent(form)].some((f) => value.includes(f)),
-  );
 }
 
 function injected(adapter: Adapter, credential: Credential, times = 1): UpstreamRequest {
