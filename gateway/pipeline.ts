@@ -14,8 +14,8 @@ import { authorize, clientIp, requireAllow } from './stages/authorize.js';
 import { requestBody } from './stages/body.js';
 import { type ForwardOutcome, forwardAndScrub } from './stages/forward.js';
 import { identify } from './stages/identify.js';
-import { handleTaskApi } from './task-api.js';
 import { type TargetRuntime, upstreamPath } from './targets.js';
+import { handleTaskApi } from './task-api.js';
 import { principalHash } from './tasks/model.js';
 
 /** What one request accumulates on its way through the stages; the `finally` records it. */
@@ -36,7 +36,10 @@ const needleCache = new WeakMap<LeaseRecord, Buffer[]>();
 
 function needlesFor(lease: LeaseRecord): Buffer[] {
   let needles = needleCache.get(lease);
-  if (!needles) needleCache.set(lease, (needles = scrubNeedles(lease.credential.wireForms)));
+  if (!needles) {
+    needles = scrubNeedles(lease.credential.wireForms);
+    needleCache.set(lease, needles);
+  }
   return needles;
 }
 
@@ -54,7 +57,11 @@ function methodAction(method: string | undefined): Action {
  * on every path.
  */
 export async function handleRequest(gw: Gateway, req: IncomingMessage, res: ServerResponse): Promise<void> {
-  const ex: Exchange = { requestId: `req_${randomBytes(9).toString('base64url')}`, startedAt: performance.now(), forward: {} };
+  const ex: Exchange = {
+    requestId: `req_${randomBytes(9).toString('base64url')}`,
+    startedAt: performance.now(),
+    forward: {},
+  };
   try {
     const route = parseRoute(req.url ?? '');
     if (route.target === '_escrow') return await handleTaskApi(gw, req, res, route, ex.requestId);
@@ -126,7 +133,14 @@ function ambientTask(gw: Gateway, principal: Principal, target: TargetRuntime): 
 }
 
 /** Stages 6–8: strip, inject, forward, scrub. */
-async function proxy(gw: Gateway, req: IncomingMessage, res: ServerResponse, target: TargetRuntime, route: Route, ex: Exchange) {
+async function proxy(
+  gw: Gateway,
+  req: IncomingMessage,
+  res: ServerResponse,
+  target: TargetRuntime,
+  route: Route,
+  ex: Exchange,
+) {
   const lease = ex.lease!;
   const body = await requestBody(req, target.config.limits.maxBodyBytes, target.adapter.needsBody === true);
   const headers = upstreamHeaders(req, { tokenHeaders: target.tokenHeaders });

@@ -18,7 +18,10 @@ hash:   the fingerprint the audit trail shows for a secret (HMAC-SHA256 under ke
 A secret given on the command line lands in shell history: prefer '-' to read it from standard input.`;
 
 async function readLines(file: string | undefined, configFlag: string | undefined): Promise<string[]> {
-  if (file) return readFileSync(file, 'utf8').split('\n').filter((l) => l.trim() !== '');
+  if (file)
+    return readFileSync(file, 'utf8')
+      .split('\n')
+      .filter((l) => l.trim() !== '');
   const { config } = loadConfig(configPath(configFlag).path);
   const store = await createStore({ url: config.store, prefix: config.storePrefix, timeoutMs: 5_000 });
   try {

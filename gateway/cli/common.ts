@@ -45,7 +45,7 @@ export function reportFailure(error: unknown): number {
     process.stderr.write(`escrow: invalid configuration:\n${indent(error.message)}\n`);
     return EXIT.usage;
   }
-  const message = error instanceof EscrowError ? error.message : (error as Error)?.message ?? String(error);
+  const message = error instanceof EscrowError ? error.message : ((error as Error)?.message ?? String(error));
   process.stderr.write(`escrow: ${message}\n`);
   return EXIT.failure;
 }

@@ -11,10 +11,23 @@ Calls the admin API of a running Escrow (default: the config's admin.listen).`;
 export async function revokeCommand(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
-    options: { principal: { type: 'string' }, target: { type: 'string' }, all: { type: 'boolean' }, admin: { type: 'string' }, config: { type: 'string' }, json: { type: 'boolean' } },
+    options: {
+      principal: { type: 'string' },
+      target: { type: 'string' },
+      all: { type: 'boolean' },
+      admin: { type: 'string' },
+      config: { type: 'string' },
+      json: { type: 'boolean' },
+    },
     strict: true,
   });
-  const query = values.all ? 'all=true' : values.principal ? `principal=${encodeURIComponent(values.principal)}` : values.target ? `target=${encodeURIComponent(values.target)}` : undefined;
+  const query = values.all
+    ? 'all=true'
+    : values.principal
+      ? `principal=${encodeURIComponent(values.principal)}`
+      : values.target
+        ? `target=${encodeURIComponent(values.target)}`
+        : undefined;
   if (!query || [values.all, values.principal, values.target].filter(Boolean).length !== 1) {
     throw new UsageError('give exactly one of --principal, --target, --all');
   }
@@ -22,6 +35,8 @@ export async function revokeCommand(argv: string[]): Promise<number> {
   const res = await fetch(`${admin}/admin/revoke?${query}`, { method: 'POST' });
   const body = (await res.json()) as { tasks?: number; leases?: number; detail?: string };
   if (!res.ok) throw new Error(`revocation failed: ${body.detail ?? res.status}`);
-  process.stdout.write(values.json ? `${JSON.stringify(body)}\n` : `revoked ${body.leases} lease(s) in ${body.tasks} task(s)\n`);
+  process.stdout.write(
+    values.json ? `${JSON.stringify(body)}\n` : `revoked ${body.leases} lease(s) in ${body.tasks} task(s)\n`,
+  );
   return 0;
 }

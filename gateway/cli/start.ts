@@ -15,15 +15,29 @@ examples/dev/escrow.yaml, dev keys generated into .escrow-dev/, and a demo upstr
 Signals: SIGTERM/SIGINT drain and stop; SIGHUP reloads the policy set.`;
 
 export async function startCommand(argv: string[]): Promise<number> {
-  const { values } = parseArgs({ args: argv, options: { config: { type: 'string' }, workers: { type: 'string' } }, strict: true });
+  const { values } = parseArgs({
+    args: argv,
+    options: { config: { type: 'string' }, workers: { type: 'string' } },
+    strict: true,
+  });
   const { path, dev } = configPath(values.config);
   if (dev) await ensureDevMaterial(devMaterialDir());
+  // Containers: generate dev material where the config expects it (docker-compose.yml sets this).
+  if (process.env.ESCROW_DEV_MATERIAL) await ensureDevMaterial(process.env.ESCROW_DEV_MATERIAL);
   const loaded = loadConfig(path);
   const log = createLogger();
   const demo = loaded.config.dev?.demoUpstream ? await startDemo(loaded.config.targets[0]?.upstream) : undefined;
   const gw = await createGateway(loaded, { log });
   const listeners = await startListeners(gw);
-  log.info({ proxy: loaded.config.proxy.listen, admin: loaded.config.admin.listen, store: gw.store.kind, policies: gw.policy.policySetHash }, 'escrow started');
+  log.info(
+    {
+      proxy: loaded.config.proxy.listen,
+      admin: loaded.config.admin.listen,
+      store: gw.store.kind,
+      policies: gw.policy.policySetHash,
+    },
+    'escrow started',
+  );
   if (loaded.config.dev) await printDevGuide(loaded.config, loaded.baseDir);
   let stopping = false;
   const stop = (signal: string) => {
@@ -38,7 +52,9 @@ export async function startCommand(argv: string[]): Promise<number> {
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGHUP', () => {
-    (gw.policy as { reload?: () => Promise<boolean> }).reload?.().then((ok) => log.info({ ok }, 'SIGHUP: policies reloaded'));
+    (gw.policy as { reload?: () => Promise<boolean> })
+      .reload?.()
+      .then((ok) => log.info({ ok }, 'SIGHUP: policies reloaded'));
   });
   return new Promise<number>(() => {}); // runs until a signal
 }
@@ -48,7 +64,9 @@ async function startDemo(upstream: string | undefined) {
   try {
     return await startDemoUpstream(Number(url.port || 80), url.hostname);
   } catch (error) {
-    throw new Error(`cannot start the demo upstream on ${url.host}: ${(error as Error).message} (is another Escrow running?)`);
+    throw new Error(
+      `cannot start the demo upstream on ${url.host}: ${(error as Error).message} (is another Escrow running?)`,
+    );
   }
 }
 

@@ -14,11 +14,18 @@ export async function tokenCommand(argv: string[]): Promise<number> {
   if (sub !== 'dev') throw new UsageError('usage: escrow token dev [--sub ID] [--ttl SECONDS]');
   const { values } = parseArgs({
     args: rest,
-    options: { config: { type: 'string' }, sub: { type: 'string' }, ttl: { type: 'string' }, issuer: { type: 'string' }, json: { type: 'boolean' } },
+    options: {
+      config: { type: 'string' },
+      sub: { type: 'string' },
+      ttl: { type: 'string' },
+      issuer: { type: 'string' },
+      json: { type: 'boolean' },
+    },
     strict: true,
   });
   const { path, dev } = configPath(values.config);
   if (dev) await ensureDevMaterial(devMaterialDir());
+  if (process.env.ESCROW_DEV_MATERIAL) await ensureDevMaterial(process.env.ESCROW_DEV_MATERIAL);
   const loaded = loadConfig(path);
   const token = await mintDevToken(loaded.config, loaded.baseDir, {
     ...(values.sub ? { subject: values.sub } : {}),

@@ -32,7 +32,10 @@ export function createMemoryStore(options: { now?: () => number; eventsMaxLen?: 
   const set = (key: string, value: string, ttlMs: number) => values.set(key, { value, expiresAt: now() + ttlMs });
   const members = (key: string) => {
     let s = sets.get(key);
-    if (!s) sets.set(key, (s = new Set()));
+    if (!s) {
+      s = new Set();
+      sets.set(key, s);
+    }
     return s;
   };
   const sweep = setInterval(() => {
@@ -92,7 +95,9 @@ export function createMemoryStore(options: { now?: () => number; eventsMaxLen?: 
         index.delete(taskId);
       },
       async byPrincipal(principalHash, nowMs) {
-        return [...index].filter(([, e]) => e.principalHash === principalHash && e.expiresAtMs > nowMs).map(([id]) => id);
+        return [...index]
+          .filter(([, e]) => e.principalHash === principalHash && e.expiresAtMs > nowMs)
+          .map(([id]) => id);
       },
       async range(fromMs, untilMs, limit) {
         return [...index]
