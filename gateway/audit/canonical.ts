@@ -3,25 +3,81 @@ import { createHash, createHmac } from 'node:crypto';
 /** A JSON value as it comes out of `JSON.parse`. */
 export type Json = null | boolean | number | string | readonly Json[] | { readonly [key: string]: Json };
 
+/** An object as `JSON.stringify` would see it: its `toJSON()` result, boxed primitives unboxed. */
+function jsonView(value: object, key: string): unknown {
+  const toJSON = (value as { toJSON?: unknown }).toJSON;
+  const view: unknown = typeof toJSON === 'function' ? toJSON.call(value, key) : value;
+  if (view instanceof Number || view instanceof String || view instanceof Boolean) return view.valueOf();
+  return view;
+}
+
+/** Quoted member names: events reuse a small vocabulary of keys. Bounded so odd input cannot grow it. */
+const quoted = new Map<string, string>();
+
+function quote(name: string): string {
+  let text = quoted.get(name);
+  if (text === undefined) {
+    text = JSON.stringify(name);
+    if (quoted.size < 1024) quoted.set(name, text);
+  }
+  return text;
+}
+
+function serializeObject(record: Record<string, unknown>): string {
+  const names = Object.keys(record).sort();
+  let out = '{';
+  for (const name of names) {
+    const member = serialize(record[name], name);
+    if (member === undefined) continue;
+    out += `${out.length > 1 ? ',' : ''}${quote(name)}:${member}`;
+  }
+  return `${out}}`;
+}
+
+function serialize(value: unknown, key: string): string | undefined {
+  switch (typeof value) {
+    case 'string':
+      return JSON.stringify(value);
+    case 'number':
+      return Number.isFinite(value) ? String(value) : 'null';
+    case 'boolean':
+      return value ? 'true' : 'false';
+    case 'bigint':
+      throw new TypeError('a BigInt cannot be serialised to JSON');
+    case 'object': {
+      if (value === null) return 'null';
+      const view = jsonView(value, key);
+      if (view === null || typeof view !== 'object') return serialize(view, key);
+      if (!Array.isArray(view)) return serializeObject(view as Record<string, unknown>);
+      let out = '[';
+      for (let index = 0; index < view.length; index++) {
+        out += `${index > 0 ? ',' : ''}${serialize(view[index], String(index)) ?? 'null'}`;
+      }
+      return `${out}]`;
+    }
+    default:
+      return undefined;
+  }
+}
+
 /**
- * Canonical JSON: object keys sorted (by UTF-16 code unit), no whitespace, `undefined` members left out.
- * The chain hash is computed over this form, so the order in which a sink writes the keys does not matter.
+ * Canonical JSON: what `JSON.stringify` writes (same `toJSON`, `undefined` and non-finite rules), with object
+ * keys sorted by UTF-16 code unit and no whitespace. The chain hash is computed over this form, so it does not
+ * matter in which order a sink writes the keys, and an event hashes the same before writing and after parsing.
  */
-export function canonicalJson(value: Json): string {
-  if (value === null || typeof value !== 'object') return JSON.stringify(value);
-  if (Array.isArray(value)) return `[${value.map((item: Json) => canonicalJson(item)).join(',')}]`;
-  const record = value as { readonly [key: string]: Json };
-  const members = Object.keys(record)
-    .sort()
-    .filter((key) => record[key] !== undefined)
-    .map((key) => `${JSON.stringify(key)}:${canonicalJson(record[key] as Json)}`);
-  return `{${members.join(',')}}`;
+export function canonicalJson(value: unknown): string {
+  return serialize(value, '') ?? 'null';
+}
+
+/** SHA-256 (hex) of canonical JSON text. */
+export function sha256Hex(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
 }
 
 /** SHA-256 (hex) of the canonical JSON of `event`, without its own `hash` member. */
 export function eventHash(event: { readonly [key: string]: Json }): string {
   const { hash: _ignored, ...rest } = event;
-  return createHash('sha256').update(canonicalJson(rest)).digest('hex');
+  return sha256Hex(canonicalJson(rest));
 }
 
 /**

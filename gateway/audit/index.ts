@@ -82,26 +82,41 @@ function createQueues(options: AuditLogOptions): SinkQueue[] {
 export function createAuditLog(options: AuditLogOptions): AuditLog {
   if (options.hmacKey.length < 16) throw new EscrowError('config_invalid', 'audit: hmacKey must be at least 16 bytes');
   const queues = createQueues(options);
+  const now = options.now ?? Date.now;
   const sealer = createSealer({
     writerId: options.writerId ?? defaultWriterId(),
-    now: options.now ?? Date.now,
     onRefusedField: options.onRefusedField ?? warnRefused,
   });
+  // Sealing (serialise, token check, hash) costs ~15 µs an event: it runs in the batch, not in the request.
+  let unsealed: { readonly event: AuditEventInput; readonly at: number }[] = [];
+  let scheduled: NodeJS.Immediate | undefined;
+  const sealAll = (): void => {
+    clearImmediate(scheduled);
+    scheduled = undefined;
+    const batch = unsealed;
+    unsealed = [];
+    for (const { event, at } of batch) {
+      const line = sealer.seal(event, at);
+      for (const queue of queues) queue.push(line);
+    }
+  };
+  const flush = async (): Promise<void> => {
+    sealAll();
+    await Promise.all(queues.map((queue) => queue.flush()));
+  };
   return {
     failMode: options.failMode,
     record(event: AuditEventInput) {
-      const line = sealer.seal(event);
-      for (const queue of queues) queue.push(line);
+      unsealed.push({ event, at: now() });
+      scheduled ??= setImmediate(sealAll);
     },
     fingerprint: (secret: string) => hashSecret(secret, options.hmacKey),
     get healthy() {
       return queues.every((queue) => queue.healthy);
     },
-    async flush() {
-      await Promise.all(queues.map((queue) => queue.flush()));
-    },
+    flush,
     async close() {
-      await Promise.all(queues.map((queue) => queue.flush()));
+      await flush();
       for (const queue of queues) queue.close();
     },
   };
