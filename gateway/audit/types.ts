@@ -37,7 +37,10 @@ export interface AuditEventInput {
 export type AuditFailMode = 'closed' | 'open';
 
 export interface AuditLog {
-  /** Queue one event; never blocks the request. Adds `time`, writer id, sequence and chain hash. */
+  /**
+   * Queue one event; never blocks the request. Adds `time` (now), writer id, sequence and chain hash. The
+   * event is serialised in the next batch: do not mutate it after recording it.
+   */
   record(event: AuditEventInput): void;
   /** HMAC-SHA256 (hex) of a secret under the deployment's audit key. */
   fingerprint(secret: string): string;
