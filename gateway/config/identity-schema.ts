@@ -53,24 +53,23 @@ export const issuerSchema = z
     /** With mTLS: require a JWT whose `sub` equals the client certificate's SPIFFE ID. */
     bindToClientCert: z.boolean().default(false),
   })
+  .refine((i) => i.issuer !== undefined || i.trustDomain !== undefined, {
+    message: 'required (only a SPIFFE bundle issuer, with trustDomain, may leave it out)',
+    path: ['issuer'],
+  })
   .refine((i) => i.jwks !== 'discovery' || i.issuer !== undefined, {
     message: 'jwks: discovery needs issuer',
     path: ['issuer'],
   });
 
-export const identitySchema = z
-  .strictObject({
-    issuers: z.array(issuerSchema).min(1),
-    /** mTLS principals: which type an X.509-SVID from `proxy.tls.clientCA` becomes. */
-    mtls: z
-      .strictObject({ principal: z.enum(['Agent', 'Human']).default('Agent'), trustDomain: z.string().optional() })
-      .optional(),
-    cacheSize: z.number().int().min(0).default(10_000),
-  })
-  .refine((c) => new Set(c.issuers.map((i) => i.name)).size === c.issuers.length, {
-    message: 'issuer names must be unique',
-    path: ['issuers'],
-  });
+export const identitySchema = z.strictObject({
+  issuers: z.array(issuerSchema).min(1),
+  /** mTLS principals: which type an X.509-SVID from `proxy.tls.clientCA` becomes. */
+  mtls: z
+    .strictObject({ principal: z.enum(['Agent', 'Human']).default('Agent'), trustDomain: z.string().optional() })
+    .optional(),
+  cacheSize: z.number().int().min(0).default(10_000),
+});
 
 export type IssuerConfig = z.output<typeof issuerSchema>;
 export type IdentityConfig = z.output<typeof identitySchema>;
