@@ -45,7 +45,9 @@ export async function createIdentityVerifier(
     now,
     redis: options.redis,
     redisPrefix: options.redisPrefix ?? 'escrow:',
-    mtls: config.mtls,
+    // Only certificates that passed the TLS handshake against proxy.tls.clientCA reach verify(): the operator
+    // who configured that CA trusts them, so without identity.mtls they become Agents.
+    mtls: config.mtls ?? { principal: 'Agent' },
     cacheSize: config.cacheSize,
   });
 }

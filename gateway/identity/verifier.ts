@@ -15,7 +15,7 @@ export interface VerifierDeps {
   readonly now: () => number;
   readonly redis: Redis | undefined;
   readonly redisPrefix: string;
-  readonly mtls: MtlsConfig | undefined;
+  readonly mtls: MtlsConfig;
   readonly cacheSize: number;
 }
 
@@ -44,9 +44,7 @@ export class Verifier implements IdentityVerifier {
     const presented = presentedToken(input, candidates, this.#maxTokenBytes);
     const cert = hasPeerCertificate(input.peerCertificate) ? input.peerCertificate : undefined;
     if (presented === undefined) {
-      if (cert !== undefined && this.#deps.mtls !== undefined) {
-        return verifyPeerCertificate(cert, this.#deps.mtls, this.#deps.now());
-      }
+      if (cert !== undefined) return verifyPeerCertificate(cert, this.#deps.mtls, this.#deps.now());
       throw identityError('token_missing');
     }
     const verified = await this.#verifyToken(presented, input.tokenHeader !== undefined);
@@ -85,7 +83,7 @@ export class Verifier implements IdentityVerifier {
   #checkBinding(principal: Principal, input: IdentityInput): void {
     const cert = input.peerCertificate;
     if (!hasPeerCertificate(cert)) throw identityError('cert_binding_mismatch');
-    const fromCert = verifyPeerCertificate(cert, this.#deps.mtls ?? { principal: 'Agent' }, this.#deps.now());
+    const fromCert = verifyPeerCertificate(cert, this.#deps.mtls, this.#deps.now());
     if (fromCert.id !== principal.id) throw identityError('cert_binding_mismatch');
   }
 
