@@ -1,4 +1,4 @@
-import type { SecretTrace, TracedLease, TracedPrincipal, TracedRequest } from './trace.js';
+import type { SecretTrace, TracedLease, TracedPrincipal, TracedRequest, TracedTask } from './trace.js';
 
 export type TraceFormat = 'text' | 'json';
 
@@ -14,6 +14,11 @@ function request(entry: TracedRequest): string {
   return `    ${entry.time ?? '?'} ${entry.method ?? '?'} ${entry.path ?? '?'}${status} (${outcome || 'no decision'})${id}`;
 }
 
+function opening(task: TracedTask): string {
+  const policies = task.openPolicies?.length ? ` by ${task.openPolicies.join(', ')}` : '';
+  return task.openDecisionId ? ` (decision ${task.openDecisionId}${policies})` : '';
+}
+
 function lease(entry: TracedLease): string[] {
   const task = entry.task;
   const lines = [
@@ -22,6 +27,7 @@ function lease(entry: TracedLease): string[] {
     task
       ? `  task       ${task.id} ${JSON.stringify(task.intent ?? '')} (chain ${task.chain.join(' > ')})`
       : '  task       unknown',
+    ...(task?.openedAt ? [`  opened     ${task.openedAt}${opening(task)}`] : []),
     `  decision   ${entry.decisionId ?? '?'} by ${entry.policies.length > 0 ? entry.policies.join(', ') : 'no recorded policy'}`,
     `  ${entry.grantedBy === 'lease.renewed' ? 'renewal  ' : 'issued   '}  ${entry.issuedAt ?? '?'}${entry.renews ? ` (renews ${entry.renews})` : ''}`,
   ];

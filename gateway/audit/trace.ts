@@ -13,6 +13,9 @@ export interface TracedTask {
   readonly intent?: string;
   readonly openedAt?: string;
   readonly openedBy?: TracedPrincipal;
+  /** The `openTask` decision(s) and policies that let the task be opened. */
+  readonly openDecisionId?: string;
+  readonly openPolicies?: readonly string[];
 }
 
 export interface TracedRequest {
@@ -79,6 +82,8 @@ function openedTask(record: AuditRecord, id: string): TracedTask {
     intent: task ? stringField(task, 'intent') : undefined,
     openedAt: stringField(record, 'time'),
     openedBy: principalOf(record),
+    openDecisionId: stringField(record, 'decisionId'),
+    openPolicies: stringsField(record, 'policies'),
   };
 }
 

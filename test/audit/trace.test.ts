@@ -126,6 +126,7 @@ describe('the leaked-secret drill finds who was given the secret, for which task
     expect(text).toContain('spiffe://example.org/agent/summariser');
     expect(text).toContain('"summarise open tickets"');
     expect(text).toContain('d-issue by tickets-read, business-hours');
+    expect(text).toContain('opened     2025-01-01T12:00:00.000Z (decision d-open by open)');
     expect(text).not.toContain(LEAKED);
     const json = auditTrace({
       input: lines,
