@@ -9,6 +9,7 @@ import { checkRequestHeaders, upstreamHeaders } from './http/headers.js';
 import { sendProblem } from './http/respond.js';
 import { parseRoute, queryKeys, type Route } from './http/route.js';
 import type { LeaseRecord } from './leases/record.js';
+import { admitPrincipal, countLimit } from './limits.js';
 import { scrubNeedles } from './proxy/scrub.js';
 import { authorize, clientIp, requireAllow } from './stages/authorize.js';
 import { requestBody } from './stages/body.js';
@@ -72,6 +73,7 @@ export async function handleRequest(gw: Gateway, req: IncomingMessage, res: Serv
     const action = methodAction(req.method);
     checkRequestHeaders(req);
     ex.principal = await identify(gw, req, ex.requestId, target.config.identityHeader);
+    admitPrincipal(gw, ex.principal, res);
     ex.task = await taskFor(gw, req, ex.principal, target);
     ex.decision = authorize(gw, {
       principal: ex.principal,
@@ -96,6 +98,7 @@ export async function handleRequest(gw: Gateway, req: IncomingMessage, res: Serv
     await proxy(gw, req, res, target, route, ex);
   } catch (error) {
     ex.error = toEscrowError(error);
+    countLimit(gw.metrics, ex.error);
     if (ex.error.code === 'internal') gw.log.error({ requestId: ex.requestId, err: ex.error.cause }, 'request failed');
     sendProblem(res, ex.error, ex.requestId);
   } finally {
@@ -104,7 +107,7 @@ export async function handleRequest(gw: Gateway, req: IncomingMessage, res: Serv
 }
 
 /** Stage 3: the task named in `X-Escrow-Task`, which must belong to this principal and list this target. */
-async function taskFor(gw: Gateway, req: IncomingMessage, principal: Principal, target: TargetRuntime) {
+export async function taskFor(gw: Gateway, req: IncomingMessage, principal: Principal, target: TargetRuntime) {
   const values = req.headersDistinct['x-escrow-task'];
   if (values === undefined || values.length === 0) {
     if (target.config.requireTask) throw new EscrowError('task_required', 'this target needs an X-Escrow-Task header');
@@ -118,7 +121,7 @@ async function taskFor(gw: Gateway, req: IncomingMessage, principal: Principal, 
  * Targets with `requireTask: false` still get leases scoped to one principal and one target: an implicit task
  * per principal whose life is the credential's ttl (renewed on use). Meant for static secrets only.
  */
-function ambientTask(gw: Gateway, principal: Principal, target: TargetRuntime): Task {
+export function ambientTask(gw: Gateway, principal: Principal, target: TargetRuntime): Task {
   const now = gw.now();
   return {
     id: `amb_${principalHash(principal)}`,
@@ -143,7 +146,10 @@ async function proxy(
 ) {
   const lease = ex.lease!;
   const body = await requestBody(req, target.config.limits.maxBodyBytes, target.adapter.needsBody === true);
-  const headers = upstreamHeaders(req, { tokenHeaders: target.tokenHeaders });
+  const headers = upstreamHeaders(req, {
+    tokenHeaders: target.tokenHeaders,
+    forwarded: gw.config.proxy.forwardedHeaders,
+  });
   headers['x-request-id'] = ex.requestId;
   if (body.buffer) headers['content-length'] = String(body.buffer.length);
   const upstream: UpstreamRequest = {

@@ -5,7 +5,9 @@ import { handleAdmin } from './admin.js';
 import type { RunningGateway } from './app.js';
 import { resolveSecretRef } from './config/secret-ref.js';
 import { EscrowError, toProblem } from './errors.js';
+import { clientErrorHandler } from './limits.js';
 import { handleRequest } from './pipeline.js';
+import { handleUpgrade } from './websocket.js';
 
 export interface Listeners {
   readonly proxy: Server;
@@ -33,28 +35,13 @@ function listen(server: Server, address: string): Promise<void> {
   });
 }
 
-/** A parser-level rejection. Node's error carries the raw request bytes (tokens included): never log them. */
-function onClientError(error: Error & { code?: string }, socket: Socket): void {
-  if (!socket.writable) {
-    socket.destroy();
-    return;
-  }
-  const tooLarge = error.code === 'HPE_HEADER_OVERFLOW';
-  const problem = tooLarge
-    ? new EscrowError('headers_too_large', 'request headers are too large')
-    : new EscrowError('bad_request', 'the request could not be parsed');
-  const body = JSON.stringify(toProblem(problem));
-  socket.end(
-    `HTTP/1.1 ${problem.status} ${tooLarge ? 'Request Header Fields Too Large' : 'Bad Request'}\r\n` +
-      `content-type: application/problem+json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
-  );
-}
-
 /** CONNECT never reaches the request handler; answer it 405 rather than leaving the socket hanging. */
 function refuseRaw(status: string, code: 'method_not_allowed' | 'bad_request') {
   return (_req: IncomingMessage, socket: Socket) => {
     const body = JSON.stringify(toProblem(new EscrowError(code, 'not supported on this listener')));
-    socket.end(`HTTP/1.1 ${status}\r\ncontent-type: application/problem+json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+    socket.end(
+      `HTTP/1.1 ${status}\r\ncontent-type: application/problem+json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+    );
   };
 }
 
@@ -64,6 +51,8 @@ function proxyServerOptions(gw: RunningGateway) {
     requestTimeout: gw.config.proxy.requestTimeoutMs,
     headersTimeout: Math.min(60_000, gw.config.proxy.requestTimeoutMs),
     keepAliveTimeout: 65_000,
+    // Node checks headers/request timeouts on this interval (default 30 s, far coarser than the timeouts).
+    connectionsCheckingInterval: 1_000,
     insecureHTTPParser: false,
     joinDuplicateHeaders: false,
   };
@@ -100,7 +89,10 @@ export async function startListeners(gw: RunningGateway): Promise<Listeners> {
     servers.push(tls);
   }
   for (const server of servers) {
-    server.on('clientError', onClientError);
+    server.on('clientError', clientErrorHandler(gw.metrics));
+    server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
+      handleUpgrade(gw, req, socket, head).catch(() => socket.destroy());
+    });
     server.on('connect', refuseRaw('405 Method Not Allowed', 'method_not_allowed'));
   }
   const admin = createServer((req, res) => {

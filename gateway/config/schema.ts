@@ -25,7 +25,11 @@ const credentialSchema = z
   .catchall(z.unknown());
 
 const limitsSchema = z.strictObject({
-  maxBodyBytes: z.number().int().positive().default(10 * 1024 * 1024),
+  maxBodyBytes: z
+    .number()
+    .int()
+    .positive()
+    .default(10 * 1024 * 1024),
   maxResponseBytes: z.number().int().positive().optional(),
   headersTimeoutMs: z.number().int().positive().default(30_000),
   bodyTimeoutMs: z.number().int().positive().default(60_000),
@@ -67,7 +71,9 @@ const tlsSchema = z.strictObject({
 
 const auditSchema = z.strictObject({
   /** `stdout`, `stderr`, `file:PATH`, `redis` (the store's stream), or `none`. */
-  sinks: z.array(z.string().regex(/^(stdout|stderr|redis|none|file:.+)$/, 'must be stdout, stderr, redis, none or file:PATH')).default(['stdout']),
+  sinks: z
+    .array(z.string().regex(/^(stdout|stderr|redis|none|file:.+)$/, 'must be stdout, stderr, redis, none or file:PATH'))
+    .default(['stdout']),
   failMode: z.enum(['closed', 'open']).default('closed'),
   streamMaxLen: z.number().int().positive().default(100_000),
 });
@@ -85,18 +91,34 @@ export const configSchema = z.strictObject({
     .strictObject({
       listen: listenAddress.default('127.0.0.1:8080'),
       tls: tlsSchema.optional(),
-      maxHeaderBytes: z.number().int().positive().default(16 * 1024),
+      maxHeaderBytes: z
+        .number()
+        .int()
+        .positive()
+        .default(16 * 1024),
       requestTimeoutMs: z.number().int().positive().default(120_000),
       trustForwardedFor: z.boolean().default(false),
+      /** Escrow sets its own X-Forwarded-For/-Proto upstream (the agent's are dropped either way). */
+      forwardedHeaders: z.boolean().default(false),
       maxConcurrentPerPrincipal: z.number().int().positive().default(256),
     })
-    .default({ listen: '127.0.0.1:8080', maxHeaderBytes: 16384, requestTimeoutMs: 120_000, trustForwardedFor: false, maxConcurrentPerPrincipal: 256 }),
+    .default({
+      listen: '127.0.0.1:8080',
+      maxHeaderBytes: 16384,
+      requestTimeoutMs: 120_000,
+      trustForwardedFor: false,
+      forwardedHeaders: false,
+      maxConcurrentPerPrincipal: 256,
+    }),
   admin: z.strictObject({ listen: listenAddress.default('127.0.0.1:9090') }).default({ listen: '127.0.0.1:9090' }),
   store: z
     .string()
     .regex(/^(redis|rediss|memory):\/\//, 'must be redis://…, rediss://… or memory://')
     .default('memory://'),
-  storePrefix: z.string().regex(/^[A-Za-z0-9:_-]+$/).default('escrow:'),
+  storePrefix: z
+    .string()
+    .regex(/^[A-Za-z0-9:_-]+$/)
+    .default('escrow:'),
   storeTimeoutMs: z.number().int().positive().default(1_000),
   keys: z.strictObject({
     leaseEncryption: secretRef,
@@ -114,9 +136,7 @@ export const configSchema = z.strictObject({
   audit: auditSchema.default(auditSchema.parse({})),
   targets: z.array(targetSchema).min(1),
   /** Marks a development config: `escrow token dev` refuses to mint tokens for any other. */
-  dev: z
-    .strictObject({ signingKey: z.string().min(1), demoUpstream: z.boolean().default(false) })
-    .optional(),
+  dev: z.strictObject({ signingKey: z.string().min(1), demoUpstream: z.boolean().default(false) }).optional(),
 });
 
 export type RawConfig = z.input<typeof configSchema>;

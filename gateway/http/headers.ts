@@ -22,6 +22,8 @@ const SPOOFABLE = new Set(['host', 'forwarded', 'x-real-ip', 'x-original-url', '
 export interface RequestHeaderPolicy {
   /** Headers that may carry the agent's workload token: always removed. */
   readonly tokenHeaders: ReadonlySet<string>;
+  /** `proxy.forwardedHeaders`: Escrow sets its own `X-Forwarded-For`/`-Proto` (the agent's are always dropped). */
+  readonly forwarded?: boolean;
 }
 
 /** Refuse requests whose framing or identity headers are ambiguous. */
@@ -59,10 +61,24 @@ export function upstreamHeaders(req: IncomingMessage, policy: RequestHeaderPolic
     else out[name] = [existing, value];
   }
   out['accept-encoding'] = 'identity';
+  if (policy.forwarded) {
+    const address = req.socket.remoteAddress ?? '';
+    out['x-forwarded-for'] = address.startsWith('::ffff:') ? address.slice(7) : address;
+    out['x-forwarded-proto'] = (req.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http';
+  }
   return out;
 }
 
-const RESPONSE_DROP = new Set([...HOP_BY_HOP, 'set-cookie', 'www-authenticate', 'alt-svc']);
+/** Headers that hand the agent a session or an authentication challenge meant for Escrow's credential. */
+const RESPONSE_DROP = new Set([
+  ...HOP_BY_HOP,
+  'set-cookie',
+  'set-cookie2',
+  'www-authenticate',
+  'authentication-info',
+  'proxy-authentication-info',
+  'alt-svc',
+]);
 
 /** Response headers to pass back: hop-by-hop and credential-bearing ones dropped unless the target allows them. */
 export function responseHeaders(

@@ -3,21 +3,44 @@ import { Transform, type TransformCallback } from 'node:stream';
 /** Shorter secrets are not scrubbed (masking 3-byte runs would corrupt ordinary responses); config warns. */
 export const MIN_SCRUB_LENGTH = 4;
 
+/** Cores shorter than this (in base64 characters) are not scrubbed: too likely to occur by chance. */
+const MIN_CORE_LENGTH = 8;
+
 /**
- * Every byte sequence to remove from what the agent sees: each wire form of the secret, plus its base64,
- * base64url, URL-encoded and JSON-escaped forms. Longest first, so a longer form is masked before a form
- * it contains.
+ * The base64 text that the secret produces inside a longer base64 text (an upstream that base64-encodes a
+ * whole echo of the request), for each of the three byte alignments: only the groups made of secret bytes
+ * alone, so they appear whatever precedes or follows.
+ */
+function base64Cores(raw: Buffer): string[] {
+  const cores: string[] = [];
+  for (let skip = 0; skip < 3; skip++) {
+    const bytes = raw.subarray(skip);
+    const core = bytes.subarray(0, bytes.length - (bytes.length % 3)).toString('base64');
+    if (core.length >= MIN_CORE_LENGTH) cores.push(core, core.replaceAll('+', '-').replaceAll('/', '_'));
+  }
+  return cores;
+}
+
+/**
+ * Every byte sequence to remove from what the agent sees: each wire form of the secret, plus its base64
+ * (whole and at any alignment inside a longer base64 text), base64url, URL-encoded (both hex cases, `+` for
+ * space) and JSON-escaped forms. Longest first, so a longer form is masked before a form it contains.
  */
 export function scrubNeedles(wireForms: readonly string[]): Buffer[] {
   const forms = new Set<string>();
   for (const form of wireForms) {
     if (form.length < MIN_SCRUB_LENGTH) continue;
     const raw = Buffer.from(form);
+    const encoded = encodeURIComponent(form);
     forms.add(form);
     forms.add(raw.toString('base64'));
     forms.add(raw.toString('base64').replace(/=+$/, ''));
     forms.add(raw.toString('base64url'));
-    forms.add(encodeURIComponent(form));
+    for (const core of base64Cores(raw)) forms.add(core);
+    forms.add(encoded);
+    forms.add(encoded.replace(/%[0-9A-F]{2}/g, (h) => h.toLowerCase()));
+    forms.add(encoded.replaceAll('%20', '+'));
+    forms.add(new URLSearchParams({ v: form }).toString().slice(2)); // form encoding also escapes !'()~
     forms.add(JSON.stringify(form).slice(1, -1));
   }
   return [...forms].map((f) => Buffer.from(f)).sort((a, b) => b.length - a.length);
@@ -59,12 +82,30 @@ function pendingSuffix(buf: Buffer, needles: readonly Buffer[]): number {
 }
 
 /**
+ * Scrub `chunk` that follows `carry` (bytes held back from the previous chunk): returns the bytes that are safe
+ * to pass on now and the new carry, the longest tail that could be the start of a secret split over chunks.
+ */
+export function scrubChunk(
+  carry: Buffer,
+  chunk: Buffer,
+  needles: readonly Buffer[],
+): { ready: Buffer; carry: Buffer; found: boolean } {
+  const buf = carry.length === 0 ? Buffer.from(chunk) : Buffer.concat([carry, chunk]);
+  const found = maskInPlace(buf, needles);
+  const keep = pendingSuffix(buf, needles);
+  if (keep === 0) return { ready: buf, carry: EMPTY, found };
+  return { ready: buf.subarray(0, buf.length - keep), carry: Buffer.from(buf.subarray(buf.length - keep)), found };
+}
+
+const EMPTY = Buffer.alloc(0);
+
+/**
  * A streaming scrubber, safe across chunk boundaries: it holds back only the bytes that could be the start
  * of a secret split over two chunks, and passes everything else on at once (so SSE events are not delayed).
  */
 export class ScrubStream extends Transform {
   readonly #needles: readonly Buffer[];
-  #carry: Buffer = Buffer.alloc(0);
+  #carry: Buffer = EMPTY;
   found = false;
 
   constructor(needles: readonly Buffer[]) {
@@ -73,11 +114,10 @@ export class ScrubStream extends Transform {
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
-    const buf = this.#carry.length === 0 ? Buffer.from(chunk) : Buffer.concat([this.#carry, chunk]);
-    if (maskInPlace(buf, this.#needles)) this.found = true;
-    const keep = pendingSuffix(buf, this.#needles);
-    this.#carry = keep === 0 ? Buffer.alloc(0) : Buffer.from(buf.subarray(buf.length - keep));
-    callback(null, keep === 0 ? buf : buf.subarray(0, buf.length - keep));
+    const { ready, carry, found } = scrubChunk(this.#carry, chunk, this.#needles);
+    this.#carry = carry;
+    if (found) this.found = true;
+    callback(null, ready.length > 0 ? ready : undefined);
   }
 
   override _flush(callback: TransformCallback): void {

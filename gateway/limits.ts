@@ -1,0 +1,102 @@
+import type { Socket } from 'node:net';
+import { type Principal, principalRef } from './domain.js';
+import { EscrowError, toProblem } from './errors.js';
+import type { Gateway } from './gateway.js';
+import type { Metrics } from './metrics.js';
+
+/** The `limit` label of `escrow_limits_exceeded_total`: a bounded set, named after what was too big or too slow. */
+export type LimitName = 'body_size' | 'header_size' | 'concurrency' | 'request_timeout';
+
+const LIMIT_OF_CODE: Partial<Record<EscrowError['code'], LimitName>> = {
+  payload_too_large: 'body_size',
+  headers_too_large: 'header_size',
+  too_many_requests: 'concurrency',
+};
+
+/** Count a refusal in `escrow_limits_exceeded_total` when it was a limit (any other error is ignored). */
+export function countLimit(metrics: Metrics, error: EscrowError): void {
+  const limit = LIMIT_OF_CODE[error.code];
+  if (limit) metrics.limitsExceeded.inc({ limit });
+}
+
+/** In-flight requests per principal, per gateway (a WeakMap so tests' gateways do not share counts). */
+const inFlight = new WeakMap<Gateway, Map<string, number>>();
+
+/**
+ * Admit one more request for `principal`, or refuse it with 429 when `proxy.maxConcurrentPerPrincipal` are
+ * already in flight. The slot is given back once, when `owner` (the response or the upgraded socket) closes.
+ */
+export function admitPrincipal(
+  gw: Gateway,
+  principal: Principal,
+  owner: { once(event: 'close', listener: () => void): unknown },
+): void {
+  let counts = inFlight.get(gw);
+  if (!counts) {
+    counts = new Map();
+    inFlight.set(gw, counts);
+  }
+  const ref = principalRef(principal);
+  const key = `${ref.type}\u0000${ref.issuer}\u0000${ref.id}`;
+  const current = counts.get(key) ?? 0;
+  if (current >= gw.config.proxy.maxConcurrentPerPrincipal) {
+    throw new EscrowError('too_many_requests', 'too many concurrent requests for this workload');
+  }
+  counts.set(key, current + 1);
+  owner.once('close', () => {
+    const left = (counts.get(key) ?? 1) - 1;
+    if (left <= 0) counts.delete(key);
+    else counts.set(key, left);
+  });
+}
+
+/** Requests in flight for every principal (for tests and debugging; never exported as a metric label). */
+export function inFlightCount(gw: Gateway): number {
+  let total = 0;
+  for (const n of inFlight.get(gw)?.values() ?? []) total += n;
+  return total;
+}
+
+const STATUS_TEXT: Record<number, string> = {
+  400: 'Bad Request',
+  408: 'Request Timeout',
+  431: 'Request Header Fields Too Large',
+};
+
+function parserProblem(code: string | undefined): { error: EscrowError; status: number; limit?: LimitName } {
+  if (code === 'HPE_HEADER_OVERFLOW') {
+    return {
+      error: new EscrowError('headers_too_large', 'request headers are too large'),
+      status: 431,
+      limit: 'header_size',
+    };
+  }
+  if (code === 'ERR_HTTP_REQUEST_TIMEOUT') {
+    return {
+      error: new EscrowError('bad_request', 'the request was not received in time'),
+      status: 408,
+      limit: 'request_timeout',
+    };
+  }
+  return { error: new EscrowError('bad_request', 'the request could not be parsed'), status: 400 };
+}
+
+/**
+ * The listener for Node's `clientError` (parser rejections and header/request timeouts). Node's error
+ * carries the raw request bytes, the agent's token included: only its `code` is looked at, never logged as is.
+ */
+export function clientErrorHandler(metrics: Metrics) {
+  return (error: Error & { code?: string }, socket: Socket): void => {
+    const { error: problem, status, limit } = parserProblem(error.code);
+    if (limit) metrics.limitsExceeded.inc({ limit });
+    if (!socket.writable) {
+      socket.destroy();
+      return;
+    }
+    const body = JSON.stringify({ ...toProblem(problem), status });
+    socket.end(
+      `HTTP/1.1 ${status} ${STATUS_TEXT[status]}\r\ncontent-type: application/problem+json\r\n` +
+        `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+    );
+  };
+}

@@ -1,0 +1,239 @@
+import { randomBytes } from 'node:crypto';
+import { request as httpRequest, type IncomingMessage, STATUS_CODES } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { type Duplex, pipeline } from 'node:stream';
+import type { UpstreamRequest } from '../adapters/types.js';
+import { type Decision, type Principal, principalRef, type Task } from './domain.js';
+import { EscrowError, toEscrowError, toProblem } from './errors.js';
+import type { Gateway } from './gateway.js';
+import { checkRequestHeaders, responseHeaders, upstreamHeaders } from './http/headers.js';
+import { parseRoute, queryKeys } from './http/route.js';
+import type { LeaseRecord } from './leases/record.js';
+import { admitPrincipal, countLimit } from './limits.js';
+import { ambientTask, taskFor } from './pipeline.js';
+import { upstreamError } from './proxy/forward.js';
+import { ScrubStream, scrubNeedles } from './proxy/scrub.js';
+import { WebSocketScrubber } from './proxy/ws-frames.js';
+import { authorize, clientIp, requireAllow } from './stages/authorize.js';
+import { identify } from './stages/identify.js';
+import { finishResponseHeaders } from './stages/response.js';
+import { type TargetRuntime, upstreamPath } from './targets.js';
+
+/** What one upgrade accumulates; recorded in `finally` like a proxied request. */
+interface Upgrade {
+  readonly requestId: string;
+  target?: TargetRuntime;
+  path?: string;
+  query?: string;
+  principal?: Principal;
+  task?: Task;
+  decision?: Decision;
+  lease?: LeaseRecord;
+  status?: number;
+  headSent?: boolean;
+  error?: EscrowError;
+}
+
+/**
+ * The `upgrade` listener. Every upgrade runs the same stages as a request (route → identify → task →
+ * authorize as `connect` → lease), then the credential is injected on the upgrade request only. Targets
+ * without `websocket: true`, Escrow's own API and anything but `GET` + `Upgrade: websocket` are refused.
+ */
+export async function handleUpgrade(gw: Gateway, req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+  const up: Upgrade = { requestId: `req_${randomBytes(9).toString('base64url')}` };
+  socket.on('error', () => socket.destroy());
+  try {
+    await admit(gw, req, socket, up);
+    await connectUpstream(gw, req, socket, head, up);
+  } catch (error) {
+    up.error = toEscrowError(error);
+    countLimit(gw.metrics, up.error);
+    if (up.error.code === 'internal') gw.log.error({ requestId: up.requestId, err: up.error.cause }, 'upgrade failed');
+    if (up.headSent || !socket.writable) socket.destroy();
+    else writeProblem(socket, up.error, up.requestId);
+  } finally {
+    if (up.target) record(gw, up);
+  }
+}
+
+async function admit(gw: Gateway, req: IncomingMessage, socket: Duplex, up: Upgrade): Promise<void> {
+  const route = parseRoute(req.url ?? '');
+  const target = gw.targets.get(route.target);
+  if (route.target === '_escrow' || (target && !target.config.websocket)) {
+    throw new EscrowError('bad_request', 'this target does not accept protocol upgrades', {
+      reason: 'upgrade_not_allowed',
+    });
+  }
+  if (!target) throw new EscrowError('unknown_target', 'no such target');
+  up.target = target;
+  up.path = upstreamPath(target, route.rest);
+  up.query = route.query;
+  if (req.method !== 'GET' || String(req.headers.upgrade ?? '').toLowerCase() !== 'websocket') {
+    throw new EscrowError('bad_request', 'only GET with Upgrade: websocket is proxied', {
+      reason: 'upgrade_not_websocket',
+    });
+  }
+  checkRequestHeaders(req);
+  up.principal = await identify(gw, req, up.requestId, target.config.identityHeader);
+  admitPrincipal(gw, up.principal, socket);
+  up.task = await taskFor(gw, req, up.principal, target);
+  up.decision = authorize(gw, {
+    principal: up.principal,
+    action: 'connect',
+    target: target.facts,
+    method: 'GET',
+    path: up.path,
+    queryKeys: queryKeys(route.query),
+    ...(up.task ? { task: up.task } : {}),
+    clientIp: clientIp(req.socket.remoteAddress),
+  });
+  requireAllow(up.decision);
+  up.lease = await gw.leases.acquire({
+    task: up.task ?? ambientTask(gw, up.principal, target),
+    target: target.config.name,
+    adapter: target.adapter,
+    ttlSeconds: target.config.credential.ttl,
+    principal: up.principal,
+    decisionId: up.decision.id,
+    requestId: up.requestId,
+  });
+}
+
+/** Strip, inject, and send the upgrade upstream. Redirects and every other non-101 answer are relayed scrubbed. */
+function connectUpstream(gw: Gateway, req: IncomingMessage, socket: Duplex, head: Buffer, up: Upgrade) {
+  const target = up.target!;
+  const lease = up.lease!;
+  const needles = scrubNeedles(lease.credential.wireForms);
+  const headers = upstreamHeaders(req, {
+    tokenHeaders: target.tokenHeaders,
+    forwarded: gw.config.proxy.forwardedHeaders,
+  });
+  // permessage-deflate would hide the secret from the scrubber: never offered upstream.
+  delete headers['sec-websocket-extensions'];
+  headers['x-request-id'] = up.requestId;
+  const upstream: UpstreamRequest = { method: 'GET', path: up.path! + up.query, headers };
+  target.adapter.inject(upstream, lease.credential);
+  const url = new URL(target.origin);
+  const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
+  return new Promise<void>((resolve, reject) => {
+    let settled = false;
+    const fail = (error: unknown) => {
+      if (settled) return;
+      settled = true;
+      const mapped = upstreamError(error);
+      gw.metrics.upstreamErrors.inc({ target: target.config.name, kind: mapped.kind });
+      reject(mapped.error);
+    };
+    const proxyReq = send({
+      hostname: url.hostname,
+      port: url.port,
+      method: 'GET',
+      path: upstream.path,
+      headers: { ...upstream.headers, connection: 'Upgrade', upgrade: 'websocket' },
+      agent: false,
+    });
+    proxyReq.setTimeout(target.config.limits.headersTimeoutMs, () =>
+      proxyReq.destroy(Object.assign(new Error('upstream upgrade timed out'), { code: 'UND_ERR_HEADERS_TIMEOUT' })),
+    );
+    proxyReq.on('error', fail);
+    socket.once('close', () => proxyReq.destroy());
+    proxyReq.on('response', (res) => {
+      settled = true;
+      up.status = res.statusCode ?? 502;
+      up.headSent = true;
+      relayRefusal(res, socket, target, needles);
+      resolve();
+    });
+    proxyReq.on('upgrade', (res, upSocket, upHead) => {
+      settled = true;
+      proxyReq.setTimeout(0);
+      if (res.headers['sec-websocket-extensions'] !== undefined) {
+        upSocket.destroy();
+        reject(new EscrowError('upstream_error', 'the upstream negotiated a WebSocket extension Escrow cannot scrub'));
+        return;
+      }
+      up.status = 101;
+      up.headSent = true;
+      const scrubbed = finishResponseHeaders(
+        responseHeaders(res.headers, target.allowedResponseHeaders),
+        target,
+        needles,
+      );
+      socket.write(headBytes(101, { upgrade: 'websocket', connection: 'Upgrade', ...scrubbed }));
+      splice(socket, head, upSocket, upHead, needles);
+      resolve();
+    });
+    proxyReq.end();
+  });
+}
+
+/** Agent ⇄ upstream once both sides switched: agent bytes pass as they are, upstream frames are scrubbed. */
+function splice(socket: Duplex, head: Buffer, upSocket: Duplex, upHead: Buffer, needles: readonly Buffer[]): void {
+  const done = () => {
+    socket.destroy();
+    upSocket.destroy();
+  };
+  const scrubber = new WebSocketScrubber(needles);
+  if (upHead.length > 0) scrubber.write(upHead);
+  if (head.length > 0) upSocket.write(head);
+  pipeline(upSocket, scrubber, socket, done);
+  pipeline(socket, upSocket, done);
+}
+
+/** A non-101 answer (a redirect, a 401…) goes back scrubbed, close-delimited; an encoded body is dropped. */
+function relayRefusal(res: IncomingMessage, socket: Duplex, target: TargetRuntime, needles: readonly Buffer[]) {
+  const headers = finishResponseHeaders(responseHeaders(res.headers, target.allowedResponseHeaders), target, needles);
+  const encoding = String(headers['content-encoding'] ?? 'identity').toLowerCase();
+  delete headers['content-length'];
+  delete headers['content-encoding'];
+  const status = res.statusCode ?? 502;
+  if (encoding !== 'identity') {
+    res.resume();
+    socket.end(headBytes(status, { ...headers, 'content-length': '0', connection: 'close' }));
+    return;
+  }
+  socket.write(headBytes(status, { ...headers, connection: 'close' }));
+  pipeline(res, new ScrubStream(needles), socket, () => socket.destroy());
+}
+
+function headBytes(status: number, headers: Record<string, string | string[]>): string {
+  const lines = [`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Unknown'}`];
+  for (const [name, value] of Object.entries(headers)) {
+    for (const v of Array.isArray(value) ? value : [value]) lines.push(`${name}: ${v}`);
+  }
+  return `${lines.join('\r\n')}\r\n\r\n`;
+}
+
+function writeProblem(socket: Duplex, error: EscrowError, requestId: string): void {
+  const body = JSON.stringify(toProblem(error, requestId));
+  const headers: Record<string, string> = {
+    'content-type': 'application/problem+json',
+    'content-length': String(Buffer.byteLength(body)),
+    'x-request-id': requestId,
+    'cache-control': 'no-store',
+    connection: 'close',
+  };
+  if (error.status === 401) headers['www-authenticate'] = 'Bearer realm="escrow"';
+  socket.end(headBytes(error.status, headers) + body);
+}
+
+function record(gw: Gateway, up: Upgrade): void {
+  const target = up.target!.config.name;
+  const status = up.error?.status ?? up.status ?? 500;
+  const decision = up.decision?.decision ?? 'deny';
+  gw.metrics.requestsTotal.inc({ target, decision, code_class: `${Math.floor(status / 100)}xx` });
+  gw.audit.record({
+    event: 'request',
+    requestId: up.requestId,
+    ...(up.decision ? { decisionId: up.decision.id, decision, policies: up.decision.policies } : { decision: 'deny' }),
+    ...(up.principal ? { principal: principalRef(up.principal) } : {}),
+    ...(up.task ? { task: { id: up.task.id, chain: [...up.task.ancestors, up.task.id] } } : {}),
+    target,
+    ...(up.lease ? { leaseId: up.lease.id, secretFingerprint: up.lease.fingerprint } : {}),
+    method: 'GET',
+    upgrade: 'websocket',
+    ...(up.path ? { path: up.path } : {}),
+    status,
+    ...(up.error ? { reason: up.error.reason ?? up.error.code } : {}),
+  });
+}
