@@ -45,7 +45,13 @@ export function refuseTokens(value: Json, path = ''): { readonly value: Json | u
   }
   const kept: Record<string, Json> = {};
   for (const [key, item] of Object.entries(value as { readonly [key: string]: Json })) {
-    const result = refuseTokens(item, path === '' ? key : `${path}.${key}`);
+    const at = path === '' ? key : `${path}.${key}`;
+    if (looksLikeJwt(key)) {
+      // The name itself is the token: the path that reports it must not repeat it.
+      refused.push(path === '' ? '<token-named member>' : `${path}.<token-named member>`);
+      continue;
+    }
+    const result = refuseTokens(item, at);
     refused.push(...result.refused);
     if (result.value !== undefined) kept[key] = result.value;
   }

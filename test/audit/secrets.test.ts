@@ -55,6 +55,7 @@ describe('a string that looks like a JWT is refused at any depth, and the refusa
       detail: `Bearer ${TOKEN}`,
       principal: { type: 'Agent', id: TOKEN, issuer: 'spire' },
       policies: ['ok', TOKEN],
+      claims: { [TOKEN]: 'x' },
     });
     await log.close();
     const [line] = await readLines(path);
@@ -66,11 +67,13 @@ describe('a string that looks like a JWT is refused at any depth, and the refusa
       principal: { type: 'Agent', issuer: 'spire' },
       policies: ['ok'],
     });
-    expect(event.refused).toEqual(['detail', 'principal.id', 'policies[1]']);
+    expect(event.refused).toEqual(['detail', 'principal.id', 'policies[1]', 'claims.<token-named member>']);
+    expect(event.claims).toEqual({});
     expect(warned).toEqual([
       'identity.rejected:detail',
       'identity.rejected:principal.id',
       'identity.rejected:policies[1]',
+      'identity.rejected:claims.<token-named member>',
     ]);
   });
 
