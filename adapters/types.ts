@@ -23,6 +23,7 @@ export interface Credential {
   /**
    * Every form the secret takes on the wire (raw value, `base64(user:pass)`, URL-encoded…). The scrubber
    * removes each of these, plus their base64 and URL-encoded forms, from everything the agent sees.
+   * `wireForms[0]` is the raw secret: the audit trail's `secretFingerprint` is taken of it.
    */
   readonly wireForms: readonly string[];
   /** Non-secret state the adapter needs to revoke it later (e.g. a dynamic username). */
@@ -64,4 +65,4 @@ export interface AdapterContext {
   readonly now: () => number;
 }
 
-export type AdapterFactory = (options: Record<string, unknown>, context: AdapterContext) => Adapter;
+export type AdapterFactory = (options: Record<string, unknown>, context: AdapterContext) => Adapter | Promise<Adapter>;

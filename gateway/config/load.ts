@@ -27,11 +27,15 @@ export function parseConfig(text: string, source: string): Config {
   if (doc.errors.length > 0) {
     const first = doc.errors[0]!;
     const line = first.linePos?.[0] ? ` (line ${first.linePos[0].line})` : '';
-    throw new EscrowError('config_invalid', `${source}${line}: ${first.code === 'DUPLICATE_KEY' ? 'duplicate key' : 'invalid YAML'}`);
+    throw new EscrowError(
+      'config_invalid',
+      `${source}${line}: ${first.code === 'DUPLICATE_KEY' ? 'duplicate key' : 'invalid YAML'}`,
+    );
   }
-  const result = configSchema.safeParse(doc.toJS());
+  const raw: unknown = doc.toJS();
+  const result = configSchema.safeParse(raw);
   if (!result.success) {
-    throw new EscrowError('config_invalid', formatIssues(result.error.issues));
+    throw new EscrowError('config_invalid', formatIssues(result.error.issues, '', raw));
   }
   const names = new Set<string>();
   result.data.targets.forEach((t, i) => {
