@@ -114,7 +114,8 @@ export async function createGateway(loaded: LoadedConfig, options: GatewayOption
     auditFailMode: config.audit.failMode,
     metrics,
     now,
-    onReplaced: (old) => revoker?.revokeReplaced(old),
+    log,
+    onRetired: (lease, reason, task) => revoker?.retire(lease, reason, task),
   });
   revoker = new Revoker({ store, tasks, leases, adapterFor: (t) => targets.get(t)?.adapter, audit, metrics, log, now });
   const state = { subscribed: false };

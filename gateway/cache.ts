@@ -2,12 +2,17 @@
  * A bounded in-process cache whose entries die at their own expiry, and which is trusted only while the
  * cross-replica revocation subscription is healthy: while it is down, `get` misses and callers go to the
  * store, so a revocation published meanwhile cannot be missed.
+ *
+ * Every invalidation bumps `generation`. A caller that reads the store takes the generation first and hands
+ * it to `set`: a value read before an invalidation that arrived during the read is not cached (otherwise a
+ * revoked task could be cached again right after its revocation notice was handled).
  */
 export class ExpiringCache<V> {
   readonly #entries = new Map<string, { value: V; expiresAt: number }>();
   readonly #max: number;
   readonly #now: () => number;
   #trusted = true;
+  #generation = 0;
 
   constructor(max: number, now: () => number = Date.now) {
     this.#max = max;
@@ -25,8 +30,15 @@ export class ExpiringCache<V> {
     return entry.value;
   }
 
-  set(key: string, value: V, expiresAt: number): void {
-    if (!this.#trusted || this.#max === 0) return;
+  /** Increases with every invalidation; pass the value seen before a store read to `set`. */
+  get generation(): number {
+    return this.#generation;
+  }
+
+  /** Cache `value` until `expiresAt`, unless untrusted, already expired, or invalidated since `readAt`. */
+  set(key: string, value: V, expiresAt: number, readAt?: number): void {
+    if (!this.#trusted || this.#max === 0 || expiresAt <= this.#now()) return;
+    if (readAt !== undefined && readAt !== this.#generation) return;
     this.#entries.delete(key);
     if (this.#entries.size >= this.#max) {
       // Map iteration is insertion order: the first key is the least recently written.
@@ -37,18 +49,31 @@ export class ExpiringCache<V> {
   }
 
   delete(key: string): void {
+    this.#generation++;
     this.#entries.delete(key);
   }
 
   /** Delete every key that starts with `prefix` (all of one task's leases). */
   deletePrefix(prefix: string): void {
+    this.#generation++;
     for (const key of this.#entries.keys()) if (key.startsWith(prefix)) this.#entries.delete(key);
+  }
+
+  /** Drop everything (a `*` revocation notice). */
+  clear(): void {
+    this.#generation++;
+    this.#entries.clear();
   }
 
   /** While untrusted, the cache is emptied and stays empty. */
   setTrusted(trusted: boolean): void {
+    this.#generation++;
     this.#trusted = trusted;
     if (!trusted) this.#entries.clear();
+  }
+
+  get trusted(): boolean {
+    return this.#trusted;
   }
 
   get size(): number {

@@ -42,7 +42,13 @@ export function createLeaseCipher(current: string, previous: readonly string[] =
       const cipher = createCipheriv('aes-256-gcm', active.key, iv);
       cipher.setAAD(Buffer.from(aad));
       const ct = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
-      return ['v1', active.id, iv.toString('base64url'), ct.toString('base64url'), cipher.getAuthTag().toString('base64url')].join('.');
+      return [
+        'v1',
+        active.id,
+        iv.toString('base64url'),
+        ct.toString('base64url'),
+        cipher.getAuthTag().toString('base64url'),
+      ].join('.');
     },
     open(envelope, aad) {
       const [version, keyId, iv, ct, tag] = envelope.split('.');

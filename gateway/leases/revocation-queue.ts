@@ -35,12 +35,17 @@ export class RevocationQueue {
     this.#onGiveUp = options.onGiveUp ?? (() => {});
   }
 
-  /** False when the queue is full (the caller logs it; the sweeper retries later). */
+  /** False when the queue is full: the caller logs it (the credential then lives until its own expiry). */
   push(job: RevocationJob): boolean {
     if (this.#jobs.length >= this.#maxQueued) return false;
     this.#jobs.push({ job, attempt: 1 });
     this.#pump();
     return true;
+  }
+
+  /** How many jobs may wait; the sweeper holds back while half of that is in use. */
+  get capacity(): number {
+    return this.#maxQueued;
   }
 
   get pending(): number {

@@ -8,9 +8,9 @@ import { parseTask, principalHash } from '../tasks/model.js';
 import type { TaskService } from '../tasks/service.js';
 import type { LeaseRecord } from './record.js';
 import { RevocationQueue } from './revocation-queue.js';
-import type { LeaseService } from './service.js';
+import type { LeaseService, RetireReason } from './service.js';
 
-export type RevocationReason = 'task_closed' | 'task_expired' | 'parent_closed' | 'admin' | 'renewed';
+export type RevocationReason = RetireReason | 'parent_closed' | 'admin';
 
 export interface RevokerOptions {
   readonly store: Store;
@@ -42,28 +42,36 @@ export class Revoker {
 
   /** Subscribe to revocation notices from other replicas; caches are untrusted while the subscription is down. */
   async listen(onState: (healthy: boolean) => void = () => {}): Promise<void> {
+    // Not trusted until the subscription is confirmed: a notice sent before that would be missed.
+    this.#setTrusted(false);
     await this.#o.store.revocations.subscribe(
       (message) => this.#drop(message),
       (healthy) => {
+        this.#setTrusted(healthy);
         onState(healthy);
-        this.#o.tasks.cache.setTrusted(healthy);
-        this.#o.leases.cache.setTrusted(healthy);
-        if (!healthy) this.#o.log.warn('revocation subscription down: lease and task caches bypassed');
+        if (healthy) this.#o.log.info('revocation subscription live: caches trusted');
+        else this.#o.log.warn('revocation subscription down: lease and task caches bypassed');
       },
     );
   }
 
+  #setTrusted(trusted: boolean): void {
+    this.#o.tasks.cache.setTrusted(trusted);
+    this.#o.leases.cache.setTrusted(trusted);
+  }
+
+  /** Notices: `task:<id>` (closed or expired), `lease:<taskId>:<target>` (renewed), `*` (drop everything). */
   #drop(message: string): void {
     if (message === '*') {
-      this.#o.tasks.cache.setTrusted(false);
-      this.#o.tasks.cache.setTrusted(true);
-      this.#o.leases.cache.setTrusted(false);
-      this.#o.leases.cache.setTrusted(true);
-      return;
+      this.#o.tasks.cache.clear();
+      this.#o.leases.cache.clear();
+    } else if (message.startsWith('lease:')) {
+      this.#o.leases.cache.delete(message.slice(6));
+    } else {
+      const taskId = message.startsWith('task:') ? message.slice(5) : message;
+      this.#o.tasks.cache.delete(taskId);
+      this.#o.leases.cache.deletePrefix(`${taskId}:`);
     }
-    const taskId = message.startsWith('task:') ? message.slice(5) : message;
-    this.#o.tasks.cache.delete(taskId);
-    this.#o.leases.cache.deletePrefix(`${taskId}:`);
   }
 
   /** Close a task now: its record, its leases, its children's. Returns how many leases were revoked. */
@@ -71,9 +79,12 @@ export class Revoker {
     const text = await this.#o.store.tasks.get(taskId);
     const task = text === null ? undefined : parseTask(text);
     const children = await this.#o.store.tasks.delete(taskId);
-    // Drop locally and tell the other replicas before anything slow (upstream calls) happens.
+    // Drop locally and tell the other replicas before anything slow (upstream calls) happens, and close the
+    // steps right after, so that a step stops about as soon as its parent.
     this.#drop(`task:${taskId}`);
     await this.#o.store.revocations.publish(`task:${taskId}`);
+    let count = 0;
+    for (const child of children) count += await this.revokeTask(child, 'parent_closed');
     const deleted = await this.#o.store.leases.deleteForTask(taskId);
     const hash = knownHash ?? (task ? principalHash(task.principal) : undefined);
     if (hash !== undefined) await this.#o.store.index.remove(taskId, hash);
@@ -84,14 +95,18 @@ export class Revoker {
         this.#o.log.error({ taskId, target, err: (error as Error).message }, 'cannot open a lease being revoked');
       }
     }
-    let count = deleted.length;
-    for (const child of children) count += await this.revokeTask(child, 'parent_closed');
-    return count;
+    return count + deleted.length;
   }
 
-  /** A renewed lease's old credential: audit and revoke at the upstream. */
-  revokeReplaced(old: LeaseRecord): void {
-    this.#revoked(old, 'renewed', undefined);
+  /**
+   * A credential the lease service withdrew (the old one of a renewal, or one issued for a task closed
+   * meanwhile): other replicas drop their cached copy, then it is audited and revoked at the upstream.
+   */
+  retire(lease: LeaseRecord, reason: RetireReason, task?: Task): void {
+    this.#o.store.revocations
+      .publish(`lease:${lease.taskId}:${lease.target}`)
+      .catch((error: Error) => this.#o.log.warn({ err: error.message }, 'cannot publish a lease notice'));
+    this.#revoked(lease, reason, task);
   }
 
   #revoked(lease: LeaseRecord, reason: RevocationReason, task: Task | undefined): void {
@@ -108,13 +123,23 @@ export class Revoker {
     const adapter = this.#o.adapterFor(lease.target);
     if (adapter?.revoke) {
       const revoke = adapter.revoke.bind(adapter);
-      const accepted = this.queue.push({ describe: `${lease.target}/${lease.id}`, run: () => revoke(lease.credential) });
-      if (!accepted) this.#o.log.error({ leaseId: lease.id }, 'revocation queue full: upstream revocation deferred');
+      const accepted = this.queue.push({
+        describe: `${lease.target}/${lease.id}`,
+        run: () => revoke(lease.credential),
+      });
+      if (!accepted) {
+        this.#o.log.error({ leaseId: lease.id }, 'revocation queue full: not revoked upstream, lives until it expires');
+      }
     }
   }
 
-  /** Revoke the leases of tasks that expired (the store dropped the task; the leases wait out a grace period). */
+  /**
+   * Revoke the leases of tasks that expired (the store dropped the task; the leases wait out a grace period).
+   * While the upstream revocation queue is half full the sweep waits: expired tasks stay in the index and the
+   * next sweep takes them, so a mass expiry drains at the upstream's pace instead of overflowing the queue.
+   */
   async sweepExpired(limit = 500): Promise<number> {
+    if (this.queue.pending >= this.queue.capacity / 2) return 0;
     const expired = await this.#o.store.index.range(Number.NEGATIVE_INFINITY, this.#now(), limit);
     let count = 0;
     for (const { taskId, principalHash: hash } of expired) count += await this.revokeTask(taskId, 'task_expired', hash);

@@ -1,18 +1,24 @@
-import { randomBytes } from 'node:crypto';
-import type { Adapter } from '../../adapters/types.js';
 import type { AuditLog } from '../audit/types.js';
 import { ExpiringCache } from '../cache.js';
-import { type Principal, principalRef, type Task } from '../domain.js';
+import { principalRef, type Task } from '../domain.js';
 import { EscrowError } from '../errors.js';
+import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import type { Store } from '../store/types.js';
+import { TASK_ID } from '../tasks/model.js';
 import type { LeaseCipher } from './crypto.js';
-import { type LeaseRecord, leaseAad, primarySecret } from './record.js';
+import { issueLease, type LeaseRequest, renewWindowMs } from './issue.js';
+import { type LeaseRecord, leaseAad } from './record.js';
+
+export type { LeaseRequest } from './issue.js';
 
 /** How long a lease's store entry outlives its task, so the sweeper can still revoke what it held. */
 export const LEASE_GRACE_MS = 5 * 60_000;
 const LOCK_TTL_MS = 15_000;
 const WAIT_STEP_MS = 20;
+
+/** Why a lease's credential is withdrawn by the lease service itself. */
+export type RetireReason = 'renewed' | 'superseded' | 'task_closed' | 'task_expired';
 
 export interface LeaseServiceOptions {
   readonly store: Store;
@@ -22,34 +28,24 @@ export interface LeaseServiceOptions {
   readonly metrics: Metrics;
   readonly now?: () => number;
   readonly cacheSize?: number;
-  /** Revoke a replaced credential at the upstream (renewal); set by the revoker. */
-  readonly onReplaced?: (old: LeaseRecord, adapter: Adapter) => void;
+  readonly log?: Logger;
+  /** Revoke a credential this service withdrew (renewed, or issued for a task closed meanwhile). */
+  readonly onRetired?: (lease: LeaseRecord, reason: RetireReason, task: Task) => void;
 }
 
-export interface LeaseRequest {
-  readonly task: Task;
-  readonly target: string;
-  readonly adapter: Adapter;
-  /** Cap from config (the credential's `ttl`), seconds. */
-  readonly ttlSeconds: number;
-  readonly principal: Principal;
-  readonly decisionId: string;
-  readonly requestId: string;
-}
-
-/** Renew when less than this much of the lease is left (20% of its life, between 5 s and 60 s). */
-function renewWindowMs(lease: LeaseRecord): number {
-  return Math.min(60_000, Math.max(5_000, (lease.expiresAt - lease.issuedAt) * 0.2));
-}
+/** What the store holds for one (task, target): a lease, nothing, or an envelope no current key opens. */
+type Stored = LeaseRecord | 'unreadable' | null;
 
 /**
- * Get-or-issue the lease for (task, target). One credential per lease across replicas: the issuer holds a
- * Redis lock (`SET NX PX`); the others wait for the lease to appear. A lease near its end under a live task
- * is renewed transparently and the old credential revoked.
+ * Get-or-issue the lease for (task, target). One credential per lease across replicas: concurrent requests in
+ * one process share one attempt; across processes the issuer holds a Redis lock (`SET NX PX`) and the others
+ * wait for the lease to appear. A lease near its end under a live task is renewed transparently and the old
+ * credential revoked.
  */
 export class LeaseService {
   readonly #o: LeaseServiceOptions;
   readonly #now: () => number;
+  readonly #inflight = new Map<string, Promise<LeaseRecord>>();
   readonly cache: ExpiringCache<LeaseRecord>;
 
   constructor(options: LeaseServiceOptions) {
@@ -62,21 +58,35 @@ export class LeaseService {
     const key = `${req.task.id}:${req.target}`;
     const cached = this.cache.get(key);
     if (cached && !this.#needsRenewal(cached, req.task)) return cached;
+    const running = this.#inflight.get(key);
+    if (running) return running;
+    const attempt = this.#acquireShared(req, key).finally(() => this.#inflight.delete(key));
+    this.#inflight.set(key, attempt);
+    return attempt;
+  }
+
+  async #acquireShared(req: LeaseRequest, key: string): Promise<LeaseRecord> {
+    const generation = this.cache.generation;
+    const lockName = leaseAad(req.task.id, req.target);
     const deadline = this.#now() + LOCK_TTL_MS;
     for (;;) {
       const stored = await this.#read(req.task.id, req.target);
-      if (stored && !this.#needsRenewal(stored, req.task)) return this.#remember(key, stored);
-      const token = await this.#o.store.locks.acquire(leaseAad(req.task.id, req.target), LOCK_TTL_MS);
+      if (this.#usable(stored, req.task)) return this.#remember(key, stored, generation);
+      const token = await this.#o.store.locks.acquire(lockName, LOCK_TTL_MS);
       if (token !== null) {
         try {
-          return this.#remember(key, await this.#issueLocked(req, stored));
+          return this.#remember(key, await this.#issueLocked(req), generation);
         } finally {
-          await this.#o.store.locks.release(leaseAad(req.task.id, req.target), token).catch(() => {});
+          await this.#o.store.locks.release(lockName, token).catch(() => {});
         }
       }
       if (this.#now() > deadline) throw new EscrowError('credential_unavailable', 'timed out waiting for the lease');
       await new Promise((resolve) => setTimeout(resolve, WAIT_STEP_MS));
     }
+  }
+
+  #usable(stored: Stored, task: Task): stored is LeaseRecord {
+    return stored !== null && stored !== 'unreadable' && !this.#needsRenewal(stored, task);
   }
 
   #needsRenewal(lease: LeaseRecord, task: Task): boolean {
@@ -85,61 +95,48 @@ export class LeaseService {
     return lease.expiresAt - now < renewWindowMs(lease) && task.expiresAt - lease.expiresAt > 1_000;
   }
 
-  #remember(key: string, lease: LeaseRecord): LeaseRecord {
-    this.cache.set(key, lease, lease.expiresAt - renewWindowMs(lease));
+  #remember(key: string, lease: LeaseRecord, generation: number): LeaseRecord {
+    this.cache.set(key, lease, lease.expiresAt - renewWindowMs(lease), generation);
     return lease;
   }
 
-  async #read(taskId: string, target: string): Promise<LeaseRecord | null> {
+  async #read(taskId: string, target: string): Promise<Stored> {
     const envelope = await this.#o.store.leases.get(taskId, target);
     if (envelope === null) return null;
-    return JSON.parse(this.#o.cipher.open(envelope, leaseAad(taskId, target))) as LeaseRecord;
+    try {
+      return this.openEnvelope(envelope, taskId, target);
+    } catch (error) {
+      // A key removed from leaseEncryptionPrevious too early, or a tampered value: replace it, never serve it.
+      this.#o.log?.error({ taskId, target, err: (error as Error).message }, 'stored lease cannot be opened');
+      return 'unreadable';
+    }
   }
 
-  async #issueLocked(req: LeaseRequest, previous: LeaseRecord | null): Promise<LeaseRecord> {
+  async #issueLocked(req: LeaseRequest): Promise<LeaseRecord> {
     // Re-read under the lock: another replica may have issued between our read and our lock.
     const current = await this.#read(req.task.id, req.target);
-    if (current && !this.#needsRenewal(current, req.task)) return current;
+    if (this.#usable(current, req.task)) return current;
     if (!this.#o.audit.healthy && this.#o.auditFailMode === 'closed') {
       throw new EscrowError('audit_unavailable', 'the audit sink is unavailable: no new credentials are issued');
     }
     const now = this.#now();
-    const taskLeft = Math.floor((req.task.expiresAt - now) / 1000);
-    if (taskLeft < 1) throw new EscrowError('task_closed', 'the task is expiring');
-    const leaseId = `lse_${randomBytes(12).toString('base64url')}`;
-    const scope = {
-      leaseId,
-      taskId: req.task.id,
-      target: req.target,
-      principalId: req.principal.id,
-      intent: req.task.intent,
-      ttlSeconds: Math.min(req.ttlSeconds, taskLeft),
-    };
-    let credential: Awaited<ReturnType<Adapter['issue']>>;
-    try {
-      credential = await req.adapter.issue(scope);
-    } catch (cause) {
-      if (cause instanceof EscrowError) throw cause;
-      throw new EscrowError('credential_unavailable', 'the adapter could not issue a credential', { cause });
-    }
-    const lease: LeaseRecord = {
-      id: leaseId,
-      taskId: req.task.id,
-      target: req.target,
-      adapter: req.adapter.kind,
-      credential,
-      issuedAt: now,
-      expiresAt: now + Math.min(credential.ttlSeconds, scope.ttlSeconds) * 1000,
-      fingerprint: this.#o.audit.fingerprint(primarySecret(credential)),
-      decisionId: req.decisionId,
-    };
+    const lease = await issueLease(req, now, (secret) => this.#o.audit.fingerprint(secret));
     const envelope = this.#o.cipher.seal(JSON.stringify(lease), leaseAad(req.task.id, req.target));
     const storeTtl = req.task.expiresAt - now + LEASE_GRACE_MS;
-    const old = current ?? previous;
-    if (old) await this.#o.store.leases.replace(req.task.id, req.target, envelope, storeTtl);
+    if (current !== null) await this.#o.store.leases.replace(req.task.id, req.target, envelope, storeTtl);
     else if (!(await this.#o.store.leases.putIfAbsent(req.task.id, req.target, envelope, storeTtl))) {
+      // Only when issuing outlasted the lock and another replica wrote first: this credential is never used.
+      this.#o.onRetired?.(lease, 'superseded', req.task);
       throw new EscrowError('credential_unavailable', 'lease written concurrently');
     }
+    const old = current === 'unreadable' ? null : current;
+    this.#record(req, lease, old);
+    if (old) this.#o.onRetired?.(old, 'renewed', req.task);
+    await this.#abandonIfClosed(req.task);
+    return lease;
+  }
+
+  #record(req: LeaseRequest, lease: LeaseRecord, old: LeaseRecord | null): void {
     this.#o.metrics.leasesIssued.inc({ target: req.target, adapter: req.adapter.kind });
     this.#o.audit.record({
       event: old ? 'lease.renewed' : 'lease.issued',
@@ -148,27 +145,48 @@ export class LeaseService {
       principal: principalRef(req.principal),
       task: { id: req.task.id, chain: [...req.task.ancestors, req.task.id], intent: req.task.intent },
       target: req.target,
-      leaseId,
+      leaseId: lease.id,
       secretFingerprint: lease.fingerprint,
       adapter: req.adapter.kind,
       expiresAt: new Date(lease.expiresAt).toISOString(),
       ...(old ? { previousLeaseId: old.id } : {}),
     });
-    if (old) this.#o.onReplaced?.(old, req.adapter);
-    return lease;
   }
 
-  /** Every lease still stored for a task (for the task API's view). */
+  /**
+   * A task closed while its lease was being issued: the close may have swept the task's leases before this
+   * one was written. Closing deletes the task record before its leases, so if the record is still there now,
+   * the close (if any) will see this lease; if it is gone, take the leases back here.
+   */
+  async #abandonIfClosed(task: Task): Promise<void> {
+    if (!TASK_ID.test(task.id) || (await this.#o.store.tasks.get(task.id)) !== null) return;
+    const reason: RetireReason = task.expiresAt <= this.#now() ? 'task_expired' : 'task_closed';
+    for (const { target, value } of await this.#o.store.leases.deleteForTask(task.id)) {
+      const lease = this.#tryOpen(value, task.id, target);
+      if (lease) this.#o.onRetired?.(lease, reason, task);
+    }
+    throw new EscrowError('task_closed', 'the task was closed while its lease was being issued');
+  }
+
+  #tryOpen(envelope: string, taskId: string, target: string): LeaseRecord | null {
+    try {
+      return this.openEnvelope(envelope, taskId, target);
+    } catch {
+      return null;
+    }
+  }
+
+  /** Every readable lease still stored for a task (for the task API's view). */
   async list(taskId: string, targets: readonly string[]): Promise<LeaseRecord[]> {
     const out: LeaseRecord[] = [];
     for (const target of targets) {
       const lease = await this.#read(taskId, target);
-      if (lease) out.push(lease);
+      if (lease !== null && lease !== 'unreadable') out.push(lease);
     }
     return out;
   }
 
-  /** Open an envelope returned by the store (revocation path). */
+  /** Open an envelope returned by the store (revocation path). Throws when no configured key opens it. */
   openEnvelope(envelope: string, taskId: string, target: string): LeaseRecord {
     return JSON.parse(this.#o.cipher.open(envelope, leaseAad(taskId, target))) as LeaseRecord;
   }

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { Redis, type RedisOptions } from 'ioredis';
 import { EscrowError } from '../errors.js';
 import { keyLayout } from './keys.js';
+import { watchSubscription } from './redis-subscription.js';
 import type { Store } from './types.js';
 
 export interface RedisStoreOptions {
@@ -12,6 +13,8 @@ export interface RedisStoreOptions {
   readonly streamMaxLen?: number;
   /** Called on every failed command (for `escrow_store_errors_total` and logs). */
   readonly onError?: (error: Error) => void;
+  /** How often the revocation subscriber is pinged; a missed answer counts as a lost subscription. */
+  readonly healthCheckMs?: number;
 }
 
 // Atomic: write the lease only if absent, and index it under its task (same hash slot).
@@ -40,6 +43,18 @@ end
 redis.call('DEL', KEYS[1])
 return values`;
 
+// The child joins its parent's child set, which lives as long as the longest-lived child.
+const ADD_CHILD = `
+redis.call('SADD', KEYS[1], ARGV[1])
+if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[2]) then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 1`;
+
+// Atomic: a step added to the child set concurrently is either returned here or finds its parent gone.
+const DELETE_TASK = `
+local children = redis.call('SMEMBERS', KEYS[2])
+redis.call('DEL', KEYS[1], KEYS[2])
+return children`;
+
 const RELEASE_LOCK = `
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0`;
@@ -63,8 +78,14 @@ export async function createRedisStore(options: RedisStoreOptions): Promise<Stor
   };
   const client = new Redis(options.url, redisOptions);
   client.on('error', () => {}); // surfaced per command below; ioredis reconnects by itself
-  const subscriber = client.duplicate({ enableOfflineQueue: true, commandTimeout: undefined });
+  // Named so that operators (and tests) can tell Escrow's subscriber apart in `CLIENT LIST`.
+  const subscriber = client.duplicate({
+    enableOfflineQueue: true,
+    commandTimeout: undefined,
+    connectionName: `escrow-revocations:${options.prefix}`,
+  });
   subscriber.on('error', () => {});
+  let stopWatching = () => {};
 
   const fail = (error: unknown): never => {
     const err = error instanceof Error ? error : new Error(String(error));
@@ -87,25 +108,25 @@ export async function createRedisStore(options: RedisStoreOptions): Promise<Stor
       put: (id, record, ttlMs, parent) =>
         run(async () => {
           await client.set(keys.task(id), record, 'PX', ttlMs);
-          if (parent !== undefined) {
-            await client.sadd(keys.taskChildren(parent), id);
-            await client.pexpire(keys.taskChildren(parent), ttlMs, 'GT');
-            if ((await client.pttl(keys.taskChildren(parent))) < 0) await client.pexpire(keys.taskChildren(parent), ttlMs);
-          }
+          // A separate command: the child's record and its parent's child set are in different slots.
+          if (parent !== undefined) await client.eval(ADD_CHILD, 1, keys.taskChildren(parent), id, ttlMs);
         }),
       get: (id) => run(() => client.get(keys.task(id))),
       delete: (id) =>
-        run(async () => {
-          const children = await client.smembers(keys.taskChildren(id));
-          await client.del(keys.task(id), keys.taskChildren(id));
-          return children;
-        }),
+        run(async () => (await client.eval(DELETE_TASK, 2, keys.task(id), keys.taskChildren(id))) as string[]),
     },
     leases: {
       get: (taskId, target) => run(() => client.get(keys.lease(taskId, target))),
       putIfAbsent: (taskId, target, value, ttlMs) =>
         run(async () => {
-          const written = await client.eval(PUT_LEASE_IF_ABSENT, 2, keys.lease(taskId, target), keys.taskLeases(taskId), value, ttlMs);
+          const written = await client.eval(
+            PUT_LEASE_IF_ABSENT,
+            2,
+            keys.lease(taskId, target),
+            keys.taskLeases(taskId),
+            value,
+            ttlMs,
+          );
           return written === 1;
         }),
       replace: (taskId, target, value, ttlMs) =>
@@ -164,16 +185,12 @@ export async function createRedisStore(options: RedisStoreOptions): Promise<Stor
           await client.publish(keys.revocations, message);
         }),
       async subscribe(onMessage, onState) {
-        subscriber.on('message', (channel: string, message: string) => {
-          if (channel === keys.revocations) onMessage(message);
-        });
-        subscriber.on('close', () => onState(false));
-        subscriber.on('ready', () => {
-          // ioredis resubscribes on reconnect; caches are trusted again only once the subscription is live.
-          subscriber.subscribe(keys.revocations).then(
-            () => onState(true),
-            () => onState(false),
-          );
+        stopWatching = watchSubscription(subscriber, {
+          channel: keys.revocations,
+          healthCheckMs: options.healthCheckMs ?? 1_000,
+          timeoutMs: options.timeoutMs,
+          onMessage,
+          onState,
         });
         await subscriber.connect().catch(fail);
       },
@@ -200,6 +217,7 @@ export async function createRedisStore(options: RedisStoreOptions): Promise<Stor
         await client.ping();
       }),
     async close() {
+      stopWatching();
       subscriber.disconnect();
       await client.quit().catch(() => client.disconnect());
     },

@@ -1,6 +1,6 @@
 import { ExpiringCache } from '../cache.js';
-import type { Config } from '../config/schema.js';
 import { formatIssues } from '../config/issues.js';
+import type { Config } from '../config/schema.js';
 import { type Decision, type Principal, principalRef, samePrincipal, type Task } from '../domain.js';
 import { EscrowError } from '../errors.js';
 import type { Store } from '../store/types.js';
@@ -60,7 +60,8 @@ export class TaskService {
       if (!this.#targets.has(name)) throw new EscrowError('task_invalid', `targets[${i}]: unknown target "${name}"`);
     });
     const now = this.#now();
-    const parent = input.parent === undefined ? undefined : await this.#parentFor(input.parent, principal, input.targets);
+    const parent =
+      input.parent === undefined ? undefined : await this.#parentFor(input.parent, principal, input.targets);
     const ttlMs = (input.ttlSeconds ?? this.#limits.defaultTtlSeconds) * 1000;
     const expiresAt = Math.min(now + ttlMs, parent?.expiresAt ?? Number.POSITIVE_INFINITY);
     const hash = principalHash(principal);
@@ -89,7 +90,20 @@ export class TaskService {
     };
     await this.#store.tasks.put(task.id, serializeTask(task), expiresAt - now, task.parent);
     await this.#store.index.add(task.id, hash, expiresAt);
+    if (parent) await this.#confirmParent(task, hash);
     return { task, decisions };
+  }
+
+  /**
+   * A parent closed while its step was being opened must not leave the step behind. Closing deletes the
+   * parent and reads its child set in one atomic step, and the step joined that set before this check: either
+   * the close saw the step (and revokes it) or the parent is already gone here.
+   */
+  async #confirmParent(task: Task, hash: string): Promise<void> {
+    if ((await this.#store.tasks.get(task.parent!)) !== null) return;
+    await this.#store.tasks.delete(task.id);
+    await this.#store.index.remove(task.id, hash);
+    throw new EscrowError('task_invalid', 'parent: no such live task');
   }
 
   async #parentFor(parentId: string, principal: Principal, targets: readonly string[]): Promise<Task> {
@@ -103,7 +117,10 @@ export class TaskService {
     }
     const outside = targets.filter((t) => !parent.targets.includes(t));
     if (outside.length > 0) {
-      throw new EscrowError('task_invalid', `targets: a step may only narrow its parent (not in parent: ${outside.join(', ')})`);
+      throw new EscrowError(
+        'task_invalid',
+        `targets: a step may only narrow its parent (not in parent: ${outside.join(', ')})`,
+      );
     }
     return parent;
   }
@@ -114,11 +131,12 @@ export class TaskService {
     const now = this.#now();
     const cached = this.cache.get(id);
     if (cached) return cached;
+    const generation = this.cache.generation;
     const text = await this.#store.tasks.get(id);
     if (text === null) return null;
     const task = parseTask(text);
     if (task.expiresAt <= now) return null;
-    this.cache.set(id, task, task.expiresAt);
+    this.cache.set(id, task, task.expiresAt, generation);
     return task;
   }
 

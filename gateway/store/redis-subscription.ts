@@ -1,0 +1,53 @@
+import type { Redis } from 'ioredis';
+
+export interface SubscriptionOptions {
+  readonly channel: string;
+  /** Ping the subscriber this often; no answer within `timeoutMs` counts as a lost subscription. */
+  readonly healthCheckMs: number;
+  readonly timeoutMs: number;
+  readonly onMessage: (message: string) => void;
+  readonly onState: (healthy: boolean) => void;
+}
+
+/**
+ * Keep `subscriber` subscribed to one channel and report whether notices can be missed. Down: the connection
+ * closed (`close`: killed, Redis restarted, network error) or a ping went unanswered (a half-open connection
+ * that never closes). Up: only once SUBSCRIBE is confirmed after (re)connecting. Returns a stop function.
+ */
+export function watchSubscription(subscriber: Redis, options: SubscriptionOptions): () => void {
+  let healthy = false;
+  const report = (next: boolean) => {
+    if (next === healthy) return;
+    healthy = next;
+    options.onState(next);
+  };
+  subscriber.on('message', (channel: string, message: string) => {
+    if (channel === options.channel) options.onMessage(message);
+  });
+  subscriber.on('close', () => report(false));
+  subscriber.on('ready', () => {
+    // ioredis also resubscribes by itself on reconnect; subscribing again is harmless and tells us when it is live.
+    subscriber.subscribe(options.channel).then(
+      () => report(subscriber.status === 'ready'),
+      () => report(false),
+    );
+  });
+  const check = setInterval(() => {
+    if (subscriber.status !== 'ready' || !healthy) return;
+    let answered = false;
+    const timer = setTimeout(() => {
+      if (answered) return;
+      report(false);
+      subscriber.disconnect(true); // reconnect: `ready` resubscribes and reports healthy again
+    }, options.timeoutMs);
+    subscriber.ping().then(
+      () => {
+        answered = true;
+        clearTimeout(timer);
+      },
+      () => {},
+    );
+  }, options.healthCheckMs);
+  check.unref();
+  return () => clearInterval(check);
+}
