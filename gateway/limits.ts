@@ -2,6 +2,7 @@ import type { Socket } from 'node:net';
 import { type Principal, principalRef } from './domain.js';
 import { EscrowError, toProblem } from './errors.js';
 import type { Gateway } from './gateway.js';
+import type { Logger } from './log.js';
 import type { Metrics } from './metrics.js';
 
 /** The `limit` label of `escrow_limits_exceeded_total`: a bounded set, named after what was too big or too slow. */
@@ -85,10 +86,11 @@ function parserProblem(code: string | undefined): { error: EscrowError; status: 
  * The listener for Node's `clientError` (parser rejections and header/request timeouts). Node's error
  * carries the raw request bytes, the agent's token included: only its `code` is looked at, never logged as is.
  */
-export function clientErrorHandler(metrics: Metrics) {
+export function clientErrorHandler(metrics: Metrics, log: Logger) {
   return (error: Error & { code?: string }, socket: Socket): void => {
     const { error: problem, status, limit } = parserProblem(error.code);
     if (limit) metrics.limitsExceeded.inc({ limit });
+    log.debug({ code: error.code ?? 'unknown', status }, 'request refused by the HTTP parser');
     if (!socket.writable) {
       socket.destroy();
       return;

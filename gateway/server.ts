@@ -89,7 +89,7 @@ export async function startListeners(gw: RunningGateway): Promise<Listeners> {
     servers.push(tls);
   }
   for (const server of servers) {
-    server.on('clientError', clientErrorHandler(gw.metrics));
+    server.on('clientError', clientErrorHandler(gw.metrics, gw.log));
     server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
       handleUpgrade(gw, req, socket, head).catch(() => socket.destroy());
     });
