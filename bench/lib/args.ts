@@ -1,0 +1,73 @@
+import { parseArgs } from 'node:util';
+import type { LoadGenerator } from './measure.js';
+
+export interface BenchArgs {
+  readonly quick: boolean;
+  readonly soakMemory: boolean;
+  readonly rounds: number;
+  readonly durationMs: number;
+  readonly warmupMs: number;
+  readonly connections: number;
+  readonly loadgen: LoadGenerator;
+  readonly nginx: boolean;
+  readonly build: boolean;
+  readonly out: string;
+  readonly soakRequests: number;
+  readonly soakTasks: number;
+  readonly argv: readonly string[];
+}
+
+export const USAGE = `npm run bench -- [options]
+  --quick              one short round (< 2 minutes), writes bench/RESULTS-quick.md
+  --soak-memory        1 000 000 requests over 10 000 tasks, RSS sampled; writes bench/RESULTS-soak.md
+  --rounds N           rounds of A B C … interleaving (default 3)
+  --duration S         seconds per run (default 10)
+  --connections N      concurrent keep-alive connections (default 50)
+  --loadgen NAME       autocannon (default) | builtin   (fixed-rate runs always use the builtin generator)
+  --no-nginx           skip nginx even when installed
+  --no-build           do not run npm run build first
+  --out FILE           where to write the results`;
+
+export function parseBenchArgs(argv: readonly string[]): BenchArgs {
+  const { values } = parseArgs({
+    args: [...argv],
+    options: {
+      quick: { type: 'boolean', default: false },
+      'soak-memory': { type: 'boolean', default: false },
+      rounds: { type: 'string' },
+      duration: { type: 'string' },
+      connections: { type: 'string', default: '50' },
+      loadgen: { type: 'string', default: 'autocannon' },
+      'no-nginx': { type: 'boolean', default: false },
+      'no-build': { type: 'boolean', default: false },
+      out: { type: 'string' },
+      'soak-requests': { type: 'string', default: '1000000' },
+      'soak-tasks': { type: 'string', default: '10000' },
+      help: { type: 'boolean', default: false },
+    },
+    strict: true,
+  });
+  if (values.help) {
+    process.stdout.write(`${USAGE}\n`);
+    process.exit(0);
+  }
+  if (values.loadgen !== 'autocannon' && values.loadgen !== 'builtin')
+    throw new Error('--loadgen: autocannon | builtin');
+  const quick = values.quick;
+  const soakMemory = values['soak-memory'];
+  return {
+    quick,
+    soakMemory,
+    rounds: Number(values.rounds ?? (quick ? 1 : 3)),
+    durationMs: Number(values.duration ?? (quick ? 3 : 10)) * 1000,
+    warmupMs: quick ? 1000 : 3000,
+    connections: Number(values.connections),
+    loadgen: values.loadgen,
+    nginx: !values['no-nginx'],
+    build: !values['no-build'],
+    out: values.out ?? (soakMemory ? 'bench/RESULTS-soak.md' : quick ? 'bench/RESULTS-quick.md' : 'bench/RESULTS.md'),
+    soakRequests: Number(values['soak-requests']),
+    soakTasks: Number(values['soak-tasks']),
+    argv,
+  };
+}

@@ -1,0 +1,118 @@
+/**
+ * Escrow's benchmark: Escrow on its full path against bare pass-through proxies, interleaved over rounds on one
+ * machine. Run: npm run bench [-- --quick | --soak-memory | --help]. See docs/performance.md.
+ */
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { parseBenchArgs } from './lib/args.js';
+import { type Field, startField } from './lib/contestants.js';
+import { createBenchKeys, deletePrefix } from './lib/escrow.js';
+import { measure, type Sample, WORKLOADS } from './lib/measure.js';
+import { renderReport } from './lib/report.js';
+import { pick } from './lib/stats.js';
+import { runSoak } from './soak.js';
+
+const repoRoot = resolve(import.meta.dirname, '..');
+
+const ESCROWS = [
+  { name: 'escrow', policies: 'examples', workers: 1, description: 'Escrow, full path, the 10 example policies' },
+  {
+    name: 'escrow-200',
+    policies: 'generated',
+    workers: 1,
+    description: 'Escrow, full path, 200 generated policies more',
+  },
+  { name: 'escrow-w2', policies: 'examples', workers: 2, description: 'Escrow, full path, `--workers 2`' },
+] as const;
+/** Who runs at a fixed rate (half the reference's max), for added latency. */
+const AT_RATE = ['undici', 'escrow', 'escrow-200'];
+
+function log(line: string): void {
+  process.stdout.write(`${line}\n`);
+}
+
+function describe(s: Sample): string {
+  const r = s.result;
+  const ms = (us: number) => (us / 1000).toFixed(2);
+  return (
+    `round ${s.round} ${s.workload.padEnd(7)} ${s.mode}${s.rate ? `@${s.rate}` : ''} ${s.contestant.padEnd(11)} ` +
+    `${r.rps.toFixed(0).padStart(6)} req/s  p50 ${ms(r.p50)} p99 ${ms(r.p99)} p99.9 ${ms(r.p999)} ms  ` +
+    `cpu ${s.cpuUs.toFixed(0)} µs/req  errors ${r.errors} non2xx ${r.non2xx}`
+  );
+}
+
+async function rounds(field: Field, args: ReturnType<typeof parseBenchArgs>): Promise<Sample[]> {
+  const options = { connections: args.connections, durationMs: args.durationMs, loadgen: args.loadgen };
+  for (const workload of WORKLOADS) {
+    for (const c of field.contestants) await measure(field, c, workload, 0, { ...options, durationMs: args.warmupMs });
+  }
+  log(`warm-up done (${args.warmupMs} ms per contestant and workload)`);
+  const samples: Sample[] = [];
+  for (let round = 1; round <= args.rounds; round += 1) {
+    for (const workload of WORKLOADS) {
+      for (const c of field.contestants) {
+        const sample = await measure(field, c, workload, round, options);
+        samples.push(sample);
+        log(describe(sample));
+      }
+    }
+    const reference = pick(samples, { round, workload: 'poll', mode: 'max', contestant: 'undici' })[0];
+    const rate = Math.round((reference?.result.rps ?? 2000) / 2);
+    for (const workload of WORKLOADS) {
+      for (const c of field.contestants.filter((x) => AT_RATE.includes(x.name))) {
+        const sample = await measure(field, c, workload, round, { ...options, loadgen: 'builtin', rate });
+        samples.push(sample);
+        log(describe(sample));
+      }
+    }
+  }
+  return samples;
+}
+
+async function main(): Promise<void> {
+  const args = parseBenchArgs(process.argv.slice(2));
+  if (args.build) execFileSync('npm', ['run', 'build'], { cwd: repoRoot, stdio: 'inherit' });
+  const dir = mkdtempSync(join(tmpdir(), 'escrow-bench-'));
+  const prefix = `escrowbench:${randomBytes(4).toString('hex')}:`;
+  const keys = await createBenchKeys(dir);
+  try {
+    if (args.soakMemory) {
+      await runSoak({ args, repoRoot, keys, prefix, log });
+      return;
+    }
+    const loadBefore = loadavg();
+    const started = Date.now();
+    const field = await startField({ repoRoot, keys, prefix, nginx: args.nginx, escrows: ESCROWS });
+    log(
+      `started: ${field.contestants.map((c) => c.name).join(', ')}${field.skipped.length ? `; skipped ${field.skipped.join(', ')}` : ''}`,
+    );
+    try {
+      const samples = await rounds(field, args);
+      const report = renderReport({
+        args,
+        samples,
+        field,
+        repoRoot,
+        loadBefore,
+        loadAfter: loadavg(),
+        elapsedMs: Date.now() - started,
+      });
+      writeFileSync(resolve(repoRoot, args.out), report);
+      log(`\nwrote ${args.out}`);
+    } finally {
+      await field.stop();
+    }
+  } finally {
+    const deleted = await deletePrefix(prefix);
+    log(`cleaned up ${deleted} Redis keys under ${prefix}`);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`bench failed: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.exitCode = 1;
+});
