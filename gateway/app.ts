@@ -33,7 +33,12 @@ export interface GatewayOptions {
   readonly sweepIntervalMs?: number;
 }
 
-async function buildTargets(loaded: LoadedConfig, env: NodeJS.ProcessEnv, now: () => number, tokenHeaders: readonly string[]) {
+async function buildTargets(
+  loaded: LoadedConfig,
+  env: NodeJS.ProcessEnv,
+  now: () => number,
+  tokenHeaders: readonly string[],
+) {
   const targets = new Map<string, TargetRuntime>();
   for (const [i, config] of loaded.config.targets.entries()) {
     const adapter = await createAdapter(config.credential, {
@@ -83,8 +88,19 @@ export async function createGateway(loaded: LoadedConfig, options: GatewayOption
     baseDir,
     now,
     onSinkError: (sink) => metrics.auditSinkErrors.inc({ sink }),
+    onDrop: (sink, count) => {
+      metrics.auditEventsDropped.inc({ sink }, count);
+      log.error({ sink, count }, 'audit events dropped: the sink has been failing too long');
+    },
+    onRefusedField: (field, event) => {
+      metrics.auditFieldsRefused.inc();
+      log.warn({ field, event }, 'audit field refused: it looked like a token');
+    },
   });
-  const cipher = createLeaseCipher(secret(config.keys.leaseEncryption), config.keys.leaseEncryptionPrevious.map(secret));
+  const cipher = createLeaseCipher(
+    secret(config.keys.leaseEncryption),
+    config.keys.leaseEncryptionPrevious.map(secret),
+  );
   const identity = await createIdentityVerifier(config.identity, {
     baseDir,
     now,
@@ -98,7 +114,12 @@ export async function createGateway(loaded: LoadedConfig, options: GatewayOption
     now,
     onReload: (result, info) => {
       metrics.policyReloads.inc({ result });
-      audit.record({ event: 'policy.reloaded', decision: result === 'ok' ? 'allow' : 'deny', policySetHash: info.hash, set: info.set ?? 'enforced' });
+      audit.record({
+        event: 'policy.reloaded',
+        decision: result === 'ok' ? 'allow' : 'deny',
+        policySetHash: info.hash,
+        set: info.set ?? 'enforced',
+      });
     },
     onShadowMismatch: (info) => {
       audit.record({ event: 'policy.shadow_mismatch', ...info });
@@ -127,7 +148,9 @@ export async function createGateway(loaded: LoadedConfig, options: GatewayOption
   const sweeper =
     sweepMs > 0
       ? setInterval(() => {
-          revoker.sweepExpired().catch((error: Error) => log.warn({ err: error.message }, 'expired-lease sweep failed'));
+          revoker
+            .sweepExpired()
+            .catch((error: Error) => log.warn({ err: error.message }, 'expired-lease sweep failed'));
         }, sweepMs)
       : undefined;
   sweeper?.unref();

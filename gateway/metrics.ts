@@ -18,7 +18,12 @@ export interface Metrics {
   readonly policyReloads: Counter<'result'>;
   readonly upstreamErrors: Counter<'target' | 'kind'>;
   readonly auditSinkErrors: Counter<'sink'>;
+  readonly auditEventsDropped: Counter<'sink'>;
+  readonly auditFieldsRefused: Counter<string>;
   readonly limitsExceeded: Counter<'limit'>;
+  /** 0 closed, 1 open, 2 half-open (gateway/proxy/breaker.ts). */
+  readonly circuitState: Gauge<'target'>;
+  readonly circuitOpens: Counter<'target'>;
   /** Where `escrow_leases_active` reads its value at scrape time. */
   setActiveLeasesSource(source: () => number): void;
 }
@@ -28,7 +33,9 @@ export interface MetricsOptions {
   readonly defaultMetrics?: boolean;
 }
 
-const latencyBuckets = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+const latencyBuckets = [
+  0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
+];
 
 export function createMetrics(options: MetricsOptions = {}): Metrics {
   const registry = new Registry();
@@ -104,10 +111,33 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
       labelNames: ['sink'],
       registers,
     }),
+    auditEventsDropped: new Counter({
+      name: 'escrow_audit_events_dropped_total',
+      help: 'Audit events dropped because a failing sink’s bounded queue overflowed',
+      labelNames: ['sink'],
+      registers,
+    }),
+    auditFieldsRefused: new Counter({
+      name: 'escrow_audit_fields_refused_total',
+      help: 'Audit event fields refused because they looked like a token',
+      registers,
+    }),
     limitsExceeded: new Counter({
       name: 'escrow_limits_exceeded_total',
       help: 'Requests refused by a size, time or concurrency limit',
       labelNames: ['limit'],
+      registers,
+    }),
+    circuitState: new Gauge({
+      name: 'escrow_circuit_state',
+      help: 'Upstream circuit breaker state by target: 0 closed, 1 open, 2 half-open',
+      labelNames: ['target'],
+      registers,
+    }),
+    circuitOpens: new Counter({
+      name: 'escrow_circuit_open_total',
+      help: 'Times a target’s circuit breaker opened',
+      labelNames: ['target'],
       registers,
     }),
   };
