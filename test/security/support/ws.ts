@@ -1,0 +1,221 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { type AddressInfo, connect, type Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+
+/** A minimal RFC 6455 implementation for tests (no `ws` package): handshake, framing, masking. */
+const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
+
+export function acceptKey(key: string): string {
+  return createHash('sha1')
+    .update(key + GUID)
+    .digest('base64');
+}
+
+export interface Frame {
+  readonly fin: boolean;
+  readonly opcode: number;
+  readonly payload: Buffer;
+}
+
+/** Encode a frame; clients mask (RFC 6455 §5.3), servers do not. */
+export function frame(
+  opcode: number,
+  payload: Buffer | string,
+  options: { fin?: boolean; mask?: boolean } = {},
+): Buffer {
+  const data = Buffer.from(payload);
+  const mask = options.mask ? randomBytes(4) : undefined;
+  const n = data.length;
+  const head = Buffer.alloc((n < 126 ? 2 : n < 65_536 ? 4 : 10) + (mask ? 4 : 0));
+  head[0] = (options.fin === false ? 0 : 0x80) | opcode;
+  const lenByte = n < 126 ? n : n < 65_536 ? 126 : 127;
+  head[1] = (mask ? 0x80 : 0) | lenByte;
+  if (lenByte === 126) head.writeUInt16BE(n, 2);
+  if (lenByte === 127) head.writeBigUInt64BE(BigInt(n), 2);
+  if (!mask) return Buffer.concat([head, data]);
+  mask.copy(head, head.length - 4);
+  const masked = Buffer.from(data.map((b, i) => b ^ mask[i % 4]!));
+  return Buffer.concat([head, masked]);
+}
+
+/** Incremental frame parser: feed bytes, get whole frames (unmasked). */
+export class FrameReader {
+  #buf = Buffer.alloc(0);
+  readonly frames: Frame[] = [];
+
+  push(chunk: Buffer): void {
+    this.#buf = Buffer.concat([this.#buf, chunk]);
+    for (;;) {
+      const b = this.#buf;
+      if (b.length < 2) return;
+      const len7 = b[1]! & 0x7f;
+      const masked = (b[1]! & 0x80) !== 0;
+      let offset = 2;
+      let length = len7;
+      if (len7 === 126) {
+        if (b.length < 4) return;
+        length = b.readUInt16BE(2);
+        offset = 4;
+      } else if (len7 === 127) {
+        if (b.length < 10) return;
+        length = Number(b.readBigUInt64BE(2));
+        offset = 10;
+      }
+      const maskKey = masked ? b.subarray(offset, offset + 4) : undefined;
+      if (masked) offset += 4;
+      if (b.length < offset + length) return;
+      let payload = Buffer.from(b.subarray(offset, offset + length));
+      if (maskKey) payload = Buffer.from(payload.map((x, i) => x ^ maskKey[i % 4]!));
+      this.frames.push({ fin: (b[0]! & 0x80) !== 0, opcode: b[0]! & 0x0f, payload });
+      this.#buf = b.subarray(offset + length);
+    }
+  }
+
+  /** Data messages, fragments joined. */
+  messages(): string[] {
+    const out: string[] = [];
+    let current: Buffer[] = [];
+    for (const f of this.frames) {
+      if (f.opcode >= 0x8) continue;
+      current.push(f.payload);
+      if (f.fin) {
+        out.push(Buffer.concat(current).toString());
+        current = [];
+      }
+    }
+    return out;
+  }
+}
+
+export interface WsUpstream {
+  readonly url: string;
+  readonly server: Server;
+  /** The upgrade requests it received. */
+  readonly upgrades: IncomingMessage[];
+  close(): Promise<void>;
+}
+
+/**
+ * A WebSocket upstream: echoes text frames; on `/leak` it first sends the credential it received, split over
+ * two fragments with a ping in between and the key's first half again in a close reason; `/refuse` answers
+ * 401 with the credential in the body; `/deflate` agrees to permessage-deflate although nobody offered it.
+ */
+export async function startWsUpstream(): Promise<WsUpstream> {
+  const upgrades: IncomingMessage[] = [];
+  const sockets = new Set<Duplex>();
+  const server = createServer((_req, res) => res.writeHead(426).end());
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex) => {
+    upgrades.push(req);
+    sockets.add(socket);
+    socket.on('error', () => {});
+    const key = String(req.headers['x-api-key'] ?? '');
+    if (req.url?.startsWith('/refuse')) {
+      socket.end(`HTTP/1.1 401 Unauthorized\r\ncontent-type: text/plain\r\nset-cookie: s=${key}\r\n\r\nbad key ${key}`);
+      return;
+    }
+    const extensions = req.url?.startsWith('/deflate') ? 'sec-websocket-extensions: permessage-deflate\r\n' : '';
+    socket.write(
+      'HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: Upgrade\r\n' +
+        `sec-websocket-accept: ${acceptKey(String(req.headers['sec-websocket-key']))}\r\n` +
+        `x-echo-key: ${key}\r\n${extensions}\r\n`,
+    );
+    if (req.url?.startsWith('/leak')) {
+      const cut = Math.floor(key.length / 2);
+      socket.write(frame(0x1, `key=${key.slice(0, cut)}`, { fin: false }));
+      socket.write(frame(0x9, 'ping'));
+      setTimeout(() => socket.write(frame(0x0, `${key.slice(cut)};`)), 20);
+    }
+    const reader = new FrameReader();
+    socket.on('data', (chunk: Buffer) => {
+      const seen = reader.frames.length;
+      reader.push(chunk);
+      for (const f of reader.frames.slice(seen)) {
+        if (f.opcode === 0x8) socket.end(frame(0x8, Buffer.concat([Buffer.from([0x03, 0xe8]), Buffer.from(key)])));
+        else if (f.opcode === 0x1) socket.write(frame(0x1, `echo:${f.payload.toString()}`));
+      }
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    server,
+    upgrades,
+    close: () =>
+      new Promise((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+export interface WsClient {
+  readonly status: number;
+  readonly head: string;
+  /** Everything after the head, for non-101 answers. */
+  body(): string;
+  readonly reader: FrameReader;
+  send(text: string): void;
+  close(): void;
+  /** Resolves once `n` data messages have arrived. */
+  waitMessages(n: number, timeoutMs?: number): Promise<string[]>;
+  closed: Promise<void>;
+  raw(): string;
+}
+
+/** Open a WebSocket through a raw socket, with exactly the headers given. */
+export function wsConnect(port: number, path: string, headers: Record<string, string>): Promise<WsClient> {
+  return new Promise((resolve, reject) => {
+    const socket: Socket = connect(port, '127.0.0.1');
+    const key = randomBytes(16).toString('base64');
+    const lines = [
+      `GET ${path} HTTP/1.1`,
+      'Host: 127.0.0.1',
+      'Connection: Upgrade',
+      'Upgrade: websocket',
+      'Sec-WebSocket-Version: 13',
+      `Sec-WebSocket-Key: ${key}`,
+      ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`),
+    ];
+    const reader = new FrameReader();
+    let buffered = Buffer.alloc(0);
+    let all = Buffer.alloc(0);
+    let client: WsClient | undefined;
+    const closed = new Promise<void>((r) => socket.on('close', () => r()));
+    socket.on('error', (e) => (client ? undefined : reject(e)));
+    socket.on('data', (chunk: Buffer) => {
+      all = Buffer.concat([all, chunk]);
+      if (client) {
+        reader.push(chunk);
+        return;
+      }
+      buffered = Buffer.concat([buffered, chunk]);
+      const end = buffered.indexOf('\r\n\r\n');
+      if (end === -1) return;
+      const head = buffered.subarray(0, end).toString('latin1');
+      const status = Number(/^HTTP\/1\.1 (\d{3})/.exec(head)?.[1] ?? 0);
+      const rest = buffered.subarray(end + 4);
+      if (status === 101) reader.push(rest);
+      client = {
+        status,
+        head,
+        body: () => all.subarray(all.indexOf('\r\n\r\n') + 4).toString(),
+        reader,
+        send: (text) => socket.write(frame(0x1, text, { mask: true })),
+        close: () => socket.write(frame(0x8, Buffer.from([0x03, 0xe8]), { mask: true })),
+        closed,
+        raw: () => all.toString('latin1'),
+        async waitMessages(n, timeoutMs = 3_000) {
+          const deadline = Date.now() + timeoutMs;
+          while (reader.messages().length < n) {
+            if (Date.now() > deadline) throw new Error(`only ${reader.messages().length} of ${n} messages arrived`);
+            await new Promise((r) => setTimeout(r, 10));
+          }
+          return reader.messages();
+        },
+      };
+      resolve(client);
+    });
+    socket.write(`${lines.join('\r\n')}\r\n\r\n`);
+  });
+}
