@@ -35,11 +35,17 @@ export class RevocationQueue {
     this.#onGiveUp = options.onGiveUp ?? (() => {});
   }
 
-  /** False when the queue is full: the caller logs it (the credential then lives until its own expiry). */
-  push(job: RevocationJob): boolean {
-    if (this.#jobs.length >= this.#maxQueued) return false;
-    this.#jobs.push({ job, attempt: 1 });
-    this.#pump();
+  /**
+   * Queue `job`, to start no earlier than `delayMs` from now. False when the queue is full: the caller logs it
+   * (the credential then lives until its own expiry).
+   */
+  push(job: RevocationJob, delayMs = 0): boolean {
+    if (this.pending >= this.#maxQueued) return false;
+    if (delayMs > 0) this.#later({ job, attempt: 1 }, delayMs);
+    else {
+      this.#jobs.push({ job, attempt: 1 });
+      this.#pump();
+    }
     return true;
   }
 
@@ -84,12 +90,17 @@ export class RevocationQueue {
       this.#onGiveUp(entry.job, error);
       return;
     }
-    const delay = this.#baseDelayMs * 2 ** (entry.attempt - 1);
+    // Jitter spreads the retries of a mass failure instead of sending them back in one wave.
+    const delay = this.#baseDelayMs * 2 ** (entry.attempt - 1) * (0.8 + Math.random() * 0.4);
+    this.#later({ job: entry.job, attempt: entry.attempt + 1 }, delay);
+  }
+
+  #later(entry: { job: RevocationJob; attempt: number }, delayMs: number): void {
     const timer = setTimeout(() => {
       this.#timers.delete(timer);
-      this.#jobs.push({ job: entry.job, attempt: entry.attempt + 1 });
+      this.#jobs.push(entry);
       this.#pump();
-    }, delay);
+    }, delayMs);
     timer.unref();
     this.#timers.add(timer);
   }

@@ -7,7 +7,7 @@ import type { Store } from '../store/types.js';
 import { parseTask, principalHash } from '../tasks/model.js';
 import type { TaskService } from '../tasks/service.js';
 import type { LeaseRecord } from './record.js';
-import { RevocationQueue } from './revocation-queue.js';
+import { RevocationQueue, type RevocationQueueOptions } from './revocation-queue.js';
 import type { LeaseService, RetireReason } from './service.js';
 
 export type RevocationReason = RetireReason | 'parent_closed' | 'admin';
@@ -21,6 +21,12 @@ export interface RevokerOptions {
   readonly metrics: Metrics;
   readonly log: Logger;
   readonly now?: () => number;
+  readonly queue?: Omit<RevocationQueueOptions, 'onGiveUp'>;
+  /**
+   * A renewed lease's old credential is revoked upstream this long after the renewal, so that requests that
+   * picked it up just before (on any replica) still reach the upstream with a working credential.
+   */
+  readonly renewedRevokeDelayMs?: number;
 }
 
 /**
@@ -36,6 +42,7 @@ export class Revoker {
     this.#o = options;
     this.#now = options.now ?? Date.now;
     this.queue = new RevocationQueue({
+      ...options.queue,
       onGiveUp: (job) => options.log.error({ job: job.describe }, 'upstream revocation failed after retries'),
     });
   }
@@ -123,10 +130,11 @@ export class Revoker {
     const adapter = this.#o.adapterFor(lease.target);
     if (adapter?.revoke) {
       const revoke = adapter.revoke.bind(adapter);
-      const accepted = this.queue.push({
-        describe: `${lease.target}/${lease.id}`,
-        run: () => revoke(lease.credential),
-      });
+      const delayMs = reason === 'renewed' ? (this.#o.renewedRevokeDelayMs ?? 2_000) : 0;
+      const accepted = this.queue.push(
+        { describe: `${lease.target}/${lease.id}`, run: () => revoke(lease.credential) },
+        delayMs,
+      );
       if (!accepted) {
         this.#o.log.error({ leaseId: lease.id }, 'revocation queue full: not revoked upstream, lives until it expires');
       }

@@ -25,29 +25,37 @@ export function watchSubscription(subscriber: Redis, options: SubscriptionOption
     if (channel === options.channel) options.onMessage(message);
   });
   subscriber.on('close', () => report(false));
-  subscriber.on('ready', () => {
+  const subscribe = () => {
     // ioredis also resubscribes by itself on reconnect; subscribing again is harmless and tells us when it is live.
     subscriber.subscribe(options.channel).then(
       () => report(subscriber.status === 'ready'),
       () => report(false),
     );
-  });
+  };
+  subscriber.on('ready', subscribe);
   const check = setInterval(() => {
-    if (subscriber.status !== 'ready' || !healthy) return;
-    let answered = false;
-    const timer = setTimeout(() => {
-      if (answered) return;
-      report(false);
-      subscriber.disconnect(true); // reconnect: `ready` resubscribes and reports healthy again
-    }, options.timeoutMs);
-    subscriber.ping().then(
-      () => {
-        answered = true;
-        clearTimeout(timer);
-      },
-      () => {},
-    );
+    if (subscriber.status !== 'ready') return;
+    // Connected but not subscribed (SUBSCRIBE was refused, e.g. by an ACL): keep trying.
+    if (!healthy) subscribe();
+    else ping(subscriber, options.timeoutMs, () => report(false));
   }, options.healthCheckMs);
   check.unref();
   return () => clearInterval(check);
+}
+
+/** A ping unanswered within `timeoutMs` drops the connection so that it reconnects and resubscribes. */
+function ping(subscriber: Redis, timeoutMs: number, onLost: () => void): void {
+  let answered = false;
+  const timer = setTimeout(() => {
+    if (answered) return;
+    onLost();
+    subscriber.disconnect(true);
+  }, timeoutMs);
+  subscriber.ping().then(
+    () => {
+      answered = true;
+      clearTimeout(timer);
+    },
+    () => {},
+  );
 }
