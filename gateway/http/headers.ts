@@ -55,7 +55,8 @@ export function upstreamHeaders(req: IncomingMessage, policy: RequestHeaderPolic
     if (name.includes('_') || name.startsWith('x-forwarded-') || name.startsWith('proxy-')) continue;
     if (name === 'accept-encoding') continue;
     const value = raw[i + 1]!;
-    const existing = out[name];
+    // Own properties only: a header named `constructor` or `toString` must not pick up Object.prototype's.
+    const existing = Object.hasOwn(out, name) ? out[name] : undefined;
     if (existing === undefined) out[name] = value;
     else if (Array.isArray(existing)) existing.push(value);
     else out[name] = [existing, value];

@@ -117,6 +117,14 @@ describe('request hygiene: only what Escrow decides reaches the upstream', () =>
     expect(JSON.stringify(seen!.rawHeaders)).not.toContain('6.6.6.6');
   });
 
+  it('forwards headers named like Object.prototype members as plain values (regression: constructor)', async () => {
+    const { res, seen } = await send(['Constructor: a', 'toString: b', 'hasOwnProperty: c', 'valueOf: d']);
+    expect(res.status).toBe(200);
+    expect(seen!.headers.constructor).toBe('a');
+    expect(seen!.headers.tostring).toBe('b');
+    expect(seen!.headers.hasownproperty).toBe('c');
+  });
+
   it('sends the upstream its own Host, never the one the agent gave', async () => {
     const res = await rawExchange(
       escrow.port,
