@@ -1,6 +1,8 @@
+import type { Action, PrincipalType } from '../domain.js';
 import { EscrowError } from '../errors.js';
 import { cedar, describeErrors } from './cedar.js';
 import type { PolicySetSource, PolicySource } from './load.js';
+import { scopeAdmits } from './scope.js';
 import { addPolicyUsage, emptyUsage, type PayloadUsage } from './usage.js';
 import { policyRecord } from './validate.js';
 
@@ -10,33 +12,35 @@ export interface Slice {
   readonly usage: PayloadUsage | undefined;
 }
 
-/** A validated policy set, preparsed inside cedar-wasm: one preparsed set per target slice. */
+/** A validated policy set, preparsed inside cedar-wasm. */
 export interface CompiledPolicySet {
   readonly hash: string;
   readonly policyCount: number;
-  /** The preparsed set holding every policy that can apply to this target. */
-  sliceFor(target: string): Slice;
+  /** The preparsed set holding every policy whose scope can match this target, action and principal type. */
+  sliceFor(target: string, action: Action, principalType: PrincipalType): Slice;
   /** Drop the preparsed sets (overwrite them with empty sets). Call once nothing evaluates against this set. */
   release(): void;
 }
 
-const OTHER_TARGETS = '*';
+export interface CompileOptions {
+  /** One preparsed set per (target, action, principal type) (default true). `false` puts every policy in one set. */
+  readonly slice?: boolean;
+  /** Send cedar only what a slice's policies can read (default true). `false` sends the whole request. */
+  readonly prune?: boolean;
+}
+
 // Preparsed sets are global to the wasm instance: every compiled set gets ids of its own.
 let compilations = 0;
 
-/**
- * Group policies by the target they can apply to. A policy whose scope names `resource == Escrow::Target::"x"` lands
- * in x's slice only; every other policy (unconstrained, `in`, `is`) lands in every slice, and in the slice for
- * targets that no policy names.
- */
-export function slicePolicies(source: PolicySetSource): Map<string, PolicySource[]> {
-  const anyTarget = source.policies.filter((p) => p.target === undefined);
-  const slices = new Map<string, PolicySource[]>([[OTHER_TARGETS, anyTarget]]);
-  for (const p of source.policies) {
-    if (p.target === undefined) continue;
-    slices.set(p.target, [...(slices.get(p.target) ?? anyTarget), p]);
-  }
-  return slices;
+function invalid(errors: { message: string }[]): EscrowError {
+  return new EscrowError('config_invalid', `policy set cannot be preparsed: ${describeErrors(errors)}`, {
+    reason: 'policy_invalid',
+  });
+}
+
+function preparse(setId: string, policies: readonly PolicySource[]): void {
+  const answer = cedar.preparsePolicySet(setId, { staticPolicies: policyRecord(policies) });
+  if (answer.type === 'failure') throw invalid(answer.errors);
 }
 
 function usageOf(policies: readonly PolicySource[]): PayloadUsage {
@@ -45,46 +49,60 @@ function usageOf(policies: readonly PolicySource[]): PayloadUsage {
   return usage;
 }
 
-function preparseAll(slices: Map<string, PolicySource[]>, prefix: string, prune: boolean): Map<string, Slice> {
-  const prepared = new Map<string, Slice>();
-  for (const [target, policies] of slices) {
-    const setId = `${prefix}${target}`;
-    const answer = cedar.preparsePolicySet(setId, { staticPolicies: policyRecord(policies) });
-    if (answer.type === 'failure') {
-      releaseIds([...prepared.values()].map((s) => s.setId));
-      throw new EscrowError('config_invalid', `policy set cannot be preparsed: ${describeErrors(answer.errors)}`, {
-        reason: 'policy_invalid',
-      });
-    }
-    prepared.set(target, { setId, usage: prune ? usageOf(policies) : undefined });
-  }
-  return prepared;
-}
-
-function releaseIds(ids: Iterable<string>): void {
-  for (const id of ids) cedar.preparsePolicySet(id, { staticPolicies: {} });
-}
-
-export interface CompileOptions {
-  /** One preparsed set per target (default true). `false` puts every policy in one set. */
-  readonly slice?: boolean;
-  /** Send cedar only what a slice's policies can read (default true). `false` sends the whole request. */
-  readonly prune?: boolean;
-}
-
 /**
- * Preparse a (validated) policy set. With `slice: false, prune: false` it is the plain form that the optimised one
- * is tested against. Throws `config_invalid` when cedar-wasm refuses a slice; nothing stays preparsed then.
+ * Preparse a (validated) policy set. The whole set is preparsed at once, so a set cedar refuses throws
+ * `config_invalid` here and nothing stays preparsed. With slicing, that whole set is dropped again and each
+ * (target, action, principal type) gets a set of only the policies whose scope can match it, preparsed on first use
+ * and shared between keys with the same policies: preparsing every slice up front would block the event loop for
+ * seconds with hundreds of targets. `slice: false, prune: false` is the plain form the sliced one is tested against.
  */
 export function compilePolicySet(source: PolicySetSource, options: CompileOptions = {}): CompiledPolicySet {
   const prefix = `escrow#${++compilations}#`;
-  const slices = options.slice === false ? new Map([[OTHER_TARGETS, [...source.policies]]]) : slicePolicies(source);
-  const prepared = preparseAll(slices, prefix, options.prune !== false);
-  const fallback = prepared.get(OTHER_TARGETS)!;
-  return {
-    hash: source.hash,
-    policyCount: source.policies.length,
-    sliceFor: (target) => prepared.get(target) ?? fallback,
-    release: () => releaseIds([...prepared.values()].map((s) => s.setId)),
+  const whole = `${prefix}all`;
+  preparse(whole, source.policies);
+  const prune = options.prune !== false;
+  const wholeSlice: Slice = { setId: whole, usage: prune ? usageOf(source.policies) : undefined };
+  const base = { hash: source.hash, policyCount: source.policies.length };
+  if (options.slice === false) {
+    return { ...base, sliceFor: () => wholeSlice, release: () => release([whole]) };
+  }
+  release([whole]);
+  const named = new Set(source.policies.flatMap((p) => (p.scope.target === undefined ? [] : [p.scope.target])));
+  const byKey = new Map<string, Slice>();
+  const byPolicies = new Map<string, Slice>();
+  const build = (target: string | undefined, action: Action, type: PrincipalType): Slice => {
+    const policies = source.policies.filter((p) => scopeAdmits(p.scope, target, action, type));
+    const ids = policies.map((p) => p.id).join('\0');
+    let slice = byPolicies.get(ids);
+    if (slice === undefined) {
+      slice = { setId: `${prefix}${byPolicies.size}`, usage: prune ? usageOf(policies) : undefined };
+      preparse(slice.setId, policies);
+      byPolicies.set(ids, slice);
+    }
+    return slice;
   };
+  let released = false;
+  return {
+    ...base,
+    sliceFor: (target, action, type) => {
+      // After release nothing is preparsed any more: the missing set makes cedar fail, which denies.
+      if (released) return { setId: `${prefix}released`, usage: undefined };
+      const scoped = named.has(target) ? target : undefined;
+      const key = `${scoped ?? '*'}\0${action}\0${type}`;
+      let slice = byKey.get(key);
+      if (slice === undefined) {
+        slice = build(scoped, action, type);
+        byKey.set(key, slice);
+      }
+      return slice;
+    },
+    release: () => {
+      released = true;
+      release([...byPolicies.values()].map((s) => s.setId));
+    },
+  };
+}
+
+function release(setIds: Iterable<string>): void {
+  for (const id of setIds) cedar.preparsePolicySet(id, { staticPolicies: {} });
 }

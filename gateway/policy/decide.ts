@@ -25,7 +25,7 @@ export function evaluate(set: CompiledPolicySet, request: AuthorizationRequest, 
   if (set.policyCount === 0) return deny([], []);
   let answer: ReturnType<typeof cedar.statefulIsAuthorized>;
   try {
-    const slice = set.sliceFor(request.target.name);
+    const slice = set.sliceFor(request.target.name, request.action, request.principal.type);
     answer = cedar.statefulIsAuthorized(buildCall(request, slice.setId, now, slice.usage));
   } catch (error) {
     // RangeErrors are ours (request.ts) or Date's: messages without request data. Anything else stays generic.

@@ -3,6 +3,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { EscrowError } from '../errors.js';
 import { cedar, describeErrors, type PolicyJson } from './cedar.js';
+import { type PolicyScope, scopeOf } from './scope.js';
 
 /** One static policy as read from disk. */
 export interface PolicySource {
@@ -11,8 +12,8 @@ export interface PolicySource {
   readonly file: string;
   readonly text: string;
   readonly effect: 'permit' | 'forbid';
-  /** The one target this policy can apply to (`resource == Escrow::Target::"x"`); undefined when it can apply to any. */
-  readonly target: string | undefined;
+  /** The requests its scope can match (target, actions, principal types). */
+  readonly scope: PolicyScope;
   /** cedar's JSON form, read to find what the policy can see of a request (usage.ts). */
   readonly json: PolicyJson;
 }
@@ -26,7 +27,6 @@ export interface PolicySetSource {
 }
 
 export const SCHEMA_FILE = 'schema.cedarschema';
-const TARGET_TYPE = 'Escrow::Target';
 
 function invalid(message: string): EscrowError {
   return new EscrowError('config_invalid', message, { reason: 'policy_invalid' });
@@ -49,11 +49,7 @@ function parseFile(file: string, text: string): PolicySource[] {
     if (json.type === 'failure') throw invalid(`${file}: ${describeErrors(json.errors)}`);
     const id = json.json.annotations?.id;
     if (id === undefined || id === '') throw invalid(`${file}: every policy needs an @id("...") annotation`);
-    const resource = json.json.resource;
-    const named = resource.op === '==' && 'entity' in resource ? resource.entity : undefined;
-    const uid = named !== undefined && '__entity' in named ? named.__entity : named;
-    const target = uid !== undefined && uid.type === TARGET_TYPE ? uid.id : undefined;
-    return { id, file, text: policyText, effect: json.json.effect, target, json: json.json };
+    return { id, file, text: policyText, effect: json.json.effect, scope: scopeOf(json.json), json: json.json };
   });
 }
 
