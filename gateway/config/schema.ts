@@ -53,6 +53,13 @@ export const targetSchema = z.strictObject({
   /** Response headers from the upstream that are passed back although they are dropped by default. */
   allowResponseHeaders: z.array(z.string().toLowerCase()).default([]),
   websocket: z.boolean().default(false),
+  /** Fail fast while the upstream is failing (gateway/proxy/breaker.ts); absent: no breaker. */
+  circuitBreaker: z
+    .strictObject({
+      failureThreshold: z.number().int().positive().default(5),
+      coolDownMs: z.number().int().positive().default(10_000),
+    })
+    .optional(),
   pool: z
     .strictObject({
       connections: z.number().int().positive().default(128),

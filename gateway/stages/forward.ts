@@ -5,6 +5,7 @@ import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
 import { EscrowError } from '../errors.js';
 import type { Gateway } from '../gateway.js';
 import { responseHeaders } from '../http/headers.js';
+import { breakerFor, circuitOutcome } from '../proxy/breaker.js';
 import { type ForwardRequest, forward, upstreamError } from '../proxy/forward.js';
 import { ScrubStream } from '../proxy/scrub.js';
 import type { TargetRuntime } from '../targets.js';
@@ -24,9 +25,15 @@ const DECODERS: Record<string, () => Writable & NodeJS.ReadableStream> = {
 };
 
 /** A body with a content encoding is decoded so it can be scrubbed (no gzip bypass); unknown encodings fail. */
-function bodySink(res: ServerResponse, headers: Record<string, string | string[]>, needles: readonly Buffer[]): Writable {
+function bodySink(
+  res: ServerResponse,
+  headers: Record<string, string | string[]>,
+  needles: readonly Buffer[],
+): Writable {
   const scrubber = new ScrubStream(needles);
-  const encoding = String(headers['content-encoding'] ?? 'identity').toLowerCase().trim();
+  const encoding = String(headers['content-encoding'] ?? 'identity')
+    .toLowerCase()
+    .trim();
   const onDone = () => {};
   if (encoding === 'identity') {
     pipeline(scrubber, res, onDone);
@@ -48,6 +55,8 @@ export async function forwardAndScrub(
   needles: readonly Buffer[],
   outcome: ForwardOutcome,
 ): Promise<void> {
+  const breaker = breakerFor(target, gw.metrics);
+  const ticket = breaker?.admit(); // throws while the target's circuit is open: nothing is sent
   const abort = new AbortController();
   const onClose = () => {
     if (!res.writableFinished) abort.abort();
@@ -69,8 +78,10 @@ export async function forwardAndScrub(
       res.writeHead(status, headers);
       return noBody ? res : bodySink(res, headers, needles);
     });
+    if (breaker && ticket) breaker.settle(ticket, circuitOutcome({ status: outcome.status }));
   } catch (error) {
     const mapped = upstreamError(error);
+    if (breaker && ticket) breaker.settle(ticket, circuitOutcome({ errorKind: mapped.kind }));
     if (!(error instanceof EscrowError)) {
       outcome.upstreamErrorKind = mapped.kind;
       gw.metrics.upstreamErrors.inc({ target: target.config.name, kind: mapped.kind });

@@ -1,0 +1,213 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { parse, stringify } from 'yaml';
+import {
+  createIssuerKeys,
+  type IssuerKeys,
+  signToken,
+  TEST_AUDIENCE,
+  TEST_ISSUER,
+  TEST_TRUST_DOMAIN,
+  type TokenOptions,
+} from '../../support/keys.js';
+import { freePort, waitFor } from './ports.js';
+
+export const REPO_ROOT = resolve(import.meta.dirname, '../../..');
+const DIST_CLI = join(REPO_ROOT, 'dist/gateway/cli.js');
+
+function newestSource(dir: string): number {
+  let newest = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) newest = Math.max(newest, newestSource(path));
+    else if (entry.name.endsWith('.ts')) newest = Math.max(newest, statSync(path).mtimeMs);
+  }
+  return newest;
+}
+
+/**
+ * How to run the CLI: the built `dist/gateway/cli.js` (`npm run build`, which `npm test` does first) when it is
+ * newer than every source file, else the sources through tsx, so a test never runs stale code.
+ */
+export function cliCommand(): readonly string[] {
+  const built = existsSync(DIST_CLI) ? statSync(DIST_CLI).mtimeMs : 0;
+  const sources = Math.max(newestSource(join(REPO_ROOT, 'gateway')), newestSource(join(REPO_ROOT, 'adapters')));
+  return built >= sources ? [DIST_CLI] : ['--import', 'tsx', join(REPO_ROOT, 'gateway/cli.ts')];
+}
+
+export interface ProcessEscrowOptions {
+  readonly store: string;
+  readonly targets: readonly Record<string, unknown>[];
+  /** Top-level config keys merged over the defaults (shallow). */
+  readonly config?: Record<string, unknown>;
+  readonly env?: Record<string, string>;
+  readonly prefix?: string;
+  readonly keys?: IssuerKeys;
+  readonly logLevel?: string;
+}
+
+export interface ProcessEscrow {
+  readonly url: string;
+  readonly adminUrl: string;
+  readonly port: number;
+  readonly dir: string;
+  readonly configPath: string;
+  readonly prefix: string;
+  readonly keys: IssuerKeys;
+  readonly proc: ChildProcess;
+  /** Resolves with the exit code once the process is gone. */
+  readonly exited: Promise<number | null>;
+  /** Parsed JSON log lines written so far (stderr). */
+  logs(): Record<string, unknown>[];
+  /** Everything the process wrote (stdout and stderr), for failure messages and leak checks. */
+  output(): string;
+  token(options?: TokenOptions): Promise<string>;
+  openTask(token: string, targets: readonly string[], intent?: string): Promise<string>;
+  auditEvents(): Record<string, unknown>[];
+  /** Rewrite escrow.yaml (for SIGHUP tests): `edit` gets the current config object. */
+  rewriteConfig(edit: (config: Record<string, unknown>) => Record<string, unknown>): void;
+  /** Start another process over the same directory, config and ports (after this one exited). */
+  restart(): Promise<ProcessEscrow>;
+  /** SIGTERM and wait; SIGKILL if it has not exited within `graceMs`. */
+  stop(graceMs?: number): Promise<number | null>;
+  /** Stop it and remove its directory. */
+  close(): Promise<void>;
+}
+
+interface Layout {
+  readonly dir: string;
+  readonly configPath: string;
+  readonly prefix: string;
+  readonly keys: IssuerKeys;
+  readonly port: number;
+  readonly adminPort: number;
+  readonly options: ProcessEscrowOptions;
+}
+
+async function writeLayout(options: ProcessEscrowOptions): Promise<Layout> {
+  const dir = mkdtempSync(join(tmpdir(), 'escrow-proc-'));
+  const keys = options.keys ?? (await createIssuerKeys());
+  writeFileSync(join(dir, 'jwks.json'), JSON.stringify(keys.jwks));
+  writeFileSync(join(dir, 'lease.key'), randomBytes(32).toString('base64'));
+  writeFileSync(join(dir, 'audit.key'), randomBytes(32).toString('base64'));
+  const [port, adminPort] = [await freePort(), await freePort()];
+  const prefix = options.prefix ?? `escrowtest:reliability:${randomBytes(4).toString('hex')}:`;
+  const config = {
+    proxy: { listen: `127.0.0.1:${port}` },
+    admin: { listen: `127.0.0.1:${adminPort}` },
+    store: options.store,
+    storePrefix: prefix,
+    keys: { leaseEncryption: 'file:lease.key', auditHmac: 'file:audit.key' },
+    identity: {
+      issuers: [
+        {
+          name: 'test',
+          principal: 'Agent',
+          issuer: TEST_ISSUER,
+          audience: TEST_AUDIENCE,
+          jwks: 'file:jwks.json',
+          algorithms: ['ES256'],
+          trustDomain: TEST_TRUST_DOMAIN,
+        },
+      ],
+    },
+    policies: join(REPO_ROOT, 'policies'),
+    watchPolicies: false,
+    audit: { sinks: ['file:audit.log'] },
+    targets: options.targets,
+    ...options.config,
+  };
+  const configPath = join(dir, 'escrow.yaml');
+  writeFileSync(configPath, stringify(config));
+  return { dir, configPath, prefix, keys, port, adminPort, options };
+}
+
+/** Start `escrow start --config <generated yaml>` as a child process and wait until /healthz answers. */
+export async function startEscrowProcess(options: ProcessEscrowOptions): Promise<ProcessEscrow> {
+  return launch(await writeLayout(options));
+}
+
+async function launch(layout: Layout): Promise<ProcessEscrow> {
+  const { dir, configPath, port, adminPort, options } = layout;
+  const proc = spawn(process.execPath, [...cliCommand(), 'start', '--config', configPath], {
+    cwd: REPO_ROOT, // where tsx resolves from; the config's relative paths resolve against its own directory
+    env: { ...process.env, ...options.env, ESCROW_LOG_LEVEL: options.logLevel ?? 'info' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let text = '';
+  proc.stdout?.on('data', (c: Buffer) => {
+    text += c.toString();
+  });
+  proc.stderr?.on('data', (c: Buffer) => {
+    text += c.toString();
+  });
+  const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
+  const adminUrl = `http://127.0.0.1:${adminPort}`;
+  let gone = false;
+  void exited.then(() => {
+    gone = true;
+  });
+  await waitFor(async () => {
+    if (gone) throw new Error(`escrow exited during start-up:\n${text}`);
+    return (await fetch(`${adminUrl}/healthz`)).ok;
+  }, 20_000).catch((error: Error) => {
+    proc.kill('SIGKILL');
+    throw new Error(`${error.message}\n${text}`);
+  });
+  const stop = async (graceMs = 10_000) => {
+    if (!gone) proc.kill('SIGTERM');
+    const timer = setTimeout(() => proc.kill('SIGKILL'), graceMs);
+    const code = await exited;
+    clearTimeout(timer);
+    return code;
+  };
+  const url = `http://127.0.0.1:${port}`;
+  return {
+    url,
+    adminUrl,
+    port,
+    dir,
+    configPath,
+    prefix: layout.prefix,
+    keys: layout.keys,
+    proc,
+    exited,
+    logs: () =>
+      text
+        .split('\n')
+        .filter((l) => l.startsWith('{'))
+        .map((l) => JSON.parse(l) as Record<string, unknown>),
+    output: () => text,
+    token: (o) => signToken(layout.keys, o),
+    async openTask(token, targets, intent = 'reliability test') {
+      const res = await fetch(`${url}/_escrow/tasks`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ intent, targets }),
+      });
+      const body = (await res.json()) as { id?: string };
+      if (res.status !== 201 || !body.id) throw new Error(`openTask: ${res.status} ${JSON.stringify(body)}`);
+      return body.id;
+    },
+    auditEvents() {
+      const file = join(dir, 'audit.log');
+      if (!existsSync(file)) return [];
+      return readFileSync(file, 'utf8')
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as Record<string, unknown>);
+    },
+    rewriteConfig(edit) {
+      writeFileSync(configPath, stringify(edit(parse(readFileSync(configPath, 'utf8')) as Record<string, unknown>)));
+    },
+    restart: () => launch(layout),
+    stop,
+    async close() {
+      await stop(2_000);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
