@@ -52,7 +52,11 @@ describe('the unmodified Anthropic SDK reaches the Messages API through Escrow w
     const task = await escrow.openTask(token, ['anthropic-key'], 'draft a reply');
     const client = anthropicViaEscrow({ url: escrow.url, token: async () => token }, task, 'anthropic-key');
     const before = upstream.requests.length;
-    await expect(ask(client.withOptions({ maxRetries: 0 }), 'x')).rejects.toMatchObject({ status: 401 });
+    // This SDK keeps the whole error body: Escrow's problem document, with its stable code and reason.
+    await expect(ask(client.withOptions({ maxRetries: 0 }), 'x')).rejects.toMatchObject({
+      status: 401,
+      error: { code: expect.stringMatching(/^identity_/), reason: 'token_missing' },
+    });
     expect(upstream.requests.length).toBe(before);
   });
 

@@ -43,8 +43,12 @@ describe('the unmodified Octokit reaches the GitHub REST API through Escrow with
     const task = await escrow.openTask(token, ['github'], 'read-only: inspect escrow/escrow');
     const octokit = await octokitViaEscrow({ url: escrow.url, token: async () => token }, task);
     const before = upstream.requests.length;
-    const write = octokit.rest.issues.create({ owner: 'escrow', repo: 'escrow', title: 'x' });
-    await expect(write).rejects.toMatchObject({ status: 403 });
+    const write: Promise<unknown> = octokit.rest.issues.create({ owner: 'escrow', repo: 'escrow', title: 'x' });
+    const error = (await write.catch((e: unknown) => e)) as { status: number; response: { data: ArrayBuffer } };
+    expect(error.status).toBe(403);
+    // Octokit parses only application/json: the problem document arrives as bytes.
+    const problem = JSON.parse(new TextDecoder().decode(error.response.data)) as Record<string, unknown>;
+    expect(problem).toMatchObject({ code: 'policy_denied', decisionId: expect.stringMatching(/^dec_/) });
     expect(upstream.requests.length).toBe(before);
   });
 

@@ -1,5 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type EscrowAgent, EscrowProblem, type TaskRef } from '../../examples/agents/escrow-client.js';
+import {
+  closeTask,
+  type EscrowAgent,
+  EscrowProblem,
+  openTask,
+  type TaskRef,
+} from '../../examples/agents/escrow-client.js';
 import { callTarget, runJob } from '../../examples/agents/task-lifecycle.js';
 import { startEscrow, type TestEscrow } from '../support/escrow.js';
 import { startUpstream, type TestUpstream } from '../support/upstream.js';
@@ -79,11 +85,22 @@ describe('an agent framework opens a task per job, a child task per step, and cl
     expect((await callTarget(agent, opened!, '/crm/x')).status).toBe(403);
   });
 
+  it('closes a step left open with its job, never past the job, and answers 404 to a second close', async () => {
+    const job = await openTask(agent, { intent: 'job', targets: ['crm'], ttlSeconds: 60 });
+    const step = await openTask(agent, { intent: 'job / step', targets: ['crm'], ttlSeconds: 3600, parent: job.id });
+    expect(Date.parse(step.expiresAt)).toBeLessThanOrEqual(Date.parse(job.expiresAt));
+    expect((await callTarget(agent, step, '/crm/x')).status).toBe(200);
+    await closeTask(agent, job.id);
+    expect((await callTarget(agent, step, '/crm/x')).status).toBe(403);
+    await expect(closeTask(agent, step.id)).rejects.toMatchObject({ status: 404, code: 'task_not_found' });
+    await expect(closeTask(agent, job.id)).rejects.toMatchObject({ status: 404, code: 'task_not_found' });
+  });
+
   it('refuses a step that asks for a target its job does not list', async () => {
     const widen = runJob(agent, { intent: 'crm only', targets: ['crm'] }, (ctx) =>
       ctx.step('sneak into billing', ['billing'], async () => 'unreachable'),
     );
     await expect(widen).rejects.toBeInstanceOf(EscrowProblem);
-    await expect(widen).rejects.toMatchObject({ code: expect.stringMatching(/^task_/) });
+    await expect(widen).rejects.toMatchObject({ status: 400, code: 'task_invalid' });
   });
 });
