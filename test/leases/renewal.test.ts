@@ -48,7 +48,7 @@ describe('a lease near its end under a live task is renewed transparently and th
     const task = await a!.openTask(token, ['minted']);
     const statuses: number[] = [];
     const until = Date.now() + 4_500;
-    for (let i = 0; Date.now() < until; i++) {
+    while (Date.now() < until) {
       const pair = await Promise.all([callTarget(a!, token, task), callTarget(b!, token, task)]);
       statuses.push(...pair.map((r) => r.status));
       await sleep(20);

@@ -1,0 +1,65 @@
+import { performance } from 'node:perf_hooks';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startEscrow, type TestEscrow } from '../support/escrow.js';
+import { type Mint, mintTarget, startMint } from './support/mint.js';
+import { callTarget } from './support/replicas.js';
+
+const TASKS = 200;
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Run `work` over `items`, at most `limit` at a time. */
+async function inBatches<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
+  for (let i = 0; i < items.length; i += limit) await Promise.all(items.slice(i, i + limit).map(work));
+}
+
+describe('a mass expiry revokes every credential upstream without storming it or stalling requests', () => {
+  let mint: Mint;
+  let escrow: TestEscrow;
+  beforeAll(async () => {
+    // A slow revocation endpoint that also fails its first 20 calls: retries with backoff must absorb it.
+    mint = await startMint({ revokeDelayMs: 40, failRevocations: 20 });
+    escrow = await startEscrow({ targets: [mintTarget(mint)], config: { tasks: { maxOpenPerPrincipal: 1_000 } } });
+  });
+  afterAll(async () => {
+    await escrow?.close();
+    await mint?.close();
+  });
+
+  it(`sweeps ${TASKS} expired tasks, revokes through a bounded queue, and keeps requests fast`, async () => {
+    const token = await escrow.token();
+    const live = await escrow.openTask(token, ['minted'], 'outlives the others');
+    expect((await callTarget(escrow, token, live)).status).toBe(200);
+    const doomed: string[] = [];
+    await inBatches(Array.from({ length: TASKS }), 25, async () => {
+      const task = await escrow.openTask(token, ['minted'], 'short', { ttlSeconds: 4 });
+      doomed.push(task);
+      expect((await callTarget(escrow, token, task)).status).toBe(200);
+    });
+    const doomedKeys = mint.keys.filter((k) => doomed.includes(k.taskId));
+    expect(doomedKeys).toHaveLength(TASKS);
+
+    await sleep(4_300);
+    expect((await callTarget(escrow, token, doomed[0]!)).status).toBe(403); // expired tasks refuse at once
+    const sweepStarted = performance.now();
+    expect(await escrow.gw.revoker.sweepExpired()).toBe(TASKS);
+    const sweepMs = performance.now() - sweepStarted;
+    expect(escrow.gw.revoker.queue.pending).toBeGreaterThan(0);
+
+    const latencies: number[] = [];
+    for (let i = 0; i < 30; i++) {
+      const started = performance.now();
+      expect((await callTarget(escrow, token, live)).status).toBe(200);
+      latencies.push(performance.now() - started);
+    }
+    expect(escrow.gw.revoker.queue.pending).toBeGreaterThan(0); // the requests ran while revocations were queued
+    expect(Math.max(...latencies)).toBeLessThan(150);
+
+    await expect.poll(() => doomedKeys.filter((k) => k.revokedAt === undefined).length, { timeout: 20_000 }).toBe(0);
+    expect(mint.revoking.max).toBeLessThanOrEqual(4);
+    expect(mint.revoking.attempts).toBe(TASKS + 20);
+    const revoked = (await escrow.auditEvents()).filter((e) => e.event === 'lease.revoked');
+    expect(revoked.filter((e) => e.reason === 'task_expired')).toHaveLength(TASKS);
+    expect(await escrow.gw.revoker.sweepExpired()).toBe(0);
+    expect(sweepMs).toBeLessThan(5_000);
+  });
+});
