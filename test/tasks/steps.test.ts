@@ -96,5 +96,6 @@ describe('a step (child task) narrows its parent and dies with it', () => {
       for (const step of steps) expect(await escrow.gw.store.tasks.get(step)).toBeNull();
       opened += steps.length;
     }
+    expect(opened).toBeGreaterThan(0); // some steps did open before the close took them
   });
 });
