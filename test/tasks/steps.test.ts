@@ -83,10 +83,12 @@ describe('a step (child task) narrows its parent and dies with it', () => {
 
   it('leaves no step alive when steps are opened while their parent is being closed', async () => {
     let opened = 0;
-    for (let round = 0; round < 8; round++) {
+    for (let round = 0; round < 16; round++) {
       const parent = await escrow.openTask(token, ['minted']);
-      const opening = Array.from({ length: 10 }, () => open({ targets: ['minted'], parent }));
-      const closing = new Promise((r) => setTimeout(r, round)).then(() => close(parent));
+      const after = (ms: number) => new Promise((r) => setTimeout(r, ms));
+      // Steps open one millisecond apart; the close lands somewhere among them.
+      const opening = Array.from({ length: 10 }, (_, i) => after(i).then(() => open({ targets: ['minted'], parent })));
+      const closing = after((round % 10) * 3).then(() => close(parent));
       const [closed, ...answers] = await Promise.all([closing, ...opening]);
       expect(closed.status).toBe(204);
       const steps = await Promise.all(
