@@ -85,10 +85,10 @@ describe('a step (child task) narrows its parent and dies with it', () => {
     let opened = 0;
     for (let round = 0; round < 16; round++) {
       const parent = await escrow.openTask(token, ['minted']);
-      const after = (ms: number) => new Promise((r) => setTimeout(r, ms));
+      const delay = (ms: number) => new Promise((r) => setTimeout(r, ms));
       // Steps open one millisecond apart; the close lands somewhere among them.
-      const opening = Array.from({ length: 10 }, (_, i) => after(i).then(() => open({ targets: ['minted'], parent })));
-      const closing = after((round % 10) * 3).then(() => close(parent));
+      const opening = Array.from({ length: 10 }, (_, i) => delay(i).then(() => open({ targets: ['minted'], parent })));
+      const closing = delay((round % 10) * 3).then(() => close(parent));
       const [closed, ...answers] = await Promise.all([closing, ...opening]);
       expect(closed.status).toBe(204);
       const steps = await Promise.all(
