@@ -50,6 +50,8 @@ export interface EscrowSpec {
   readonly keys: BenchKeys;
   readonly prefix: string;
   readonly maxOpenPerPrincipal?: number;
+  /** Extra arguments for node itself (e.g. `--cpu-prof`). */
+  readonly nodeArgs?: readonly string[];
 }
 
 export interface RunningEscrow {
@@ -102,7 +104,7 @@ export async function startEscrowProcess(spec: EscrowSpec): Promise<RunningEscro
   writePolicyDir(policyDir, join(spec.repoRoot, 'policies'), spec.policies === 'generated' ? generatedPolicies() : {});
   const configPath = join(spec.keys.dir, `escrow-${spec.name}.yaml`);
   writeFileSync(configPath, stringify(configFor(spec, port, adminPort, policyDir)));
-  const args = [join(spec.repoRoot, 'dist/gateway/cli.js'), 'start', '--config', configPath];
+  const args = [...(spec.nodeArgs ?? []), join(spec.repoRoot, 'dist/gateway/cli.js'), 'start', '--config', configPath];
   if (spec.workers > 1) args.push('--workers', String(spec.workers));
   const child = await startChild(spec.name, process.execPath, args, {
     cwd: spec.repoRoot,

@@ -1,18 +1,33 @@
+import cluster from 'node:cluster';
+import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
 import { createGateway } from '../app.js';
+import { runPrimary } from '../cluster.js';
 import { loadConfig } from '../config/load.js';
 import { ensureDevMaterial } from '../dev/material.js';
 import { mintDevToken } from '../dev/token.js';
 import { startDemoUpstream } from '../dev/upstream.js';
 import { createLogger } from '../log.js';
 import { startListeners } from '../server.js';
-import { configPath, devMaterialDir } from './common.js';
+import { configPath, devMaterialDir, UsageError } from './common.js';
 
-export const startHelp = `escrow start [--config FILE] [--workers N]
+export const startHelp = `escrow start [--config FILE] [--workers N|auto]
 
 Start Escrow. With no --config and no $ESCROW_CONFIG, starts the embedded default: the in-memory store,
 examples/dev/escrow.yaml, dev keys generated into .escrow-dev/, and a demo upstream on 127.0.0.1:9001.
+--workers N runs N worker processes on the same ports (auto: one per core); a crashed worker is restarted
+with backoff. Workers share state only through Redis, so --workers needs a redis:// store.
 Signals: SIGTERM/SIGINT drain and stop; SIGHUP reloads the policy set.`;
+
+/** `--workers`: a positive integer, or `auto` for one per core. */
+export function parseWorkers(value: string | undefined): number {
+  if (value === undefined) return 1;
+  if (value === 'auto') return availableParallelism();
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > 256)
+    throw new UsageError('--workers must be a whole number from 1 to 256, or auto');
+  return n;
+}
 
 export async function startCommand(argv: string[]): Promise<number> {
   const { values } = parseArgs({
@@ -26,6 +41,14 @@ export async function startCommand(argv: string[]): Promise<number> {
   if (process.env.ESCROW_DEV_MATERIAL) await ensureDevMaterial(process.env.ESCROW_DEV_MATERIAL);
   const loaded = loadConfig(path);
   const log = createLogger();
+  const workers = parseWorkers(values.workers);
+  if (workers > 1 && cluster.isPrimary) {
+    // The config is checked here, once, so a bad one stops start-up before any worker is forked.
+    if (loaded.config.store.startsWith('memory:')) {
+      throw new UsageError('--workers needs a shared store: memory:// lives in one process (use redis://)');
+    }
+    return runPrimary({ workers, log });
+  }
   const demo = loaded.config.dev?.demoUpstream ? await startDemo(loaded.config.targets[0]?.upstream) : undefined;
   const gw = await createGateway(loaded, { log });
   const listeners = await startListeners(gw);
@@ -38,7 +61,9 @@ export async function startCommand(argv: string[]): Promise<number> {
     },
     'escrow started',
   );
-  if (loaded.config.dev) await printDevGuide(loaded.config, loaded.baseDir);
+  if (loaded.config.dev && (cluster.isPrimary || process.env.ESCROW_WORKER_INDEX === '0')) {
+    await printDevGuide(loaded.config, loaded.baseDir);
+  }
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;

@@ -1,0 +1,71 @@
+/**
+ * Profile Escrow's full path under load: node --cpu-prof on the Escrow process, the builtin generator at c=50.
+ * Run: npx tsx bench/profile.ts [--workload poll|hostile] [--policies examples|generated] [--duration S] [--keep DIR]
+ * Prints self and inclusive time by function and by package/file (the profile itself stays out of git).
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import type { Field } from './lib/contestants.js';
+import { agentSubject, checkFullPath, createBenchKeys, deletePrefix, openTask, startEscrowProcess } from './lib/escrow.js';
+import { measure, WORKLOADS } from './lib/measure.js';
+import { freePort, startChild } from './lib/process.js';
+import { summarizeProfile } from './lib/profile-summary.js';
+
+const repoRoot = resolve(import.meta.dirname, '..');
+const { values } = parseArgs({
+  options: {
+    workload: { type: 'string', default: 'poll' },
+    policies: { type: 'string', default: 'examples' },
+    duration: { type: 'string', default: '10' },
+    keep: { type: 'string' },
+  },
+});
+const workload = WORKLOADS.find((w) => w.name === values.workload)!;
+const dir = mkdtempSync(join(tmpdir(), 'escrow-profile-'));
+const profDir = values.keep ?? join(dir, 'prof');
+mkdirSync(profDir, { recursive: true });
+const prefix = `escrowbench:${randomBytes(4).toString('hex')}:`;
+const keys = await createBenchKeys(dir);
+const upstreamPort = await freePort();
+const upstream = await startChild('upstream', process.execPath, [join(repoRoot, 'bench/servers/upstream.mjs'), String(upstreamPort)], {
+  readyLine: 'ready',
+});
+const escrow = await startEscrowProcess({
+  name: 'escrow',
+  policies: values.policies === 'generated' ? 'generated' : 'examples',
+  workers: 1,
+  upstreamPort,
+  repoRoot,
+  keys,
+  prefix,
+  nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${profDir}`],
+});
+try {
+  const token = await keys.sign(agentSubject(0));
+  const taskId = await openTask(escrow.port, token, 'bench: profile');
+  await checkFullPath(escrow.port, { token, taskId });
+  const field = { upstream, token, taskId } as unknown as Field;
+  const contestant = { name: 'escrow', description: '', port: escrow.port, child: escrow.child };
+  const options = { connections: 50, durationMs: Number(values.duration) * 1000, loadgen: 'builtin' as const };
+  const sample = await measure(field, contestant, workload, 1, options);
+  process.stdout.write(`${sample.result.rps.toFixed(0)} req/s, ${sample.cpuUs.toFixed(0)} µs CPU per request\n`);
+} finally {
+  await escrow.child.stop();
+  await upstream.stop();
+  await deletePrefix(prefix);
+}
+const file = readdirSync(profDir).find((f) => f.endsWith('.cpuprofile'));
+if (!file) throw new Error('no profile written');
+const summary = summarizeProfile(join(profDir, file));
+const print = (title: string, rows: [string, number][]) => {
+  process.stdout.write(`\n${title}\n`);
+  for (const [k, v] of rows) process.stdout.write(`${((v / summary.totalMs) * 100).toFixed(1).padStart(5)}%  ${k}\n`);
+};
+print('self time by package / file', summary.selfByPlace.slice(0, 25));
+print('self time by function', summary.selfByFunction.slice(0, 40));
+print('inclusive time by function', summary.inclusiveByFunction.slice(0, 60));
+if (values.keep === undefined) rmSync(dir, { recursive: true, force: true });
+else process.stdout.write(`\nprofile kept in ${profDir}\n`);
