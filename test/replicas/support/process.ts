@@ -1,0 +1,143 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { stringify } from 'yaml';
+import { REPO_POLICIES } from '../../support/escrow.js';
+import { type IssuerKeys, TEST_AUDIENCE, TEST_ISSUER, TEST_TRUST_DOMAIN } from '../../support/keys.js';
+import { REDIS_URL } from '../../support/redis.js';
+
+const ROOT = resolve(import.meta.dirname, '../../..');
+const BUILT_CLI = join(ROOT, 'dist/gateway/cli.js');
+
+/** An Escrow running as its own OS process (`escrow start --config …`). */
+export interface EscrowProcess {
+  readonly url: string;
+  readonly adminUrl: string;
+  readonly pid: number;
+  /** Everything it wrote to stdout and stderr so far (its logs). */
+  output(): string;
+  /** SIGTERM, then wait for it to drain and exit. */
+  stop(): Promise<number | null>;
+}
+
+export interface ProcessOptions {
+  readonly prefix: string;
+  readonly keys: IssuerKeys;
+  readonly secrets: { leaseKey: string; auditKey: string };
+  readonly targets: readonly Record<string, unknown>[];
+  readonly config?: Record<string, unknown>;
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as { port: number };
+  await new Promise<void>((r) => server.close(() => r()));
+  return port;
+}
+
+function newestSource(dir: string): number {
+  let newest = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) newest = Math.max(newest, newestSource(path));
+    else if (entry.name.endsWith('.ts')) newest = Math.max(newest, statSync(path).mtimeMs);
+  }
+  return newest;
+}
+
+/**
+ * How to run the CLI: the built `dist/gateway/cli.js` when `npm run build` is newer than every source file,
+ * otherwise the TypeScript source through tsx (same code, no stale build).
+ */
+function cliCommand(): string[] {
+  const fresh =
+    existsSync(BUILT_CLI) &&
+    statSync(BUILT_CLI).mtimeMs >= Math.max(newestSource(join(ROOT, 'gateway')), newestSource(join(ROOT, 'adapters')));
+  return fresh ? [BUILT_CLI] : ['--import', 'tsx', join(ROOT, 'gateway/cli.ts')];
+}
+
+async function waitReady(adminUrl: string, child: ChildProcess, output: () => string): Promise<void> {
+  const deadline = Date.now() + 20_000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`escrow exited with ${child.exitCode}:\n${output()}`);
+    const ready = await fetch(`${adminUrl}/readyz`).then(
+      (r) => r.status === 200,
+      () => false,
+    );
+    if (ready) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`escrow did not become ready:\n${output()}`);
+}
+
+/** Start `escrow start --config <yaml>` in a new process over the shared Redis prefix. */
+export async function spawnEscrow(options: ProcessOptions): Promise<EscrowProcess> {
+  const dir = mkdtempSync(join(tmpdir(), 'escrow-proc-'));
+  writeFileSync(join(dir, 'jwks.json'), JSON.stringify(options.keys.jwks));
+  writeFileSync(join(dir, 'lease.key'), options.secrets.leaseKey);
+  writeFileSync(join(dir, 'audit.key'), options.secrets.auditKey);
+  const [proxyPort, adminPort] = [await freePort(), await freePort()];
+  const config = {
+    proxy: { listen: `127.0.0.1:${proxyPort}` },
+    admin: { listen: `127.0.0.1:${adminPort}` },
+    store: REDIS_URL,
+    storePrefix: options.prefix,
+    keys: { leaseEncryption: 'file:lease.key', auditHmac: 'file:audit.key' },
+    identity: {
+      issuers: [
+        {
+          name: 'test',
+          principal: 'Agent',
+          issuer: TEST_ISSUER,
+          audience: TEST_AUDIENCE,
+          jwks: 'file:jwks.json',
+          algorithms: ['ES256'],
+          trustDomain: TEST_TRUST_DOMAIN,
+        },
+      ],
+    },
+    policies: REPO_POLICIES,
+    watchPolicies: false,
+    audit: { sinks: ['file:audit.log'] },
+    targets: options.targets,
+    ...options.config,
+  };
+  writeFileSync(join(dir, 'escrow.yaml'), stringify(config));
+  const child = spawn(process.execPath, [...cliCommand(), 'start', '--config', join(dir, 'escrow.yaml')], {
+    cwd: ROOT,
+    env: { ...process.env, ESCROW_LOG_LEVEL: 'info' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const chunks: Buffer[] = [];
+  child.stdout?.on('data', (c: Buffer) => chunks.push(c));
+  child.stderr?.on('data', (c: Buffer) => chunks.push(c));
+  const output = () => Buffer.concat(chunks).toString();
+  const adminUrl = `http://127.0.0.1:${adminPort}`;
+  try {
+    await waitReady(adminUrl, child, output);
+  } catch (error) {
+    child.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+    throw error;
+  }
+  return {
+    url: `http://127.0.0.1:${proxyPort}`,
+    adminUrl,
+    pid: child.pid!,
+    output,
+    async stop() {
+      if (child.exitCode === null) {
+        const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+        child.kill('SIGTERM');
+        const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+        await exited;
+        clearTimeout(timer);
+      }
+      rmSync(dir, { recursive: true, force: true });
+      return child.exitCode;
+    },
+  };
+}
