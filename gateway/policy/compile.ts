@@ -49,27 +49,14 @@ function usageOf(policies: readonly PolicySource[]): PayloadUsage {
   return usage;
 }
 
-/**
- * Preparse a (validated) policy set. The whole set is preparsed at once, so a set cedar refuses throws
- * `config_invalid` here and nothing stays preparsed. With slicing, that whole set is dropped again and each
- * (target, action, principal type) gets a set of only the policies whose scope can match it, preparsed on first use
- * and shared between keys with the same policies: preparsing every slice up front would block the event loop for
- * seconds with hundreds of targets. `slice: false, prune: false` is the plain form the sliced one is tested against.
- */
-export function compilePolicySet(source: PolicySetSource, options: CompileOptions = {}): CompiledPolicySet {
-  const prefix = `escrow#${++compilations}#`;
-  const whole = `${prefix}all`;
-  preparse(whole, source.policies);
-  const prune = options.prune !== false;
-  const wholeSlice: Slice = { setId: whole, usage: prune ? usageOf(source.policies) : undefined };
-  const base = { hash: source.hash, policyCount: source.policies.length };
-  if (options.slice === false) {
-    return { ...base, sliceFor: () => wholeSlice, release: () => release([whole]) };
-  }
-  release([whole]);
+type SliceLookup = Pick<CompiledPolicySet, 'sliceFor' | 'release'>;
+
+/** Slices built on first use, one preparsed set per distinct list of policies. */
+function lazySlices(source: PolicySetSource, prefix: string, prune: boolean): SliceLookup {
   const named = new Set(source.policies.flatMap((p) => (p.scope.target === undefined ? [] : [p.scope.target])));
   const byKey = new Map<string, Slice>();
   const byPolicies = new Map<string, Slice>();
+  let released = false;
   const build = (target: string | undefined, action: Action, type: PrincipalType): Slice => {
     const policies = source.policies.filter((p) => scopeAdmits(p.scope, target, action, type));
     const ids = policies.map((p) => p.id).join('\0');
@@ -81,9 +68,7 @@ export function compilePolicySet(source: PolicySetSource, options: CompileOption
     }
     return slice;
   };
-  let released = false;
   return {
-    ...base,
     sliceFor: (target, action, type) => {
       // After release nothing is preparsed any more: the missing set makes cedar fail, which denies.
       if (released) return { setId: `${prefix}released`, usage: undefined };
@@ -101,6 +86,27 @@ export function compilePolicySet(source: PolicySetSource, options: CompileOption
       release([...byPolicies.values()].map((s) => s.setId));
     },
   };
+}
+
+/**
+ * Preparse a (validated) policy set. The whole set is preparsed at once, so a set cedar refuses throws
+ * `config_invalid` here and nothing stays preparsed. With slicing, that whole set is dropped again and each
+ * (target, action, principal type) gets a set of only the policies whose scope can match it, preparsed on first use
+ * and shared between keys with the same policies: preparsing every slice up front would block the event loop for
+ * seconds with hundreds of targets. `slice: false, prune: false` is the plain form the sliced one is tested against.
+ */
+export function compilePolicySet(source: PolicySetSource, options: CompileOptions = {}): CompiledPolicySet {
+  const prefix = `escrow#${++compilations}#`;
+  const whole = `${prefix}all`;
+  preparse(whole, source.policies);
+  const prune = options.prune !== false;
+  const base = { hash: source.hash, policyCount: source.policies.length };
+  if (options.slice !== false) {
+    release([whole]);
+    return { ...base, ...lazySlices(source, prefix, prune) };
+  }
+  const wholeSlice: Slice = { setId: whole, usage: prune ? usageOf(source.policies) : undefined };
+  return { ...base, sliceFor: () => wholeSlice, release: () => release([whole]) };
 }
 
 function release(setIds: Iterable<string>): void {

@@ -3,6 +3,7 @@ import { EscrowError } from '../errors.js';
 import { type CompiledPolicySet, type CompileOptions, compilePolicySet } from './compile.js';
 import { evaluate, newDecisionId } from './decide.js';
 import { readPolicyDir } from './load.js';
+import { reloadSlot, type Slot } from './reload.js';
 import type { AuthorizationRequest, PolicyEngine } from './types.js';
 import { validatePolicySet } from './validate.js';
 import { type StopWatching, watchDirectory } from './watch.js';
@@ -64,12 +65,6 @@ export async function compileDir(dir: string, options: CompileOptions = {}): Pro
   return compilePolicySet(source, options);
 }
 
-interface Slot {
-  readonly dir: string;
-  readonly name: 'enforced' | 'shadow';
-  current: CompiledPolicySet;
-}
-
 /**
  * Load a policy directory into a synchronous Cedar engine. Throws `config_invalid` when the set at start is invalid.
  * Any evaluation problem denies; reloads swap a whole validated set atomically or keep the last good one.
@@ -85,36 +80,19 @@ export async function createPolicyEngine(options: PolicyEngineOptions): Promise<
   let closed = false;
   let reloading: Promise<boolean> = Promise.resolve(true);
 
-  const reloadSlot = async (slot: Slot): Promise<boolean> => {
-    try {
-      const next = await compileDir(slot.dir, slice);
-      if (closed) {
-        next.release();
-        return false;
-      }
-      const previous = slot.current;
-      slot.current = next;
-      previous.release();
-      options.logger?.info({ set: slot.name, hash: next.hash, policies: next.policyCount }, 'policy set reloaded');
-      options.onReload?.('ok', { hash: next.hash, set: slot.name });
-      return true;
-    } catch (error) {
-      const message = error instanceof Error ? error.message : 'policy set could not be loaded';
-      const kept = slot.current.hash;
-      options.logger?.warn(
-        { set: slot.name, hash: kept, error: message },
-        'policy reload rejected; last good set kept',
-      );
-      options.onReload?.('rejected', { hash: kept, error: message, set: slot.name });
-      return false;
-    }
-  };
-
   // Reloads run one after another so that two quick changes cannot swap sets out of order.
   const reload = (): Promise<boolean> => {
     reloading = reloading.then(async () => {
       let ok = true;
-      for (const slot of slots) ok = (await reloadSlot(slot)) && ok;
+      for (const slot of slots) {
+        ok =
+          (await reloadSlot(
+            slot,
+            (dir) => compileDir(dir, slice),
+            () => closed,
+            options,
+          )) && ok;
+      }
       return ok;
     });
     return reloading;
