@@ -30,8 +30,16 @@ const inFlight = new WeakMap<Gateway, Map<string, number>>();
 export function admitPrincipal(
   gw: Gateway,
   principal: Principal,
-  owner: { once(event: 'close', listener: () => void): unknown },
+  owner: {
+    once(event: 'close', listener: () => void): unknown;
+    readonly closed?: boolean;
+    readonly destroyed?: boolean;
+  },
 ): void {
+  // The agent may already be gone (its 'close' will not fire again): nothing to hold a slot for.
+  if (owner.closed === true || owner.destroyed === true) {
+    throw new EscrowError('bad_request', 'the client went away');
+  }
   let counts = inFlight.get(gw);
   if (!counts) {
     counts = new Map();

@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import { type Readable, Transform, type TransformCallback } from 'node:stream';
+import { pipeline, type Readable, Transform, type TransformCallback } from 'node:stream';
 import { EscrowError } from '../errors.js';
 
 /** Counts bytes through and fails the stream once `max` is passed (chunked bodies have no length up front). */
@@ -10,7 +10,8 @@ class BodyLimit extends Transform {
   }
   override _transform(chunk: Buffer, _enc: BufferEncoding, callback: TransformCallback): void {
     this.#seen += chunk.length;
-    if (this.#seen > this.max) callback(new EscrowError('payload_too_large', `the body must be at most ${this.max} bytes`));
+    if (this.#seen > this.max)
+      callback(new EscrowError('payload_too_large', `the body must be at most ${this.max} bytes`));
     else callback(null, chunk);
   }
 }
@@ -31,13 +32,21 @@ export async function requestBody(req: IncomingMessage, maxBytes: number, buffer
   if (length !== undefined && Number(length) > maxBytes) {
     throw new EscrowError('payload_too_large', `the body must be at most ${maxBytes} bytes`);
   }
-  if (!buffer) return { stream: chunked ? req.pipe(new BodyLimit(maxBytes)) : req };
+  if (req.destroyed) throw notReceived();
+  // pipeline, not pipe: an agent that aborts mid-body must fail the upstream request, not leave undici
+  // waiting forever on a body that never ends (pinning an upstream connection per aborted request).
+  const limited = new BodyLimit(maxBytes);
+  pipeline(req, limited, () => {});
+  if (!buffer) return { stream: limited };
   const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > maxBytes) throw new EscrowError('payload_too_large', `the body must be at most ${maxBytes} bytes`);
-    chunks.push(chunk);
+  try {
+    for await (const chunk of limited as AsyncIterable<Buffer>) chunks.push(chunk);
+  } catch (error) {
+    throw error instanceof EscrowError ? error : notReceived(error);
   }
   return { buffer: Buffer.concat(chunks) };
+}
+
+function notReceived(cause?: unknown): EscrowError {
+  return new EscrowError('bad_request', 'the request body was not received in full', { cause });
 }

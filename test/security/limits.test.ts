@@ -1,5 +1,7 @@
 import type { ServerResponse } from 'node:http';
+import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { inFlightCount } from '../../gateway/limits.js';
 import { rawExchange } from '../support/raw.js';
 import { echoHandler, startUpstream, type TestUpstream } from '../support/upstream.js';
 import { headerTarget, type LoggedEscrow, startLoggedEscrow } from './support/escrow.js';
@@ -98,6 +100,41 @@ describe('each limit answers a clear status and counts in escrow_limits_exceeded
     expect(res.status).toBe(504);
     expect(JSON.parse(res.body)).toMatchObject({ code: 'upstream_timeout' });
     expect(await escrow.metrics()).toMatch(/escrow_upstream_errors_total\{target="echo",kind="timeout"\} [1-9]/);
+  });
+});
+
+describe('an agent that aborts mid-body frees the upstream connection and its concurrency slot', () => {
+  it('serves the next request on a one-connection pool after aborted chunked and Content-Length bodies', async () => {
+    const upstream = await startUpstream();
+    const escrow = await startLoggedEscrow({
+      env: { KEY: CANARY },
+      proxy: { maxConcurrentPerPrincipal: 1 },
+      targets: [headerTarget('echo', upstream.url, { pool: { connections: 1, keepAliveTimeoutMs: 1_000 } })],
+    });
+    try {
+      const token = await escrow.token();
+      const creds = { token, task: await escrow.openTask(token, ['echo']) };
+      const bodies = [
+        [['Transfer-Encoding: chunked'], '5\r\nab'],
+        [['Content-Length: 10'], 'ab'],
+      ] as const;
+      // The agent leaves at different stages: before identity is verified, during the lease, while forwarding.
+      for (const delay of [1, 5, 20, 150]) {
+        for (const [headers, body] of bodies) {
+          const socket = connect(escrow.port, '127.0.0.1');
+          socket.on('error', () => {});
+          socket.write(buildRequest({ name: '', method: 'POST', headers, body }, creds));
+          await new Promise((r) => setTimeout(r, delay));
+          socket.destroy();
+        }
+      }
+      await waitFor(() => inFlightCount(escrow.gw) === 0);
+      const res = await rawExchange(escrow.port, buildRequest({ name: '' }, creds), 3_000);
+      expect(res.status).toBe(200);
+    } finally {
+      await escrow.close();
+      await upstream.close();
+    }
   });
 });
 
