@@ -48,7 +48,7 @@ export async function startOwnRedis(args: readonly string[] = [], port?: number)
   };
   const kill = async () => {
     const running = child;
-    if (!running || running.exitCode !== null) return;
+    if (!running || running.exitCode !== null || running.signalCode !== null) return;
     const exited = new Promise((resolve) => running.once('exit', resolve));
     running.kill('SIGCONT');
     running.kill('SIGKILL');

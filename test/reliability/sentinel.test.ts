@@ -1,0 +1,71 @@
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createRedisClient } from '../../gateway/store/topology.js';
+import { waitFor } from './support/ports.js';
+import { type SentinelSetup, startSentinelSetup } from './support/topologies.js';
+
+const COMMAND_TIMEOUT_MS = 300;
+
+// The same fail-fast options the store uses (gateway/store/redis.ts): no offline queue, bounded commands.
+const storeOptions = {
+  lazyConnect: true,
+  enableOfflineQueue: false,
+  maxRetriesPerRequest: 1,
+  commandTimeout: COMMAND_TIMEOUT_MS,
+  connectTimeout: 1_000,
+  retryStrategy: (attempt: number) => Math.min(100 * 2 ** attempt, 2_000),
+};
+
+describe('a Sentinel store URL follows a failover: commands fail fast while it happens, then reach the new primary', () => {
+  let setup: SentinelSetup;
+  let client: Redis;
+
+  beforeAll(async () => {
+    setup = await startSentinelSetup();
+    client = createRedisClient(setup.url, storeOptions) as Redis;
+    client.on('error', () => {});
+    await client.connect();
+  }, 30_000);
+  afterAll(async () => {
+    client?.disconnect();
+    await setup?.close();
+  });
+
+  it('writes to the primary the sentinel names', async () => {
+    await client.set('escrowtest:sentinel:before', 'kept', 'PX', 60_000);
+    expect(await setup.primaryPort()).toBe(setup.primary.port);
+    const replica = new Redis({ port: setup.replica.port, host: '127.0.0.1' });
+    await waitFor(async () => (await replica.get('escrowtest:sentinel:before')) === 'kept'); // replicated
+    replica.disconnect();
+  });
+
+  it('keeps answering (errors within the command timeout) through the failover and then writes to the replica', async () => {
+    const failedAt: number[] = [];
+    const slowest = { ms: 0 };
+    await setup.primary.kill();
+    const start = performance.now();
+    await waitFor(
+      async () => {
+        const t = performance.now();
+        try {
+          await client.set('escrowtest:sentinel:after', 'written', 'PX', 60_000);
+          return true;
+        } catch {
+          failedAt.push(performance.now() - start);
+          return false;
+        } finally {
+          slowest.ms = Math.max(slowest.ms, performance.now() - t);
+        }
+      },
+      15_000,
+      50,
+    );
+    expect(await setup.primaryPort()).toBe(setup.replica.port);
+    expect(slowest.ms).toBeLessThan(COMMAND_TIMEOUT_MS + 1_100); // never hangs: at worst a timeout or a connect attempt
+    expect(await client.get('escrowtest:sentinel:before')).toBe('kept');
+    expect(await client.get('escrowtest:sentinel:after')).toBe('written');
+    console.info(
+      `sentinel failover: writes failed for ${Math.round(failedAt.at(-1) ?? 0)} ms (${failedAt.length} tries)`,
+    );
+  });
+});
