@@ -49,6 +49,10 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (error: unknown) => {
-    process.exitCode = reportFailure(error instanceof TypeError && /parseArgs|ERR_PARSE_ARGS/.test(String((error as { code?: string }).code)) ? new UsageError(error.message) : error);
+    process.exitCode = reportFailure(
+      error instanceof TypeError && /parseArgs|ERR_PARSE_ARGS/.test(String((error as { code?: string }).code))
+        ? new UsageError(error.message)
+        : error,
+    );
   },
 );

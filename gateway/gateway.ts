@@ -1,8 +1,8 @@
 import type { AuditLog } from './audit/types.js';
 import type { Config } from './config/schema.js';
 import type { IdentityVerifier } from './identity/types.js';
-import type { LeaseService } from './leases/service.js';
 import type { Revoker } from './leases/revoker.js';
+import type { LeaseService } from './leases/service.js';
 import type { Logger } from './log.js';
 import type { Metrics } from './metrics.js';
 import type { PolicyEngine } from './policy/types.js';

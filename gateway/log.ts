@@ -1,4 +1,4 @@
-import { pino, type Logger } from 'pino';
+import { type Logger, pino } from 'pino';
 
 export type { Logger };
 
@@ -12,7 +12,18 @@ export function createLogger(options: { level?: string; destination?: NodeJS.Wri
       level: options.level ?? process.env.ESCROW_LOG_LEVEL ?? 'info',
       base: { service: 'escrow' },
       redact: {
-        paths: ['authorization', 'token', 'secret', 'password', '*.authorization', '*.token', '*.secret', '*.password', 'headers', '*.headers'],
+        paths: [
+          'authorization',
+          'token',
+          'secret',
+          'password',
+          '*.authorization',
+          '*.token',
+          '*.secret',
+          '*.password',
+          'headers',
+          '*.headers',
+        ],
         censor: '<redacted>',
       },
     },

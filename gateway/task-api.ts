@@ -44,7 +44,16 @@ export async function handleTaskApi(
         method,
         path: route.rest,
         queryKeys: [],
-        task: { id: '', principal, intent: draft.intent, targets: draft.targets, ancestors: [], depth: draft.depth, openedAt: now, expiresAt: now },
+        task: {
+          id: '',
+          principal,
+          intent: draft.intent,
+          targets: draft.targets,
+          ancestors: [],
+          depth: draft.depth,
+          openedAt: now,
+          expiresAt: now,
+        },
         clientIp: ip,
       });
     });
@@ -59,7 +68,17 @@ export async function handleTaskApi(
       targets: task.targets,
       expiresAt: new Date(task.expiresAt).toISOString(),
     });
-    sendJson(res, 201, { id: task.id, expiresAt: new Date(task.expiresAt).toISOString(), targets: task.targets, parent: task.parent ?? null }, requestId);
+    sendJson(
+      res,
+      201,
+      {
+        id: task.id,
+        expiresAt: new Date(task.expiresAt).toISOString(),
+        targets: task.targets,
+        parent: task.parent ?? null,
+      },
+      requestId,
+    );
     return;
   }
 
@@ -72,7 +91,13 @@ export async function handleTaskApi(
     return;
   }
   const revoked = await gw.revoker.revokeTask(task.id, 'task_closed');
-  gw.audit.record({ event: 'task.closed', requestId, principal: principalRef(principal), task: chainOf(task), leasesRevoked: revoked });
+  gw.audit.record({
+    event: 'task.closed',
+    requestId,
+    principal: principalRef(principal),
+    task: chainOf(task),
+    leasesRevoked: revoked,
+  });
   res.writeHead(204, { 'x-request-id': requestId });
   res.end();
 }

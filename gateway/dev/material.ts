@@ -20,5 +20,6 @@ export async function ensureDevMaterial(dir: string): Promise<void> {
   if (!existsSync(join(dir, 'lease.key'))) write('lease.key', randomBytes(32).toString('base64'));
   if (!existsSync(join(dir, 'audit.key'))) write('audit.key', randomBytes(32).toString('base64'));
   if (!existsSync(join(dir, 'echo-api-key'))) write('echo-api-key', `demo-key-${randomBytes(12).toString('hex')}`);
-  if (!existsSync(join(dir, 'ledger-api-key'))) write('ledger-api-key', `ledger-key-${randomBytes(12).toString('hex')}`);
+  if (!existsSync(join(dir, 'ledger-api-key')))
+    write('ledger-api-key', `ledger-key-${randomBytes(12).toString('hex')}`);
 }

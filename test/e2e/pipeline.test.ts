@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { rawGet } from '../support/raw.js';
 import { startEscrow, type TestEscrow } from '../support/escrow.js';
+import { rawGet } from '../support/raw.js';
 import { startUpstream, type TestUpstream } from '../support/upstream.js';
 
 const CANARY = 'canary-sk-7f3a9c1e5b2d4f60';
@@ -82,7 +82,10 @@ describe('the whole pipeline over real Redis', () => {
 
   it('rejects a percent-encoded dot segment with 400 before any identity work', async () => {
     const before = upstream.requests.length;
-    const res = await rawGet(Number(new URL(escrow.url).port), '/echo/%2e%2e/admin', { authorization: `Bearer ${token}`, 'x-escrow-task': task });
+    const res = await rawGet(Number(new URL(escrow.url).port), '/echo/%2e%2e/admin', {
+      authorization: `Bearer ${token}`,
+      'x-escrow-task': task,
+    });
     expect(res.status).toBe(400);
     expect(upstream.requests.length).toBe(before);
   });
@@ -114,7 +117,12 @@ describe('closing a task', () => {
     const escrow = await startEscrow({
       env: { K: CANARY },
       targets: [
-        { name: 'echo', upstream: upstream.url, attributes: { sensitivity: 'low', environment: 'dev' }, credential: { adapter: 'header', header: 'x-api-key', value: 'env:K', ttl: 300 } },
+        {
+          name: 'echo',
+          upstream: upstream.url,
+          attributes: { sensitivity: 'low', environment: 'dev' },
+          credential: { adapter: 'header', header: 'x-api-key', value: 'env:K', ttl: 300 },
+        },
       ],
     });
     try {
@@ -122,7 +130,10 @@ describe('closing a task', () => {
       const task = await escrow.openTask(token, ['echo']);
       const headers = { authorization: `Bearer ${token}`, 'x-escrow-task': task };
       expect((await fetch(`${escrow.url}/echo/a`, { headers })).status).toBe(200);
-      const closed = await fetch(`${escrow.url}/_escrow/tasks/${task}`, { method: 'DELETE', headers: { authorization: `Bearer ${token}` } });
+      const closed = await fetch(`${escrow.url}/_escrow/tasks/${task}`, {
+        method: 'DELETE',
+        headers: { authorization: `Bearer ${token}` },
+      });
       expect(closed.status).toBe(204);
       const before = upstream.requests.length;
       const res = await fetch(`${escrow.url}/echo/a`, { headers });

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync, cpSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -9,7 +9,15 @@ import { loadConfig } from '../../gateway/config/load.js';
 import { silentLogger } from '../../gateway/log.js';
 import { createMetrics } from '../../gateway/metrics.js';
 import { type Listeners, startListeners } from '../../gateway/server.js';
-import { createIssuerKeys, type IssuerKeys, signToken, TEST_AUDIENCE, TEST_ISSUER, TEST_TRUST_DOMAIN, type TokenOptions } from './keys.js';
+import {
+  createIssuerKeys,
+  type IssuerKeys,
+  signToken,
+  TEST_AUDIENCE,
+  TEST_ISSUER,
+  TEST_TRUST_DOMAIN,
+  type TokenOptions,
+} from './keys.js';
 import { deletePrefix, REDIS_URL, testPrefix } from './redis.js';
 
 export const REPO_POLICIES = resolve(import.meta.dirname, '../../policies');
@@ -42,7 +50,12 @@ export interface TestEscrow {
   readonly secrets: { leaseKey: string; auditKey: string };
   token(options?: TokenOptions): Promise<string>;
   /** Open a task as `token` and return its id (throws on a non-201). */
-  openTask(token: string, targets: readonly string[], intent?: string, extra?: Record<string, unknown>): Promise<string>;
+  openTask(
+    token: string,
+    targets: readonly string[],
+    intent?: string,
+    extra?: Record<string, unknown>,
+  ): Promise<string>;
   /** The audit file's events, parsed. */
   auditEvents(): Promise<Record<string, unknown>[]>;
   close(): Promise<void>;
@@ -52,7 +65,10 @@ export interface TestEscrow {
 export async function startEscrow(options: EscrowOptions): Promise<TestEscrow> {
   const dir = mkdtempSync(join(tmpdir(), 'escrow-test-'));
   const keys = options.keys ?? (await createIssuerKeys());
-  const secrets = options.secrets ?? { leaseKey: randomBytes(32).toString('base64'), auditKey: randomBytes(32).toString('base64') };
+  const secrets = options.secrets ?? {
+    leaseKey: randomBytes(32).toString('base64'),
+    auditKey: randomBytes(32).toString('base64'),
+  };
   writeFileSync(join(dir, 'jwks.json'), JSON.stringify(keys.jwks));
   writeFileSync(join(dir, 'lease.key'), secrets.leaseKey);
   writeFileSync(join(dir, 'audit.key'), secrets.auditKey);
@@ -72,7 +88,15 @@ export async function startEscrow(options: EscrowOptions): Promise<TestEscrow> {
     keys: { leaseEncryption: 'file:lease.key', auditHmac: 'file:audit.key' },
     identity: {
       issuers: [
-        { name: 'test', principal: 'Agent', issuer: TEST_ISSUER, audience: TEST_AUDIENCE, jwks: 'file:jwks.json', algorithms: ['ES256'], trustDomain: TEST_TRUST_DOMAIN },
+        {
+          name: 'test',
+          principal: 'Agent',
+          issuer: TEST_ISSUER,
+          audience: TEST_AUDIENCE,
+          jwks: 'file:jwks.json',
+          algorithms: ['ES256'],
+          trustDomain: TEST_TRUST_DOMAIN,
+        },
       ],
     },
     policies,
@@ -83,7 +107,12 @@ export async function startEscrow(options: EscrowOptions): Promise<TestEscrow> {
   };
   writeFileSync(join(dir, 'escrow.yaml'), stringify(config));
   const loaded = loadConfig(join(dir, 'escrow.yaml'), { ...process.env, ...options.env });
-  const gw = await createGateway(loaded, { log: silentLogger(), env: { ...process.env, ...options.env }, metrics: createMetrics(), sweepIntervalMs: 0 });
+  const gw = await createGateway(loaded, {
+    log: silentLogger(),
+    env: { ...process.env, ...options.env },
+    metrics: createMetrics(),
+    sweepIntervalMs: 0,
+  });
   const listeners = await startListeners(gw);
   const url = `http://127.0.0.1:${(listeners.proxy.address() as AddressInfo).port}`;
   const adminUrl = `http://127.0.0.1:${(listeners.admin.address() as AddressInfo).port}`;

@@ -32,6 +32,11 @@ export function rawExchange(port: number, bytes: string | Buffer, timeoutMs = 2_
 
 /** A GET with an exact request target (no client-side URL normalisation), connection closed after. */
 export function rawGet(port: number, target: string, headers: Record<string, string> = {}): Promise<RawResponse> {
-  const lines = [`GET ${target} HTTP/1.1`, 'host: 127.0.0.1', 'connection: close', ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`)];
+  const lines = [
+    `GET ${target} HTTP/1.1`,
+    'host: 127.0.0.1',
+    'connection: close',
+    ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`),
+  ];
   return rawExchange(port, `${lines.join('\r\n')}\r\n\r\n`);
 }
