@@ -34,7 +34,7 @@ const NOTES: Record<string, string> = {
   admin: 'The private listener: `/metrics`, `/healthz`, `/readyz`, `POST /admin/revoke`. Never expose it.',
   'admin.listen': 'Address of the admin listener. Bind it to a private interface (or a pod-local port).',
   store:
-    'Where tasks, leases, revocations and the audit stream live: `redis://`, `rediss://` (TLS), or `memory://` (one process only).',
+    'Where tasks, leases, revocations and the audit stream live: `redis://`/`rediss://` (one server), `redis+sentinel://`, `redis+cluster://`, or `memory://` (one process only). See docs/operations.md.',
   storePrefix: 'Prefix of every Redis key and channel; lets several Escrow deployments share one Redis.',
   storeTimeoutMs: 'Per-command store timeout; a slower store is treated as unavailable (503, fail closed).',
   keys: 'Escrow’s own keys, as secret references.',
