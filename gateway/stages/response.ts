@@ -1,5 +1,5 @@
-import type { TargetRuntime } from '../targets.js';
 import { scrubString } from '../proxy/scrub.js';
+import type { TargetRuntime } from '../targets.js';
 
 /**
  * A redirect to the target's own origin and base path is rewritten to the Escrow path, so the agent stays in
