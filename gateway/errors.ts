@@ -18,6 +18,7 @@ export type EscrowErrorCode =
   | 'task_forbidden'
   | 'task_invalid'
   | 'task_limit'
+  | 'request_timeout'
   | 'payload_too_large'
   | 'headers_too_large'
   | 'too_many_requests'
@@ -51,6 +52,7 @@ export const PROBLEMS: Readonly<Record<EscrowErrorCode, ProblemKind>> = Object.f
   task_forbidden: { status: 403, title: 'Task does not allow this request' },
   task_invalid: { status: 400, title: 'Invalid task request' },
   task_limit: { status: 429, title: 'Task limit reached' },
+  request_timeout: { status: 408, title: 'Request not received in time' },
   payload_too_large: { status: 413, title: 'Request body too large' },
   headers_too_large: { status: 431, title: 'Request headers too large' },
   too_many_requests: { status: 429, title: 'Too many concurrent requests' },

@@ -82,7 +82,7 @@ function parserProblem(code: string | undefined): { error: EscrowError; status: 
   }
   if (code === 'ERR_HTTP_REQUEST_TIMEOUT') {
     return {
-      error: new EscrowError('bad_request', 'the request was not received in time'),
+      error: new EscrowError('request_timeout', 'the request was not received in time'),
       status: 408,
       limit: 'request_timeout',
     };

@@ -145,6 +145,7 @@ async function proxy(
   ex: Exchange,
 ) {
   const lease = ex.lease!;
+  if (req.headers.expect?.toLowerCase() === '100-continue') res.writeContinue();
   const body = await requestBody(req, target.config.limits.maxBodyBytes, target.adapter.needsBody === true);
   const headers = upstreamHeaders(req, {
     tokenHeaders: target.tokenHeaders,

@@ -90,6 +90,9 @@ export async function startListeners(gw: RunningGateway): Promise<Listeners> {
   }
   for (const server of servers) {
     server.on('clientError', clientErrorHandler(gw.metrics, gw.log));
+    // `Expect: 100-continue` is answered by Escrow only once the request is allowed (see the pipeline):
+    // an agent that would be refused never sends its body.
+    server.on('checkContinue', onRequest);
     server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
       handleUpgrade(gw, req, socket, head).catch(() => socket.destroy());
     });
@@ -109,9 +112,15 @@ export async function startListeners(gw: RunningGateway): Promise<Listeners> {
     admin,
     async shutdown(deadlineMs = 10_000) {
       const closing = servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve())));
+      // A keep-alive connection whose last request ends during the drain goes idle and would hold `close`
+      // until the deadline: keep closing idle connections until every listener has closed.
+      const sweep = setInterval(() => {
+        for (const s of servers) s.closeIdleConnections();
+      }, 50);
       for (const s of servers) s.closeIdleConnections();
       const deadline = new Promise<void>((resolve) => setTimeout(resolve, deadlineMs).unref());
       await Promise.race([Promise.all(closing), deadline]);
+      clearInterval(sweep);
       for (const s of servers) s.closeAllConnections();
       await gw.close();
       await new Promise<void>((resolve) => admin.close(() => resolve()));

@@ -32,6 +32,7 @@ export async function handleTaskApi(
   const principal = await identify(gw, req, requestId);
 
   if (parts.length === 1) {
+    if (req.headers.expect?.toLowerCase() === '100-continue') res.writeContinue();
     const body = await readJson(req);
     const ip = clientIp(req.socket.remoteAddress);
     const { task, decisions } = await gw.tasks.open(principal, body, (name, draft) => {

@@ -6,7 +6,7 @@ import { join, resolve } from 'node:path';
 import { stringify } from 'yaml';
 import { createGateway, type RunningGateway } from '../../gateway/app.js';
 import { loadConfig } from '../../gateway/config/load.js';
-import { silentLogger } from '../../gateway/log.js';
+import { type Logger, silentLogger } from '../../gateway/log.js';
 import { createMetrics } from '../../gateway/metrics.js';
 import { type Listeners, startListeners } from '../../gateway/server.js';
 import {
@@ -37,6 +37,8 @@ export interface EscrowOptions {
   readonly keys?: IssuerKeys;
   /** Share lease/audit keys between replicas. */
   readonly secrets?: { leaseKey: string; auditKey: string };
+  /** A logger to inspect (default: silent). */
+  readonly log?: Logger;
 }
 
 export interface TestEscrow {
@@ -108,7 +110,7 @@ export async function startEscrow(options: EscrowOptions): Promise<TestEscrow> {
   writeFileSync(join(dir, 'escrow.yaml'), stringify(config));
   const loaded = loadConfig(join(dir, 'escrow.yaml'), { ...process.env, ...options.env });
   const gw = await createGateway(loaded, {
-    log: silentLogger(),
+    log: options.log ?? silentLogger(),
     env: { ...process.env, ...options.env },
     metrics: createMetrics(),
     sweepIntervalMs: 0,
