@@ -8,6 +8,7 @@ import { ensureDevMaterial } from '../dev/material.js';
 import { mintDevToken } from '../dev/token.js';
 import { startDemoUpstream } from '../dev/upstream.js';
 import { createLogger } from '../log.js';
+import { logReload, reloadConfig } from '../reload.js';
 import { startListeners } from '../server.js';
 import { configPath, devMaterialDir, UsageError } from './common.js';
 
@@ -17,7 +18,8 @@ Start Escrow. With no --config and no $ESCROW_CONFIG, starts the embedded defaul
 examples/dev/escrow.yaml, dev keys generated into .escrow-dev/, and a demo upstream on 127.0.0.1:9001.
 --workers N runs N worker processes on the same ports (auto: one per core); a crashed worker is restarted
 with backoff. Workers share state only through Redis, so --workers needs a redis:// store.
-Signals: SIGTERM/SIGINT drain and stop; SIGHUP reloads the policy set.`;
+Signals: SIGTERM/SIGINT drain (in-flight requests get proxy.drainTimeoutMs) and stop; SIGHUP re-reads the config
+and applies target credentials and policies, all or nothing (anything else needs a restart: docs/reliability.md).`;
 
 /** `--workers`: a positive integer, or `auto` for one per core. */
 export function parseWorkers(value: string | undefined): number {
@@ -70,16 +72,15 @@ export async function startCommand(argv: string[]): Promise<number> {
     stopping = true;
     log.info({ signal }, 'draining');
     listeners
-      .shutdown()
+      .shutdown(loaded.config.proxy.drainTimeoutMs)
       .then(() => demo?.close())
       .finally(() => process.exit(0));
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+  let reloading = Promise.resolve();
   process.on('SIGHUP', () => {
-    (gw.policy as { reload?: () => Promise<boolean> })
-      .reload?.()
-      .then((ok) => log.info({ ok }, 'SIGHUP: policies reloaded'));
+    reloading = reloading.then(() => reloadConfig(gw, loaded.path).then((result) => logReload(log, result)));
   });
   return new Promise<number>(() => {}); // runs until a signal
 }

@@ -108,6 +108,8 @@ export const configSchema = z.strictObject({
       /** Escrow sets its own X-Forwarded-For/-Proto upstream (the agent's are dropped either way). */
       forwardedHeaders: z.boolean().default(false),
       maxConcurrentPerPrincipal: z.number().int().positive().default(256),
+      /** On SIGTERM, how long in-flight requests may take to finish before their connections are cut. */
+      drainTimeoutMs: z.number().int().positive().default(10_000),
     })
     .default({
       listen: '127.0.0.1:8080',
@@ -116,6 +118,7 @@ export const configSchema = z.strictObject({
       trustForwardedFor: false,
       forwardedHeaders: false,
       maxConcurrentPerPrincipal: 256,
+      drainTimeoutMs: 10_000,
     }),
   admin: z.strictObject({ listen: listenAddress.default('127.0.0.1:9090') }).default({ listen: '127.0.0.1:9090' }),
   store: z

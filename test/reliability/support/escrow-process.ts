@@ -41,12 +41,14 @@ export function cliCommand(): readonly string[] {
 export interface ProcessEscrowOptions {
   readonly store: string;
   readonly targets: readonly Record<string, unknown>[];
-  /** Top-level config keys merged over the defaults (shallow). */
+  /** Top-level config keys merged over the defaults (shallow; `proxy` one level deep, keeping the port). */
   readonly config?: Record<string, unknown>;
   readonly env?: Record<string, string>;
   readonly prefix?: string;
   readonly keys?: IssuerKeys;
   readonly logLevel?: string;
+  /** Files written into the config's directory before start (`file:` secrets). */
+  readonly files?: Record<string, string>;
 }
 
 export interface ProcessEscrow {
@@ -93,6 +95,7 @@ async function writeLayout(options: ProcessEscrowOptions): Promise<Layout> {
   writeFileSync(join(dir, 'jwks.json'), JSON.stringify(keys.jwks));
   writeFileSync(join(dir, 'lease.key'), randomBytes(32).toString('base64'));
   writeFileSync(join(dir, 'audit.key'), randomBytes(32).toString('base64'));
+  for (const [name, content] of Object.entries(options.files ?? {})) writeFileSync(join(dir, name), content);
   const [port, adminPort] = [await freePort(), await freePort()];
   const prefix = options.prefix ?? `escrowtest:reliability:${randomBytes(4).toString('hex')}:`;
   const config = {
@@ -119,6 +122,8 @@ async function writeLayout(options: ProcessEscrowOptions): Promise<Layout> {
     audit: { sinks: ['file:audit.log'] },
     targets: options.targets,
     ...options.config,
+    // `proxy` is merged one level deep so that a test can set drain or size limits and keep the port.
+    ...(options.config?.proxy ? { proxy: { ...(options.config.proxy as object), listen: `127.0.0.1:${port}` } } : {}),
   };
   const configPath = join(dir, 'escrow.yaml');
   writeFileSync(configPath, stringify(config));
@@ -147,16 +152,17 @@ async function launch(layout: Layout): Promise<ProcessEscrow> {
   const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
   const adminUrl = `http://127.0.0.1:${adminPort}`;
   let gone = false;
-  void exited.then(() => {
+  const died = exited.then((code) => {
     gone = true;
+    throw new Error(`escrow exited during start-up (code ${code})`);
   });
-  await waitFor(async () => {
-    if (gone) throw new Error(`escrow exited during start-up:\n${text}`);
-    return (await fetch(`${adminUrl}/healthz`)).ok;
-  }, 20_000).catch((error: Error) => {
-    proc.kill('SIGKILL');
-    throw new Error(`${error.message}\n${text}`);
-  });
+  await Promise.race([waitFor(async () => (await fetch(`${adminUrl}/healthz`)).ok, 20_000), died]).catch(
+    (error: Error) => {
+      proc.kill('SIGKILL');
+      throw new Error(`${error.message}\n${text}`);
+    },
+  );
+  died.catch(() => {});
   const stop = async (graceMs = 10_000) => {
     if (!gone) proc.kill('SIGTERM');
     const timer = setTimeout(() => proc.kill('SIGKILL'), graceMs);
