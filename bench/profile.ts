@@ -47,7 +47,7 @@ try {
   const token = await keys.sign(agentSubject(0));
   const taskId = await openTask(escrow.port, token, 'bench: profile');
   await checkFullPath(escrow.port, { token, taskId });
-  const field = { upstream, token, taskId } as unknown as Field;
+  const field = { upstream, upstreamPort, token, taskId } as unknown as Field;
   const contestant = { name: 'escrow', description: '', port: escrow.port, child: escrow.child };
   const options = { connections: 50, durationMs: Number(values.duration) * 1000, loadgen: 'builtin' as const };
   const sample = await measure(field, contestant, workload, 1, options);

@@ -104,7 +104,9 @@ export async function startEscrowProcess(spec: EscrowSpec): Promise<RunningEscro
   writePolicyDir(policyDir, join(spec.repoRoot, 'policies'), spec.policies === 'generated' ? generatedPolicies() : {});
   const configPath = join(spec.keys.dir, `escrow-${spec.name}.yaml`);
   writeFileSync(configPath, stringify(configFor(spec, port, adminPort, policyDir)));
-  const args = [...(spec.nodeArgs ?? []), join(spec.repoRoot, 'dist/gateway/cli.js'), 'start', '--config', configPath];
+  // ESCROW_BENCH_CLI points at another build (A/B comparisons of a change without touching dist/).
+  const cli = process.env.ESCROW_BENCH_CLI ?? join(spec.repoRoot, 'dist/gateway/cli.js');
+  const args = [...(spec.nodeArgs ?? []), cli, 'start', '--config', configPath];
   if (spec.workers > 1) args.push('--workers', String(spec.workers));
   const child = await startChild(spec.name, process.execPath, args, {
     cwd: spec.repoRoot,

@@ -39,6 +39,8 @@ export interface Sample {
   /** CPU time the proxy process (tree) spent per answered request, µs. */
   readonly cpuUs: number;
   readonly upstreamCpuUs: number;
+  /** New connections the upstream accepted during the run (keep-alive working: ~0 after warm-up). */
+  readonly upstreamConnections: number;
   readonly rss: number;
 }
 
@@ -63,6 +65,11 @@ function requestBuilder(field: Field, workload: Workload, port: number): (i: num
   return (i) => Buffer.concat([Buffer.from(`GET ${workload.path(i)}`), tail]);
 }
 
+async function upstreamConnections(field: Field): Promise<number> {
+  const res = await fetch(`http://127.0.0.1:${field.upstreamPort}/__connections`);
+  return Number(await res.text());
+}
+
 /** One run against one contestant, with the CPU its process and the upstream spent. */
 export async function measure(
   field: Field,
@@ -71,6 +78,7 @@ export async function measure(
   round: number,
   options: MeasureOptions & { rate?: number },
 ): Promise<Sample> {
+  const conn0 = await upstreamConnections(field);
   const cpu0 = cpuSeconds(contestant.child.pid);
   const up0 = cpuSeconds(field.upstream.pid);
   const result =
@@ -100,6 +108,7 @@ export async function measure(
     result,
     cpuUs: ((cpuSeconds(contestant.child.pid) - cpu0) * 1e6) / answered,
     upstreamCpuUs: ((cpuSeconds(field.upstream.pid) - up0) * 1e6) / answered,
+    upstreamConnections: (await upstreamConnections(field)) - conn0 - 1,
     rss: rssBytes(contestant.child.pid),
   };
 }

@@ -1,3 +1,4 @@
+import type { EventEmitter } from 'node:events';
 import type { Readable, Writable } from 'node:stream';
 import { Pool, errors as undiciErrors } from 'undici';
 import type { TargetConfig } from '../config/schema.js';
@@ -8,7 +9,8 @@ export interface ForwardRequest {
   readonly path: string;
   readonly headers: Record<string, string | string[]>;
   readonly body: Readable | Buffer | undefined;
-  readonly signal: AbortSignal;
+  /** An AbortSignal, or any EventEmitter that emits `abort` (undici accepts both; the emitter is cheaper). */
+  readonly signal: AbortSignal | EventEmitter;
 }
 
 /** Upstream failure kinds, the `kind` label of `escrow_upstream_errors_total`. */
@@ -31,18 +33,30 @@ export function upstreamError(error: unknown): { error: EscrowError; kind: Upstr
   const code = (error as { code?: string }).code ?? '';
   if (error instanceof EscrowError) return { error, kind: 'protocol' };
   if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT' || code === 'UND_ERR_CONNECT_TIMEOUT') {
-    return { error: new EscrowError('upstream_timeout', 'the upstream did not answer in time', { cause: error }), kind: 'timeout' };
+    return {
+      error: new EscrowError('upstream_timeout', 'the upstream did not answer in time', { cause: error }),
+      kind: 'timeout',
+    };
   }
   if (code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'EHOSTUNREACH') {
-    return { error: new EscrowError('upstream_unavailable', 'the upstream refused the connection', { cause: error }), kind: 'connect' };
+    return {
+      error: new EscrowError('upstream_unavailable', 'the upstream refused the connection', { cause: error }),
+      kind: 'connect',
+    };
   }
   if (error instanceof undiciErrors.RequestAbortedError || code === 'UND_ERR_ABORTED') {
     return { error: new EscrowError('upstream_error', 'the request was aborted', { cause: error }), kind: 'aborted' };
   }
   if (code === 'UND_ERR_SOCKET' || code === 'ECONNRESET' || code === 'EPIPE' || code === 'UND_ERR_CLOSED') {
-    return { error: new EscrowError('upstream_error', 'the upstream connection failed', { cause: error }), kind: 'reset' };
+    return {
+      error: new EscrowError('upstream_error', 'the upstream connection failed', { cause: error }),
+      kind: 'reset',
+    };
   }
-  return { error: new EscrowError('upstream_error', 'the upstream request failed', { cause: error }), kind: 'protocol' };
+  return {
+    error: new EscrowError('upstream_error', 'the upstream request failed', { cause: error }),
+    kind: 'protocol',
+  };
 }
 
 /**

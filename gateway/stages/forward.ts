@@ -1,3 +1,4 @@
+import { EventEmitter } from 'node:events';
 import type { ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { pipeline, type Writable } from 'node:stream';
@@ -10,6 +11,7 @@ import { type ForwardRequest, forward, upstreamError } from '../proxy/forward.js
 import { ScrubStream } from '../proxy/scrub.js';
 import type { TargetRuntime } from '../targets.js';
 import { finishResponseHeaders } from './response.js';
+import { ScrubSink } from './scrub-sink.js';
 
 export interface ForwardOutcome {
   status?: number;
@@ -30,15 +32,12 @@ function bodySink(
   headers: Record<string, string | string[]>,
   needles: readonly Buffer[],
 ): Writable {
-  const scrubber = new ScrubStream(needles);
   const encoding = String(headers['content-encoding'] ?? 'identity')
     .toLowerCase()
     .trim();
+  if (encoding === 'identity') return new ScrubSink(res, needles);
+  const scrubber = new ScrubStream(needles);
   const onDone = () => {};
-  if (encoding === 'identity') {
-    pipeline(scrubber, res, onDone);
-    return scrubber;
-  }
   const decoder = DECODERS[encoding];
   if (!decoder) throw new EscrowError('upstream_error', 'the upstream used a content encoding Escrow cannot scrub');
   const stream = decoder();
@@ -57,14 +56,15 @@ export async function forwardAndScrub(
 ): Promise<void> {
   const breaker = breakerFor(target, gw.metrics);
   const ticket = breaker?.admit(); // throws while the target's circuit is open: nothing is sent
-  const abort = new AbortController();
+  // undici takes an EventEmitter as its abort signal: far cheaper per request than an AbortController.
+  const abort = new EventEmitter();
   const onClose = () => {
-    if (!res.writableFinished) abort.abort();
+    if (!res.writableFinished) abort.emit('abort');
   };
   res.once('close', onClose);
   outcome.dispatchedAt = performance.now();
   try {
-    await forward(target.pool, { ...request, signal: abort.signal }, (status, upstream) => {
+    await forward(target.pool, { ...request, signal: abort }, (status, upstream) => {
       outcome.status = status;
       const headers = finishResponseHeaders(responseHeaders(upstream, target.allowedResponseHeaders), target, needles);
       const noBody = request.method === 'HEAD' || status === 204 || status === 304;
