@@ -102,7 +102,7 @@ export function logReload(log: Logger, result: ReloadResult): void {
       return;
     default: {
       const never: never = result;
-      return never;
+      throw new Error(`unknown reload outcome ${JSON.stringify(never)}`);
     }
   }
 }
