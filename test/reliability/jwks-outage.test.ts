@@ -1,0 +1,168 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startEscrow, type TestEscrow } from '../support/escrow.js';
+import {
+  createIssuerKeys,
+  type IssuerKeys,
+  signToken,
+  TEST_AUDIENCE,
+  TEST_ISSUER,
+  TEST_TRUST_DOMAIN,
+} from '../support/keys.js';
+import { startUpstream, type TestUpstream } from '../support/upstream.js';
+import { burst, problemOf, timedFetch } from './support/load.js';
+import { scrape } from './support/metrics.js';
+import { waitFor } from './support/ports.js';
+
+const MAX_STALE_S = 3;
+
+/** A JWKS endpoint that can answer, fail with 503, answer slowly, or be switched off; it counts fetches. */
+interface JwksServer {
+  url: string;
+  mode: 'up' | 'failing' | 'slow';
+  fetches: number;
+  stop(): Promise<void>;
+  start(): Promise<void>;
+}
+
+async function startJwksServer(keys: IssuerKeys): Promise<JwksServer> {
+  let server: Server | undefined;
+  let port = 0;
+  const jwks: JwksServer = {
+    url: '',
+    mode: 'up',
+    fetches: 0,
+    async start() {
+      server = createServer((_req, res) => {
+        jwks.fetches++;
+        if (jwks.mode === 'failing') return void res.writeHead(503).end();
+        const send = () => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(keys.jwks));
+        if (jwks.mode === 'slow') setTimeout(send, 4_000);
+        else send();
+      });
+      await new Promise<void>((resolve) => server!.listen(port, '127.0.0.1', resolve));
+      port = (server.address() as AddressInfo).port;
+      jwks.url = `http://127.0.0.1:${port}/jwks.json`;
+    },
+    stop: () =>
+      new Promise((resolve) => {
+        server?.closeAllConnections();
+        server?.close(() => resolve());
+      }),
+  };
+  await jwks.start();
+  return jwks;
+}
+
+describe('an identity provider whose JWKS endpoint fails: known keys work until max stale age, unknown keys fail closed without a fetch storm', () => {
+  let keys: IssuerKeys;
+  let jwks: JwksServer;
+  let upstream: TestUpstream;
+  let escrow: TestEscrow;
+  let lastGoodFetch = 0;
+
+  beforeAll(async () => {
+    keys = await createIssuerKeys();
+    jwks = await startJwksServer(keys);
+    upstream = await startUpstream();
+    escrow = await startEscrow({
+      store: 'memory',
+      keys,
+      env: { KEY: 'canary-jwks-77aa' },
+      config: {
+        identity: {
+          issuers: [
+            {
+              name: 'remote',
+              principal: 'Agent',
+              issuer: TEST_ISSUER,
+              audience: TEST_AUDIENCE,
+              jwks: jwks.url,
+              algorithms: ['ES256'],
+              trustDomain: TEST_TRUST_DOMAIN,
+              jwksRefreshSeconds: 1,
+              jwksCooldownSeconds: 1,
+              jwksMaxStaleSeconds: MAX_STALE_S,
+            },
+          ],
+        },
+      },
+      targets: [
+        {
+          name: 'echo',
+          upstream: upstream.url,
+          attributes: { sensitivity: 'low', environment: 'dev' },
+          requireTask: false,
+          credential: { adapter: 'header', header: 'x-api-key', value: 'env:KEY', ttl: 300 },
+        },
+      ],
+    });
+  });
+  afterAll(async () => {
+    await escrow?.close();
+    await upstream?.close();
+    await jwks?.stop();
+  });
+
+  // A fresh token each time: a verified token is cached for one refresh interval, which would hide the keys.
+  const call = async (token?: string) =>
+    timedFetch(`${escrow.url}/echo/x`, { headers: { authorization: `Bearer ${token ?? (await signToken(keys))}` } });
+
+  it('accepts tokens while the endpoint answers', async () => {
+    expect((await call()).status).toBe(200);
+    lastGoodFetch = Date.now();
+    expect(jwks.fetches).toBeGreaterThanOrEqual(1);
+  });
+
+  it('keeps accepting known keys while the endpoint fails (503, then switched off)', async () => {
+    jwks.mode = 'failing';
+    await new Promise((resolve) => setTimeout(resolve, 1_100)); // past the refresh interval: refreshes now fail
+    const answers = await burst(20, 5, () => call());
+    expect(answers.map((a) => a.status)).toEqual(Array(20).fill(200));
+    await jwks.stop();
+    expect((await call()).status).toBe(200);
+  });
+
+  it('refuses unknown keys at once, with at most one fetch per cool-down', async () => {
+    await jwks.start();
+    jwks.mode = 'failing';
+    const rogue = await createIssuerKeys();
+    const before = jwks.fetches;
+    const answers = await burst(50, 10, async () => call(await signToken(rogue)));
+    for (const answer of answers) {
+      expect(answer.status).toBe(401);
+      expect(problemOf(answer).reason).toBe('unknown_key');
+      expect(answer.ms).toBeLessThan(500);
+    }
+    expect(jwks.fetches - before).toBeLessThanOrEqual(2); // 50 unknown kids, not 50 fetches
+  });
+
+  it('refuses known keys too once the keys are older than jwksMaxStaleSeconds (fail closed)', async () => {
+    await waitFor(() => Date.now() - lastGoodFetch > MAX_STALE_S * 1000 + 200, 10_000);
+    const answer = await call();
+    expect(answer.status).toBe(401);
+    expect(problemOf(answer).reason).toBe('jwks_unavailable');
+    expect(
+      await scrape(escrow.adminUrl, 'escrow_identity_failures_total', { reason: 'jwks_unavailable' }),
+    ).toBeGreaterThan(0);
+  });
+
+  it('accepts tokens again once the endpoint answers, without a restart', async () => {
+    jwks.mode = 'up';
+    await waitFor(async () => (await call()).status === 200, 5_000, 200);
+  });
+
+  it('does not make requests wait on a slow endpoint while the keys are fresh enough', async () => {
+    jwks.mode = 'slow';
+    await new Promise((resolve) => setTimeout(resolve, 1_100)); // due for a refresh, which now takes 4 s
+    const answers = await burst(10, 5, () => call());
+    for (const answer of answers) {
+      expect(answer.status).toBe(200);
+      expect(answer.ms).toBeLessThan(500);
+    }
+    const events = (await escrow.auditEvents()).filter((e) => e.event === 'identity.rejected');
+    expect(events.length).toBeGreaterThan(0);
+    expect(JSON.stringify(events)).not.toContain('canary-jwks-77aa');
+  });
+});
