@@ -92,7 +92,7 @@ describe('the Kubernetes manifests probe the admin listener and agree with the c
 
   it('drains before the kill: preStop pause and drain fit in the grace period, and no replica is lost in a rollout', () => {
     expect(container.lifecycle.preStop.exec.command).toEqual(['sleep', '5']);
-    expect(pod.terminationGracePeriodSeconds).toBeGreaterThanOrEqual(5 + 10 + 5);
+    expect(pod.terminationGracePeriodSeconds).toBeGreaterThanOrEqual(5 + config.proxy.drainTimeoutMs / 1000 + 5);
     expect(deployment.spec.strategy.rollingUpdate.maxUnavailable).toBe(0);
     expect(container.securityContext).toMatchObject({ readOnlyRootFilesystem: true, allowPrivilegeEscalation: false });
   });
