@@ -53,7 +53,7 @@ describe('the Kubernetes manifests probe the admin listener and agree with the c
     expect(parseListen(config.admin.listen).host).toBe('0.0.0.0');
   });
 
-  it('ships a config that validates, with a shared Redis store and every env: reference mapped from a Secret', () => {
+  it('ships a config that validates, with a shared Redis store and every secret reference backed by a Secret', () => {
     expect(config.store).toMatch(/^rediss?:\/\//);
     const refs = [...JSON.stringify(config).matchAll(/"env:([A-Za-z_][A-Za-z0-9_]*)"/g)].map((m) => m[1]);
     const fromSecrets = new Set(
@@ -61,6 +61,17 @@ describe('the Kubernetes manifests probe the admin listener and agree with the c
     );
     expect(refs.length).toBeGreaterThan(0);
     for (const ref of refs) expect(fromSecrets, ref).toContain(ref);
+    const secretVolumes = new Set(pod.volumes.filter((v: Doc) => v.secret).map((v: Doc) => v.name as string));
+    const secretMounts = container.volumeMounts
+      .filter((m: Doc) => secretVolumes.has(m.name))
+      .map((m: Doc) => `${m.mountPath}/`);
+    const files = [...JSON.stringify(config).matchAll(/"file:([^"]+)"/g)].map((m) => m[1]!);
+    expect(files.length).toBeGreaterThan(0);
+    for (const file of files)
+      expect(
+        secretMounts.some((dir: string) => file.startsWith(dir)),
+        file,
+      ).toBe(true);
     expect(container.args).toEqual(['start', '--config', '/etc/escrow/escrow.yaml']);
   });
 
