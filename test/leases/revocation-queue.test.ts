@@ -47,7 +47,7 @@ describe('the upstream revocation queue is bounded, concurrent up to a limit, an
 
   it('refuses jobs beyond its capacity, counting delayed and retrying ones', async () => {
     const queue = new RevocationQueue({ concurrency: 1, maxQueued: 3 });
-    const slow = { describe: 'slow', run: () => sleep(30) };
+    const slow = { describe: 'slow', run: async () => void (await sleep(30)) };
     expect([queue.push(slow), queue.push(slow, 50), queue.push(slow)]).toEqual([true, true, true]);
     expect(queue.push(slow)).toBe(false);
     expect(queue.capacity).toBe(3);
