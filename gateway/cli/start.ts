@@ -1,5 +1,6 @@
 import cluster from 'node:cluster';
 import { availableParallelism } from 'node:os';
+import { relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createGateway } from '../app.js';
 import { runPrimary } from '../cluster.js';
@@ -96,6 +97,15 @@ async function startDemo(upstream: string | undefined) {
   }
 }
 
+/** Where the guide can point `escrow audit trace`: the first file sink and the first target's key file. */
+function traceCommand(config: Parameters<typeof mintDevToken>[0], baseDir: string): string | undefined {
+  const sink = config.audit.sinks.find((s) => s.startsWith('file:'));
+  const value = config.targets[0]?.credential.value;
+  if (!sink || typeof value !== 'string' || !value.startsWith('file:')) return undefined;
+  const file = (ref: string) => relative(process.cwd(), resolve(baseDir, ref.slice(5))) || '.';
+  return `npx escrow audit trace - --file ${file(sink)} < ${file(value)}`;
+}
+
 async function printDevGuide(config: Parameters<typeof mintDevToken>[0], baseDir: string): Promise<void> {
   const token = await mintDevToken(config, baseDir, { ttlSeconds: 8 * 3600 });
   const base = `http://${config.proxy.listen}`;
@@ -104,24 +114,43 @@ async function printDevGuide(config: Parameters<typeof mintDevToken>[0], baseDir
     headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
     body: JSON.stringify({ intent: 'demo: try Escrow', targets: ['echo', 'ledger'], ttlSeconds: 8 * 3600 }),
   });
-  const task = (await res.json()) as { id?: string };
-  const auth = `-H "authorization: Bearer ${token}" -H "x-escrow-task: ${task.id ?? '?'}"`;
+  const task = ((await res.json()) as { id?: string }).id ?? '?';
+  const auth = '-H "authorization: Bearer $ESCROW_TOKEN" -H "x-escrow-task: $TASK"';
+  const trace = traceCommand(config, baseDir);
   process.stdout.write(`
 Escrow is running (dev mode: in-memory store, example config, dev keys in .escrow-dev/).
-A dev workload token (8 h) and a task on [echo, ledger] are ready. Paste these:
+A dev workload token (8 h) and a task on [echo, ledger] are ready.
 
-  # allowed: the demo upstream gets the API key; your answer shows it masked
-  curl -s ${auth} ${base}/echo/hello
+One line that works as it is (the demo upstream gets the API key; your answer shows it masked):
+
+  curl -s -H "authorization: Bearer ${token}" -H "x-escrow-task: ${task}" ${base}/echo/hello
+
+Then, in a shell:
+
+  export ESCROW_TOKEN=${token}
+  export TASK=${task}
+
+  # allowed (200): the upstream saw x-api-key; the echo you get back has it masked
+  curl -s ${auth} ${base}/echo/hello; echo
 
   # denied by policy (403): agents write to a high-sensitivity prod target only with a change ticket
-  curl -s -X POST ${auth} -H "content-type: application/json" -d '{"amount":1}' ${base}/ledger/transfers
+  curl -s -X POST ${auth} -H "content-type: application/json" -d '{"amount":1}' ${base}/ledger/transfers; echo
 
-  # close the task: its leases are revoked, the next call is refused
-  curl -s -X DELETE -H "authorization: Bearer ${token}" ${base}/_escrow/tasks/${task.id ?? '?'}
-
+  # close the task (204): its leases are revoked at once ...
+  curl -s -o /dev/null -w '%{http_code}\\n' -X DELETE -H "authorization: Bearer $ESCROW_TOKEN" ${base}/_escrow/tasks/$TASK
+  # ... and the first call is now refused (403 task_closed)
+  curl -s ${auth} ${base}/echo/hello; echo
+${
+  trace
+    ? `
+  # the audit trail: who was given the demo key, for which task, by which decision
+  ${trace}
+`
+    : ''
+}
   # metrics and readiness
   curl -s http://${config.admin.listen}/metrics | grep ^escrow_requests_total
-  curl -s http://${config.admin.listen}/readyz
+  curl -s http://${config.admin.listen}/readyz; echo
 
 More tokens: npx escrow token dev     Stop: Ctrl-C
 `);

@@ -7,7 +7,8 @@ export function sendProblem(res: ServerResponse, error: EscrowError, requestId: 
     res.destroy();
     return;
   }
-  const body = JSON.stringify(toProblem(error, requestId));
+  // A trailing newline keeps a shell prompt off the end of a curl'd error.
+  const body = `${JSON.stringify(toProblem(error, requestId))}\n`;
   const headers: Record<string, string | number> = {
     'content-type': 'application/problem+json',
     'content-length': Buffer.byteLength(body),
@@ -21,7 +22,7 @@ export function sendProblem(res: ServerResponse, error: EscrowError, requestId: 
 }
 
 export function sendJson(res: ServerResponse, status: number, value: unknown, requestId: string): void {
-  const body = JSON.stringify(value);
+  const body = `${JSON.stringify(value)}\n`;
   res.writeHead(status, {
     'content-type': 'application/json',
     'content-length': Buffer.byteLength(body),
