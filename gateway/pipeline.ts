@@ -33,6 +33,20 @@ interface Exchange {
   forward: ForwardOutcome;
 }
 
+// One randomBytes call per request showed in profiles (~1% of CPU): ids are cut from a pooled 4 KiB instead.
+const ID_POOL_BYTES = 4096;
+let idPool = Buffer.alloc(0);
+let idOffset = 0;
+
+function newRequestId(): string {
+  if (idOffset + 9 > idPool.length) {
+    idPool = randomBytes(ID_POOL_BYTES);
+    idOffset = 0;
+  }
+  idOffset += 9;
+  return `req_${idPool.toString('base64url', idOffset - 9, idOffset)}`;
+}
+
 const needleCache = new WeakMap<LeaseRecord, Buffer[]>();
 
 function needlesFor(lease: LeaseRecord): Buffer[] {
@@ -59,7 +73,7 @@ function methodAction(method: string | undefined): Action {
  */
 export async function handleRequest(gw: Gateway, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const ex: Exchange = {
-    requestId: `req_${randomBytes(9).toString('base64url')}`,
+    requestId: newRequestId(),
     startedAt: performance.now(),
     forward: {},
   };
