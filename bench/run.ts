@@ -85,7 +85,14 @@ async function main(): Promise<void> {
     }
     const loadBefore = loadavg();
     const started = Date.now();
-    const field = await startField({ repoRoot, keys, prefix, nginx: args.nginx, escrows: ESCROWS });
+    const field = await startField({
+      repoRoot,
+      keys,
+      prefix,
+      nginx: args.nginx,
+      escrows: ESCROWS,
+      escrowNodeArgs: args.escrowNodeArgs,
+    });
     log(
       `started: ${field.contestants.map((c) => c.name).join(', ')}${field.skipped.length ? `; skipped ${field.skipped.join(', ')}` : ''}`,
     );

@@ -140,7 +140,8 @@ function renderSoak(r: SoakReport): string {
       `(Node ${process.version}, ${cpus().length} cores). One Escrow process on its full path (Redis store, audit to the ` +
       `Redis stream and a file), ${r.tasks} tasks over ${PRINCIPALS} principals (so ${r.tasks} leases), ` +
       `${last.requests} requests in all, each task in turn, c=${r.args.connections}; ${r.errors} connection errors, ` +
-      `${r.non2xx} non-2xx answers.`,
+      `${r.non2xx} non-2xx answers.` +
+      (r.args.escrowNodeArgs.length > 0 ? ` Escrow ran with \`node ${r.args.escrowNodeArgs.join(' ')}\`.` : ''),
     '',
     `RSS target: ${met ? 'met' : 'missed'} — peak ${mb(peak)} MB after warm-up (limit 200 MB), ` +
       `${mb(atWarm.rss)} MB at the end of warm-up (${atWarm.requests} requests) → ${mb(last.rss)} MB at the end ` +

@@ -14,6 +14,8 @@ export interface BenchArgs {
   readonly out: string;
   readonly soakRequests: number;
   readonly soakTasks: number;
+  /** Extra node flags for every Escrow process (e.g. `--liftoff-only --max-semi-space-size=2`). */
+  readonly escrowNodeArgs: readonly string[];
   readonly argv: readonly string[];
 }
 
@@ -26,7 +28,8 @@ export const USAGE = `npm run bench -- [options]
   --loadgen NAME       autocannon (default) | builtin   (fixed-rate runs always use the builtin generator)
   --no-nginx           skip nginx even when installed
   --no-build           do not run npm run build first
-  --out FILE           where to write the results`;
+  --out FILE           where to write the results
+  --escrow-node-args S node flags for the Escrow processes, e.g. "--liftoff-only --max-semi-space-size=2"`;
 
 export function parseBenchArgs(argv: readonly string[]): BenchArgs {
   const { values } = parseArgs({
@@ -43,6 +46,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
       out: { type: 'string' },
       'soak-requests': { type: 'string', default: '1000000' },
       'soak-tasks': { type: 'string', default: '10000' },
+      'escrow-node-args': { type: 'string', default: '' },
       help: { type: 'boolean', default: false },
     },
     strict: true,
@@ -68,6 +72,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
     out: values.out ?? (soakMemory ? 'bench/RESULTS-soak.md' : quick ? 'bench/RESULTS-quick.md' : 'bench/RESULTS.md'),
     soakRequests: Number(values['soak-requests']),
     soakTasks: Number(values['soak-tasks']),
+    escrowNodeArgs: values['escrow-node-args'].split(/\s+/).filter(Boolean),
     argv,
   };
 }

@@ -37,6 +37,7 @@ export interface FieldOptions {
   readonly nginx: boolean;
   /** Which Escrow configurations to start. */
   readonly escrows: readonly { name: string; policies: EscrowSpec['policies']; workers: number; description: string }[];
+  readonly escrowNodeArgs?: readonly string[];
 }
 
 async function nodeServer(repoRoot: string, name: string, script: string, upstreamPort: number): Promise<Contestant> {
