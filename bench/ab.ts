@@ -9,7 +9,14 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Contestant, Field } from './lib/contestants.js';
-import { agentSubject, checkFullPath, createBenchKeys, deletePrefix, openTask, startEscrowProcess } from './lib/escrow.js';
+import {
+  agentSubject,
+  checkFullPath,
+  createBenchKeys,
+  deletePrefix,
+  openTask,
+  startEscrowProcess,
+} from './lib/escrow.js';
 import { measure, WORKLOADS } from './lib/measure.js';
 import { freePort, startChild } from './lib/process.js';
 import { median } from './lib/stats.js';
@@ -31,12 +38,20 @@ const dir = mkdtempSync(join(tmpdir(), 'escrow-ab-'));
 const prefix = `escrowbench:${randomBytes(4).toString('hex')}:`;
 const keys = await createBenchKeys(dir);
 const upstreamPort = await freePort();
-const upstream = await startChild('upstream', process.execPath, [join(repoRoot, 'bench/servers/upstream.mjs'), String(upstreamPort)], {
-  readyLine: 'ready',
-});
+const upstream = await startChild(
+  'upstream',
+  process.execPath,
+  [join(repoRoot, 'bench/servers/upstream.mjs'), String(upstreamPort)],
+  {
+    readyLine: 'ready',
+  },
+);
 const contestants: Contestant[] = [];
 try {
-  for (const [name, cli] of [['A', values.a], ['B', values.b]] as const) {
+  for (const [name, cli] of [
+    ['A', values.a],
+    ['B', values.b],
+  ] as const) {
     process.env.ESCROW_BENCH_CLI = cli;
     const policies = values.policies === 'generated' ? 'generated' : 'examples';
     const e = await startEscrowProcess({ name, policies, workers: 1, upstreamPort, repoRoot, keys, prefix });
@@ -55,11 +70,15 @@ try {
       const s = await measure(field, c, workload, round, options);
       cpu[c.name]!.push(s.cpuUs);
       rps[c.name]!.push(s.result.rps);
-      process.stdout.write(`round ${round} ${c.name}: ${s.result.rps.toFixed(0)} req/s, ${s.cpuUs.toFixed(0)} µs CPU/req, ${s.upstreamConnections} new upstream connections\n`);
+      process.stdout.write(
+        `round ${round} ${c.name}: ${s.result.rps.toFixed(0)} req/s, ${s.cpuUs.toFixed(0)} µs CPU/req, ${s.upstreamConnections} new upstream connections\n`,
+      );
     }
   }
   for (const name of ['A', 'B']) {
-    process.stdout.write(`${name}: median ${median(rps[name]!).toFixed(0)} req/s, ${median(cpu[name]!).toFixed(0)} µs CPU/req\n`);
+    process.stdout.write(
+      `${name}: median ${median(rps[name]!).toFixed(0)} req/s, ${median(cpu[name]!).toFixed(0)} µs CPU/req\n`,
+    );
   }
 } finally {
   for (const c of contestants) await c.child.stop();

@@ -9,7 +9,14 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Field } from './lib/contestants.js';
-import { agentSubject, checkFullPath, createBenchKeys, deletePrefix, openTask, startEscrowProcess } from './lib/escrow.js';
+import {
+  agentSubject,
+  checkFullPath,
+  createBenchKeys,
+  deletePrefix,
+  openTask,
+  startEscrowProcess,
+} from './lib/escrow.js';
 import { measure, WORKLOADS } from './lib/measure.js';
 import { freePort, startChild } from './lib/process.js';
 import { summarizeProfile } from './lib/profile-summary.js';
@@ -30,9 +37,14 @@ mkdirSync(profDir, { recursive: true });
 const prefix = `escrowbench:${randomBytes(4).toString('hex')}:`;
 const keys = await createBenchKeys(dir);
 const upstreamPort = await freePort();
-const upstream = await startChild('upstream', process.execPath, [join(repoRoot, 'bench/servers/upstream.mjs'), String(upstreamPort)], {
-  readyLine: 'ready',
-});
+const upstream = await startChild(
+  'upstream',
+  process.execPath,
+  [join(repoRoot, 'bench/servers/upstream.mjs'), String(upstreamPort)],
+  {
+    readyLine: 'ready',
+  },
+);
 const escrow = await startEscrowProcess({
   name: 'escrow',
   policies: values.policies === 'generated' ? 'generated' : 'examples',
