@@ -121,6 +121,8 @@ export class LeaseService {
     }
     const now = this.#now();
     const lease = await issueLease(req, now, (secret) => this.#o.audit.fingerprint(secret));
+    const old = current === 'unreadable' ? null : current;
+    await this.#recordDurably(req, lease, old);
     const envelope = this.#o.cipher.seal(JSON.stringify(lease), leaseAad(req.task.id, req.target));
     const storeTtl = req.task.expiresAt - now + LEASE_GRACE_MS;
     if (current !== null) await this.#o.store.leases.replace(req.task.id, req.target, envelope, storeTtl);
@@ -129,11 +131,23 @@ export class LeaseService {
       this.#o.onRetired?.(lease, 'superseded', req.task);
       throw new EscrowError('credential_unavailable', 'lease written concurrently');
     }
-    const old = current === 'unreadable' ? null : current;
-    this.#record(req, lease, old);
     if (old) this.#o.onRetired?.(old, 'renewed', req.task);
     await this.#abandonIfClosed(req.task);
     return lease;
+  }
+
+  /**
+   * Vault's rule: a credential nobody can trace is never handed out. The issuance event is written to every
+   * audit sink before the lease is stored; if a sink fails meanwhile (failMode closed), the fresh credential
+   * is retired and the request refused.
+   */
+  async #recordDurably(req: LeaseRequest, lease: LeaseRecord, old: LeaseRecord | null): Promise<void> {
+    this.#record(req, lease, old);
+    await this.#o.audit.flush();
+    if (!this.#o.audit.healthy && this.#o.auditFailMode === 'closed') {
+      this.#o.onRetired?.(lease, 'superseded', req.task);
+      throw new EscrowError('audit_unavailable', 'the audit sink is unavailable: no new credentials are issued');
+    }
   }
 
   #record(req: LeaseRequest, lease: LeaseRecord, old: LeaseRecord | null): void {
