@@ -30,7 +30,6 @@ const NOTES: Record<string, string> = {
   'proxy.tls.requireClientCert': 'Refuse the TLS handshake without a valid client certificate.',
   'proxy.maxHeaderBytes': 'Largest request head accepted; bigger requests get 431.',
   'proxy.requestTimeoutMs': 'Time allowed to receive a whole request from the agent.',
-  'proxy.trustForwardedFor': 'Reserved: not read by the gateway in this version.',
   'proxy.maxConcurrentPerPrincipal': 'In-flight requests one workload may have on one replica; more get 429.',
   admin: 'The private listener: `/metrics`, `/healthz`, `/readyz`, `POST /admin/revoke`. Never expose it.',
   'admin.listen': 'Address of the admin listener. Bind it to a private interface (or a pod-local port).',

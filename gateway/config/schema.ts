@@ -104,7 +104,6 @@ export const configSchema = z.strictObject({
         .positive()
         .default(16 * 1024),
       requestTimeoutMs: z.number().int().positive().default(120_000),
-      trustForwardedFor: z.boolean().default(false),
       /** Escrow sets its own X-Forwarded-For/-Proto upstream (the agent's are dropped either way). */
       forwardedHeaders: z.boolean().default(false),
       maxConcurrentPerPrincipal: z.number().int().positive().default(256),
@@ -115,7 +114,6 @@ export const configSchema = z.strictObject({
       listen: '127.0.0.1:8080',
       maxHeaderBytes: 16384,
       requestTimeoutMs: 120_000,
-      trustForwardedFor: false,
       forwardedHeaders: false,
       maxConcurrentPerPrincipal: 256,
       drainTimeoutMs: 10_000,
