@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { handleAdminTasks } from './admin-tasks.js';
 import type { RunningGateway } from './app.js';
 import { EscrowError, toEscrowError } from './errors.js';
 import { sendJson, sendProblem } from './http/respond.js';
@@ -25,7 +26,8 @@ async function readiness(gw: RunningGateway) {
 /**
  * The admin listener: `/metrics`, `/healthz` (the process answers), `/readyz` (store reachable, revocations
  * subscribed, audit writable, policies loaded: the hash of the enforced set), and the kill switch
- * `POST /admin/revoke?principal=<id>|target=<name>|all=true`. Bind it to a private interface.
+ * `POST /admin/revoke?principal=<id>|target=<name>|all=true`, and `/admin/tasks` (admin-tasks.ts). It has no
+ * authentication of its own: bind it to a private interface (the default is loopback).
  */
 export async function handleAdmin(gw: RunningGateway, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const url = new URL(req.url ?? '/', 'http://admin');
@@ -55,6 +57,7 @@ export async function handleAdmin(gw: RunningGateway, req: IncomingMessage, res:
       gw.log.warn({ principal, target, all, ...result }, 'admin revocation');
       return sendJson(res, 200, result, requestId);
     }
+    if (url.pathname.startsWith('/admin/tasks') && (await handleAdminTasks(gw, req, res, url))) return;
     throw new EscrowError('not_found', 'no such admin endpoint');
   } catch (error) {
     sendProblem(res, toEscrowError(error), requestId);

@@ -5,6 +5,7 @@ import { reportFailure, UsageError } from './cli/common.js';
 import { policyCommand, policyHelp } from './cli/policy.js';
 import { revokeCommand, revokeHelp } from './cli/revoke.js';
 import { startCommand, startHelp } from './cli/start.js';
+import { tasksCommand, tasksHelp } from './cli/tasks.js';
 import { tokenCommand, tokenHelp } from './cli/token.js';
 
 const commands: Record<string, { run: (argv: string[]) => Promise<number>; help: string }> = {
@@ -14,6 +15,7 @@ const commands: Record<string, { run: (argv: string[]) => Promise<number>; help:
   policy: { run: policyCommand, help: policyHelp },
   audit: { run: auditCommand, help: auditHelp },
   revoke: { run: revokeCommand, help: revokeHelp },
+  tasks: { run: tasksCommand, help: tasksHelp },
 };
 
 const usage = `escrow — a reverse proxy that holds upstream secrets in escrow for AI agents
@@ -26,6 +28,7 @@ Usage: escrow <command> [options]      (escrow <command> --help for details)
   policy    validate | test | explain Cedar policies
   audit     trace | verify | hash the audit trail
   revoke    kill switch: revoke leases by principal, target, or all
+  tasks     list | show | close live tasks (operators, via the admin API)
 
 Exit codes: 0 ok, 1 failure, 2 invalid config or usage.`;
 

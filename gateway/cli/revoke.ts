@@ -1,6 +1,5 @@
 import { parseArgs } from 'node:util';
-import { loadConfig } from '../config/load.js';
-import { configPath, UsageError } from './common.js';
+import { adminUrlFor, callAdmin, UsageError } from './common.js';
 
 export const revokeHelp = `escrow revoke (--principal ID | --target NAME | --all) [--admin URL] [--config FILE] [--json]
 
@@ -31,10 +30,10 @@ export async function revokeCommand(argv: string[]): Promise<number> {
   if (!query || [values.all, values.principal, values.target].filter(Boolean).length !== 1) {
     throw new UsageError('give exactly one of --principal, --target, --all');
   }
-  const admin = values.admin ?? `http://${loadConfig(configPath(values.config).path).config.admin.listen}`;
-  const res = await fetch(`${admin}/admin/revoke?${query}`, { method: 'POST' });
-  const body = (await res.json()) as { tasks?: number; leases?: number; detail?: string };
-  if (!res.ok) throw new Error(`revocation failed: ${body.detail ?? res.status}`);
+  const body = (await callAdmin(`/admin/revoke?${query}`, 'POST', adminUrlFor(values.admin, values.config))) as {
+    tasks: number;
+    leases: number;
+  };
   process.stdout.write(
     values.json ? `${JSON.stringify(body)}\n` : `revoked ${body.leases} lease(s) in ${body.tasks} task(s)\n`,
   );

@@ -1,0 +1,65 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { RunningGateway } from './app.js';
+import { EscrowError } from './errors.js';
+import { sendJson } from './http/respond.js';
+import { leaseView } from './leases/record.js';
+import { parseTask, TASK_ID, taskView } from './tasks/model.js';
+
+const MAX_LIST = 1_000;
+
+async function listTasks(gw: RunningGateway, url: URL) {
+  const principal = url.searchParams.get('principal');
+  const target = url.searchParams.get('target');
+  const limit = Math.min(Number(url.searchParams.get('limit') ?? 100) || 100, MAX_LIST);
+  const live = await gw.store.index.range(gw.now(), Number.POSITIVE_INFINITY, MAX_LIST);
+  const tasks = [];
+  for (const { taskId } of live) {
+    const text = await gw.store.tasks.get(taskId);
+    if (text === null) continue;
+    const task = parseTask(text);
+    if (principal !== null && task.principal.id !== principal) continue;
+    if (target !== null && !task.targets.includes(target)) continue;
+    tasks.push(taskView(task));
+    if (tasks.length >= limit) break;
+  }
+  return { tasks };
+}
+
+/**
+ * Operators' view of tasks on the admin listener: `GET /admin/tasks[?principal=&target=&limit=]`,
+ * `GET /admin/tasks/<id>` (with its leases, never secret values), `DELETE /admin/tasks/<id>` (revoke now).
+ * Returns false when the path is not one of these.
+ */
+export async function handleAdminTasks(
+  gw: RunningGateway,
+  req: IncomingMessage,
+  res: ServerResponse,
+  url: URL,
+): Promise<boolean> {
+  if (url.pathname === '/admin/tasks' && req.method === 'GET') {
+    sendJson(res, 200, await listTasks(gw, url), 'admin');
+    return true;
+  }
+  const match = /^\/admin\/tasks\/([^/]+)$/.exec(url.pathname);
+  if (!match || (req.method !== 'GET' && req.method !== 'DELETE')) return false;
+  const id = match[1]!;
+  const task = TASK_ID.test(id) ? await gw.tasks.get(id) : null;
+  if (!task) throw new EscrowError('task_not_found', 'no such live task');
+  if (req.method === 'GET') {
+    const now = gw.now();
+    const leases = (await gw.leases.list(task.id, task.targets)).map((l) => leaseView(l, now));
+    sendJson(res, 200, { ...taskView(task), leases }, 'admin');
+    return true;
+  }
+  const leases = await gw.revoker.revokeTask(task.id, 'admin');
+  gw.audit.record({
+    event: 'task.closed',
+    reason: 'admin',
+    principal: task.principal,
+    task: { id: task.id, chain: [...task.ancestors, task.id], intent: task.intent },
+    leasesRevoked: leases,
+  });
+  gw.log.warn({ taskId: task.id, leases }, 'task closed by an operator');
+  sendJson(res, 200, { id: task.id, leasesRevoked: leases }, 'admin');
+  return true;
+}
