@@ -33,6 +33,10 @@ async function startRig(): Promise<Rig> {
     targets: [echoTarget(upstream.url)],
     env: { ECHO_KEY: CANARY },
     config: { storeTimeoutMs: STORE_TIMEOUT_MS },
+  }).catch(async (error: unknown) => {
+    await upstream.close();
+    await redis.close(); // never leave a redis-server of ours running
+    throw error;
   });
   await waitFor(async () => (await fetch(`${escrow.adminUrl}/readyz`)).status === 200);
   return { redis, upstream, escrow, token: await escrow.token() };
