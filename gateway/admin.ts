@@ -20,6 +20,11 @@ async function readiness(gw: RunningGateway) {
   checks.audit = auditOk ? 'ok' : gw.config.audit.failMode === 'open' ? 'degraded' : 'unavailable';
   if (!auditOk && gw.config.audit.failMode === 'closed') ready = false;
   checks.policies = gw.policy.policySetHash;
+  // A draining replica says so, so that load balancers stop sending it traffic before it closes.
+  if (gw.state.draining) {
+    checks.lifecycle = 'draining';
+    ready = false;
+  }
   return { ready, checks };
 }
 

@@ -19,7 +19,7 @@ import { TaskService } from './tasks/service.js';
 
 export interface RunningGateway extends Gateway {
   /** SHA-256 of the enforced policy set, and whether the revocation subscription is live (for /readyz). */
-  readonly state: { subscribed: boolean };
+  readonly state: { subscribed: boolean; draining: boolean };
   readonly baseDir: string;
   close(): Promise<void>;
 }
@@ -74,6 +74,7 @@ export async function createGateway(loaded: LoadedConfig, options: GatewayOption
     url: config.store,
     prefix: config.storePrefix,
     timeoutMs: config.storeTimeoutMs,
+    ...(config.storePassword ? { password: secret(config.storePassword) } : {}),
     streamMaxLen: config.audit.streamMaxLen,
     onError: (error) => {
       metrics.storeErrors.inc();
@@ -139,7 +140,7 @@ export async function createGateway(loaded: LoadedConfig, options: GatewayOption
     onRetired: (lease, reason, task) => revoker?.retire(lease, reason, task),
   });
   revoker = new Revoker({ store, tasks, leases, adapterFor: (t) => targets.get(t)?.adapter, audit, metrics, log, now });
-  const state = { subscribed: false };
+  const state = { subscribed: false, draining: false };
   await revoker.listen((healthy) => {
     state.subscribed = healthy;
   });

@@ -26,6 +26,7 @@ export type EscrowErrorCode =
   | 'audit_unavailable'
   | 'credential_unavailable'
   | 'upstream_unavailable'
+  | 'circuit_open'
   | 'upstream_timeout'
   | 'upstream_error'
   | 'config_invalid'
@@ -60,6 +61,7 @@ export const PROBLEMS: Readonly<Record<EscrowErrorCode, ProblemKind>> = Object.f
   audit_unavailable: { status: 503, title: 'Audit sink unavailable' },
   credential_unavailable: { status: 502, title: 'Credential could not be obtained' },
   upstream_unavailable: { status: 502, title: 'Upstream unavailable' },
+  circuit_open: { status: 503, title: 'Upstream circuit open' },
   upstream_timeout: { status: 504, title: 'Upstream timed out' },
   upstream_error: { status: 502, title: 'Upstream failed' },
   config_invalid: { status: 500, title: 'Configuration invalid' },

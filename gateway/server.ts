@@ -111,6 +111,7 @@ export async function startListeners(gw: RunningGateway): Promise<Listeners> {
     ...(tls ? { tls } : {}),
     admin,
     async shutdown(deadlineMs = 10_000) {
+      gw.state.draining = true;
       const closing = servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve())));
       // A keep-alive connection whose last request ends during the drain goes idle and would hold `close`
       // until the deadline: keep closing idle connections until every listener has closed.

@@ -22,8 +22,13 @@ async function readLines(file: string | undefined, configFlag: string | undefine
     return readFileSync(file, 'utf8')
       .split('\n')
       .filter((l) => l.trim() !== '');
-  const { config } = loadConfig(configPath(configFlag).path);
-  const store = await createStore({ url: config.store, prefix: config.storePrefix, timeoutMs: 5_000 });
+  const { config, baseDir } = loadConfig(configPath(configFlag).path);
+  const store = await createStore({
+    url: config.store,
+    prefix: config.storePrefix,
+    timeoutMs: 5_000,
+    ...(config.storePassword ? { password: resolveSecretRef(config.storePassword, baseDir) } : {}),
+  });
   try {
     return [...(await store.events.readAll())];
   } finally {

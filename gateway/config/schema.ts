@@ -121,8 +121,13 @@ export const configSchema = z.strictObject({
   admin: z.strictObject({ listen: listenAddress.default('127.0.0.1:9090') }).default({ listen: '127.0.0.1:9090' }),
   store: z
     .string()
-    .regex(/^(redis|rediss|memory):\/\//, 'must be redis://…, rediss://… or memory://')
+    .regex(
+      /^(memory|rediss?(\+(sentinel|cluster))?):\/\//,
+      'must be redis://…, rediss://…, redis+sentinel://…, redis+cluster://… or memory://',
+    )
     .default('memory://'),
+  /** The Redis password as a secret reference (instead of userinfo in `store:`). */
+  storePassword: secretRef.optional(),
   storePrefix: z
     .string()
     .regex(/^[A-Za-z0-9:_-]+$/)

@@ -16,6 +16,9 @@ export function sendProblem(res: ServerResponse, error: EscrowError, requestId: 
     'cache-control': 'no-store',
   };
   if (error.status === 401) headers['www-authenticate'] = 'Bearer realm="escrow"';
+  // A refused request whose body was never read would leave those bytes in front of the next request on a
+  // kept-alive connection: close it instead.
+  if (res.req && !res.req.complete) headers.connection = 'close';
   if (error.status === 405) headers.allow = 'GET, HEAD, OPTIONS, POST, PUT, PATCH, DELETE';
   res.writeHead(error.status, headers);
   res.end(body);

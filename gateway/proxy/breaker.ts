@@ -51,7 +51,7 @@ export class CircuitBreaker {
     return this.#state;
   }
 
-  /** Admit one request, or throw `upstream_unavailable` (reason `circuit_open`). Hand the ticket to `settle`. */
+  /** Admit one request, or throw `circuit_open` (503). Hand the ticket to `settle`. */
   admit(): CircuitTicket {
     if (this.#state === 'open' && this.#now() - this.#openedAt >= this.#o.coolDownMs) this.#move('half_open');
     if (this.#state === 'closed') return { epoch: this.#epoch, probe: false };
@@ -59,7 +59,7 @@ export class CircuitBreaker {
       this.#probing = true;
       return { epoch: this.#epoch, probe: true };
     }
-    throw new EscrowError('upstream_unavailable', 'the upstream is failing: its circuit is open', {
+    throw new EscrowError('circuit_open', 'the upstream is failing: its circuit is open', {
       reason: 'circuit_open',
     });
   }

@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import { Redis, type RedisOptions } from 'ioredis';
+import type { Redis, RedisOptions } from 'ioredis';
 import { EscrowError } from '../errors.js';
 import { keyLayout } from './keys.js';
 import { watchSubscription } from './redis-subscription.js';
+import { createRedisClient } from './topology.js';
 import type { Store } from './types.js';
 
 export interface RedisStoreOptions {
@@ -10,6 +11,8 @@ export interface RedisStoreOptions {
   readonly prefix: string;
   /** Each command fails after this long: the request then gets 503 instead of hanging. */
   readonly timeoutMs: number;
+  /** From `storePassword` (a secret reference), so the password need not sit in the `store:` URL. */
+  readonly password?: string;
   readonly streamMaxLen?: number;
   /** Called on every failed command (for `escrow_store_errors_total` and logs). */
   readonly onError?: (error: Error) => void;
@@ -75,15 +78,19 @@ export async function createRedisStore(options: RedisStoreOptions): Promise<Stor
     connectTimeout: Math.max(options.timeoutMs, 1_000),
     enableAutoPipelining: true,
     retryStrategy: (attempt) => Math.min(100 * 2 ** attempt, 2_000),
+    ...(options.password !== undefined ? { password: options.password } : {}),
   };
-  const client = new Redis(options.url, redisOptions);
+  // redis://, rediss://, redis+sentinel://, redis+cluster:// (topology.ts). A Cluster client has the same
+  // command surface; one task's keys share a slot through the `{taskId}` hash tag, so the Lua scripts work.
+  const client = createRedisClient(options.url, redisOptions) as Redis;
   client.on('error', () => {}); // surfaced per command below; ioredis reconnects by itself
   // Named so that operators (and tests) can tell Escrow's subscriber apart in `CLIENT LIST`.
-  const subscriber = client.duplicate({
+  const subscriber = createRedisClient(options.url, {
+    ...redisOptions,
     enableOfflineQueue: true,
     commandTimeout: undefined,
     connectionName: `escrow-revocations:${options.prefix}`,
-  });
+  }) as Redis;
   subscriber.on('error', () => {});
   let stopWatching = () => {};
 

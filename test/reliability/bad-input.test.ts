@@ -155,8 +155,7 @@ describe('malformed task bodies and headers get a clear 4xx and never crash the 
   // Regression (found by the fuzz below): after a 413 for an oversized body Escrow answered `Connection:
   // keep-alive` but left the rest of the body unread, so the next request on that connection hung. The fix is
   // to close such a connection (gateway/http/respond.ts: `connection: close` when `res.req.complete` is false).
-  // Marked `fails` until that lands: vitest flags it once it passes, so remove `.fails` then.
-  it.fails('closes or keeps serving a keep-alive connection after refusing an oversized body', async () => {
+  it('closes or keeps serving a keep-alive connection after refusing an oversized body', async () => {
     const socket = connect(escrow.port, '127.0.0.1');
     let seen = '';
     let closed = false;

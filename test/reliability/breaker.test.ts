@@ -12,7 +12,7 @@ function rig(failureThreshold = 3, coolDownMs = 1_000) {
       breaker.admit();
       return false;
     } catch (error) {
-      return error instanceof EscrowError && error.code === 'upstream_unavailable' && error.reason === 'circuit_open';
+      return error instanceof EscrowError && error.code === 'circuit_open' && error.reason === 'circuit_open';
     }
   };
   return { breaker, states, fail, refused, advance: (ms: number) => (now += ms) };

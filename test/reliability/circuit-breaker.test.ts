@@ -48,14 +48,14 @@ describe('a target’s circuit opens after consecutive failures, fails fast whil
     for (let i = 0; i < 3; i++) expect((await call()).status).toBe(502);
     expect(upstream.total()).toBe(3);
     const refused = await call();
-    expect(refused.status).toBe(502);
-    expect(problemOf(refused)).toMatchObject({ code: 'upstream_unavailable', reason: 'circuit_open' });
+    expect(refused.status).toBe(503);
+    expect(problemOf(refused)).toMatchObject({ code: 'circuit_open', reason: 'circuit_open' });
     expect(refused.ms).toBeLessThan(100);
     expect(upstream.total()).toBe(3);
     expect(await metric('escrow_circuit_state')).toBe(1);
     expect(await metric('escrow_circuit_open_total')).toBe(1);
     const event = (await escrow.auditEvents()).findLast((e) => e.event === 'request');
-    expect(event).toMatchObject({ status: 502, reason: 'circuit_open' });
+    expect(event).toMatchObject({ status: 503, reason: 'circuit_open' });
   });
 
   it('after the cool-down lets exactly one probe through while the others still fail fast', async () => {
