@@ -50,7 +50,7 @@ describe('a target’s circuit opens after consecutive failures, fails fast whil
     const refused = await call();
     expect(refused.status).toBe(503);
     expect(problemOf(refused)).toMatchObject({ code: 'circuit_open', reason: 'circuit_open' });
-    expect(refused.ms).toBeLessThan(100);
+    expect(refused.ms).toBeLessThan(500); // at once: no upstream attempt (generous for a loaded CI box)
     expect(upstream.total()).toBe(3);
     expect(await metric('escrow_circuit_state')).toBe(1);
     expect(await metric('escrow_circuit_open_total')).toBe(1);

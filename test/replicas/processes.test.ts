@@ -84,7 +84,10 @@ describe('two Escrow processes over one Redis behave as one gateway', () => {
         `p99 ${d.p99.toFixed(2)} ms, max ${d.max.toFixed(2)} ms, refused at once ${d.refusedAtOnce}`,
     );
     expect(d.refusedAtOnce).toBe(TRIALS);
-    expect(d.p99).toBeLessThan(100);
+    // Measured idle: p50 ~2 ms, p99 ~10 ms (bench/RESULTS-replicas.md). The bound is generous on purpose:
+    // CI runs other test files beside this one on 2 cores.
+    expect(d.p50).toBeLessThan(100);
+    expect(d.p99).toBeLessThan(300);
   }, 120_000);
 
   it('revokes upstream the credential of a task closed on the other process', async () => {
