@@ -30,6 +30,8 @@ export interface EscrowOptions {
   readonly policies?: Record<string, string>;
   /** Top-level config keys merged over the defaults (shallow). */
   readonly config?: Record<string, unknown>;
+  /** Write extra files into the config directory and return more top-level keys (merged last). */
+  readonly configure?: (dir: string) => Record<string, unknown>;
   /** Environment for `env:` references. */
   readonly env?: Record<string, string>;
   /** Share a store prefix (two replicas over one Redis). */
@@ -106,6 +108,7 @@ export async function startEscrow(options: EscrowOptions): Promise<TestEscrow> {
     audit: { sinks: ['file:audit.log'] },
     targets: options.targets,
     ...options.config,
+    ...options.configure?.(dir),
   };
   writeFileSync(join(dir, 'escrow.yaml'), stringify(config));
   const loaded = loadConfig(join(dir, 'escrow.yaml'), { ...process.env, ...options.env });
