@@ -60,12 +60,19 @@ async function rounds(field: Field, args: ReturnType<typeof parseBenchArgs>): Pr
       }
     }
     const reference = pick(samples, { round, workload: 'poll', mode: 'max', contestant: 'undici' })[0];
-    const rate = Math.round((reference?.result.rps ?? 2000) / 2);
-    for (const workload of WORKLOADS) {
-      for (const c of field.contestants.filter((x) => AT_RATE.includes(x.name))) {
-        const sample = await measure(field, c, workload, round, { ...options, loadgen: 'builtin', rate });
-        samples.push(sample);
-        log(describe(sample));
+    const escrow = pick(samples, { round, workload: 'poll', mode: 'max', contestant: 'escrow' })[0];
+    const rates = [
+      ['rate', Math.round((reference?.result.rps ?? 2000) / 2)],
+      ['rate-escrow', Math.round((escrow?.result.rps ?? 1000) / 2)],
+    ] as const;
+    for (const [mode, rate] of rates) {
+      for (const workload of WORKLOADS) {
+        const who = mode === 'rate' ? AT_RATE : ['undici', 'escrow'];
+        for (const c of field.contestants.filter((x) => who.includes(x.name))) {
+          const sample = await measure(field, c, workload, round, { ...options, loadgen: 'builtin', rate, mode });
+          samples.push(sample);
+          log(describe(sample));
+        }
       }
     }
   }

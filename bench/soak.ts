@@ -18,7 +18,7 @@ const PRINCIPALS = 100;
 const RSS_LIMIT = 200 * 2 ** 20;
 const SEGMENT_MS = 15_000;
 
-interface Point {
+export interface Point {
   readonly requests: number;
   readonly rss: number;
   readonly rps: number;
@@ -113,7 +113,7 @@ export async function runSoak(input: SoakInput): Promise<void> {
   }
 }
 
-interface SoakReport {
+export interface SoakReport {
   readonly args: BenchArgs;
   readonly points: readonly Point[];
   readonly rssAtStart: number;
@@ -123,14 +123,23 @@ interface SoakReport {
   readonly tasks: number;
 }
 
-function renderSoak(r: SoakReport): string {
+function medianRss(points: readonly Point[]): number {
+  const sorted = points.map((p) => p.rss).sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)] ?? 0;
+}
+
+/** The soak section of the results (exported so a recorded run can be rendered again). */
+export function renderSoak(r: SoakReport): string {
   // Warm-up: until every task has been used twice (its lease issued and cached) or a fifth of the run.
   const warm = Math.max(2 * r.tasks, r.args.soakRequests / 5);
   const afterWarm = r.points.filter((p) => p.requests >= warm);
-  const atWarm = afterWarm[0] ?? r.points.at(-1)!;
+  const third = Math.max(1, Math.floor(afterWarm.length / 3));
+  // RSS moves with every GC cycle: compare the median of the first and last thirds after warm-up, not two points.
+  const early = medianRss(afterWarm.slice(0, third));
+  const late = medianRss(afterWarm.slice(-third));
   const last = r.points.at(-1)!;
   const peak = Math.max(...afterWarm.map((p) => p.rss));
-  const growth = (last.rss - atWarm.rss) / atWarm.rss;
+  const growth = (late - early) / early;
   const met = peak <= RSS_LIMIT && growth <= 0.1;
   const command = `npm run bench -- ${r.args.argv.join(' ')}`;
   return [
@@ -143,9 +152,9 @@ function renderSoak(r: SoakReport): string {
       `${r.non2xx} non-2xx answers.` +
       (r.args.escrowNodeArgs.length > 0 ? ` Escrow ran with \`node ${r.args.escrowNodeArgs.join(' ')}\`.` : ''),
     '',
-    `RSS target: ${met ? 'met' : 'missed'} — peak ${mb(peak)} MB after warm-up (limit 200 MB), ` +
-      `${mb(atWarm.rss)} MB at the end of warm-up (${atWarm.requests} requests) → ${mb(last.rss)} MB at the end ` +
-      `(${(growth * 100).toFixed(1)}%; "no growth" read as ≤ 10%).`,
+    `RSS target: ${met ? 'met' : 'missed'} — peak ${mb(peak)} MB after warm-up (${warm} requests; limit 200 MB); ` +
+      `median ${mb(early)} MB over the first third after warm-up, ${mb(late)} MB over the last third ` +
+      `(${growth >= 0 ? '+' : ''}${(growth * 100).toFixed(1)}%; "no growth" read as ≤ +10%).`,
     '',
     `RSS before the tasks were opened: ${mb(r.rssAtStart)} MB.`,
     '',

@@ -32,8 +32,11 @@ export interface Sample {
   readonly round: number;
   readonly workload: Workload['name'];
   readonly contestant: string;
-  /** `max`: closed loop, c connections as fast as answers come; `rate`: open loop at a fixed rate. */
-  readonly mode: 'max' | 'rate';
+  /**
+   * `max`: closed loop, c connections as fast as answers come; `rate`: open loop at half the reference's max;
+   * `rate-escrow`: open loop at half Escrow's own max (a load Escrow can carry, for its added latency there).
+   */
+  readonly mode: 'max' | 'rate' | 'rate-escrow';
   readonly rate?: number;
   readonly result: LoadResult;
   /** CPU time the proxy process (tree) spent per answered request, µs. */
@@ -76,7 +79,7 @@ export async function measure(
   contestant: Contestant,
   workload: Workload,
   round: number,
-  options: MeasureOptions & { rate?: number },
+  options: MeasureOptions & { rate?: number; mode?: Sample['mode'] },
 ): Promise<Sample> {
   const conn0 = await upstreamConnections(field);
   const cpu0 = cpuSeconds(contestant.child.pid);
@@ -103,7 +106,7 @@ export async function measure(
     round,
     workload: workload.name,
     contestant: contestant.name,
-    mode: options.rate === undefined ? 'max' : 'rate',
+    mode: options.mode ?? (options.rate === undefined ? 'max' : 'rate'),
     ...(options.rate !== undefined ? { rate: options.rate } : {}),
     result,
     cpuUs: ((cpuSeconds(contestant.child.pid) - cpu0) * 1e6) / answered,

@@ -41,18 +41,20 @@ function throughputTable(input: ReportInput, workload: Sample['workload']): stri
   return rows;
 }
 
-function rateTable(input: ReportInput, workload: Sample['workload']): string[] {
+function rateTable(input: ReportInput, workload: Sample['workload'], mode: 'rate' | 'rate-escrow'): string[] {
   const rows = [
     '| contestant | rate req/s | achieved | p50 ms | p99 ms | p99.9 ms | p99 − undici p99 (per round) |',
     '|---|---|---|---|---|---|---|',
   ];
-  const names = [...new Set(pick(input.samples, { workload, mode: 'rate' }).map((s) => s.contestant))];
+  const names = [...new Set(pick(input.samples, { workload, mode }).map((s) => s.contestant))];
   for (const name of names) {
-    const runs = pick(input.samples, { workload, mode: 'rate', contestant: name });
+    const runs = pick(input.samples, { workload, mode, contestant: name });
     const m = (f: (s: Sample) => number) => median(runs.map(f));
-    const added = roundDifferences(input.samples, workload, 'rate', name, 'undici', (s) => s.result.p99);
+    const added = roundDifferences(input.samples, workload, mode, name, 'undici', (s) => s.result.p99);
+    const achieved = m((s) => s.result.rps);
+    const saturated = achieved < 0.95 * m((s) => s.rate ?? 0) ? ' (saturated: queueing)' : '';
     rows.push(
-      `| ${name} | ${m((s) => s.rate ?? 0).toFixed(0)} | ${m((s) => s.result.rps).toFixed(0)} | ${ms(m((s) => s.result.p50))} | ` +
+      `| ${name} | ${m((s) => s.rate ?? 0).toFixed(0)} | ${achieved.toFixed(0)}${saturated} | ${ms(m((s) => s.result.p50))} | ` +
         `${ms(m((s) => s.result.p99))} | ${ms(m((s) => s.result.p999))} | ${name === 'undici' ? '–' : list(added, ms)} |`,
     );
   }
@@ -94,10 +96,11 @@ function targets(input: ReportInput): Target[] {
     });
   }
   const soak = join(input.repoRoot, 'bench/RESULTS-soak.md');
-  const verdict = existsSync(soak) ? /RSS target: (met|missed)[^\n]*/.exec(readFileSync(soak, 'utf8')) : null;
+  const text = existsSync(soak) ? readFileSync(soak, 'utf8') : '';
+  const verdict = /RSS target: (met|missed) — peak ([\d.]+) MB.*?\(([+-][\d.]+%)/.exec(text);
   out.push({
     name: 'RSS ≤ 200 MB after 1 M requests over 10 000 tasks, flat after warm-up (`--soak-memory`)',
-    measured: verdict ? verdict[0] : 'not run yet (see the soak section)',
+    measured: verdict ? `peak ${verdict[2]} MB, ${verdict[3]} first → last third (Memory soak below)` : 'not run yet',
     met: verdict ? verdict[1] === 'met' : undefined,
   });
   return out;
@@ -157,7 +160,11 @@ export function renderReport(input: ReportInput): string {
     lines.push(
       `### Latency at a fixed rate (half undici's max, open loop) — ${w.name}`,
       '',
-      ...rateTable(input, w.name),
+      ...rateTable(input, w.name, 'rate'),
+      '',
+      `### Latency at a fixed rate (half Escrow's own max, open loop) — ${w.name}`,
+      '',
+      ...rateTable(input, w.name, 'rate-escrow'),
       '',
     );
   }
