@@ -8,9 +8,38 @@ import type { AuthorizationRequest } from './types.js';
 /** A decision without its id: what one policy set says about one request. */
 export type Verdict = Omit<Decision, 'id'>;
 
+// Decision ids come from a pooled block of randomness: one `randomBytes` call per 512 decisions.
+let pool = Buffer.alloc(0);
+let offset = 0;
+
 /** `dec_` and 16 random hex digits. */
 export function newDecisionId(): string {
-  return `dec_${randomBytes(8).toString('hex')}`;
+  if (offset + 8 > pool.length) {
+    pool = randomBytes(4096);
+    offset = 0;
+  }
+  offset += 8;
+  return `dec_${pool.toString('hex', offset - 8, offset)}`;
+}
+
+/**
+ * An exact decision cache, one per compiled set (a reload compiles a new set, so it starts empty). Cedar is a
+ * pure function of the preparsed set and the call; after slicing and pruning the call holds exactly what the
+ * slice's policies can read, so its JSON is an exact key: two requests with the same key cannot be decided
+ * differently. Time-dependent fields are in the call at the granularity Escrow sends them (hour, weekday,
+ * whole seconds); a slice that reads `context.time.now` simply rarely hits. Only clean verdicts are cached:
+ * a verdict with evaluation errors is recomputed (and denies) every time.
+ */
+const MAX_CACHED = 10_000;
+const decisionCaches = new WeakMap<CompiledPolicySet, Map<string, Verdict>>();
+
+function cacheFor(set: CompiledPolicySet): Map<string, Verdict> {
+  let cache = decisionCaches.get(set);
+  if (!cache) {
+    cache = new Map();
+    decisionCaches.set(set, cache);
+  }
+  return cache;
 }
 
 function deny(policies: readonly string[], errors: readonly string[]): Verdict {
@@ -24,9 +53,15 @@ function deny(policies: readonly string[], errors: readonly string[]): Verdict {
 export function evaluate(set: CompiledPolicySet, request: AuthorizationRequest, now: number): Verdict {
   if (set.policyCount === 0) return deny([], []);
   let answer: ReturnType<typeof cedar.statefulIsAuthorized>;
+  const cache = cacheFor(set);
+  let key: string;
   try {
     const slice = set.sliceFor(request.target.name, request.action, request.principal.type);
-    answer = cedar.statefulIsAuthorized(buildCall(request, slice.setId, now, slice.usage));
+    const call = buildCall(request, slice.setId, now, slice.usage);
+    key = JSON.stringify(call);
+    const cached = cache.get(key);
+    if (cached) return cached;
+    answer = cedar.statefulIsAuthorized(call);
   } catch (error) {
     // RangeErrors are ours (request.ts) or Date's: messages without request data. Anything else stays generic.
     return deny([], [`request: ${error instanceof RangeError ? error.message : 'could not be evaluated'}`]);
@@ -43,5 +78,8 @@ export function evaluate(set: CompiledPolicySet, request: AuthorizationRequest, 
       diagnostics.errors.map((e) => `${e.policyId}: ${e.error.message}`),
     );
   }
-  return { decision, policies: diagnostics.reason, errors: [] };
+  const verdict: Verdict = { decision, policies: diagnostics.reason, errors: [] };
+  if (cache.size >= MAX_CACHED) cache.clear();
+  cache.set(key, verdict);
+  return verdict;
 }

@@ -75,7 +75,8 @@ function pendingSuffix(buf: Buffer, needles: readonly Buffer[]): number {
   for (let k = max; k > 0; k--) {
     const start = buf.length - k;
     for (const needle of needles) {
-      if (needle.length > k && buf.compare(needle, 0, k, start, buf.length) === 0) return k;
+      // The first-byte test rejects almost every candidate without a native call.
+      if (needle.length > k && buf[start] === needle[0] && buf.compare(needle, 0, k, start, buf.length) === 0) return k;
     }
   }
   return 0;
