@@ -4,14 +4,14 @@
  */
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseBenchArgs } from './lib/args.js';
 import { type Field, startField } from './lib/contestants.js';
 import { createBenchKeys, deletePrefix } from './lib/escrow.js';
 import { measure, type Sample, WORKLOADS } from './lib/measure.js';
-import { renderReport } from './lib/report.js';
+import { type ReportInput, renderReport } from './lib/report.js';
 import { pick } from './lib/stats.js';
 import { runSoak } from './soak.js';
 
@@ -81,6 +81,15 @@ async function rounds(field: Field, args: ReturnType<typeof parseBenchArgs>): Pr
 
 async function main(): Promise<void> {
   const args = parseBenchArgs(process.argv.slice(2));
+  if (args.render) {
+    // Render again from the saved run, e.g. after another RESULTS-*.md section was added.
+    const record = JSON.parse(
+      readFileSync(resolve(repoRoot, args.out.replace(/\.md$/, '.json')), 'utf8'),
+    ) as ReportInput;
+    writeFileSync(resolve(repoRoot, args.out), renderReport({ ...record, repoRoot }));
+    log(`rendered ${args.out} again from the saved run`);
+    return;
+  }
   if (args.build) execFileSync('npm', ['run', 'build'], { cwd: repoRoot, stdio: 'inherit' });
   const dir = mkdtempSync(join(tmpdir(), 'escrow-bench-'));
   const prefix = `escrowbench:${randomBytes(4).toString('hex')}:`;
@@ -105,16 +114,21 @@ async function main(): Promise<void> {
     );
     try {
       const samples = await rounds(field, args);
-      const report = renderReport({
+      const record: ReportInput = {
         args,
         samples,
-        field,
+        field: {
+          contestants: field.contestants.map((c) => ({ name: c.name, description: c.description, escrow: !!c.escrow })),
+          skipped: field.skipped,
+        },
         repoRoot,
         loadBefore,
         loadAfter: loadavg(),
         elapsedMs: Date.now() - started,
-      });
-      writeFileSync(resolve(repoRoot, args.out), report);
+        date: new Date().toISOString().slice(0, 10),
+      };
+      writeFileSync(resolve(repoRoot, args.out.replace(/\.md$/, '.json')), `${JSON.stringify(record)}\n`);
+      writeFileSync(resolve(repoRoot, args.out), renderReport(record));
       log(`\nwrote ${args.out}`);
     } finally {
       await field.stop();

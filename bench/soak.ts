@@ -143,7 +143,9 @@ export function renderSoak(r: SoakReport): string {
   const met = peak <= RSS_LIMIT && growth <= 0.1;
   const command = `npm run bench -- ${r.args.argv.join(' ')}`;
   return [
-    '## Memory soak',
+    r.args.escrowNodeArgs.length > 0
+      ? `## Memory soak (tuned: node ${r.args.escrowNodeArgs.join(' ')})`
+      : '## Memory soak',
     '',
     `Produced by \`${command}\` on ${new Date().toISOString().slice(0, 10)} in ${(r.elapsedMs / 60_000).toFixed(1)} min ` +
       `(Node ${process.version}, ${cpus().length} cores). One Escrow process on its full path (Redis store, audit to the ` +

@@ -3,6 +3,8 @@ import type { LoadGenerator } from './measure.js';
 
 export interface BenchArgs {
   readonly quick: boolean;
+  /** Render the report again from the saved run (results.json beside it) instead of measuring. */
+  readonly render: boolean;
   readonly soakMemory: boolean;
   readonly rounds: number;
   readonly durationMs: number;
@@ -21,6 +23,7 @@ export interface BenchArgs {
 
 export const USAGE = `npm run bench -- [options]
   --quick              one short round (< 2 minutes), writes bench/RESULTS-quick.md
+  --render             render the results again from the saved run (bench/RESULTS.json), merging RESULTS-*.md
   --soak-memory        1 000 000 requests over 10 000 tasks, RSS sampled; writes bench/RESULTS-soak.md
   --rounds N           rounds of A B C … interleaving (default 3)
   --duration S         seconds per run (default 10)
@@ -29,13 +32,14 @@ export const USAGE = `npm run bench -- [options]
   --no-nginx           skip nginx even when installed
   --no-build           do not run npm run build first
   --out FILE           where to write the results
-  --escrow-node-args S node flags for the Escrow processes, e.g. "--liftoff-only --max-semi-space-size=2"`;
+  --escrow-node-args=S node flags for the Escrow processes, e.g. "--escrow-node-args=--liftoff-only --max-semi-space-size=2"`;
 
 export function parseBenchArgs(argv: readonly string[]): BenchArgs {
   const { values } = parseArgs({
     args: [...argv],
     options: {
       quick: { type: 'boolean', default: false },
+      render: { type: 'boolean', default: false },
       'soak-memory': { type: 'boolean', default: false },
       rounds: { type: 'string' },
       duration: { type: 'string' },
@@ -61,6 +65,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
   const soakMemory = values['soak-memory'];
   return {
     quick,
+    render: values.render,
     soakMemory,
     rounds: Number(values.rounds ?? (quick ? 1 : 3)),
     durationMs: Number(values.duration ?? (quick ? 3 : 10)) * 1000,

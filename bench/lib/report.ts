@@ -2,19 +2,24 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import type { BenchArgs } from './args.js';
-import type { Field } from './contestants.js';
 import { type Sample, WORKLOADS } from './measure.js';
 import { GENERATED_MIX } from './policies.js';
 import { median, pick, roundDifferences, roundRatios } from './stats.js';
 
+/** Everything a report is rendered from; saved as bench/results.json so it can be rendered again (`--render`). */
 export interface ReportInput {
   readonly args: BenchArgs;
   readonly samples: readonly Sample[];
-  readonly field: Field;
+  readonly field: {
+    readonly contestants: readonly { name: string; description: string; escrow?: unknown }[];
+    readonly skipped: readonly string[];
+  };
   readonly repoRoot: string;
   readonly loadBefore: number[];
   readonly loadAfter: number[];
   readonly elapsedMs: number;
+  /** YYYY-MM-DD of the run. */
+  readonly date?: string;
 }
 
 const ms = (us: number) => (Number.isFinite(us) ? (us / 1000).toFixed(2) : '–');
@@ -135,7 +140,7 @@ export function renderReport(input: ReportInput): string {
   const lines = [
     '# Benchmark results',
     '',
-    `Produced by \`${command}\` on ${new Date().toISOString().slice(0, 10)} in ${(input.elapsedMs / 60_000).toFixed(1)} min: ` +
+    `Produced by \`${command}\` on ${input.date ?? new Date().toISOString().slice(0, 10)} in ${(input.elapsedMs / 60_000).toFixed(1)} min: ` +
       `Node ${process.version}, ${cpu.length} × ${cpu[0]?.model ?? '?'}, load average ${load(input.loadBefore)} before and ` +
       `${load(input.loadAfter)} after.`,
     '',
