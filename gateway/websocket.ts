@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { request as httpRequest, type IncomingMessage, STATUS_CODES } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { type Duplex, pipeline } from 'node:stream';
@@ -8,6 +7,7 @@ import { EscrowError, toEscrowError, toProblem } from './errors.js';
 import type { Gateway } from './gateway.js';
 import { checkRequestHeaders, responseHeaders, upstreamHeaders } from './http/headers.js';
 import { parseRoute, queryKeys } from './http/route.js';
+import { randomId } from './ids.js';
 import type { LeaseRecord } from './leases/record.js';
 import { admitPrincipal, countLimit } from './limits.js';
 import { ambientTask, taskFor } from './pipeline.js';
@@ -40,7 +40,7 @@ interface Upgrade {
  * without `websocket: true`, Escrow's own API and anything but `GET` + `Upgrade: websocket` are refused.
  */
 export async function handleUpgrade(gw: Gateway, req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
-  const up: Upgrade = { requestId: `req_${randomBytes(9).toString('base64url')}` };
+  const up: Upgrade = { requestId: randomId('req_', 9, 'base64url') };
   socket.on('error', () => socket.destroy());
   try {
     await admit(gw, req, socket, up);

@@ -1,5 +1,5 @@
-import { randomBytes } from 'node:crypto';
 import type { Decision } from '../domain.js';
+import { randomId } from '../ids.js';
 import { cedar } from './cedar.js';
 import type { CompiledPolicySet } from './compile.js';
 import { buildCall } from './request.js';
@@ -8,18 +8,9 @@ import type { AuthorizationRequest } from './types.js';
 /** A decision without its id: what one policy set says about one request. */
 export type Verdict = Omit<Decision, 'id'>;
 
-// Decision ids come from a pooled block of randomness: one `randomBytes` call per 512 decisions.
-let pool = Buffer.alloc(0);
-let offset = 0;
-
 /** `dec_` and 16 random hex digits. */
 export function newDecisionId(): string {
-  if (offset + 8 > pool.length) {
-    pool = randomBytes(4096);
-    offset = 0;
-  }
-  offset += 8;
-  return `dec_${pool.toString('hex', offset - 8, offset)}`;
+  return randomId('dec_', 8, 'hex');
 }
 
 /**
