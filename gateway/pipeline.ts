@@ -19,18 +19,68 @@ import { type TargetRuntime, upstreamPath } from './targets.js';
 import { handleTaskApi } from './task-api.js';
 import { principalHash } from './tasks/model.js';
 
-/** What one request accumulates on its way through the stages; the `finally` records it. */
-interface Exchange {
+/** What stages 2–5 establish about a request. Filled in as they pass, so a failure still records what was known. */
+export interface Admission {
   readonly requestId: string;
-  readonly startedAt: number;
-  target?: TargetRuntime;
-  path?: string;
   principal?: Principal;
   task?: Task;
   decision?: Decision;
   lease?: LeaseRecord;
+}
+
+/** What one request accumulates on its way through the stages; the `finally` records it. */
+interface Exchange extends Admission {
+  readonly startedAt: number;
+  target?: TargetRuntime;
+  path?: string;
   error?: EscrowError;
   forward: ForwardOutcome;
+}
+
+/** What is being asked of which target. */
+export interface Ask {
+  readonly target: TargetRuntime;
+  readonly action: Action;
+  /** The upstream path (what policy sees, byte for byte what is sent). */
+  readonly path: string;
+  readonly query: string;
+}
+
+/**
+ * Stages 2–5, shared by plain requests and WebSocket upgrades: identify the caller, take a concurrency slot,
+ * resolve the task, ask Cedar, and only after an allow get-or-issue the lease. Throws the matching EscrowError.
+ */
+export async function admit(
+  gw: Gateway,
+  req: IncomingMessage,
+  owner: Parameters<typeof admitPrincipal>[2],
+  ask: Ask,
+  into: Admission,
+): Promise<void> {
+  const { target } = ask;
+  into.principal = await identify(gw, req, into.requestId, target.config.identityHeader);
+  admitPrincipal(gw, into.principal, owner);
+  into.task = await taskFor(gw, req, into.principal, target);
+  into.decision = authorize(gw, {
+    principal: into.principal,
+    action: ask.action,
+    target: target.facts,
+    method: req.method ?? 'GET',
+    path: ask.path,
+    queryKeys: queryKeys(ask.query),
+    ...(into.task ? { task: into.task } : {}),
+    clientIp: clientIp(req.socket.remoteAddress),
+  });
+  requireAllow(into.decision);
+  into.lease = await gw.leases.acquire({
+    task: into.task ?? ambientTask(gw, into.principal, target),
+    target: target.config.name,
+    adapter: target.adapter,
+    ttlSeconds: target.config.credential.ttl,
+    principal: into.principal,
+    decisionId: into.decision.id,
+    requestId: into.requestId,
+  });
 }
 
 const needleCache = new WeakMap<LeaseRecord, Buffer[]>();
@@ -72,29 +122,7 @@ export async function handleRequest(gw: Gateway, req: IncomingMessage, res: Serv
     ex.path = upstreamPath(target, route.rest);
     const action = methodAction(req.method);
     checkRequestHeaders(req);
-    ex.principal = await identify(gw, req, ex.requestId, target.config.identityHeader);
-    admitPrincipal(gw, ex.principal, res);
-    ex.task = await taskFor(gw, req, ex.principal, target);
-    ex.decision = authorize(gw, {
-      principal: ex.principal,
-      action,
-      target: target.facts,
-      method: req.method!,
-      path: ex.path,
-      queryKeys: queryKeys(route.query),
-      ...(ex.task ? { task: ex.task } : {}),
-      clientIp: clientIp(req.socket.remoteAddress),
-    });
-    requireAllow(ex.decision);
-    ex.lease = await gw.leases.acquire({
-      task: ex.task ?? ambientTask(gw, ex.principal, target),
-      target: target.config.name,
-      adapter: target.adapter,
-      ttlSeconds: target.config.credential.ttl,
-      principal: ex.principal,
-      decisionId: ex.decision.id,
-      requestId: ex.requestId,
-    });
+    await admit(gw, req, res, { target, action, path: ex.path, query: route.query }, ex);
     await proxy(gw, req, res, target, route, ex);
   } catch (error) {
     ex.error = toEscrowError(error);

@@ -6,16 +6,14 @@ import { type Decision, type Principal, principalRef, type Task } from './domain
 import { EscrowError, toEscrowError, toProblem } from './errors.js';
 import type { Gateway } from './gateway.js';
 import { checkRequestHeaders, responseHeaders, upstreamHeaders } from './http/headers.js';
-import { parseRoute, queryKeys } from './http/route.js';
+import { parseRoute } from './http/route.js';
 import { randomId } from './ids.js';
 import type { LeaseRecord } from './leases/record.js';
-import { admitPrincipal, countLimit } from './limits.js';
-import { ambientTask, taskFor } from './pipeline.js';
+import { countLimit } from './limits.js';
+import { admit as admitRequest } from './pipeline.js';
 import { upstreamError } from './proxy/forward.js';
 import { ScrubStream, scrubNeedles } from './proxy/scrub.js';
 import { WebSocketScrubber } from './proxy/ws-frames.js';
-import { authorize, clientIp, requireAllow } from './stages/authorize.js';
-import { identify } from './stages/identify.js';
 import { finishResponseHeaders } from './stages/response.js';
 import { type TargetRuntime, upstreamPath } from './targets.js';
 
@@ -74,29 +72,7 @@ async function admit(gw: Gateway, req: IncomingMessage, socket: Duplex, up: Upgr
     });
   }
   checkRequestHeaders(req);
-  up.principal = await identify(gw, req, up.requestId, target.config.identityHeader);
-  admitPrincipal(gw, up.principal, socket);
-  up.task = await taskFor(gw, req, up.principal, target);
-  up.decision = authorize(gw, {
-    principal: up.principal,
-    action: 'connect',
-    target: target.facts,
-    method: 'GET',
-    path: up.path,
-    queryKeys: queryKeys(route.query),
-    ...(up.task ? { task: up.task } : {}),
-    clientIp: clientIp(req.socket.remoteAddress),
-  });
-  requireAllow(up.decision);
-  up.lease = await gw.leases.acquire({
-    task: up.task ?? ambientTask(gw, up.principal, target),
-    target: target.config.name,
-    adapter: target.adapter,
-    ttlSeconds: target.config.credential.ttl,
-    principal: up.principal,
-    decisionId: up.decision.id,
-    requestId: up.requestId,
-  });
+  await admitRequest(gw, req, socket, { target, action: 'connect', path: up.path, query: route.query }, up);
 }
 
 /** Strip, inject, and send the upgrade upstream. Redirects and every other non-101 answer are relayed scrubbed. */
