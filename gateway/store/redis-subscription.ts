@@ -26,7 +26,7 @@ export function watchSubscription(subscriber: Redis, options: SubscriptionOption
   });
   subscriber.on('close', () => report(false));
   const subscribe = () => {
-    // ioredis also resubscribes by itself on reconnect; subscribing again is harmless and tells us when it is live.
+    // The only SUBSCRIBE (ioredis' autoResubscribe is off): it tells us when the subscription is live.
     subscriber.subscribe(options.channel).then(
       () => report(subscriber.status === 'ready'),
       () => report(false),

@@ -89,6 +89,9 @@ export async function createRedisStore(options: RedisStoreOptions): Promise<Stor
     ...redisOptions,
     enableOfflineQueue: true,
     commandTimeout: undefined,
+    // watchSubscription subscribes on every 'ready' and handles a refusal; ioredis' own resubscribe would
+    // surface a refused SUBSCRIBE (e.g. an ACL) as an unhandled rejection.
+    autoResubscribe: false,
     connectionName: `escrow-revocations:${options.prefix}`,
   }) as Redis;
   subscriber.on('error', () => {});
