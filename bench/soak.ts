@@ -141,7 +141,7 @@ export function renderSoak(r: SoakReport): string {
   const peak = Math.max(...afterWarm.map((p) => p.rss));
   const growth = (late - early) / early;
   const met = peak <= RSS_LIMIT && growth <= 0.1;
-  const command = `npm run bench -- ${r.args.argv.join(' ')}`;
+  const command = `npm run bench -- ${r.args.argv.map((a) => (a.includes(' ') ? `"${a}"` : a)).join(' ')}`;
   return [
     r.args.escrowNodeArgs.length > 0
       ? `## Memory soak (tuned: node ${r.args.escrowNodeArgs.join(' ')})`
