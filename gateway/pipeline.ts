@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { UpstreamRequest } from '../adapters/types.js';
+import type { AuditEventInput } from './audit/types.js';
 import { type Action, actionForMethod, type Decision, type Principal, principalRef, type Task } from './domain.js';
 import { EscrowError, toEscrowError } from './errors.js';
 import type { Gateway } from './gateway.js';
@@ -212,19 +213,34 @@ function record(gw: Gateway, req: IncomingMessage, res: ServerResponse, ex: Exch
   }
   const traceparent = req.headers.traceparent;
   gw.audit.record({
-    event: 'request',
-    requestId: ex.requestId,
-    ...(ex.decision ? { decisionId: ex.decision.id, decision, policies: ex.decision.policies } : { decision: 'deny' }),
-    ...(ex.principal ? { principal: principalRef(ex.principal) } : {}),
-    ...(ex.task ? { task: { id: ex.task.id, chain: [...ex.task.ancestors, ex.task.id] } } : {}),
-    target,
-    ...(ex.lease ? { leaseId: ex.lease.id, secretFingerprint: ex.lease.fingerprint } : {}),
-    method: req.method ?? '',
-    ...(ex.path ? { path: ex.path } : {}),
-    status,
-    ...(ex.error ? { reason: ex.error.reason ?? ex.error.code } : {}),
+    ...requestEvent(ex, target, req.method ?? '', ex.path, status, ex.error),
     ...(typeof traceparent === 'string' && /^[\da-f]{2}-[\da-f]{32}-[\da-f]{16}-[\da-f]{2}$/.test(traceparent)
       ? { traceparent }
       : {}),
   });
+}
+
+/** The `request` audit event of one admission (plain request or WebSocket upgrade), whatever happened to it. */
+export function requestEvent(
+  a: Admission,
+  target: string,
+  method: string,
+  path: string | undefined,
+  status: number,
+  error: EscrowError | undefined,
+): AuditEventInput {
+  const decision = a.decision?.decision ?? 'deny';
+  return {
+    event: 'request',
+    requestId: a.requestId,
+    ...(a.decision ? { decisionId: a.decision.id, decision, policies: a.decision.policies } : { decision: 'deny' }),
+    ...(a.principal ? { principal: principalRef(a.principal) } : {}),
+    ...(a.task ? { task: { id: a.task.id, chain: [...a.task.ancestors, a.task.id] } } : {}),
+    target,
+    ...(a.lease ? { leaseId: a.lease.id, secretFingerprint: a.lease.fingerprint } : {}),
+    method,
+    ...(path ? { path } : {}),
+    status,
+    ...(error ? { reason: error.reason ?? error.code } : {}),
+  };
 }

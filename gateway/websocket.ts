@@ -2,7 +2,7 @@ import { request as httpRequest, type IncomingMessage, STATUS_CODES } from 'node
 import { request as httpsRequest } from 'node:https';
 import { type Duplex, pipeline } from 'node:stream';
 import type { UpstreamRequest } from '../adapters/types.js';
-import { type Decision, type Principal, principalRef, type Task } from './domain.js';
+import type { Decision, Principal, Task } from './domain.js';
 import { EscrowError, toEscrowError, toProblem } from './errors.js';
 import type { Gateway } from './gateway.js';
 import { checkRequestHeaders, responseHeaders, upstreamHeaders } from './http/headers.js';
@@ -10,7 +10,7 @@ import { parseRoute } from './http/route.js';
 import { randomId } from './ids.js';
 import type { LeaseRecord } from './leases/record.js';
 import { countLimit } from './limits.js';
-import { admit as admitRequest } from './pipeline.js';
+import { admit as admitRequest, requestEvent } from './pipeline.js';
 import { upstreamError } from './proxy/forward.js';
 import { ScrubStream, scrubNeedles } from './proxy/scrub.js';
 import { WebSocketScrubber } from './proxy/ws-frames.js';
@@ -198,18 +198,5 @@ function record(gw: Gateway, up: Upgrade): void {
   const status = up.error?.status ?? up.status ?? 500;
   const decision = up.decision?.decision ?? 'deny';
   gw.metrics.requestsTotal.inc({ target, decision, code_class: `${Math.floor(status / 100)}xx` });
-  gw.audit.record({
-    event: 'request',
-    requestId: up.requestId,
-    ...(up.decision ? { decisionId: up.decision.id, decision, policies: up.decision.policies } : { decision: 'deny' }),
-    ...(up.principal ? { principal: principalRef(up.principal) } : {}),
-    ...(up.task ? { task: { id: up.task.id, chain: [...up.task.ancestors, up.task.id] } } : {}),
-    target,
-    ...(up.lease ? { leaseId: up.lease.id, secretFingerprint: up.lease.fingerprint } : {}),
-    method: 'GET',
-    upgrade: 'websocket',
-    ...(up.path ? { path: up.path } : {}),
-    status,
-    ...(up.error ? { reason: up.error.reason ?? up.error.code } : {}),
-  });
+  gw.audit.record({ ...requestEvent(up, target, 'GET', up.path, status, up.error), upgrade: 'websocket' });
 }

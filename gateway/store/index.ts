@@ -1,15 +1,9 @@
 import { createMemoryStore } from './memory.js';
-import { createRedisStore } from './redis.js';
+import { createRedisStore, type RedisStoreOptions } from './redis.js';
 import type { Store } from './types.js';
 
-export interface StoreOptions {
-  readonly url: string;
-  readonly prefix: string;
-  readonly timeoutMs: number;
-  readonly password?: string;
-  readonly streamMaxLen?: number;
-  readonly onError?: (error: Error) => void;
-}
+/** Options for either store (the memory store reads only `url` and `streamMaxLen`). */
+export type StoreOptions = RedisStoreOptions;
 
 /** `memory://` (one process only), or Redis: `redis://`, `rediss://`, `redis+sentinel://`, `redis+cluster://`. */
 export async function createStore(options: StoreOptions): Promise<Store> {
