@@ -8,7 +8,7 @@ import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { restartDelay } from '../../gateway/cluster.js';
-import { createIssuerKeys, signToken, TEST_AUDIENCE, TEST_ISSUER, TEST_TRUST_DOMAIN } from '../support/keys.js';
+import { createIssuerKeys, signToken, TEST_IDENTITY, TEST_ISSUER } from '../support/keys.js';
 import { deletePrefix, REDIS_URL, testPrefix } from '../support/redis.js';
 import { startUpstream, type TestUpstream } from '../support/upstream.js';
 
@@ -91,19 +91,7 @@ describe('escrow start --workers runs a primary that keeps N workers on one port
       store: REDIS_URL,
       storePrefix: prefix,
       keys: { leaseEncryption: 'file:lease.key', auditHmac: 'file:audit.key' },
-      identity: {
-        issuers: [
-          {
-            name: 'test',
-            principal: 'Agent',
-            issuer: TEST_ISSUER,
-            audience: TEST_AUDIENCE,
-            jwks: 'file:jwks.json',
-            algorithms: ['ES256'],
-            trustDomain: TEST_TRUST_DOMAIN,
-          },
-        ],
-      },
+      identity: TEST_IDENTITY,
       policies: join(ROOT, 'policies'),
       watchPolicies: false,
       audit: { sinks: ['file:audit.log'] },

@@ -9,15 +9,7 @@ import { loadConfig } from '../../gateway/config/load.js';
 import { type Logger, silentLogger } from '../../gateway/log.js';
 import { createMetrics } from '../../gateway/metrics.js';
 import { type Listeners, startListeners } from '../../gateway/server.js';
-import {
-  createIssuerKeys,
-  type IssuerKeys,
-  signToken,
-  TEST_AUDIENCE,
-  TEST_ISSUER,
-  TEST_TRUST_DOMAIN,
-  type TokenOptions,
-} from './keys.js';
+import { createIssuerKeys, type IssuerKeys, signToken, TEST_IDENTITY, type TokenOptions } from './keys.js';
 import { deletePrefix, REDIS_URL, testPrefix } from './redis.js';
 
 export const REPO_POLICIES = resolve(import.meta.dirname, '../../policies');
@@ -90,19 +82,7 @@ export async function startEscrow(options: EscrowOptions): Promise<TestEscrow> {
     store: store === 'redis' ? REDIS_URL : 'memory://',
     storePrefix: prefix,
     keys: { leaseEncryption: 'file:lease.key', auditHmac: 'file:audit.key' },
-    identity: {
-      issuers: [
-        {
-          name: 'test',
-          principal: 'Agent',
-          issuer: TEST_ISSUER,
-          audience: TEST_AUDIENCE,
-          jwks: 'file:jwks.json',
-          algorithms: ['ES256'],
-          trustDomain: TEST_TRUST_DOMAIN,
-        },
-      ],
-    },
+    identity: TEST_IDENTITY,
     policies,
     watchPolicies: false,
     audit: { sinks: ['file:audit.log'] },

@@ -37,3 +37,18 @@ export async function signToken(keys: IssuerKeys, options: TokenOptions = {}): P
     .setExpirationTime(Math.floor(Date.now() / 1000) + (options.expiresIn ?? 600))
     .sign(keys.privateKey);
 }
+
+/** The `identity:` block every test config uses: one Agent issuer whose keys are `jwks.json` beside the config. */
+export const TEST_IDENTITY = {
+  issuers: [
+    {
+      name: 'test',
+      principal: 'Agent',
+      issuer: TEST_ISSUER,
+      audience: TEST_AUDIENCE,
+      jwks: 'file:jwks.json',
+      algorithms: ['ES256'],
+      trustDomain: TEST_TRUST_DOMAIN,
+    },
+  ],
+};

@@ -4,15 +4,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, w
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parse, stringify } from 'yaml';
-import {
-  createIssuerKeys,
-  type IssuerKeys,
-  signToken,
-  TEST_AUDIENCE,
-  TEST_ISSUER,
-  TEST_TRUST_DOMAIN,
-  type TokenOptions,
-} from '../../support/keys.js';
+import { createIssuerKeys, type IssuerKeys, signToken, TEST_IDENTITY, type TokenOptions } from '../../support/keys.js';
 import { freePort, waitFor } from './ports.js';
 
 export const REPO_ROOT = resolve(import.meta.dirname, '../../..');
@@ -104,19 +96,7 @@ async function writeLayout(options: ProcessEscrowOptions): Promise<Layout> {
     store: options.store,
     storePrefix: prefix,
     keys: { leaseEncryption: 'file:lease.key', auditHmac: 'file:audit.key' },
-    identity: {
-      issuers: [
-        {
-          name: 'test',
-          principal: 'Agent',
-          issuer: TEST_ISSUER,
-          audience: TEST_AUDIENCE,
-          jwks: 'file:jwks.json',
-          algorithms: ['ES256'],
-          trustDomain: TEST_TRUST_DOMAIN,
-        },
-      ],
-    },
+    identity: TEST_IDENTITY,
     policies: join(REPO_ROOT, 'policies'),
     watchPolicies: false,
     audit: { sinks: ['file:audit.log'] },

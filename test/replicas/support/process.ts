@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { stringify } from 'yaml';
 import { REPO_POLICIES } from '../../support/escrow.js';
-import { type IssuerKeys, TEST_AUDIENCE, TEST_ISSUER, TEST_TRUST_DOMAIN } from '../../support/keys.js';
+import { type IssuerKeys, TEST_IDENTITY } from '../../support/keys.js';
 import { REDIS_URL } from '../../support/redis.js';
 
 const ROOT = resolve(import.meta.dirname, '../../..');
@@ -86,19 +86,7 @@ export async function spawnEscrow(options: ProcessOptions): Promise<EscrowProces
     store: REDIS_URL,
     storePrefix: options.prefix,
     keys: { leaseEncryption: 'file:lease.key', auditHmac: 'file:audit.key' },
-    identity: {
-      issuers: [
-        {
-          name: 'test',
-          principal: 'Agent',
-          issuer: TEST_ISSUER,
-          audience: TEST_AUDIENCE,
-          jwks: 'file:jwks.json',
-          algorithms: ['ES256'],
-          trustDomain: TEST_TRUST_DOMAIN,
-        },
-      ],
-    },
+    identity: TEST_IDENTITY,
     policies: REPO_POLICIES,
     watchPolicies: false,
     audit: { sinks: ['file:audit.log'] },
