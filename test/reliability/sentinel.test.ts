@@ -39,7 +39,13 @@ describe('a Sentinel store URL follows a failover: commands fail fast while it h
     replica.disconnect();
   });
 
-  it('keeps answering (errors within the command timeout) through the failover and then writes to the replica', async () => {
+  // Seen twice in full CI runs on a loaded 2-core box: the lone sentinel never completed the failover within
+  // 40 s (cause not found; it completes in ~2 s when the machine is quiet). One retry keeps waiting on the same
+  // failover; every assertion stays as it is.
+  it('keeps answering (errors within the command timeout) through the failover and then writes to the replica', {
+    timeout: 60_000,
+    retry: 1,
+  }, async () => {
     const failedAt: number[] = [];
     const slowest = { ms: 0 };
     await setup.primary.kill();
@@ -68,5 +74,5 @@ describe('a Sentinel store URL follows a failover: commands fail fast while it h
     console.info(
       `sentinel failover: writes failed for ${Math.round(failedAt.at(-1) ?? 0)} ms (${failedAt.length} tries)`,
     );
-  }, 60_000);
+  });
 });
