@@ -105,16 +105,53 @@ export function storeTopology(url: string, base: RedisOptions): StoreTopology {
   };
 }
 
-/** Connect per the topology: a `Redis` (standalone or Sentinel) or a `Cluster`. */
+/** How long a client that gave up waits before it is connected again (see `reconnectWhenEnded`). */
+const REVIVE_DELAY_MS = 1_000;
+
+/**
+ * Keep `client` connected for as long as it is not closed on purpose.
+ *
+ * ioredis can give up for good on its own: in Sentinel mode, a `+switch-master` that reaches the failover detector
+ * while the client is asking a sentinel for the primary makes that reconnect reject, and the client ends in status
+ * `end`: every later command fails "Connection is closed" until the process restarts (reproduced here by killing
+ * the primary and firing the detector during the reconnect; seen in CI as a store that never came back after a
+ * failover the sentinel had completed). A store must come back by itself, so an `end` that `disconnect()` or
+ * `quit()` did not ask for connects the client again after a short delay.
+ */
+function reconnectWhenEnded<T extends Redis | Cluster>(client: T): T {
+  let closing = false;
+  const disconnect = client.disconnect.bind(client);
+  const quit = client.quit.bind(client);
+  client.disconnect = (reconnect = false) => {
+    if (!reconnect) closing = true;
+    disconnect(reconnect);
+  };
+  client.quit = ((...args: Parameters<typeof quit>) => {
+    closing = true;
+    return quit(...args);
+  }) as typeof client.quit;
+  client.on('end', () => {
+    if (closing) return;
+    setTimeout(() => {
+      if (!closing && client.status === 'end') client.connect().catch(() => {});
+    }, REVIVE_DELAY_MS).unref();
+  });
+  return client;
+}
+
+/**
+ * Connect per the topology: a `Redis` (standalone or Sentinel) or a `Cluster`. The client never stays given up:
+ * only `disconnect()` or `quit()` closes it for good (`reconnectWhenEnded`).
+ */
 export function createRedisClient(url: string, base: RedisOptions): Redis | Cluster {
   const topology = storeTopology(url, base);
   switch (topology.kind) {
     case 'standalone':
-      return new Redis(topology.url, topology.options);
+      return reconnectWhenEnded(new Redis(topology.url, topology.options));
     case 'sentinel':
-      return new Redis(topology.options);
+      return reconnectWhenEnded(new Redis(topology.options));
     case 'cluster':
-      return new Cluster([...topology.nodes], topology.options);
+      return reconnectWhenEnded(new Cluster([...topology.nodes], topology.options));
     default: {
       const never: never = topology;
       return never;

@@ -1,5 +1,5 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -34,6 +34,8 @@ export interface SentinelSetup {
   readonly url: string;
   /** The address the sentinel currently names as the primary. */
   primaryPort(): Promise<number>;
+  /** The sentinel's own log (its view of a failover that did not happen). */
+  sentinelLog(): string;
   close(): Promise<void>;
 }
 
@@ -54,6 +56,7 @@ export async function startSentinelSetup(name = 'mymaster'): Promise<SentinelSet
       `port ${sentinelPort}`,
       'bind 127.0.0.1',
       `dir ${dir}`,
+      `logfile ${join(dir, 'sentinel.log')}`,
       `sentinel monitor ${name} 127.0.0.1 ${primary.port} 1`,
       `sentinel down-after-milliseconds ${name} 400`,
       `sentinel failover-timeout ${name} 2000`,
@@ -77,6 +80,7 @@ export async function startSentinelSetup(name = 'mymaster'): Promise<SentinelSet
     sentinelPort,
     url: `redis+sentinel://127.0.0.1:${sentinelPort}/${name}/0`,
     primaryPort,
+    sentinelLog: () => readFileSync(join(dir, 'sentinel.log'), 'utf8'),
     async close() {
       admin.disconnect();
       sentinel.kill('SIGKILL');
