@@ -127,6 +127,12 @@ export async function createGateway(loaded: LoadedConfig, options: GatewayOption
     },
   });
   const targets = await buildTargets(loaded, env, now, identity.tokenHeaders);
+  metrics.initializeSeries({
+    targets: [...targets.values()].map((t) => ({ name: t.config.name, adapter: t.adapter.kind })),
+    auditSinks: config.audit.sinks.flatMap((spec) =>
+      spec === 'none' ? [] : [spec.startsWith('file:') ? 'file' : spec],
+    ),
+  });
   const tasks = new TaskService({ store, limits: config.tasks, targetNames: new Set(targets.keys()), now });
   let revoker: Revoker | undefined;
   const leases = new LeaseService({

@@ -6,7 +6,8 @@ import type { Logger } from './log.js';
 import type { Metrics } from './metrics.js';
 
 /** The `limit` label of `escrow_limits_exceeded_total`: a bounded set, named after what was too big or too slow. */
-export type LimitName = 'body_size' | 'header_size' | 'concurrency' | 'request_timeout';
+export const LIMIT_NAMES = ['body_size', 'header_size', 'concurrency', 'request_timeout'] as const;
+export type LimitName = (typeof LIMIT_NAMES)[number];
 
 const LIMIT_OF_CODE: Partial<Record<EscrowError['code'], LimitName>> = {
   payload_too_large: 'body_size',

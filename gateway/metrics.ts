@@ -1,4 +1,8 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { IDENTITY_REASONS } from './identity/reasons.js';
+import { REVOCATION_REASONS } from './leases/revoker.js';
+import { LIMIT_NAMES } from './limits.js';
+import { UPSTREAM_ERROR_KINDS } from './proxy/forward.js';
 
 /**
  * Escrow's Prometheus metrics (prefix `escrow_`). Label values are bounded: target names come from
@@ -26,6 +30,20 @@ export interface Metrics {
   readonly circuitOpens: Counter<'target'>;
   /** Where `escrow_leases_active` reads its value at scrape time. */
   setActiveLeasesSource(source: () => number): void;
+  /**
+   * Start at 0 every series whose labels are known before anything happens: the code's reasons, limits and
+   * kinds, and the configured targets and audit sinks. A counter series born at 1 hides its first increase from
+   * `rate()`/`increase()` (an alert on the first audit sink error would never fire), and a dashboard panel
+   * shows 0 instead of "no data".
+   */
+  initializeSeries(known: KnownSeries): void;
+}
+
+/** The label values known from config at start-up. */
+export interface KnownSeries {
+  readonly targets: readonly { readonly name: string; readonly adapter: string }[];
+  /** Sink names (`stdout`, `stderr`, `file`, `redis`). */
+  readonly auditSinks: readonly string[];
 }
 
 export interface MetricsOptions {
@@ -42,9 +60,24 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
   if (options.defaultMetrics) collectDefaultMetrics({ register: registry, prefix: 'escrow_' });
   const registers = [registry];
   let activeLeases: () => number = () => 0;
-  return {
+  const metrics: Metrics = {
     setActiveLeasesSource(source) {
       activeLeases = source;
+    },
+    initializeSeries(known) {
+      for (const reason of IDENTITY_REASONS) metrics.identityFailures.inc({ reason }, 0);
+      for (const reason of REVOCATION_REASONS) metrics.leasesRevoked.inc({ reason }, 0);
+      for (const limit of LIMIT_NAMES) metrics.limitsExceeded.inc({ limit }, 0);
+      for (const result of ['ok', 'rejected']) metrics.policyReloads.inc({ result }, 0);
+      for (const sink of known.auditSinks) {
+        metrics.auditSinkErrors.inc({ sink }, 0);
+        metrics.auditEventsDropped.inc({ sink }, 0);
+      }
+      for (const { name: target, adapter } of known.targets) {
+        metrics.leasesIssued.inc({ target, adapter }, 0);
+        metrics.circuitOpens.inc({ target }, 0);
+        for (const kind of UPSTREAM_ERROR_KINDS) metrics.upstreamErrors.inc({ target, kind }, 0);
+      }
     },
     registry,
     requestsTotal: new Counter({
@@ -141,4 +174,5 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
       registers,
     }),
   };
+  return metrics;
 }

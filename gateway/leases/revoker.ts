@@ -8,9 +8,10 @@ import { parseTask, principalHash } from '../tasks/model.js';
 import type { TaskService } from '../tasks/service.js';
 import type { LeaseRecord } from './record.js';
 import { RevocationQueue, type RevocationQueueOptions } from './revocation-queue.js';
-import type { LeaseService, RetireReason } from './service.js';
+import { type LeaseService, RETIRE_REASONS, type RetireReason } from './service.js';
 
-export type RevocationReason = RetireReason | 'parent_closed' | 'admin';
+export const REVOCATION_REASONS = [...RETIRE_REASONS, 'parent_closed', 'admin'] as const;
+export type RevocationReason = (typeof REVOCATION_REASONS)[number];
 
 export interface RevokerOptions {
   readonly store: Store;

@@ -18,7 +18,8 @@ const LOCK_TTL_MS = 15_000;
 const WAIT_STEP_MS = 20;
 
 /** Why a lease's credential is withdrawn by the lease service itself. */
-export type RetireReason = 'renewed' | 'superseded' | 'task_closed' | 'task_expired';
+export const RETIRE_REASONS = ['renewed', 'superseded', 'task_closed', 'task_expired'] as const;
+export type RetireReason = (typeof RETIRE_REASONS)[number];
 
 export interface LeaseServiceOptions {
   readonly store: Store;

@@ -14,7 +14,8 @@ export interface ForwardRequest {
 }
 
 /** Upstream failure kinds, the `kind` label of `escrow_upstream_errors_total`. */
-export type UpstreamErrorKind = 'connect' | 'timeout' | 'reset' | 'protocol' | 'aborted';
+export const UPSTREAM_ERROR_KINDS = ['connect', 'timeout', 'reset', 'protocol', 'aborted'] as const;
+export type UpstreamErrorKind = (typeof UPSTREAM_ERROR_KINDS)[number];
 
 /** A keep-alive pool toward one target's origin. Redirects are never followed (undici's Pool does not). */
 export function createUpstreamPool(target: TargetConfig): Pool {

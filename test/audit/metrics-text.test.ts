@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { IDENTITY_REASONS } from '../../gateway/identity/reasons.js';
 import { createMetrics } from '../../gateway/metrics.js';
 import { labelValueProblem, TEST_TARGETS } from './label-values.js';
 import { parsePrometheusText } from './prom-text.js';
@@ -58,6 +59,33 @@ describe('the metrics endpoint is valid Prometheus text with label values from b
     exercise(metrics);
     const families = parsePrometheusText(await metrics.registry.metrics());
     expect(families.has('escrow_process_resident_memory_bytes')).toBe(true);
+  });
+
+  it('starts every series whose labels are known at 0, so that the first failure is an increase', async () => {
+    const metrics = createMetrics();
+    metrics.initializeSeries({
+      targets: TEST_TARGETS.map((name) => ({ name, adapter: 'header' })),
+      auditSinks: ['stdout', 'redis'],
+    });
+    const families = parsePrometheusText(await metrics.registry.metrics());
+    const zeros = (name: string) =>
+      (families.get(name)?.samples ?? []).filter((sample) => sample.value === 0).map((sample) => sample.labels);
+    expect(zeros('escrow_audit_sink_errors_total')).toEqual([{ sink: 'stdout' }, { sink: 'redis' }]);
+    expect(zeros('escrow_audit_events_dropped_total')).toHaveLength(2);
+    expect(zeros('escrow_identity_failures_total')).toHaveLength(IDENTITY_REASONS.length);
+    expect(zeros('escrow_leases_revoked_total')).toContainEqual({ reason: 'task_closed' });
+    expect(zeros('escrow_limits_exceeded_total')).toContainEqual({ limit: 'body_size' });
+    expect(zeros('escrow_policy_reloads_total')).toEqual([{ result: 'ok' }, { result: 'rejected' }]);
+    expect(zeros('escrow_upstream_errors_total')).toHaveLength(TEST_TARGETS.length * 5);
+    expect(zeros('escrow_upstream_errors_total')).toContainEqual({ target: 'echo', kind: 'connect' });
+    expect(zeros('escrow_leases_issued_total')).toContainEqual({ target: 'github', adapter: 'header' });
+    for (const family of families.values()) {
+      for (const sample of family.samples) {
+        for (const [label, value] of Object.entries(sample.labels)) {
+          expect(labelValueProblem(label, value, BUCKET_VALUES), `${sample.name}`).toBeUndefined();
+        }
+      }
+    }
   });
 
   it('the parser rejects what Prometheus would reject', () => {
