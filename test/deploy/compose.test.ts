@@ -14,7 +14,8 @@ interface Service {
   ports?: string[];
 }
 
-// No Docker engine (nor the compose plugin) runs here, so the compose file is checked structurally.
+// No Docker engine (nor the compose plugin) runs here, so the compose file is checked structurally. The
+// Prometheus files it mounts do run, with the real binaries: test/deploy/prometheus.test.ts.
 describe('docker-compose.yml is a valid, self-consistent stack', () => {
   const compose = parse(readFileSync(join(root, 'docker-compose.yml'), 'utf8')) as {
     services: Record<string, Service>;
