@@ -74,6 +74,8 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
         metrics.auditEventsDropped.inc({ sink }, 0);
       }
       for (const { name: target, adapter } of known.targets) {
+        // The deny-spike alert compares with the previous hour: that hour must exist on a replica that never denied.
+        metrics.requestsTotal.inc({ target, decision: 'deny', code_class: '4xx' }, 0);
         metrics.leasesIssued.inc({ target, adapter }, 0);
         metrics.circuitOpens.inc({ target }, 0);
         for (const kind of UPSTREAM_ERROR_KINDS) metrics.upstreamErrors.inc({ target, kind }, 0);

@@ -79,6 +79,7 @@ describe('the metrics endpoint is valid Prometheus text with label values from b
     expect(zeros('escrow_upstream_errors_total')).toHaveLength(TEST_TARGETS.length * 5);
     expect(zeros('escrow_upstream_errors_total')).toContainEqual({ target: 'echo', kind: 'connect' });
     expect(zeros('escrow_leases_issued_total')).toContainEqual({ target: 'github', adapter: 'header' });
+    expect(zeros('escrow_requests_total')).toContainEqual({ target: 'echo', decision: 'deny', code_class: '4xx' });
     for (const family of families.values()) {
       for (const sample of family.samples) {
         for (const [label, value] of Object.entries(sample.labels)) {
