@@ -39,7 +39,7 @@ export async function handleAdmin(gw: RunningGateway, req: IncomingMessage, res:
   const requestId = 'admin';
   try {
     if (req.method === 'GET' && url.pathname === '/metrics') {
-      const text = await gw.metrics.registry.metrics();
+      const text = await gw.metrics.exposition();
       res.writeHead(200, { 'content-type': gw.metrics.registry.contentType });
       res.end(text);
       return;

@@ -1,4 +1,5 @@
 import cluster, { type Worker } from 'node:cluster';
+import { serveClusterMetrics } from './cluster-metrics.js';
 import type { Logger } from './log.js';
 
 export interface ClusterOptions {
@@ -109,6 +110,7 @@ export function runPrimary(options: ClusterOptions): Promise<number> {
   process.on('SIGHUP', () => {
     for (const slot of slots) slot.worker?.process.kill('SIGHUP');
   });
+  serveClusterMetrics();
   for (const slot of slots) fork(slot);
   log.info({ workers: options.workers, pid: process.pid }, 'escrow primary started');
   return done;

@@ -30,6 +30,9 @@ export interface Metrics {
   readonly circuitOpens: Counter<'target'>;
   /** Where `escrow_leases_active` reads its value at scrape time. */
   setActiveLeasesSource(source: () => number): void;
+  /** The text `/metrics` answers: this registry's, or the whole cluster's under `--workers` (cluster-metrics.ts). */
+  exposition(): Promise<string>;
+  setExpositionSource(source: () => Promise<string>): void;
   /**
    * Start at 0 every series whose labels are known before anything happens: the code's reasons, limits and
    * kinds, and the configured targets and audit sinks. A counter series born at 1 hides its first increase from
@@ -60,9 +63,14 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
   if (options.defaultMetrics) collectDefaultMetrics({ register: registry, prefix: 'escrow_' });
   const registers = [registry];
   let activeLeases: () => number = () => 0;
+  let exposition = () => registry.metrics();
   const metrics: Metrics = {
     setActiveLeasesSource(source) {
       activeLeases = source;
+    },
+    exposition: () => exposition(),
+    setExpositionSource(source) {
+      exposition = source;
     },
     initializeSeries(known) {
       for (const reason of IDENTITY_REASONS) metrics.identityFailures.inc({ reason }, 0);
@@ -167,6 +175,8 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
       name: 'escrow_circuit_state',
       help: 'Upstream circuit breaker state by target: 0 closed, 1 open, 2 half-open',
       labelNames: ['target'],
+      // Under --workers each worker has its own breaker: the cluster shows the furthest-from-closed state.
+      aggregator: 'max',
       registers,
     }),
     circuitOpens: new Counter({

@@ -4,6 +4,7 @@ import { relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createGateway } from '../app.js';
 import { runPrimary } from '../cluster.js';
+import { clusterMetricsReader } from '../cluster-metrics.js';
 import { loadConfig } from '../config/load.js';
 import { ensureDevMaterial } from '../dev/material.js';
 import { mintDevToken } from '../dev/token.js';
@@ -54,6 +55,7 @@ export async function startCommand(argv: string[]): Promise<number> {
   }
   const demo = loaded.config.dev?.demoUpstream ? await startDemo(loaded.config.targets[0]?.upstream) : undefined;
   const gw = await createGateway(loaded, { log });
+  if (cluster.isWorker) gw.metrics.setExpositionSource(clusterMetricsReader(gw.metrics.registry));
   const listeners = await startListeners(gw);
   log.info(
     {

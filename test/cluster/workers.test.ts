@@ -146,6 +146,22 @@ describe('escrow start --workers runs a primary that keeps N workers on one port
     expect(upstream.requests.at(-1)?.headers['x-api-key']).toBe('canary-cluster-key');
   });
 
+  it('answers /metrics for the whole cluster, whichever worker takes the scrape', async () => {
+    const task = await openTask();
+    await Promise.all(Array.from({ length: 10 }, () => call(task)));
+    const allowed = async () => {
+      const text = (await send(adminPort, 'GET', '/metrics', {})).text;
+      const line = text.split('\n').find((l) => l.startsWith('escrow_requests_total{target="echo",decision="allow"'));
+      return Number(line?.split(' ').at(-1));
+    };
+    // Fresh connections land on either worker. A worker's own count would differ from its sibling's; the
+    // cluster's sum is the same from both: all 30 requests of this file so far (20 above, 10 here).
+    const counts = await Promise.all(Array.from({ length: 8 }, allowed));
+    expect(new Set(counts)).toEqual(new Set([30]));
+    const text = (await send(adminPort, 'GET', '/metrics', {})).text;
+    expect(text).toMatch(/^escrow_leases_issued_total\{target="echo",adapter="header"\} 2$/m);
+  });
+
   it('restarts a worker that crashed, and keeps serving meanwhile', async () => {
     const [victim, survivor] = children(proc.pid!);
     process.kill(victim!, 'SIGKILL');
