@@ -34,13 +34,34 @@ export interface SpawnOptions {
   readonly timeoutMs?: number;
 }
 
+/** Every child still running, so that an interrupted run (Ctrl-C, a CI timeout) does not leave them listening. */
+const live = new Set<ChildProcess>();
+let trapped = false;
+
+function stopChildrenOnSignal(): void {
+  if (trapped) return;
+  trapped = true;
+  for (const [signal, code] of [
+    ['SIGINT', 130],
+    ['SIGTERM', 143],
+  ] as const) {
+    process.once(signal, () => {
+      console.error(`\n${signal}: stopping ${live.size} child process(es)`);
+      void Promise.all([...live].map(stopProcess)).finally(() => process.exit(code));
+    });
+  }
+}
+
 /** Start a process and wait until it says (or shows) it is ready. */
 export async function startChild(name: string, command: string, args: string[], options: SpawnOptions): Promise<Child> {
+  stopChildrenOnSignal();
   const proc = spawn(command, args, {
     cwd: options.cwd,
     env: options.env ?? process.env,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  live.add(proc);
+  proc.once('exit', () => live.delete(proc));
   const lines: string[] = [];
   let readyResolve: (() => void) | undefined;
   const ready = new Promise<void>((resolve) => {
