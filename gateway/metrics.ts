@@ -175,7 +175,8 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
       name: 'escrow_circuit_state',
       help: 'Upstream circuit breaker state by target: 0 closed, 1 open, 2 half-open',
       labelNames: ['target'],
-      // Under --workers each worker has its own breaker: the cluster shows the furthest-from-closed state.
+      // Under --workers each worker has its own breaker: the cluster shows the highest state number of any worker
+      // (one open breaker shows 1 at least; 2 when some worker is probing).
       aggregator: 'max',
       registers,
     }),

@@ -120,6 +120,11 @@ describe('escrow start --workers runs a primary that keeps N workers on one port
       () => children(proc.pid!).length,
       (n) => n === 2,
     );
+    // Both workers up (each logs once it serves), not just the first one that answered /readyz.
+    await until(
+      () => stderr.split('"escrow started"').length - 1,
+      (n) => n >= 2,
+    );
   });
   afterAll(async () => {
     if (proc && proc.exitCode === null) proc.kill('SIGKILL');
@@ -146,14 +151,17 @@ describe('escrow start --workers runs a primary that keeps N workers on one port
     expect(upstream.requests.at(-1)?.headers['x-api-key']).toBe('canary-cluster-key');
   });
 
+  /** The cluster's count of allowed requests, from one scrape on a fresh connection (either worker takes it). */
+  const allowed = async () => {
+    const { status, text } = await send(adminPort, 'GET', '/metrics', {});
+    expect(status).toBe(200);
+    const line = text.split('\n').find((l) => l.startsWith('escrow_requests_total{target="echo",decision="allow"'));
+    return Number(line?.split(' ').at(-1));
+  };
+
   it('answers /metrics for the whole cluster, whichever worker takes the scrape', async () => {
     const task = await openTask();
     await Promise.all(Array.from({ length: 10 }, () => call(task)));
-    const allowed = async () => {
-      const text = (await send(adminPort, 'GET', '/metrics', {})).text;
-      const line = text.split('\n').find((l) => l.startsWith('escrow_requests_total{target="echo",decision="allow"'));
-      return Number(line?.split(' ').at(-1));
-    };
     // Fresh connections land on either worker. A worker's own count would differ from its sibling's; the
     // cluster's sum is the same from both: all 30 requests of this file so far (20 above, 10 here).
     const counts = await Promise.all(Array.from({ length: 8 }, allowed));
@@ -163,6 +171,7 @@ describe('escrow start --workers runs a primary that keeps N workers on one port
   });
 
   it('restarts a worker that crashed, and keeps serving meanwhile', async () => {
+    const before = await allowed();
     const [victim, survivor] = children(proc.pid!);
     process.kill(victim!, 'SIGKILL');
     // A connection handed to the worker in the instant it died is lost (node:cluster); once the primary has
@@ -171,6 +180,10 @@ describe('escrow start --workers runs a primary that keeps N workers on one port
       () => stderr,
       (text) => text.includes('worker exited'),
     );
+    // Scrapes while the worker is gone are answered, and the counters never go down (what the dead worker
+    // counted stays in), so Prometheus sees no reset.
+    const during = await Promise.all(Array.from({ length: 4 }, allowed));
+    for (const count of during) expect(count).toBeGreaterThanOrEqual(before);
     const task = await openTask();
     expect(await call(task)).toBe(200);
     const now = await until(
@@ -183,6 +196,11 @@ describe('escrow start --workers runs a primary that keeps N workers on one port
       (status) => status === 200,
     );
     expect(await call(task)).toBe(200);
+    await until(
+      () => stderr.split('"escrow started"').length - 1,
+      (n) => n >= 3,
+    );
+    expect(await allowed()).toBeGreaterThanOrEqual(before + 2);
   });
 
   it('drains every worker and exits 0 on SIGTERM', async () => {
