@@ -37,6 +37,7 @@ export interface SpawnOptions {
 /** Every child still running, so that an interrupted run (Ctrl-C, a CI timeout) does not leave them listening. */
 const live = new Set<ChildProcess>();
 let trapped = false;
+let stopping = false;
 
 function stopChildrenOnSignal(): void {
   if (trapped) return;
@@ -45,7 +46,10 @@ function stopChildrenOnSignal(): void {
     ['SIGINT', 130],
     ['SIGTERM', 143],
   ] as const) {
-    process.once(signal, () => {
+    // `on`, not `once`: Ctrl-C signals the whole group and bench/run.mjs forwards it too, so it may come twice.
+    process.on(signal, () => {
+      if (stopping) return;
+      stopping = true;
       console.error(`\n${signal}: stopping ${live.size} child process(es)`);
       void Promise.all([...live].map(stopProcess)).finally(() => process.exit(code));
     });
