@@ -85,6 +85,11 @@ export async function reloadConfig(
     const current = targets.get(config.name)!;
     targets.set(config.name, { ...current, config, adapter: adapters.get(config.name)! });
   }
+  // A credential may have changed adapter: its leases-issued series starts at 0 too (idempotent for the rest).
+  gw.metrics.initializeSeries({
+    targets: [...targets.values()].map((t) => ({ name: t.config.name, adapter: t.adapter.kind })),
+    auditSinks: [],
+  });
   return { outcome: 'applied', targets: [...adapters.keys()], policySetHash: gw.policy.policySetHash };
 }
 

@@ -82,18 +82,23 @@ export async function createRedisStore(options: RedisStoreOptions): Promise<Stor
   };
   // redis://, rediss://, redis+sentinel://, redis+cluster:// (topology.ts). A Cluster client has the same
   // command surface; one task's keys share a slot through the `{taskId}` hash tag, so the Lua scripts work.
-  const client = createRedisClient(options.url, redisOptions) as Redis;
+  const revived = () => options.onError?.(new Error('the Redis client gave up reconnecting; connecting it again'));
+  const client = createRedisClient(options.url, redisOptions, revived) as Redis;
   client.on('error', () => {}); // surfaced per command below; ioredis reconnects by itself
   // Named so that operators (and tests) can tell Escrow's subscriber apart in `CLIENT LIST`.
-  const subscriber = createRedisClient(options.url, {
-    ...redisOptions,
-    enableOfflineQueue: true,
-    commandTimeout: undefined,
-    // watchSubscription subscribes on every 'ready' and handles a refusal; ioredis' own resubscribe would
-    // surface a refused SUBSCRIBE (e.g. an ACL) as an unhandled rejection.
-    autoResubscribe: false,
-    connectionName: `escrow-revocations:${options.prefix}`,
-  }) as Redis;
+  const subscriber = createRedisClient(
+    options.url,
+    {
+      ...redisOptions,
+      enableOfflineQueue: true,
+      commandTimeout: undefined,
+      // watchSubscription subscribes on every 'ready' and handles a refusal; ioredis' own resubscribe would
+      // surface a refused SUBSCRIBE (e.g. an ACL) as an unhandled rejection.
+      autoResubscribe: false,
+      connectionName: `escrow-revocations:${options.prefix}`,
+    },
+    revived,
+  ) as Redis;
   subscriber.on('error', () => {});
   let stopWatching = () => {};
 

@@ -118,7 +118,7 @@ const REVIVE_DELAY_MS = 1_000;
  * failover the sentinel had completed). A store must come back by itself, so an `end` that `disconnect()` or
  * `quit()` did not ask for connects the client again after a short delay.
  */
-function reconnectWhenEnded<T extends Redis | Cluster>(client: T): T {
+function reconnectWhenEnded<T extends Redis | Cluster>(client: T, onRevive: () => void): T {
   let closing = false;
   const disconnect = client.disconnect.bind(client);
   const quit = client.quit.bind(client);
@@ -132,6 +132,7 @@ function reconnectWhenEnded<T extends Redis | Cluster>(client: T): T {
   }) as typeof client.quit;
   client.on('end', () => {
     if (closing) return;
+    onRevive();
     setTimeout(() => {
       if (!closing && client.status === 'end') client.connect().catch(() => {});
     }, REVIVE_DELAY_MS).unref();
@@ -141,17 +142,18 @@ function reconnectWhenEnded<T extends Redis | Cluster>(client: T): T {
 
 /**
  * Connect per the topology: a `Redis` (standalone or Sentinel) or a `Cluster`. The client never stays given up:
- * only `disconnect()` or `quit()` closes it for good (`reconnectWhenEnded`).
+ * only `disconnect()` or `quit()` closes it for good (`reconnectWhenEnded`); `onRevive` is told each time it had to
+ * be connected again (the store logs and counts it).
  */
-export function createRedisClient(url: string, base: RedisOptions): Redis | Cluster {
+export function createRedisClient(url: string, base: RedisOptions, onRevive: () => void = () => {}): Redis | Cluster {
   const topology = storeTopology(url, base);
   switch (topology.kind) {
     case 'standalone':
-      return reconnectWhenEnded(new Redis(topology.url, topology.options));
+      return reconnectWhenEnded(new Redis(topology.url, topology.options), onRevive);
     case 'sentinel':
-      return reconnectWhenEnded(new Redis(topology.options));
+      return reconnectWhenEnded(new Redis(topology.options), onRevive);
     case 'cluster':
-      return reconnectWhenEnded(new Cluster([...topology.nodes], topology.options));
+      return reconnectWhenEnded(new Cluster([...topology.nodes], topology.options), onRevive);
     default: {
       const never: never = topology;
       return never;

@@ -22,7 +22,13 @@ describe('a Sentinel store whose client gives up during a failover comes back by
     timeout: 60_000,
   }, async () => {
     setup = await startSentinelSetup();
-    store = await createRedisStore({ url: setup.url, prefix: 'escrowtest:gaveup:', timeoutMs: 300 });
+    const storeErrors: string[] = [];
+    store = await createRedisStore({
+      url: setup.url,
+      prefix: 'escrowtest:gaveup:',
+      timeoutMs: 300,
+      onError: (error) => storeErrors.push(error.message), // what feeds escrow_store_errors_total and the log
+    });
     const client = (store as { redis: Redis }).redis;
     await setup.primary.kill();
     // The sentinel's +switch-master reaching the detector while the client asks a sentinel for the primary:
@@ -41,5 +47,6 @@ describe('a Sentinel store whose client gives up during a failover comes back by
     );
     expect(await setup.primaryPort()).toBe(setup.replica.port);
     expect(await store.tasks.get('after-failover')).toBe('record');
+    expect(storeErrors).toContain('the Redis client gave up reconnecting; connecting it again');
   });
 });
