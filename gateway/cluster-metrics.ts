@@ -89,7 +89,8 @@ export function serveClusterMetrics(): void {
   cluster.on('message', (worker, raw: unknown) => {
     const message = asMessage(raw);
     if (message?.type === READY) ready.add(worker);
-    if (message?.type === SNAPSHOT && message.snapshot) {
+    // A snapshot from a worker that already exited (or never said ready) would count it twice: ignored.
+    if (message?.type === SNAPSHOT && message.snapshot && ready.has(worker)) {
       last.set(worker, message.snapshot);
       const collection = message.id === undefined ? undefined : waiting.get(message.id);
       collection?.expected.delete(worker);
