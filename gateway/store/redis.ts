@@ -67,17 +67,27 @@ function splitMember(member: string): { taskId: string; principalHash: string } 
   return { taskId: member.slice(0, at), principalHash: member.slice(at + 1) };
 }
 
+/**
+ * The store's client options: no offline queue and bounded commands, so that a failing Redis answers an error
+ * within `timeoutMs` instead of hanging the request; reconnects back off up to 2 s.
+ */
+export function storeClientOptions(timeoutMs: number): RedisOptions {
+  return {
+    lazyConnect: true,
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 1,
+    commandTimeout: timeoutMs,
+    connectTimeout: Math.max(timeoutMs, 1_000),
+    enableAutoPipelining: true,
+    retryStrategy: (attempt) => Math.min(100 * 2 ** attempt, 2_000),
+  };
+}
+
 /** The Redis store. Commands never queue while Redis is down: they fail fast and the request gets 503. */
 export async function createRedisStore(options: RedisStoreOptions): Promise<Store> {
   const keys = keyLayout(options.prefix);
   const redisOptions: RedisOptions = {
-    lazyConnect: true,
-    enableOfflineQueue: false,
-    maxRetriesPerRequest: 1,
-    commandTimeout: options.timeoutMs,
-    connectTimeout: Math.max(options.timeoutMs, 1_000),
-    enableAutoPipelining: true,
-    retryStrategy: (attempt) => Math.min(100 * 2 ** attempt, 2_000),
+    ...storeClientOptions(options.timeoutMs),
     ...(options.password !== undefined ? { password: options.password } : {}),
   };
   // redis://, rediss://, redis+sentinel://, redis+cluster:// (topology.ts). A Cluster client has the same

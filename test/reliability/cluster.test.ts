@@ -4,20 +4,14 @@ import { join } from 'node:path';
 import type { Cluster } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { keyLayout } from '../../gateway/store/keys.js';
+import { storeClientOptions } from '../../gateway/store/redis.js';
 import { createRedisClient } from '../../gateway/store/topology.js';
 import { REPO_ROOT } from './support/escrow-process.js';
 import { waitFor } from './support/ports.js';
 import { type ClusterSetup, startClusterSetup } from './support/topologies.js';
 
-const storeOptions = {
-  lazyConnect: true,
-  enableOfflineQueue: false,
-  maxRetriesPerRequest: 1,
-  commandTimeout: 500,
-  connectTimeout: 1_000,
-  enableAutoPipelining: true,
-  retryStrategy: (attempt: number) => Math.min(100 * 2 ** attempt, 2_000),
-};
+// The store's own client options (gateway/store/redis.ts), with a 500 ms command timeout.
+const storeOptions = storeClientOptions(500);
 
 /** The store's Lua scripts, read from gateway/store/redis.ts itself so that this test follows them. */
 function storeScripts(): Record<string, string> {

@@ -1,20 +1,14 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { storeClientOptions } from '../../gateway/store/redis.js';
 import { createRedisClient } from '../../gateway/store/topology.js';
 import { waitFor } from './support/ports.js';
 import { type SentinelSetup, startSentinelSetup } from './support/topologies.js';
 
 const COMMAND_TIMEOUT_MS = 300;
 
-// The same fail-fast options the store uses (gateway/store/redis.ts): no offline queue, bounded commands.
-const storeOptions = {
-  lazyConnect: true,
-  enableOfflineQueue: false,
-  maxRetriesPerRequest: 1,
-  commandTimeout: COMMAND_TIMEOUT_MS,
-  connectTimeout: 1_000,
-  retryStrategy: (attempt: number) => Math.min(100 * 2 ** attempt, 2_000),
-};
+// The store's own fail-fast client options (gateway/store/redis.ts): no offline queue, bounded commands.
+const storeOptions = storeClientOptions(COMMAND_TIMEOUT_MS);
 
 describe('a Sentinel store URL follows a failover: commands fail fast while it happens, then reach the new primary', () => {
   let setup: SentinelSetup;
