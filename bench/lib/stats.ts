@@ -20,21 +20,27 @@ export function pick(
   );
 }
 
-/** Per round: `a`'s value over `b`'s, both from the same round. */
-export function roundRatios(
+/** Per round: `combine(a's value, b's value)`, both from the same round. */
+function perRound(
   samples: readonly Sample[],
   workload: Sample['workload'],
   mode: Sample['mode'],
   a: string,
   b: string,
   value: (s: Sample) => number,
+  combine: (va: number, vb: number) => number,
 ): number[] {
   const out: number[] = [];
   for (const sa of pick(samples, { workload, mode, contestant: a })) {
     const sb = pick(samples, { workload, mode, contestant: b, round: sa.round })[0];
-    if (sb) out.push(value(sa) / value(sb));
+    if (sb) out.push(combine(value(sa), value(sb)));
   }
   return out;
+}
+
+/** Per round: `a`'s value over `b`'s, both from the same round. */
+export function roundRatios(...args: Parameters<typeof roundDifferences>): number[] {
+  return perRound(...args, (va, vb) => va / vb);
 }
 
 /** Per round: `a`'s value minus `b`'s. */
@@ -46,10 +52,5 @@ export function roundDifferences(
   b: string,
   value: (s: Sample) => number,
 ): number[] {
-  const out: number[] = [];
-  for (const sa of pick(samples, { workload, mode, contestant: a })) {
-    const sb = pick(samples, { workload, mode, contestant: b, round: sa.round })[0];
-    if (sb) out.push(value(sa) - value(sb));
-  }
-  return out;
+  return perRound(samples, workload, mode, a, b, value, (va, vb) => va - vb);
 }
