@@ -54,6 +54,32 @@ export async function callAdmin(path: string, method: string, adminUrl: string):
   return body;
 }
 
+/**
+ * Why `error` happened, from its `cause` chain: the first line of each cause's message, at most three deep,
+ * so "cannot read its JWK Set" is followed by "ENOENT: no such file or directory, open '…/jwks.json'".
+ * Causes are errors of start-up (files, sockets, parsers); EscrowError messages never carry secrets, and an
+ * adapter's error that quoted one has no cause (adapters/registry.ts).
+ */
+export function causeOf(error: unknown): string {
+  const parts: string[] = [];
+  let seen = error instanceof Error ? error.message : '';
+  let cause = (error as { cause?: unknown })?.cause;
+  for (let depth = 0; depth < 3 && cause instanceof Error; depth += 1) {
+    const line = (cause.message.split('\n')[0] ?? '').trim().slice(0, 300);
+    if (line !== '' && !seen.includes(line)) parts.push(line);
+    seen += line;
+    cause = cause.cause;
+  }
+  return parts.join(': ');
+}
+
+/** The message and, after a colon, its cause: one line that names what went wrong and why. */
+function explain(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  const cause = causeOf(error);
+  return cause === '' ? message : `${message}: ${cause}`;
+}
+
 /** Print a failure the way a person should see it: the message, never a stack; exit code by kind. */
 export function reportFailure(error: unknown): number {
   if (error instanceof UsageError) {
@@ -61,11 +87,16 @@ export function reportFailure(error: unknown): number {
     return EXIT.usage;
   }
   if (error instanceof EscrowError && error.code === 'config_invalid') {
-    process.stderr.write(`escrow: invalid configuration:\n${indent(error.message)}\n`);
+    const text = explain(error);
+    // One problem fits on the line a supervisor shows; several get a line each.
+    process.stderr.write(
+      text.includes('\n')
+        ? `escrow: invalid configuration:\n${indent(text)}\n`
+        : `escrow: invalid configuration: ${text}\n`,
+    );
     return EXIT.usage;
   }
-  const message = error instanceof EscrowError ? error.message : ((error as Error)?.message ?? String(error));
-  process.stderr.write(`escrow: ${message}\n`);
+  process.stderr.write(`escrow: ${explain(error)}\n`);
   return EXIT.failure;
 }
 
