@@ -2,6 +2,7 @@ import { resolve } from 'node:path';
 import { createAdapter } from '../adapters/registry.js';
 import { createAuditLog } from './audit/index.js';
 import type { AuditLog } from './audit/types.js';
+import { explainError } from './cause.js';
 import { Closers, openOrClose } from './closers.js';
 import type { LoadedConfig } from './config/load.js';
 import { resolveSecretRef } from './config/secret-ref.js';
@@ -119,6 +120,10 @@ async function buildGateway(loaded: LoadedConfig, options: GatewayOptions, close
   const identity = await createIdentityVerifier(config.identity, {
     baseDir,
     now,
+    onKeyFetchFailure: (issuer, error) => {
+      metrics.identityKeyFetchFailures.inc({ issuer });
+      log.warn({ issuer, err: explainError(error) }, 'identity issuer keys could not be read');
+    },
     ...(store.redis ? { redis: store.redis, redisPrefix: config.storePrefix } : {}),
   });
   closers.add(() => identity.close());
@@ -148,6 +153,7 @@ async function buildGateway(loaded: LoadedConfig, options: GatewayOptions, close
     auditSinks: config.audit.sinks.flatMap((spec) =>
       spec === 'none' ? [] : [spec.startsWith('file:') ? 'file' : spec],
     ),
+    issuers: config.identity.issuers.map((issuer) => issuer.name),
   });
   const tasks = new TaskService({ store, limits: config.tasks, targetNames: new Set(targets.keys()), now });
   let revoker: Revoker | undefined;

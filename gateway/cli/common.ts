@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { causeChain } from '../cause.js';
 import { loadConfig } from '../config/load.js';
 import { EscrowError } from '../errors.js';
 
@@ -54,29 +55,10 @@ export async function callAdmin(path: string, method: string, adminUrl: string):
   return body;
 }
 
-/**
- * Why `error` happened, from its `cause` chain: the first line of each cause's message, at most three deep,
- * so "cannot read its JWK Set" is followed by "ENOENT: no such file or directory, open '…/jwks.json'".
- * Causes are errors of start-up (files, sockets, parsers); EscrowError messages never carry secrets, and an
- * adapter's error that quoted one has no cause (adapters/registry.ts).
- */
-export function causeOf(error: unknown): string {
-  const parts: string[] = [];
-  let seen = error instanceof Error ? error.message : '';
-  let cause = (error as { cause?: unknown })?.cause;
-  for (let depth = 0; depth < 3 && cause instanceof Error; depth += 1) {
-    const line = (cause.message.split('\n')[0] ?? '').trim().slice(0, 300);
-    if (line !== '' && !seen.includes(line)) parts.push(line);
-    seen += line;
-    cause = cause.cause;
-  }
-  return parts.join(': ');
-}
-
 /** The message and, after a colon, its cause: one line that names what went wrong and why. */
 function explain(error: unknown): string {
   const message = error instanceof Error ? error.message : String(error);
-  const cause = causeOf(error);
+  const cause = causeChain(error);
   return cause === '' ? message : `${message}: ${cause}`;
 }
 

@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { explainError } from '../cause.js';
 import type { Principal } from '../domain.js';
 import { EscrowError } from '../errors.js';
 import { VerifiedCache } from './cache.js';
@@ -9,7 +10,7 @@ import { identityError } from './reasons.js';
 import { claimTokenOnce } from './replay.js';
 import { parseSpiffeId } from './spiffe.js';
 import { type PresentedToken, presentedToken } from './token.js';
-import type { IdentityInput, IdentityVerifier } from './types.js';
+import type { IdentityInput, IdentityVerifier, IssuerKeyState } from './types.js';
 
 export interface VerifierDeps {
   readonly now: () => number;
@@ -50,6 +51,19 @@ export class Verifier implements IdentityVerifier {
     const verified = await this.#verifyToken(presented, input.tokenHeader !== undefined);
     if (verified.issuer.config.bindToClientCert) this.#checkBinding(verified.principal, input);
     return verified.principal;
+  }
+
+  keyStates(options: { readonly retry?: boolean } = {}): readonly IssuerKeyState[] {
+    return this.#issuers.map(({ config, keys }) => {
+      if (options.retry) keys.retryIfDue();
+      const state = keys.state();
+      return {
+        issuer: config.name,
+        state,
+        source: keys.source,
+        ...(state !== 'ok' && keys.lastError !== undefined ? { error: explainError(keys.lastError) } : {}),
+      };
+    });
   }
 
   close(): void {
