@@ -4,7 +4,7 @@ import type { Socket } from 'node:net';
 import { handleAdmin } from './admin.js';
 import type { RunningGateway } from './app.js';
 import { resolveSecretRef } from './config/secret-ref.js';
-import { EscrowError, toProblem } from './errors.js';
+import { EscrowError, PROBLEM_CONTENT_TYPE, toProblem } from './errors.js';
 import { clientErrorHandler } from './limits.js';
 import { handleRequest } from './pipeline.js';
 import { handleUpgrade } from './websocket.js';
@@ -59,7 +59,7 @@ function refuseRaw(status: string, code: 'method_not_allowed' | 'bad_request') {
   return (_req: IncomingMessage, socket: Socket) => {
     const body = JSON.stringify(toProblem(new EscrowError(code, 'not supported on this listener')));
     socket.end(
-      `HTTP/1.1 ${status}\r\ncontent-type: application/problem+json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+      `HTTP/1.1 ${status}\r\ncontent-type: ${PROBLEM_CONTENT_TYPE}\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
     );
   };
 }

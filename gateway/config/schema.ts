@@ -48,7 +48,7 @@ export const targetSchema = z.strictObject({
     .refine((u) => !new URL(u).search && !new URL(u).hash, 'must not carry a query or fragment'),
   attributes: z.record(z.string(), attributeValue).default({}),
   requireTask: z.boolean().default(true),
-  /** Header the agent puts its workload token in, for this target (default: the issuer's). */
+  /** Another header that may carry the workload token for this target, beside the issuer's (e.g. `x-api-key`). */
   identityHeader: z.string().toLowerCase().optional(),
   credential: credentialSchema,
   limits: limitsSchema.default(limitsSchema.parse({})),

@@ -10,7 +10,7 @@ export interface IdentityInput {
   readonly headersDistinct: Readonly<Record<string, readonly string[] | undefined>>;
   /** The verified client certificate on the mTLS listener (undefined on plain HTTP). */
   readonly peerCertificate?: PeerCertificate;
-  /** A per-target override of the header that carries the token. */
+  /** A target's own token header (`identityHeader`), accepted beside the issuers' headers. */
   readonly tokenHeader?: string;
 }
 

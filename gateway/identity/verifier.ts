@@ -41,14 +41,18 @@ export class Verifier implements IdentityVerifier {
   }
 
   async verify(input: IdentityInput): Promise<Principal> {
-    const candidates = input.tokenHeader === undefined ? this.tokenHeaders : [input.tokenHeader.toLowerCase()];
+    // A target's own header (e.g. `x-api-key`, where its SDK sends the key) is accepted beside the issuers'
+    // headers, so the SDK's natural `apiKey: token` works either way. A token in two of them is refused
+    // (presentedToken): Escrow and the upstream must never disagree on who is calling.
+    const extra = input.tokenHeader?.toLowerCase();
+    const candidates = extra === undefined ? this.tokenHeaders : [...new Set([extra, ...this.tokenHeaders])];
     const presented = presentedToken(input, candidates, this.#maxTokenBytes);
     const cert = hasPeerCertificate(input.peerCertificate) ? input.peerCertificate : undefined;
     if (presented === undefined) {
       if (cert !== undefined) return verifyPeerCertificate(cert, this.#deps.mtls, this.#deps.now());
       throw identityError('token_missing');
     }
-    const verified = await this.#verifyToken(presented, input.tokenHeader !== undefined);
+    const verified = await this.#verifyToken(presented, presented.header === extra);
     if (verified.issuer.config.bindToClientCert) this.#checkBinding(verified.principal, input);
     return verified.principal;
   }
