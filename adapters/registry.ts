@@ -1,11 +1,12 @@
 import { isAbsolute, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { explainError } from '../gateway/cause.js';
 import type { CredentialConfig } from '../gateway/config/schema.js';
 import { EscrowError } from '../gateway/errors.js';
 import { createBasicAdapter } from './basic.js';
 import { createHeaderAdapter } from './header.js';
 import { createHmacAdapter } from './hmac.js';
 import { createJwtBearerAdapter } from './jwt-bearer.js';
+import { loadModule, ModuleLoadError } from './module-loader.js';
 import { createOauth2ClientCredentialsAdapter } from './oauth2.js';
 import { createQueryAdapter } from './query.js';
 import { createRabbitmqAdapter } from './rabbitmq.js';
@@ -26,15 +27,39 @@ function isModulePath(kind: string): boolean {
   return kind.startsWith('./') || kind.startsWith('../') || isAbsolute(kind);
 }
 
-async function loadModuleFactory(kind: string, context: AdapterContext): Promise<AdapterFactory> {
-  const url = pathToFileURL(resolve(context.baseDir, kind)).href;
-  let mod: { default?: unknown; create?: unknown };
-  try {
-    mod = (await import(url)) as { default?: unknown; create?: unknown };
-  } catch (cause) {
-    throw new EscrowError('config_invalid', `${context.path}.adapter: cannot load module ${kind}`, { cause });
+/**
+ * Whatever secrets the credential block references, resolved, so that a load error quoting one (a module's top
+ * level that throws with a value it read) can be cut: the factory has not run yet, so nothing else knows them.
+ */
+function referencedSecrets(credential: CredentialConfig, context: AdapterContext): string[] {
+  const out: string[] = [];
+  for (const value of Object.values(credential)) {
+    if (typeof value !== 'string' || !/^(env|file):/.test(value)) continue;
+    try {
+      out.push(context.resolveSecret(value));
+    } catch {
+      // an unresolvable reference is the factory's to report
+    }
   }
-  const factory = mod.default ?? mod.create;
+  return out.filter((v) => v.length >= 4);
+}
+
+async function loadModuleFactory(
+  kind: string,
+  credential: CredentialConfig,
+  context: AdapterContext,
+): Promise<AdapterFactory> {
+  let mod: unknown;
+  try {
+    mod = await loadModule(resolve(context.baseDir, kind));
+  } catch (cause) {
+    let why = cause instanceof ModuleLoadError ? cause.message : explainError(cause);
+    for (const secret of referencedSecrets(credential, context)) why = why.replaceAll(secret, '<redacted>');
+    throw new EscrowError('config_invalid', `${context.path}.adapter: cannot load module ${kind}: ${why}`);
+  }
+  const exports = mod as { default?: unknown; create?: unknown } | undefined;
+  // ESM: `export default` (or `export function create`); CommonJS: `module.exports = create` (or `.create`).
+  const factory = exports?.default ?? exports?.create ?? mod;
   if (typeof factory !== 'function') {
     throw new EscrowError('config_invalid', `${context.path}.adapter: ${kind} must export a default factory function`);
   }
@@ -97,8 +122,8 @@ export async function createAdapter(credential: CredentialConfig, context: Adapt
     const known = [...builtinAdapters.keys()].join(', ');
     throw new EscrowError(
       'config_invalid',
-      `${context.path}.adapter: unknown adapter "${kind}" (known: ${known}, or ./path/to/module.js)`,
+      `${context.path}.adapter: unknown adapter "${kind}" (known: ${known}, or ./path/to/module.mjs|.cjs|.js)`,
     );
   }
-  return buildModuleAdapter(await loadModuleFactory(kind, context), credential, context);
+  return buildModuleAdapter(await loadModuleFactory(kind, credential, context), credential, context);
 }

@@ -19,6 +19,11 @@ async function readiness(gw: RunningGateway) {
   const auditOk = gw.audit.healthy;
   checks.audit = auditOk ? 'ok' : gw.config.audit.failMode === 'open' ? 'degraded' : 'unavailable';
   if (!auditOk && gw.config.audit.failMode === 'closed') ready = false;
+  // An issuer whose keys never loaded (or are past jwksMaxStaleSeconds) gets every token refused: a replica that
+  // cannot verify its agents must not take their traffic (a new replica whose egress to the issuer is broken).
+  const unusable = gw.identity.keyStates({ retry: true }).filter((k) => k.state !== 'ok');
+  checks.identity = unusable.length === 0 ? 'ok' : unusable.map((k) => `${k.issuer}: ${k.state}`).join(', ');
+  if (unusable.length > 0) ready = false;
   checks.policies = gw.policy.policySetHash;
   // A draining replica says so, so that load balancers stop sending it traffic before it closes.
   if (gw.state.draining) {
@@ -30,7 +35,7 @@ async function readiness(gw: RunningGateway) {
 
 /**
  * The admin listener: `/metrics`, `/healthz` (the process answers), `/readyz` (store reachable, revocations
- * subscribed, audit writable, policies loaded: the hash of the enforced set), and the kill switch
+ * subscribed, audit writable, every issuer's keys usable, policies loaded: the hash of the enforced set), and the kill switch
  * `POST /admin/revoke?principal=<id>|target=<name>|all=true`, and `/admin/tasks` (admin-tasks.ts). It has no
  * authentication of its own: bind it to a private interface (the default is loopback).
  */

@@ -2,6 +2,8 @@ import { resolve } from 'node:path';
 import { createAdapter } from '../adapters/registry.js';
 import { createAuditLog } from './audit/index.js';
 import type { AuditLog } from './audit/types.js';
+import { explainError } from './cause.js';
+import { Closers, openOrClose } from './closers.js';
 import type { LoadedConfig } from './config/load.js';
 import { resolveSecretRef } from './config/secret-ref.js';
 import type { Gateway } from './gateway.js';
@@ -38,6 +40,7 @@ async function buildTargets(
   env: NodeJS.ProcessEnv,
   now: () => number,
   tokenHeaders: readonly string[],
+  closers: Closers,
 ) {
   const targets = new Map<string, TargetRuntime>();
   for (const [i, config] of loaded.config.targets.entries()) {
@@ -48,10 +51,12 @@ async function buildTargets(
       now,
     });
     const url = new URL(config.upstream);
+    const pool = createUpstreamPool(config);
+    closers.add(() => pool.close());
     targets.set(config.name, {
       config,
       adapter,
-      pool: createUpstreamPool(config),
+      pool,
       basePath: url.pathname.replace(/\/+$/, ''),
       origin: url.origin,
       facts: { name: config.name, attributes: config.attributes },
@@ -62,8 +67,16 @@ async function buildTargets(
   return targets;
 }
 
-/** Build every component from a validated config. Any failure here stops start-up (fail closed). */
+/**
+ * Build every component from a validated config. Any failure here stops start-up (fail closed), and closes
+ * what was already opened (Redis connections, watchers, sinks) so that the failed process can exit.
+ */
 export async function createGateway(loaded: LoadedConfig, options: GatewayOptions): Promise<RunningGateway> {
+  const closers = new Closers();
+  return openOrClose(closers, () => buildGateway(loaded, options, closers));
+}
+
+async function buildGateway(loaded: LoadedConfig, options: GatewayOptions, closers: Closers): Promise<RunningGateway> {
   const { config, baseDir } = loaded;
   const env = options.env ?? process.env;
   const now = options.now ?? Date.now;
@@ -81,6 +94,7 @@ export async function createGateway(loaded: LoadedConfig, options: GatewayOption
       log.warn({ err: error.message }, 'store command failed');
     },
   });
+  closers.add(() => store.close());
   const audit: AuditLog = createAuditLog({
     hmacKey: secret(config.keys.auditHmac),
     sinks: config.audit.sinks,
@@ -98,6 +112,7 @@ export async function createGateway(loaded: LoadedConfig, options: GatewayOption
       log.warn({ field, event }, 'audit field refused: it looked like a token');
     },
   });
+  closers.add(() => audit.close());
   const cipher = createLeaseCipher(
     secret(config.keys.leaseEncryption),
     config.keys.leaseEncryptionPrevious.map(secret),
@@ -105,8 +120,13 @@ export async function createGateway(loaded: LoadedConfig, options: GatewayOption
   const identity = await createIdentityVerifier(config.identity, {
     baseDir,
     now,
+    onKeyFetchFailure: (issuer, error) => {
+      metrics.identityKeyFetchFailures.inc({ issuer });
+      log.warn({ issuer, err: explainError(error) }, 'identity issuer keys could not be read');
+    },
     ...(store.redis ? { redis: store.redis, redisPrefix: config.storePrefix } : {}),
   });
+  closers.add(() => identity.close());
   const policy = await createPolicyEngine({
     dir: resolve(baseDir, config.policies),
     ...(config.shadowPolicies ? { shadowDir: resolve(baseDir, config.shadowPolicies) } : {}),
@@ -126,12 +146,14 @@ export async function createGateway(loaded: LoadedConfig, options: GatewayOption
       audit.record({ event: 'policy.shadow_mismatch', ...info });
     },
   });
-  const targets = await buildTargets(loaded, env, now, identity.tokenHeaders);
+  closers.add(() => policy.close());
+  const targets = await buildTargets(loaded, env, now, identity.tokenHeaders, closers);
   metrics.initializeSeries({
     targets: [...targets.values()].map((t) => ({ name: t.config.name, adapter: t.adapter.kind })),
     auditSinks: config.audit.sinks.flatMap((spec) =>
       spec === 'none' ? [] : [spec.startsWith('file:') ? 'file' : spec],
     ),
+    issuers: config.identity.issuers.map((issuer) => issuer.name),
   });
   const tasks = new TaskService({ store, limits: config.tasks, targetNames: new Set(targets.keys()), now });
   let revoker: Revoker | undefined;
@@ -146,6 +168,11 @@ export async function createGateway(loaded: LoadedConfig, options: GatewayOption
     onRetired: (lease, reason, task) => revoker?.retire(lease, reason, task),
   });
   revoker = new Revoker({ store, tasks, leases, adapterFor: (t) => targets.get(t)?.adapter, audit, metrics, log, now });
+  const { queue } = revoker;
+  closers.add(async () => {
+    await queue.drain();
+    queue.close();
+  });
   const state = { subscribed: false, draining: false };
   await revoker.listen((healthy) => {
     state.subscribed = healthy;
@@ -161,6 +188,7 @@ export async function createGateway(loaded: LoadedConfig, options: GatewayOption
         }, sweepMs)
       : undefined;
   sweeper?.unref();
+  closers.add(() => clearInterval(sweeper));
 
   return {
     config,
@@ -178,14 +206,7 @@ export async function createGateway(loaded: LoadedConfig, options: GatewayOption
     state,
     baseDir,
     async close() {
-      if (sweeper) clearInterval(sweeper);
-      policy.close();
-      identity.close();
-      await revoker.queue.drain();
-      revoker.queue.close();
-      await Promise.all([...targets.values()].map((t) => t.pool.close()));
-      await audit.close();
-      await store.close();
+      await closers.closeAll();
     },
   };
 }

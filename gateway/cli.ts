@@ -18,6 +18,9 @@ const commands: Record<string, { run: (argv: string[]) => Promise<number>; help:
   tasks: { run: tasksCommand, help: tasksHelp },
 };
 
+/** How long a failed command may take to close what it opened before it is made to exit. */
+const EXIT_GRACE_MS = 3_000;
+
 const usage = `escrow — a reverse proxy that holds upstream secrets in escrow for AI agents
 
 Usage: escrow <command> [options]      (escrow <command> --help for details)
@@ -57,5 +60,11 @@ main(process.argv.slice(2)).then(
         ? new UsageError(error.message)
         : error,
     );
+    // A failed command closes what it opened, and the process ends by itself. Should anything still hold it
+    // open, exit anyway: a supervisor that restarts on exit must see the failure (and this line says it is a bug).
+    setTimeout(() => {
+      process.stderr.write('escrow: something was still open after the failure; exiting anyway (a bug: report it)\n');
+      process.exit();
+    }, EXIT_GRACE_MS).unref();
   },
 );

@@ -100,6 +100,13 @@ export function toEscrowError(error: unknown): EscrowError {
   return new EscrowError('internal', 'internal error', { cause: error });
 }
 
+/**
+ * The media type of every problem document. The `charset` parameter changes nothing for JSON readers, but
+ * Octokit reads a body it does not know as JSON only as bytes ("Unknown error") unless it names a charset, and
+ * then shows it as text, `code` and `detail` included. Compare the media type, not the whole header.
+ */
+export const PROBLEM_CONTENT_TYPE = 'application/problem+json; charset=utf-8';
+
 /** RFC 9457 problem document. `detail` must be generic: no secret, token or policy text. */
 export interface Problem {
   type: string;
@@ -110,6 +117,13 @@ export interface Problem {
   reason?: string;
   decisionId?: string;
   requestId?: string;
+  /**
+   * Extension members for SDKs that build their error message from a body of another API's shape: the
+   * `@anthropic-ai/sdk` reads `message`, the `openai` SDK reads `error.message` (and `error.code`/`error.type`
+   * into `err.code`/`err.type`). Both say `<code> (<reason>): <detail>`.
+   */
+  message: string;
+  error: { type: EscrowErrorCode; code: EscrowErrorCode; message: string; reason?: string };
 }
 
 export function toProblem(error: EscrowError, requestId?: string): Problem {
@@ -121,8 +135,15 @@ export function toProblem(error: EscrowError, requestId?: string): Problem {
     // Internal errors never expose their message: it may come from a library and carry request bytes.
     detail: error.code === 'internal' ? 'internal error' : error.message,
     code: error.code,
+    message: '',
+    error: { type: error.code, code: error.code, message: '' },
   };
-  if (error.reason !== undefined) problem.reason = error.reason;
+  problem.message = `${error.code}${error.reason === undefined ? '' : ` (${error.reason})`}: ${problem.detail}`;
+  problem.error.message = problem.message;
+  if (error.reason !== undefined) {
+    problem.reason = error.reason;
+    problem.error.reason = error.reason;
+  }
   if (error.decisionId !== undefined) problem.decisionId = error.decisionId;
   if (requestId !== undefined) problem.requestId = requestId;
   return problem;

@@ -1,6 +1,6 @@
 import type { Socket } from 'node:net';
 import { type Principal, principalRef } from './domain.js';
-import { EscrowError, toProblem } from './errors.js';
+import { EscrowError, PROBLEM_CONTENT_TYPE, toProblem } from './errors.js';
 import type { Gateway } from './gateway.js';
 import type { Logger } from './log.js';
 import type { Metrics } from './metrics.js';
@@ -106,7 +106,7 @@ export function clientErrorHandler(metrics: Metrics, log: Logger) {
     }
     const body = JSON.stringify({ ...toProblem(problem), status });
     socket.end(
-      `HTTP/1.1 ${status} ${STATUS_TEXT[status]}\r\ncontent-type: application/problem+json\r\n` +
+      `HTTP/1.1 ${status} ${STATUS_TEXT[status]}\r\ncontent-type: ${PROBLEM_CONTENT_TYPE}\r\n` +
         `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
     );
   };

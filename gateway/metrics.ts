@@ -15,6 +15,8 @@ export interface Metrics {
   readonly requestDuration: Histogram<'target' | 'phase'>;
   readonly policyEvaluation: Histogram<string>;
   readonly identityFailures: Counter<'reason'>;
+  /** Failed reads of an issuer's key set (JWKS URL, discovery document or file); `issuer` is its config name. */
+  readonly identityKeyFetchFailures: Counter<'issuer'>;
   readonly leasesIssued: Counter<'target' | 'adapter'>;
   readonly leasesRevoked: Counter<'reason'>;
   readonly leasesActive: Gauge<string>;
@@ -47,6 +49,8 @@ export interface KnownSeries {
   readonly targets: readonly { readonly name: string; readonly adapter: string }[];
   /** Sink names (`stdout`, `stderr`, `file`, `redis`). */
   readonly auditSinks: readonly string[];
+  /** Identity issuer names (`identity.issuers[].name`). */
+  readonly issuers?: readonly string[];
 }
 
 export interface MetricsOptions {
@@ -77,6 +81,7 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
       for (const reason of REVOCATION_REASONS) metrics.leasesRevoked.inc({ reason }, 0);
       for (const limit of LIMIT_NAMES) metrics.limitsExceeded.inc({ limit }, 0);
       for (const result of ['ok', 'rejected']) metrics.policyReloads.inc({ result }, 0);
+      for (const issuer of known.issuers ?? []) metrics.identityKeyFetchFailures.inc({ issuer }, 0);
       for (const sink of known.auditSinks) {
         metrics.auditSinkErrors.inc({ sink }, 0);
         metrics.auditEventsDropped.inc({ sink }, 0);
@@ -113,6 +118,12 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
       name: 'escrow_identity_failures_total',
       help: 'Rejected workload identities by reason',
       labelNames: ['reason'],
+      registers,
+    }),
+    identityKeyFetchFailures: new Counter({
+      name: 'escrow_identity_key_fetch_failures_total',
+      help: 'Failed reads of an identity issuer’s key set (JWKS, discovery or file) by issuer',
+      labelNames: ['issuer'],
       registers,
     }),
     leasesIssued: new Counter({

@@ -4,7 +4,7 @@ import type { Socket } from 'node:net';
 import { handleAdmin } from './admin.js';
 import type { RunningGateway } from './app.js';
 import { resolveSecretRef } from './config/secret-ref.js';
-import { EscrowError, toProblem } from './errors.js';
+import { EscrowError, PROBLEM_CONTENT_TYPE, toProblem } from './errors.js';
 import { clientErrorHandler } from './limits.js';
 import { handleRequest } from './pipeline.js';
 import { handleUpgrade } from './websocket.js';
@@ -24,15 +24,34 @@ export function parseListen(listen: string): { host: string; port: number } {
   return { host, port: Number(listen.slice(at + 1)) };
 }
 
-function listen(server: Server, address: string): Promise<void> {
+/** Listen on `address`; a failure names the config key and the address (`proxy.listen 127.0.0.1:8080: …`). */
+function listen(server: Server, address: string, key: string): Promise<void> {
   const { host, port } = parseListen(address);
   return new Promise((resolve, reject) => {
-    server.once('error', reject);
+    const fail = (error: NodeJS.ErrnoException) => {
+      if (error.code === 'EADDRINUSE') reject(new Error(`${key} ${address}: the address is already in use`));
+      else reject(new Error(`${key} ${address}: cannot listen`, { cause: error }));
+    };
+    server.once('error', fail);
     server.listen(port, host, () => {
-      server.off('error', reject);
+      server.off('error', fail);
       resolve();
     });
   });
+}
+
+/** Listen on every address in turn; if one fails, close those already listening so nothing holds the process. */
+async function listenAll(plan: readonly (readonly [Server, string, string])[]): Promise<void> {
+  const listening: Server[] = [];
+  try {
+    for (const [server, address, key] of plan) {
+      await listen(server, address, key);
+      listening.push(server);
+    }
+  } catch (error) {
+    await Promise.all(listening.map((s) => new Promise((resolve) => s.close(resolve))));
+    throw error;
+  }
 }
 
 /** CONNECT never reaches the request handler; answer it 405 rather than leaving the socket hanging. */
@@ -40,7 +59,7 @@ function refuseRaw(status: string, code: 'method_not_allowed' | 'bad_request') {
   return (_req: IncomingMessage, socket: Socket) => {
     const body = JSON.stringify(toProblem(new EscrowError(code, 'not supported on this listener')));
     socket.end(
-      `HTTP/1.1 ${status}\r\ncontent-type: application/problem+json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+      `HTTP/1.1 ${status}\r\ncontent-type: ${PROBLEM_CONTENT_TYPE}\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
     );
   };
 }
@@ -103,9 +122,11 @@ export async function startListeners(gw: RunningGateway): Promise<Listeners> {
       if (!res.headersSent) res.writeHead(500).end();
     });
   });
-  await listen(proxy, gw.config.proxy.listen);
-  if (tls && tlsConfig) await listen(tls, tlsConfig.listen);
-  await listen(admin, gw.config.admin.listen);
+  await listenAll([
+    [proxy, gw.config.proxy.listen, 'proxy.listen'],
+    ...(tls && tlsConfig ? [[tls, tlsConfig.listen, 'proxy.tls.listen'] as const] : []),
+    [admin, gw.config.admin.listen, 'admin.listen'],
+  ]);
   return {
     proxy,
     ...(tls ? { tls } : {}),

@@ -3,7 +3,7 @@ import { request as httpsRequest } from 'node:https';
 import { type Duplex, pipeline } from 'node:stream';
 import type { UpstreamRequest } from '../adapters/types.js';
 import type { Decision, Principal, Task } from './domain.js';
-import { EscrowError, toEscrowError, toProblem } from './errors.js';
+import { EscrowError, PROBLEM_CONTENT_TYPE, toEscrowError, toProblem } from './errors.js';
 import type { Gateway } from './gateway.js';
 import { checkRequestHeaders, responseHeaders, upstreamHeaders } from './http/headers.js';
 import { parseRoute } from './http/route.js';
@@ -183,7 +183,7 @@ function headBytes(status: number, headers: Record<string, string | string[]>): 
 function writeProblem(socket: Duplex, error: EscrowError, requestId: string): void {
   const body = JSON.stringify(toProblem(error, requestId));
   const headers: Record<string, string> = {
-    'content-type': 'application/problem+json',
+    'content-type': PROBLEM_CONTENT_TYPE,
     'content-length': String(Buffer.byteLength(body)),
     'x-request-id': requestId,
     'cache-control': 'no-store',

@@ -89,7 +89,7 @@ const NOTES: Record<string, string> = {
   'targets[].limits.connectTimeoutMs': 'Time to connect to the upstream.',
   'targets[].websocket': 'Allow `GET` + `Upgrade: websocket` to this target.',
   'targets[].circuitBreaker.failureThreshold':
-    'Consecutive upstream failures that open the circuit (requests then fail at once with 502).',
+    'Consecutive upstream failures that open the circuit (requests then fail at once with 503 circuit_open).',
   'targets[].circuitBreaker.coolDownMs': 'How long the circuit stays open before one probe request is let through.',
   'targets[].pool': 'The connection pool to this upstream (one per replica).',
   'targets[].pool.connections': 'Maximum connections per replica.',

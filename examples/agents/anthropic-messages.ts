@@ -22,9 +22,9 @@ export function anthropicViaEscrow(agent: EscrowAgent, taskId: string, target = 
 
 /**
  * Clients that send the key in `x-api-key` (Anthropic's own curl examples, SDKs before 1.x, many
- * frameworks): the workload token goes in `x-api-key`, and the target reads identity from there with
- * `identityHeader: x-api-key`. Escrow reads the token, strips the header, then injects the real key into
- * the same header.
+ * frameworks): the workload token goes in `x-api-key`, which the target accepts beside `Authorization` with
+ * `identityHeader: x-api-key`. Escrow reads the token, strips both headers, then injects the real key into
+ * `x-api-key`. A token in both headers is refused (401 `duplicate_header`).
  *
  *   - name: anthropic-key
  *     upstream: https://api.anthropic.com

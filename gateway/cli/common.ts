@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { causeChain } from '../cause.js';
 import { loadConfig } from '../config/load.js';
 import { EscrowError } from '../errors.js';
 
@@ -54,6 +55,13 @@ export async function callAdmin(path: string, method: string, adminUrl: string):
   return body;
 }
 
+/** The message and, after a colon, its cause: one line that names what went wrong and why. */
+function explain(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  const cause = causeChain(error);
+  return cause === '' ? message : `${message}: ${cause}`;
+}
+
 /** Print a failure the way a person should see it: the message, never a stack; exit code by kind. */
 export function reportFailure(error: unknown): number {
   if (error instanceof UsageError) {
@@ -61,11 +69,16 @@ export function reportFailure(error: unknown): number {
     return EXIT.usage;
   }
   if (error instanceof EscrowError && error.code === 'config_invalid') {
-    process.stderr.write(`escrow: invalid configuration:\n${indent(error.message)}\n`);
+    const text = explain(error);
+    // One problem fits on the line a supervisor shows; several get a line each.
+    process.stderr.write(
+      text.includes('\n')
+        ? `escrow: invalid configuration:\n${indent(text)}\n`
+        : `escrow: invalid configuration: ${text}\n`,
+    );
     return EXIT.usage;
   }
-  const message = error instanceof EscrowError ? error.message : ((error as Error)?.message ?? String(error));
-  process.stderr.write(`escrow: ${message}\n`);
+  process.stderr.write(`escrow: ${explain(error)}\n`);
   return EXIT.failure;
 }
 

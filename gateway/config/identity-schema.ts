@@ -19,6 +19,10 @@ const jwksSource = z
   .min(1)
   .refine((v) => v === 'discovery' || /^file:.+/.test(v) || /^https?:\/\/[^\s]+$/.test(v), {
     message: 'must be file:PATH, an http(s) URL, or discovery',
+  })
+  // A key set is public; a credential here would be printed wherever the URL is (and fetch refuses it anyway).
+  .refine((v) => !URL.canParse(v) || (new URL(v).username === '' && new URL(v).password === ''), {
+    message: 'must not carry userinfo (a key set is public)',
   });
 
 export const issuerSchema = z

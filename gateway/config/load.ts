@@ -3,6 +3,7 @@ import { dirname, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import { EscrowError } from '../errors.js';
 import { formatIssues } from './issues.js';
+import { applyOverrides } from './overrides.js';
 import { type Config, configSchema } from './schema.js';
 import { resolveSecretRef } from './secret-ref.js';
 
@@ -21,8 +22,11 @@ function deepFreeze<T>(value: T): T {
   return value;
 }
 
-/** Parse and validate config text. Errors are EscrowError('config_invalid') naming each offending path. */
-export function parseConfig(text: string, source: string): Config {
+/**
+ * Parse and validate config text. Errors are EscrowError('config_invalid') naming each offending path. With
+ * `env`, its listener and demo-upstream overrides (overrides.ts) are applied before validation.
+ */
+export function parseConfig(text: string, source: string, env?: NodeJS.ProcessEnv): Config {
   const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: false });
   if (doc.errors.length > 0) {
     const first = doc.errors[0]!;
@@ -33,6 +37,7 @@ export function parseConfig(text: string, source: string): Config {
     );
   }
   const raw: unknown = doc.toJS();
+  if (env !== undefined) applyOverrides(raw, env);
   const result = configSchema.safeParse(raw);
   if (!result.success) {
     throw new EscrowError('config_invalid', formatIssues(result.error.issues, '', raw));
@@ -61,7 +66,7 @@ export function loadConfig(path: string, env: NodeJS.ProcessEnv = process.env): 
   } catch (cause) {
     throw new EscrowError('config_invalid', `cannot read config file ${absolute}`, { cause });
   }
-  const config = parseConfig(text, absolute);
+  const config = parseConfig(text, absolute, env);
   const baseDir = dirname(absolute);
   for (const [name, ref] of [
     ['keys.leaseEncryption', config.keys.leaseEncryption],

@@ -7,7 +7,9 @@ export const secretRef = z
   .regex(/^(env:[A-Za-z_][A-Za-z0-9_]*|file:.+)$/, 'must be a secret reference: env:NAME or file:PATH');
 
 /** `host:port`, `:port`, or a bare port. */
-const listenAddress = z.string().regex(/^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]*):?\d{1,5}$|^\d{1,5}$/, 'must be host:port');
+export const listenAddress = z
+  .string()
+  .regex(/^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]*):?\d{1,5}$|^\d{1,5}$/, 'must be host:port');
 
 const targetName = z
   .string()
@@ -46,7 +48,7 @@ export const targetSchema = z.strictObject({
     .refine((u) => !new URL(u).search && !new URL(u).hash, 'must not carry a query or fragment'),
   attributes: z.record(z.string(), attributeValue).default({}),
   requireTask: z.boolean().default(true),
-  /** Header the agent puts its workload token in, for this target (default: the issuer's). */
+  /** Another header that may carry the workload token for this target, beside the issuer's (e.g. `x-api-key`). */
   identityHeader: z.string().toLowerCase().optional(),
   credential: credentialSchema,
   limits: limitsSchema.default(limitsSchema.parse({})),

@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { EscrowError, toProblem } from '../errors.js';
+import { EscrowError, PROBLEM_CONTENT_TYPE, toProblem } from '../errors.js';
 
 /** Write an RFC 9457 problem document. A response whose head is already sent is cut instead. */
 export function sendProblem(res: ServerResponse, error: EscrowError, requestId: string): void {
@@ -10,7 +10,7 @@ export function sendProblem(res: ServerResponse, error: EscrowError, requestId: 
   // A trailing newline keeps a shell prompt off the end of a curl'd error.
   const body = `${JSON.stringify(toProblem(error, requestId))}\n`;
   const headers: Record<string, string | number> = {
-    'content-type': 'application/problem+json',
+    'content-type': PROBLEM_CONTENT_TYPE,
     'content-length': Buffer.byteLength(body),
     'x-request-id': requestId,
     'cache-control': 'no-store',

@@ -20,12 +20,17 @@ export interface IdentityVerifierOptions {
   readonly redis?: Redis;
   readonly redisPrefix?: string;
   readonly fetch?: FetchLike;
+  /** Told of every failed read of an issuer's key set (start-up included), for the log and metrics. */
+  readonly onKeyFetchFailure?: (issuer: string, error: unknown) => void;
+  /** Read remote key sets (JWKS URLs, discovery) now; default true. `escrow check --offline` reads only files. */
+  readonly fetchRemote?: boolean;
 }
 
 /**
  * Build the identity stage from validated config. Every key set is read now: a `file:` set that cannot be read
  * stops start-up (`config_invalid`); a remote one that cannot be fetched does not (its issuer's tokens are
- * refused with `jwks_unavailable` until a later read, at most one per cooldown, succeeds).
+ * refused with `jwks_unavailable`, and `/readyz` says not ready, until a later read succeeds: at most one per
+ * cooldown, started by a token or a readiness probe).
  */
 export async function createIdentityVerifier(
   config: IdentityConfig,
@@ -33,14 +38,21 @@ export async function createIdentityVerifier(
 ): Promise<IdentityVerifier> {
   const now = options.now ?? Date.now;
   const fetchImpl = options.fetch ?? globalThis.fetch;
-  const issuers = config.issuers.map(
-    (issuer) =>
-      new IssuerVerifier(issuer, new KeySource({ issuer, baseDir: options.baseDir, now, fetch: fetchImpl }), now),
-  );
+  const onFailure = options.onKeyFetchFailure;
+  const issuers = config.issuers.map((issuer) => {
+    const keys = new KeySource({
+      issuer,
+      baseDir: options.baseDir,
+      now,
+      fetch: fetchImpl,
+      ...(onFailure ? { onFailure: (error: unknown) => onFailure(issuer.name, error) } : {}),
+    });
+    return new IssuerVerifier(issuer, keys, now);
+  });
   if (issuers.some((i) => i.config.replayCache) && options.redis === undefined) {
     throw new EscrowError('config_invalid', 'identity.issuers[].replayCache needs a Redis store');
   }
-  await warmUp(issuers);
+  await warmUp(options.fetchRemote === false ? issuers.filter((i) => i.config.jwks.startsWith('file:')) : issuers);
   return new Verifier(issuers, {
     now,
     redis: options.redis,

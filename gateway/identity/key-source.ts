@@ -12,7 +12,15 @@ export interface KeySourceOptions {
   /** Epoch milliseconds. */
   readonly now: () => number;
   readonly fetch: FetchLike;
+  /** Told of every failed read (for the log and `escrow_identity_key_fetch_failures_total`). */
+  readonly onFailure?: (error: unknown) => void;
 }
+
+/**
+ * Whether an issuer's tokens can be verified: `ok`, `never_loaded` (no read has succeeded since start) or
+ * `stale` (the last good keys are older than `jwksMaxStaleSeconds`: every token is refused).
+ */
+export type KeyState = 'ok' | 'never_loaded' | 'stale';
 
 type VerifyKey = Awaited<ReturnType<KeySet['resolve']>>;
 
@@ -40,6 +48,16 @@ export class KeySource {
     this.#options = options;
   }
 
+  /** Where the keys come from, for operators: the JWKS URL, the discovery document's URL, or the file path. */
+  get source(): string {
+    const { jwks, issuer } = this.#options.issuer;
+    if (jwks.startsWith('file:')) return resolvePath(this.#options.baseDir, jwks.slice('file:'.length));
+    const href = jwks === 'discovery' ? `${(issuer ?? '').replace(/\/+$/, '')}/.well-known/openid-configuration` : jwks;
+    if (!URL.canParse(href)) return jwks;
+    const url = new URL(href);
+    return `${url.origin}${url.pathname}`; // never userinfo or a query: they could carry credentials
+  }
+
   /** A jose key resolver over this source. */
   readonly resolve = async (header: JWSHeaderParameters, token: FlattenedJWSInput): Promise<VerifyKey> => {
     const set = await this.#usableSet();
@@ -63,13 +81,43 @@ export class KeySource {
         return true;
       })
       .catch((error: unknown) => {
-        this.lastError = error;
+        this.lastError = this.#scrubbed(error);
+        this.#options.onFailure?.(this.lastError);
         return false;
       })
       .finally(() => {
         this.#inflight = undefined;
       });
     return this.#inflight;
+  }
+
+  /** Whether tokens can be verified now (see KeyState). */
+  state(): KeyState {
+    if (this.#set === undefined) return 'never_loaded';
+    return this.#options.now() - this.#fetchedAt < this.#maxStaleMs() ? 'ok' : 'stale';
+  }
+
+  /** Read again now if the keys are not usable and the cooldown allows it. */
+  retryIfDue(): void {
+    if (this.state() !== 'ok' && this.#mayFetch()) void this.refresh();
+  }
+
+  /**
+   * The failure as operators may see it: a library's message can quote the URL it was given, and a query string
+   * may carry a credential. Each cause becomes a plain Error (message and `code` kept) with queries cut out.
+   */
+  #scrubbed(error: unknown, depth = 0): Error {
+    const urls = [this.#options.issuer.jwks, this.#jwksUri ?? ''].filter((u) => URL.canParse(u)).map((u) => new URL(u));
+    let message = error instanceof Error ? error.message : String(error);
+    for (const url of urls) if (url.search !== '') message = message.replaceAll(url.search, '?<redacted>');
+    const cause = (error as { cause?: unknown } | undefined)?.cause;
+    const scrubbed = new Error(
+      message,
+      depth < 3 && cause !== undefined ? { cause: this.#scrubbed(cause, depth + 1) } : {},
+    );
+    const code = (error as { code?: unknown } | undefined)?.code;
+    if (typeof code === 'string') Object.assign(scrubbed, { code });
+    return scrubbed;
   }
 
   async #usableSet(): Promise<KeySet> {

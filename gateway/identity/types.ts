@@ -1,6 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { PeerCertificate } from 'node:tls';
 import type { Principal } from '../domain.js';
+import type { KeyState } from './key-source.js';
 
 /** What identity verification sees of a request. */
 export interface IdentityInput {
@@ -9,7 +10,7 @@ export interface IdentityInput {
   readonly headersDistinct: Readonly<Record<string, readonly string[] | undefined>>;
   /** The verified client certificate on the mTLS listener (undefined on plain HTTP). */
   readonly peerCertificate?: PeerCertificate;
-  /** A per-target override of the header that carries the token. */
+  /** A target's own token header (`identityHeader`), accepted beside the issuers' headers. */
   readonly tokenHeader?: string;
 }
 
@@ -21,5 +22,21 @@ export interface IdentityVerifier {
   verify(input: IdentityInput): Promise<Principal>;
   /** Every header name that may carry a workload token: removed before forwarding. */
   readonly tokenHeaders: readonly string[];
+  /**
+   * Each issuer's key set: usable or not, and why the last read failed. With `retry`, also starts a new read of
+   * an unusable set when its cooldown allows (readiness probes do: an unready replica gets no tokens, and tokens
+   * are what otherwise trigger a read).
+   */
+  keyStates(options?: { readonly retry?: boolean }): readonly IssuerKeyState[];
   close(): void;
+}
+
+/** One issuer's key set as readiness and `escrow check` report it. */
+export interface IssuerKeyState {
+  readonly issuer: string;
+  readonly state: KeyState;
+  /** Where the keys come from: the JWKS URL, the discovery document's URL, or the file. */
+  readonly source: string;
+  /** Why the last read failed (no token material), when it did. */
+  readonly error?: string;
 }

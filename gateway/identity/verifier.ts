@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { explainError } from '../cause.js';
 import type { Principal } from '../domain.js';
 import { EscrowError } from '../errors.js';
 import { VerifiedCache } from './cache.js';
@@ -9,7 +10,7 @@ import { identityError } from './reasons.js';
 import { claimTokenOnce } from './replay.js';
 import { parseSpiffeId } from './spiffe.js';
 import { type PresentedToken, presentedToken } from './token.js';
-import type { IdentityInput, IdentityVerifier } from './types.js';
+import type { IdentityInput, IdentityVerifier, IssuerKeyState } from './types.js';
 
 export interface VerifierDeps {
   readonly now: () => number;
@@ -40,16 +41,33 @@ export class Verifier implements IdentityVerifier {
   }
 
   async verify(input: IdentityInput): Promise<Principal> {
-    const candidates = input.tokenHeader === undefined ? this.tokenHeaders : [input.tokenHeader.toLowerCase()];
+    // A target's own header (e.g. `x-api-key`, where its SDK sends the key) is accepted beside the issuers'
+    // headers, so the SDK's natural `apiKey: token` works either way. A token in two of them is refused
+    // (presentedToken): Escrow and the upstream must never disagree on who is calling.
+    const extra = input.tokenHeader?.toLowerCase();
+    const candidates = extra === undefined ? this.tokenHeaders : [...new Set([extra, ...this.tokenHeaders])];
     const presented = presentedToken(input, candidates, this.#maxTokenBytes);
     const cert = hasPeerCertificate(input.peerCertificate) ? input.peerCertificate : undefined;
     if (presented === undefined) {
       if (cert !== undefined) return verifyPeerCertificate(cert, this.#deps.mtls, this.#deps.now());
       throw identityError('token_missing');
     }
-    const verified = await this.#verifyToken(presented, input.tokenHeader !== undefined);
+    const verified = await this.#verifyToken(presented, presented.header === extra);
     if (verified.issuer.config.bindToClientCert) this.#checkBinding(verified.principal, input);
     return verified.principal;
+  }
+
+  keyStates(options: { readonly retry?: boolean } = {}): readonly IssuerKeyState[] {
+    return this.#issuers.map(({ config, keys }) => {
+      if (options.retry) keys.retryIfDue();
+      const state = keys.state();
+      return {
+        issuer: config.name,
+        state,
+        source: keys.source,
+        ...(state !== 'ok' && keys.lastError !== undefined ? { error: explainError(keys.lastError) } : {}),
+      };
+    });
   }
 
   close(): void {

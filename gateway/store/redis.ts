@@ -94,7 +94,10 @@ export async function createRedisStore(options: RedisStoreOptions): Promise<Stor
   // command surface; one task's keys share a slot through the `{taskId}` hash tag, so the Lua scripts work.
   const revived = () => options.onError?.(new Error('the Redis client gave up reconnecting; connecting it again'));
   const client = createRedisClient(options.url, redisOptions, revived) as Redis;
-  client.on('error', () => {}); // surfaced per command below; ioredis reconnects by itself
+  let lastError: Error | undefined; // ioredis rejects a failed connect() with "Connection is closed": keep why
+  client.on('error', (error: Error) => {
+    lastError = error; // otherwise surfaced per command below; ioredis reconnects by itself
+  });
   // Named so that operators (and tests) can tell Escrow's subscriber apart in `CLIENT LIST`.
   const subscriber = createRedisClient(
     options.url,
@@ -123,7 +126,7 @@ export async function createRedisStore(options: RedisStoreOptions): Promise<Stor
     await client.connect();
   } catch (error) {
     client.disconnect();
-    fail(error);
+    fail(lastError ?? error);
   }
 
   return {

@@ -65,7 +65,7 @@ describe('the registry loads user adapters by module path, relative to the confi
 
   it('refuses a module that cannot be loaded, or has no factory, or builds no adapter', async () => {
     expect((await errorOf({ adapter: './missing.js', ttl: 60 })).message).toBe(
-      'targets[0].credential.adapter: cannot load module ./missing.js',
+      `targets[0].credential.adapter: cannot load module ./missing.js: no such file: ${join(dir, 'missing.js')}`,
     );
     const noFactory = moduleFile('nofactory.mjs', 'export const x = 1;');
     expect((await errorOf({ adapter: noFactory, ttl: 60 })).message).toContain(

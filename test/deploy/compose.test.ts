@@ -47,6 +47,28 @@ describe('docker-compose.yml is a valid, self-consistent stack', () => {
     expect(config.admin.listen).toBe('0.0.0.0:9090');
   });
 
+  it('publishes every port on the host’s loopback only: the admin port above all', () => {
+    const published = Object.values(compose.services).flatMap((service) => service.ports ?? []);
+    expect(published.length).toBeGreaterThan(0);
+    for (const port of published) expect(port, port).toMatch(/^127\.0\.0\.1:\d+:\d+$/);
+    expect(compose.services.escrow!.ports).toContain('127.0.0.1:9090:9090');
+  });
+
+  it('gives the image’s node user a /data it can write: the named volume takes the ownership of the image’s directory', () => {
+    const escrow = compose.services.escrow! as Service & { environment?: Record<string, string> };
+    expect(escrow.environment?.ESCROW_DEV_MATERIAL).toBe('/data');
+    const volume = (escrow.volumes ?? []).find((v) => v.split(':')[1] === '/data');
+    expect(volume, 'a named volume at /data').toMatch(/^[a-z][\w-]*:\/data$/);
+    const dockerfile = readFileSync(join(root, 'Dockerfile'), 'utf8');
+    const runtime = dockerfile.slice(dockerfile.lastIndexOf('\nFROM '));
+    const chown = runtime.search(/^RUN .*mkdir -p \/data && chown node:node \/data/m);
+    const user = runtime.search(/^USER node$/m);
+    expect(chown, 'RUN mkdir -p /data && chown node:node /data in the runtime stage').toBeGreaterThan(-1);
+    expect(user).toBeGreaterThan(chown);
+    const config = readFileSync(join(root, 'examples/compose/escrow.yaml'), 'utf8');
+    for (const [, path] of config.matchAll(/file:(\S+)/g)) expect(path!.startsWith('/data/'), path).toBe(true);
+  });
+
   it('has Prometheus scrape Escrow’s admin port', () => {
     const prom = readFileSync(join(root, 'deploy/prometheus/prometheus.yml'), 'utf8');
     expect(prom).toContain('escrow:9090');

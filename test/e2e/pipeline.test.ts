@@ -69,7 +69,7 @@ describe('the whole pipeline over real Redis', () => {
     const before = upstream.requests.length;
     const res = await call('/vault/secrets', {}, {});
     expect(res.status).toBe(403);
-    expect(res.headers.get('content-type')).toBe('application/problem+json');
+    expect(res.headers.get('content-type')).toBe('application/problem+json; charset=utf-8');
     expect(upstream.requests.length).toBe(before);
   });
 

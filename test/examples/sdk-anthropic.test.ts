@@ -1,3 +1,4 @@
+import Anthropic from '@anthropic-ai/sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { anthropicViaEscrow, anthropicViaEscrowApiKeyHeader, ask } from '../../examples/agents/anthropic-messages.js';
 import { startEscrow, type TestEscrow } from '../support/escrow.js';
@@ -48,14 +49,32 @@ describe('the unmodified Anthropic SDK reaches the Messages API through Escrow w
     expect(seenBytes(seen)).not.toContain(token);
   });
 
-  it('refuses a workload token sent only in Authorization to a target that reads x-api-key', async () => {
+  it('also takes the natural apiKey (Authorization) on a target that reads x-api-key, and strips both headers', async () => {
     const task = await escrow.openTask(token, ['anthropic-key'], 'draft a reply');
     const client = anthropicViaEscrow({ url: escrow.url, token: async () => token }, task, 'anthropic-key');
+    expect(await ask(client, 'either header')).toBe('echo: either header');
+    const seen = upstream.requests.at(-1)!;
+    expect(seen.headers['x-api-key']).toBe(ANTHROPIC_KEY);
+    expect(seen.headers.authorization).toBeUndefined();
+    expect(seenBytes(seen)).not.toContain(token);
+  });
+
+  it('refuses a token in both x-api-key and Authorization before the upstream is called, and says why', async () => {
+    const task = await escrow.openTask(token, ['anthropic-key'], 'draft a reply');
+    const other = await escrow.token({ sub: 'spiffe://test.example/agent/other' });
+    const client = new Anthropic({
+      baseURL: `${escrow.url}/anthropic-key`,
+      apiKey: token, // Authorization: Bearer <token>
+      defaultHeaders: { 'x-api-key': other, 'x-escrow-task': task },
+      maxRetries: 0,
+    });
     const before = upstream.requests.length;
-    // This SDK keeps the whole error body: Escrow's problem document, with its stable code and reason.
-    await expect(ask(client.withOptions({ maxRetries: 0 }), 'x')).rejects.toMatchObject({
+    const error = await ask(client, 'x').catch((e: unknown) => e);
+    // This SDK builds its message from the body's `message`: Escrow's code, reason and detail.
+    expect(error).toMatchObject({
       status: 401,
-      error: { code: expect.stringMatching(/^identity_/), reason: 'token_missing' },
+      message: '401 identity_rejected (duplicate_header): the workload identity token was presented more than once',
+      error: { code: 'identity_rejected', reason: 'duplicate_header' },
     });
     expect(upstream.requests.length).toBe(before);
   });

@@ -44,10 +44,17 @@ describe('the unmodified Octokit reaches the GitHub REST API through Escrow with
     const octokit = await octokitViaEscrow({ url: escrow.url, token: async () => token }, task);
     const before = upstream.requests.length;
     const write: Promise<unknown> = octokit.rest.issues.create({ owner: 'escrow', repo: 'escrow', title: 'x' });
-    const error = (await write.catch((e: unknown) => e)) as { status: number; response: { data: ArrayBuffer } };
+    const error = (await write.catch((e: unknown) => e)) as {
+      status: number;
+      message: string;
+      response: { data: string };
+    };
     expect(error.status).toBe(403);
-    // Octokit parses only application/json: the problem document arrives as bytes.
-    const problem = JSON.parse(new TextDecoder().decode(error.response.data)) as Record<string, unknown>;
+    // Octokit parses only application/json, and reads any other body with a charset as text: its message is the
+    // problem document, Escrow's code and detail included (without the charset it said "Unknown error").
+    expect(error.message).toContain('"code":"policy_denied"');
+    expect(error.message).toContain('"detail":"the policy does not allow this request"');
+    const problem = JSON.parse(error.response.data) as Record<string, unknown>;
     expect(problem).toMatchObject({ code: 'policy_denied', decisionId: expect.stringMatching(/^dec_/) });
     expect(upstream.requests.length).toBe(before);
   });

@@ -48,7 +48,10 @@ describe('the unmodified openai SDK reaches the API through Escrow with only its
     expect(error).toBeInstanceOf(OpenAI.PermissionDeniedError);
     const refused = error as InstanceType<typeof OpenAI.PermissionDeniedError>;
     expect(refused.status).toBe(403);
-    expect(refused.headers?.get('content-type')).toBe('application/problem+json');
+    // The SDK builds its message from `error.message`: Escrow's code and detail, not "(no body)".
+    expect(refused.message).toBe('403 task_closed: the task is unknown, closed or expired');
+    expect(refused.code).toBe('task_closed');
+    expect(refused.headers?.get('content-type')).toBe('application/problem+json; charset=utf-8');
     expect(refused.headers?.get('x-request-id')).toMatch(/^req_/);
     expect(upstream.requests.length).toBe(before);
   });

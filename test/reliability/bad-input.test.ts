@@ -135,7 +135,7 @@ describe('malformed task bodies and headers get a clear 4xx and never crash the 
         if (res.status === 201) return;
         expect(res.status).toBeGreaterThanOrEqual(400);
         expect(res.status).toBeLessThan(500);
-        expect(res.headers.get('content-type')).toBe('application/problem+json');
+        expect(res.headers.get('content-type')).toBe('application/problem+json; charset=utf-8');
         expect(text).not.toContain(token);
       }),
       { numRuns: 250, seed: SEED },
