@@ -33,9 +33,14 @@ function cut(buf: Buffer, points: number[]): Buffer[] {
   return out.filter((b) => b.length > 0);
 }
 
+/** Every chunk the stream pushes, one per 'data' event (an async iterator would merge what is buffered). */
 async function chunksOf(stream: NodeJS.ReadableStream): Promise<Buffer[]> {
   const chunks: Buffer[] = [];
-  for await (const c of stream as AsyncIterable<Buffer>) chunks.push(c);
+  stream.on('data', (c: Buffer) => chunks.push(c));
+  await new Promise<void>((resolve, reject) => {
+    stream.once('end', resolve);
+    stream.once('error', reject);
+  });
   return chunks;
 }
 
