@@ -1,9 +1,14 @@
 import { AnchorTable } from './anchors.js';
 import { type Form, formsOf } from './forms.js';
+import { TagFilter } from './tags.js';
 
 /** Longest source span of one decoded byte in the decoded view (`&#0000047;`), and the decoder's look-ahead. */
 export const MAX_TOKEN_BYTES = 10;
 export const DECODER_LOOKAHEAD = 12;
+
+/** Probing stride: a needle of SPARSE_MIN bytes or more is anchored at STRIDE places, so it is found at any phase. */
+export const STRIDE = 8;
+const SPARSE_MIN = 8 + STRIDE - 1;
 
 /** One needle: which value it belongs to, which of that value's forms it is, and its shape. */
 export interface Needle {
@@ -12,9 +17,14 @@ export interface Needle {
   readonly length: number;
   readonly extendBefore: number;
   readonly extendAfter: number;
-  /** Next needle id with the same anchor, or -1. */
+}
+
+/** One anchor of a needle: its 8 bytes end `back` bytes before the needle's last byte. */
+export interface Anchor {
+  readonly needle: number;
+  readonly back: number;
+  /** Next anchor with the same bytes, or -1. */
   next: number;
-  alive: boolean;
 }
 
 interface Entry {
@@ -22,24 +32,32 @@ interface Entry {
   readonly ids: number[];
 }
 
-function anchorWords(bytes: Buffer): { hi: number; lo: number } {
-  const n = bytes.length;
-  const lo = bytes.readInt32BE(n - 4);
-  return { hi: n >= 8 ? bytes.readInt32BE(n - 8) : 0, lo };
+/** The two 32-bit words of the 8 bytes ending `back` bytes before the end (the last 4 alone for short needles). */
+function anchorWords(bytes: Buffer, back: number): { hi: number; lo: number } {
+  const end = bytes.length - back;
+  return { hi: bytes.length >= SPARSE_MIN ? bytes.readInt32BE(end - 8) : 0, lo: bytes.readInt32BE(end - 4) };
 }
 
 /**
  * Every needle this replica scrubs, for every secret value it holds. A value is added with a reference count
  * (the same static key may back ten thousand leases) and its needles leave when the last reference goes.
- * Lookups are by anchor: a needle of 8 bytes or more is found by its last 8 bytes, a shorter one by its last 4.
- * Adding and removing are synchronous, so a value is matched from the first byte scanned after `add` returns.
+ *
+ * Lookups are by anchor. A needle of SPARSE_MIN bytes or more is anchored by each of the 8-byte windows ending 0 to
+ * STRIDE−1 bytes before its end, so a scanner probes only every STRIDE-th byte and still meets one of them; such
+ * probes go first through a fixed-size tag filter, so the memory touched per scanned byte is the same with one lease
+ * or ten thousand (bench/scrub.ts). Shorter needles (a 4-byte config secret) are anchored by their last 4 bytes and
+ * probed at every byte, in a table that only they fill. Adding and removing are synchronous: a value is matched
+ * from the first byte scanned after `add` returns.
  */
 export class NeedleIndex {
   readonly #entries = new Map<string, Entry>();
   readonly #needles: Needle[] = [];
-  readonly #free: number[] = [];
-  readonly long = new AnchorTable(1024);
-  readonly short = new AnchorTable(16);
+  readonly #freeNeedles: number[] = [];
+  readonly #anchors: Anchor[] = [];
+  readonly #freeAnchors: number[] = [];
+  readonly sparse = new AnchorTable(1024);
+  readonly tags = new TagFilter();
+  readonly dense = new AnchorTable(16);
   /** How many live needles have each span (for the holdback and the history size). */
   readonly #spans = new Map<number, number>();
   #maxSpan = 0;
@@ -65,6 +83,7 @@ export class NeedleIndex {
     this.#entries.delete(value);
     const forms = formsOf(value);
     for (const id of entry.ids) this.#unlink(id, forms[this.#needles[id]!.form]!.bytes);
+    if (this.tags.stale > this.sparse.size + 1024) this.#rebuildTags();
   }
 
   has(value: string): boolean {
@@ -79,15 +98,17 @@ export class NeedleIndex {
     return this.#needles[id]!;
   }
 
+  anchor(id: number): Anchor {
+    return this.#anchors[id]!;
+  }
+
   /** The bytes of a needle, computed again from its value (needles keep no copy: tokens can be long). */
   bytesOf(needle: Needle): Buffer {
     if (this.#recent?.value !== needle.value) this.#recent = { value: needle.value, forms: formsOf(needle.value) };
     return this.#recent.forms[needle.form]!.bytes;
   }
 
-  /**
-   * The longest stretch of decoded bytes a match needs, extensions included: how much history a view keeps.
-   */
+  /** The longest stretch of view bytes a match needs, extensions included: how much history a view keeps. */
   get maxSpan(): number {
     return this.#maxSpan;
   }
@@ -98,37 +119,59 @@ export class NeedleIndex {
   }
 
   #insert(value: string, form: number, f: Form): number {
-    const id = this.#free.pop() ?? this.#needles.length;
-    const table = f.bytes.length >= 8 ? this.long : this.short;
-    const { hi, lo } = anchorWords(f.bytes);
-    const head = table.find(hi, lo);
-    this.#needles[id] = {
-      value,
-      form,
-      length: f.bytes.length,
-      extendBefore: f.extendBefore,
-      extendAfter: f.extendAfter,
-      next: head,
-      alive: true,
-    };
-    table.set(hi, lo, id);
-    this.#countSpan(f.bytes.length + f.extendBefore + f.extendAfter, 1);
+    const id = this.#freeNeedles.pop() ?? this.#needles.length;
+    const length = f.bytes.length;
+    this.#needles[id] = { value, form, length, extendBefore: f.extendBefore, extendAfter: f.extendAfter };
+    for (const back of this.#backs(length)) {
+      const { hi, lo } = anchorWords(f.bytes, back);
+      const table = length >= SPARSE_MIN ? this.sparse : this.dense;
+      const anchor = this.#freeAnchors.pop() ?? this.#anchors.length;
+      this.#anchors[anchor] = { needle: id, back, next: table.find(hi, lo) };
+      table.set(hi, lo, anchor);
+      if (table === this.sparse) this.tags.add(hi, lo);
+    }
+    this.#countSpan(length + f.extendBefore + f.extendAfter, 1);
     return id;
+  }
+
+  #backs(length: number): number[] {
+    return length >= SPARSE_MIN ? Array.from({ length: STRIDE }, (_, i) => i) : [0];
   }
 
   #unlink(id: number, bytes: Buffer): void {
     const needle = this.#needles[id]!;
-    const table = needle.length >= 8 ? this.long : this.short;
-    const { hi, lo } = anchorWords(bytes);
-    let head = table.find(hi, lo);
-    if (head === id) table.set(hi, lo, needle.next);
-    else {
-      while (head !== -1 && this.#needles[head]!.next !== id) head = this.#needles[head]!.next;
-      if (head !== -1) this.#needles[head]!.next = needle.next;
+    const table = needle.length >= SPARSE_MIN ? this.sparse : this.dense;
+    for (const back of this.#backs(needle.length)) {
+      const { hi, lo } = anchorWords(bytes, back);
+      let prev = -1;
+      for (let a = table.find(hi, lo); a !== -1; prev = a, a = this.#anchors[a]!.next) {
+        const anchor = this.#anchors[a]!;
+        if (anchor.needle !== id || anchor.back !== back) continue;
+        if (prev === -1) table.set(hi, lo, anchor.next);
+        else this.#anchors[prev]!.next = anchor.next;
+        this.#freeAnchors.push(a);
+        if (table === this.sparse) this.tags.removed();
+        break;
+      }
     }
-    needle.alive = false;
-    this.#free.push(id);
+    this.#freeNeedles.push(id);
     this.#countSpan(needle.length + needle.extendBefore + needle.extendAfter, -1);
+  }
+
+  /** Tags cannot be taken out one by one (a slot may be shared): rebuild once enough of them are stale. */
+  #rebuildTags(): void {
+    this.tags.clear();
+    for (const [value, entry] of this.#entries) {
+      const forms = formsOf(value);
+      for (const id of entry.ids) {
+        const needle = this.#needles[id]!;
+        if (needle.length < SPARSE_MIN) continue;
+        for (const back of this.#backs(needle.length)) {
+          const { hi, lo } = anchorWords(forms[needle.form]!.bytes, back);
+          this.tags.add(hi, lo);
+        }
+      }
+    }
   }
 
   #countSpan(span: number, delta: number): void {

@@ -1,13 +1,17 @@
-import type { NeedleIndex } from './index.js';
+import { type NeedleIndex, STRIDE } from './index.js';
 import type { MaskSet } from './masks.js';
+import { TAG_SHIFT } from './tags.js';
 
 /** Base64 characters of either alphabet: what an extension around a base64 core may mask. */
 const BASE64 = new Uint8Array(256);
 for (const c of 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/-_') BASE64[c.charCodeAt(0)] = 1;
 
+const STRIDE_MASK = STRIDE - 1;
+
+/** History enough for the longest needle and its extension, plus a stride of pending verification. */
 function ringSize(span: number): number {
   let size = 64;
-  while (size < span + 16) size *= 2;
+  while (size < span + 16 + STRIDE) size *= 2;
   return size;
 }
 
@@ -41,6 +45,9 @@ export class ViewScanner {
   #lo = 0;
   /** Base64 characters still to mask after a core match. */
   #after = 0;
+  /** Needles to verify later, as (needle id, view index of their last byte) pairs; the soonest index. */
+  #pending: number[] = [];
+  #pendingAt = -1;
 
   constructor(index: NeedleIndex, masks: MaskSet, identity: boolean) {
     this.#index = index;
@@ -58,8 +65,8 @@ export class ViewScanner {
    */
   scanSource(chunk: Uint8Array, from: number, to: number, base: number, stopAt?: Uint8Array): number {
     this.#fit();
-    const { hi: tHi, lo: tLo, head: tHead, mask: tMask } = this.#index.long.arrays();
-    const probeShort = this.#index.short.size > 0;
+    const tags = this.#index.tags.slots;
+    const probeDense = this.#index.dense.size > 0;
     const identity = this.#identity;
     const ring = this.#bytes;
     const starts = this.#starts;
@@ -79,19 +86,17 @@ export class ViewScanner {
       }
       hi = (hi << 8) | (lo >>> 24);
       lo = (lo << 8) | b;
-      if (this.#after > 0) this.#extendAfter(b, i);
-      // Probe the table inline (this loop runs for every byte of every response): one read when nothing is there.
-      const h = Math.imul(lo ^ Math.imul(hi, 0x9e3779b1), 0x85ebca6b);
-      let slot = (h ^ (h >>> 16)) & tMask;
-      for (let head = tHead[slot]!; head !== 0 && i >= 7; head = tHead[slot]!) {
-        if (head > 0 && tLo[slot] === lo && tHi[slot] === hi) {
+      if (this.#after > 0 || i === this.#pendingAt || probeDense) this.#slowPath(b, i, hi, lo);
+      // Every STRIDE-th byte: hash the last 8 bytes and look at one byte of the fixed-size tag filter.
+      if ((i & STRIDE_MASK) === STRIDE_MASK) {
+        const h = Math.imul(lo ^ Math.imul(hi, 0x9e3779b1), 0x85ebca6b);
+        const hash = h ^ (h >>> 16);
+        const tag = tags[hash >>> TAG_SHIFT]!;
+        if (tag !== 0 && (tag === 0xff || tag === ((hash & 0x7e) | 1))) {
           this.#count = i + 1;
-          this.#verify(head - 1, i);
-          break;
+          this.#sparseHit(hi, lo, i);
         }
-        slot = (slot + 1) & tMask;
       }
-      if (probeShort && i >= 3) this.#probeShort(lo, i);
     }
     this.#count = i;
     this.#hi = hi;
@@ -102,36 +107,82 @@ export class ViewScanner {
   /** Scan view bytes that each carry their own source range (decoded escapes, SSE data). */
   scanMapped(view: ViewBytes): void {
     this.#fit();
-    const rmask = () => this.#ring - 1;
-    for (let k = 0; k < view.length; k++) {
-      const i = this.#count++;
+    const tags = this.#index.tags.slots;
+    const probeDense = this.#index.dense.size > 0;
+    const ring = this.#bytes;
+    const starts = this.#starts;
+    const lens = this.#lens;
+    const rmask = this.#ring - 1;
+    let hi = this.#hi;
+    let lo = this.#lo;
+    let i = this.#count;
+    for (let k = 0; k < view.length; k++, i++) {
       const b = view.bytes[k]!;
-      this.#bytes[i & rmask()] = b;
-      this.#starts[i & rmask()] = view.starts[k]!;
-      this.#lens[i & rmask()] = view.lens[k]!;
-      this.#hi = (this.#hi << 8) | (this.#lo >>> 24);
-      this.#lo = (this.#lo << 8) | b;
-      if (this.#after > 0) this.#extendAfter(b, i);
-      if (i >= 7) {
-        const head = this.#index.long.find(this.#hi, this.#lo);
-        if (head !== -1) this.#verify(head, i);
+      ring[i & rmask] = b;
+      starts[i & rmask] = view.starts[k]!;
+      lens[i & rmask] = view.lens[k]!;
+      hi = (hi << 8) | (lo >>> 24);
+      lo = (lo << 8) | b;
+      if (this.#after > 0 || i === this.#pendingAt || probeDense) this.#slowPath(b, i, hi, lo);
+      if ((i & STRIDE_MASK) === STRIDE_MASK) {
+        const h = Math.imul(lo ^ Math.imul(hi, 0x9e3779b1), 0x85ebca6b);
+        const hash = h ^ (h >>> 16);
+        const tag = tags[hash >>> TAG_SHIFT]!;
+        if (tag !== 0 && (tag === 0xff || tag === ((hash & 0x7e) | 1))) {
+          this.#count = i + 1;
+          this.#sparseHit(hi, lo, i);
+        }
       }
-      if (i >= 3 && this.#index.short.size > 0) this.#probeShort(this.#lo, i);
+    }
+    this.#count = i;
+    this.#hi = hi;
+    this.#lo = lo;
+  }
+
+  /** Work that most bytes skip: a base64 extension in progress, a pending verification, short needles. */
+  #slowPath(b: number, i: number, hi: number, lo: number): void {
+    this.#count = i + 1;
+    if (this.#after > 0) this.#extendAfter(b, i);
+    if (i === this.#pendingAt) this.#runPending(i);
+    if (i >= 3 && this.#index.dense.size > 0) {
+      for (let a = this.#index.dense.find(0, lo); a !== -1; a = this.#index.anchor(a).next) {
+        this.#verify(this.#index.anchor(a).needle, i);
+      }
+    }
+    void hi;
+  }
+
+  /** A tag matched: ask the table; each anchor there says where its needle would end. */
+  #sparseHit(hi: number, lo: number, i: number): void {
+    if (i < 7) return;
+    for (let a = this.#index.sparse.find(hi, lo); a !== -1; ) {
+      const anchor = this.#index.anchor(a);
+      a = anchor.next;
+      if (anchor.back === 0) this.#verify(anchor.needle, i);
+      else this.#pend(anchor.needle, i + anchor.back);
     }
   }
 
-  #probeShort(lo: number, i: number): void {
-    const head = this.#index.short.find(0, lo);
-    if (head !== -1) {
-      this.#count = i + 1;
-      this.#verify(head, i);
+  /** Verify `needle` once byte `end` has been scanned. */
+  #pend(needle: number, end: number): void {
+    this.#pending.push(needle, end);
+    if (end < this.#pendingAt || this.#pendingAt < 0) this.#pendingAt = end;
+  }
+
+  #runPending(i: number): void {
+    const pending = this.#pending;
+    this.#pending = [];
+    this.#pendingAt = -1;
+    for (let p = 0; p < pending.length; p += 2) {
+      if (pending[p + 1] === i) this.#verify(pending[p]!, i);
+      else this.#pend(pending[p]!, pending[p + 1]!);
     }
   }
 
   /** Grow the history when a longer needle was added since this stream started. */
   #fit(): void {
+    if (this.#index.maxSpan + 16 + STRIDE <= this.#ring) return;
     const size = ringSize(this.#index.maxSpan);
-    if (size <= this.#ring) return;
     const old = { bytes: this.#bytes, starts: this.#starts, lens: this.#lens, mask: this.#ring - 1 };
     this.#bytes = new Uint8Array(size);
     this.#starts = new Float64Array(this.#identity ? 0 : size);
@@ -154,22 +205,17 @@ export class ViewScanner {
     this.#after--;
   }
 
-  /** Walk the anchor's chain; mask every needle that really ends at byte `last`. */
-  #verify(head: number, last: number): void {
+  /** Mask needle `id` if it really ends at byte `last`. */
+  #verify(id: number, last: number): void {
     const mask = this.#ring - 1;
-    for (let id = head; id !== -1; ) {
-      const needle = this.#index.needle(id);
-      id = needle.next;
-      const first = last - needle.length + 1;
-      if (first < 0 || needle.length + needle.extendBefore > this.#ring) continue;
-      const bytes = this.#index.bytesOf(needle);
-      let equal = true;
-      for (let k = 0; k < bytes.length && equal; k++) equal = this.#bytes[(first + k) & mask] === bytes[k];
-      if (!equal) continue;
-      for (let k = first; k <= last; k++) this.#maskByte(k);
-      this.#extendBefore(first, needle.extendBefore);
-      if (needle.extendAfter > this.#after) this.#after = needle.extendAfter;
-    }
+    const needle = this.#index.needle(id);
+    const first = last - needle.length + 1;
+    if (first < 0 || first < this.#count - this.#ring || needle.length + needle.extendBefore > this.#ring) return;
+    const bytes = this.#index.bytesOf(needle);
+    for (let k = 0; k < bytes.length; k++) if (this.#bytes[(first + k) & mask] !== bytes[k]) return;
+    for (let k = first; k <= last; k++) this.#maskByte(k);
+    this.#extendBefore(first, needle.extendBefore);
+    if (needle.extendAfter > this.#after) this.#after = needle.extendAfter;
   }
 
   #extendBefore(first: number, count: number): void {
