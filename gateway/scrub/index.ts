@@ -19,12 +19,41 @@ export interface Needle {
   readonly extendAfter: number;
 }
 
-/** One anchor of a needle: its 8 bytes end `back` bytes before the needle's last byte. */
-export interface Anchor {
-  readonly needle: number;
-  readonly back: number;
-  /** Next anchor with the same bytes, or -1. */
-  next: number;
+/**
+ * The anchors of every needle, in parallel typed arrays (ten thousand leases make a million of them): anchor `a`
+ * belongs to needle `needle[a]`, its 8 bytes end `back[a]` bytes before the needle's last byte, and `next[a]` is
+ * the next anchor with the same bytes, or -1.
+ */
+export class Anchors {
+  needle = new Int32Array(1024);
+  back = new Uint8Array(1024);
+  next = new Int32Array(1024);
+  readonly #free: number[] = [];
+  #used = 0;
+
+  allocate(needle: number, back: number, next: number): number {
+    const a = this.#free.pop() ?? this.#used++;
+    if (a >= this.needle.length) this.#grow();
+    this.needle[a] = needle;
+    this.back[a] = back;
+    this.next[a] = next;
+    return a;
+  }
+
+  release(a: number): void {
+    this.#free.push(a);
+  }
+
+  #grow(): void {
+    const size = this.needle.length * 2;
+    const grow = <T extends Int32Array | Uint8Array>(old: T, fresh: T): T => {
+      fresh.set(old);
+      return fresh;
+    };
+    this.needle = grow(this.needle, new Int32Array(size));
+    this.back = grow(this.back, new Uint8Array(size));
+    this.next = grow(this.next, new Int32Array(size));
+  }
 }
 
 interface Entry {
@@ -53,8 +82,7 @@ export class NeedleIndex {
   readonly #entries = new Map<string, Entry>();
   readonly #needles: Needle[] = [];
   readonly #freeNeedles: number[] = [];
-  readonly #anchors: Anchor[] = [];
-  readonly #freeAnchors: number[] = [];
+  readonly anchors = new Anchors();
   readonly sparse = new AnchorTable(1024);
   readonly tags = new TagFilter();
   readonly dense = new AnchorTable(16);
@@ -98,10 +126,6 @@ export class NeedleIndex {
     return this.#needles[id]!;
   }
 
-  anchor(id: number): Anchor {
-    return this.#anchors[id]!;
-  }
-
   /** The bytes of a needle, computed again from its value (needles keep no copy: tokens can be long). */
   bytesOf(needle: Needle): Buffer {
     if (this.#recent?.value !== needle.value) this.#recent = { value: needle.value, forms: formsOf(needle.value) };
@@ -125,9 +149,7 @@ export class NeedleIndex {
     for (const back of this.#backs(length)) {
       const { hi, lo } = anchorWords(f.bytes, back);
       const table = length >= SPARSE_MIN ? this.sparse : this.dense;
-      const anchor = this.#freeAnchors.pop() ?? this.#anchors.length;
-      this.#anchors[anchor] = { needle: id, back, next: table.find(hi, lo) };
-      table.set(hi, lo, anchor);
+      table.set(hi, lo, this.anchors.allocate(id, back, table.find(hi, lo)));
       if (table === this.sparse) this.tags.add(hi, lo);
     }
     this.#countSpan(length + f.extendBefore + f.extendAfter, 1);
@@ -143,13 +165,13 @@ export class NeedleIndex {
     const table = needle.length >= SPARSE_MIN ? this.sparse : this.dense;
     for (const back of this.#backs(needle.length)) {
       const { hi, lo } = anchorWords(bytes, back);
+      const anchors = this.anchors;
       let prev = -1;
-      for (let a = table.find(hi, lo); a !== -1; prev = a, a = this.#anchors[a]!.next) {
-        const anchor = this.#anchors[a]!;
-        if (anchor.needle !== id || anchor.back !== back) continue;
-        if (prev === -1) table.set(hi, lo, anchor.next);
-        else this.#anchors[prev]!.next = anchor.next;
-        this.#freeAnchors.push(a);
+      for (let a = table.find(hi, lo); a !== -1; prev = a, a = anchors.next[a]!) {
+        if (anchors.needle[a] !== id || anchors.back[a] !== back) continue;
+        if (prev === -1) table.set(hi, lo, anchors.next[a]!);
+        else anchors.next[prev] = anchors.next[a]!;
+        anchors.release(a);
         if (table === this.sparse) this.tags.removed();
         break;
       }

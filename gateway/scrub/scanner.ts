@@ -145,9 +145,8 @@ export class ViewScanner {
     if (this.#after > 0) this.#extendAfter(b, i);
     if (i === this.#pendingAt) this.#runPending(i);
     if (i >= 3 && this.#index.dense.size > 0) {
-      for (let a = this.#index.dense.find(0, lo); a !== -1; a = this.#index.anchor(a).next) {
-        this.#verify(this.#index.anchor(a).needle, i);
-      }
+      const anchors = this.#index.anchors;
+      for (let a = this.#index.dense.find(0, lo); a !== -1; a = anchors.next[a]!) this.#verify(anchors.needle[a]!, i);
     }
     void hi;
   }
@@ -155,11 +154,11 @@ export class ViewScanner {
   /** A tag matched: ask the table; each anchor there says where its needle would end. */
   #sparseHit(hi: number, lo: number, i: number): void {
     if (i < 7) return;
-    for (let a = this.#index.sparse.find(hi, lo); a !== -1; ) {
-      const anchor = this.#index.anchor(a);
-      a = anchor.next;
-      if (anchor.back === 0) this.#verify(anchor.needle, i);
-      else this.#pend(anchor.needle, i + anchor.back);
+    const anchors = this.#index.anchors;
+    for (let a = this.#index.sparse.find(hi, lo); a !== -1; a = anchors.next[a]!) {
+      const back = anchors.back[a]!;
+      if (back === 0) this.#verify(anchors.needle[a]!, i);
+      else this.#pend(anchors.needle[a]!, i + back);
     }
   }
 

@@ -1,7 +1,10 @@
 import { anchorHash } from './anchors.js';
 
-/** 2 MiB: one byte per slot. Fixed, so a probe touches the same memory whatever the number of needles. */
-const SLOT_BITS = 21;
+/**
+ * 4 MiB: one byte per slot. Fixed, so a probe touches the same memory whatever the number of needles; big enough that
+ * 10 000 leases (about a million anchors) leave most slots empty and few shared.
+ */
+const SLOT_BITS = 22;
 const SHARED = 0xff;
 /** Shift that takes a hash to its slot (its top SLOT_BITS bits). */
 export const TAG_SHIFT = 32 - SLOT_BITS;
