@@ -41,7 +41,7 @@ function bodySink(
   target: TargetRuntime,
   head: { status: number; headers: Record<string, string | string[]> },
   onError: (error: Error) => void,
-): Writable {
+): { writable: Writable; done?: Promise<void> } {
   const { headers } = head;
   const encoding = String(headers['content-encoding'] ?? 'identity')
     .toLowerCase()
@@ -53,7 +53,7 @@ function bodySink(
   };
   if (encoding === 'identity') {
     res.writeHead(head.status, headers);
-    return new ScrubSink(res, options);
+    return { writable: new ScrubSink(res, options) };
   }
   const decoder = DECODERS[encoding];
   if (!decoder) throw new EscrowError('upstream_error', 'the upstream used a content encoding Escrow cannot scrub');
@@ -66,10 +66,16 @@ function bodySink(
     onRefused: onError,
   });
   const stream = decoder();
-  pipeline(stream, sink, (error) => {
-    if (error) onError(error);
-  });
-  return stream;
+  // undici is done once the decoder took the last compressed byte; the response is done when the sink is.
+  const done = new Promise<void>((resolve, reject) =>
+    pipeline(stream, sink, (error) => {
+      if (!error) return resolve();
+      onError(error);
+      reject(error);
+    }),
+  );
+  done.catch(() => {}); // also awaited by forwardAndScrub, unless undici failed first
+  return { writable: stream, done };
 }
 
 /** Stages 7 and 8: forward with undici (streaming both ways) and scrub the answer on its way back. */
@@ -89,6 +95,7 @@ export async function forwardAndScrub(
   };
   // A decoded body's own failure (too large, corrupt), which undici may report as a plain abort.
   let bodyError: Error | undefined;
+  let bodyDone: Promise<void> | undefined;
   res.once('close', onClose);
   outcome.dispatchedAt = performance.now();
   try {
@@ -101,10 +108,13 @@ export async function forwardAndScrub(
         res.writeHead(status, headers);
         return res;
       }
-      return bodySink(gw, res, target, { status, headers }, (error) => {
+      const sink = bodySink(gw, res, target, { status, headers }, (error) => {
         bodyError ??= error;
       });
+      bodyDone = sink.done;
+      return sink.writable;
     });
+    await bodyDone;
     if (breaker && ticket) breaker.settle(ticket, circuitOutcome({ status: outcome.status }));
   } catch (thrown) {
     const error = bodyError instanceof EscrowError ? bodyError : thrown;

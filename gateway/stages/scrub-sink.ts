@@ -79,7 +79,9 @@ export class ScrubSink extends Writable {
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
     this.#deadlines?.cancel();
-    if (error && !this.#res.writableEnded) this.#res.destroy();
+    // A head still unsent (a decoded body refused early) leaves the response to the pipeline: a 502 problem.
+    const headOut = this.#o.head === undefined || this.#headSent;
+    if (error && headOut && !this.#res.writableEnded) this.#res.destroy();
     callback(error);
   }
 
