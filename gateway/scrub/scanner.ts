@@ -75,6 +75,9 @@ export class ViewScanner {
     let hi = this.#hi;
     let lo = this.#lo;
     let i = this.#count;
+    // Copies of fields that change only in the calls below (refreshed after each): no field read per byte.
+    let after = this.#after;
+    let pendingAt = this.#pendingAt;
     let k = from;
     for (; k < to; k++, i++) {
       const b = chunk[k]!;
@@ -86,7 +89,11 @@ export class ViewScanner {
       }
       hi = (hi << 8) | (lo >>> 24);
       lo = (lo << 8) | b;
-      if (this.#after > 0 || i === this.#pendingAt || probeDense) this.#slowPath(b, i, hi, lo);
+      if (after > 0 || i === pendingAt || probeDense) {
+        this.#slowPath(b, i, hi, lo);
+        after = this.#after;
+        pendingAt = this.#pendingAt;
+      }
       // Every STRIDE-th byte: hash the last 8 bytes and look at one byte of the fixed-size tag filter.
       if ((i & STRIDE_MASK) === STRIDE_MASK) {
         const h = Math.imul(lo ^ Math.imul(hi, 0x9e3779b1), 0x85ebca6b);
@@ -95,6 +102,8 @@ export class ViewScanner {
         if (tag !== 0 && (tag === 0xff || tag === ((hash & 0x7e) | 1))) {
           this.#count = i + 1;
           this.#sparseHit(hi, lo, i);
+          after = this.#after;
+          pendingAt = this.#pendingAt;
         }
       }
     }
@@ -116,6 +125,8 @@ export class ViewScanner {
     let hi = this.#hi;
     let lo = this.#lo;
     let i = this.#count;
+    let after = this.#after;
+    let pendingAt = this.#pendingAt;
     for (let k = 0; k < view.length; k++, i++) {
       const b = view.bytes[k]!;
       ring[i & rmask] = b;
@@ -123,7 +134,11 @@ export class ViewScanner {
       lens[i & rmask] = view.lens[k]!;
       hi = (hi << 8) | (lo >>> 24);
       lo = (lo << 8) | b;
-      if (this.#after > 0 || i === this.#pendingAt || probeDense) this.#slowPath(b, i, hi, lo);
+      if (after > 0 || i === pendingAt || probeDense) {
+        this.#slowPath(b, i, hi, lo);
+        after = this.#after;
+        pendingAt = this.#pendingAt;
+      }
       if ((i & STRIDE_MASK) === STRIDE_MASK) {
         const h = Math.imul(lo ^ Math.imul(hi, 0x9e3779b1), 0x85ebca6b);
         const hash = h ^ (h >>> 16);
@@ -131,6 +146,8 @@ export class ViewScanner {
         if (tag !== 0 && (tag === 0xff || tag === ((hash & 0x7e) | 1))) {
           this.#count = i + 1;
           this.#sparseHit(hi, lo, i);
+          after = this.#after;
+          pendingAt = this.#pendingAt;
         }
       }
     }
