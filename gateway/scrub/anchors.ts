@@ -91,6 +91,11 @@ export class AnchorTable {
     this.#live++;
   }
 
+  /** Call `fn` with the words of every anchor in the table. */
+  forEachAnchor(fn: (hi: number, lo: number) => void): void {
+    for (let i = 0; i < this.#head.length; i++) if (this.#head[i]! > 0) fn(this.#hi[i]!, this.#lo[i]!);
+  }
+
   /** Rebuild without tombstones; grow when the live anchors alone fill half the table. */
   #rehash(grow: boolean): void {
     const hi = this.#hi;

@@ -183,17 +183,7 @@ export class NeedleIndex {
   /** Tags cannot be taken out one by one (a slot may be shared): rebuild once enough of them are stale. */
   #rebuildTags(): void {
     this.tags.clear();
-    for (const [value, entry] of this.#entries) {
-      const forms = formsOf(value);
-      for (const id of entry.ids) {
-        const needle = this.#needles[id]!;
-        if (needle.length < SPARSE_MIN) continue;
-        for (const back of this.#backs(needle.length)) {
-          const { hi, lo } = anchorWords(forms[needle.form]!.bytes, back);
-          this.tags.add(hi, lo);
-        }
-      }
-    }
+    this.sparse.forEachAnchor((hi, lo) => this.tags.add(hi, lo));
   }
 
   #countSpan(span: number, delta: number): void {
