@@ -9,7 +9,8 @@ const KEY = 'canary-decompress-5a1e0c9b7d';
 /** An upstream that ignores `accept-encoding: identity` and gzips what it sends: 1 000 bytes, or a 5 MB bomb. */
 function startGzipUpstream(): Promise<TestUpstream> {
   return startUpstream((req, res) => {
-    const plain = req.url.startsWith('/bomb') ? Buffer.alloc(5_000_000, 'a') : Buffer.alloc(1_000, 'b');
+    const size = req.url.startsWith('/big-bomb') ? 70 * 2 ** 20 : req.url.startsWith('/bomb') ? 5_000_000 : 1_000;
+    const plain = Buffer.alloc(size, req.url.includes('bomb') ? 'a' : 'b');
     const body = gzipSync(plain);
     res.writeHead(200, { 'content-type': 'text/plain', 'content-encoding': 'gzip', 'content-length': body.length });
     res.end(body);
@@ -28,10 +29,11 @@ describe('decompressed bodies are bounded by limits.maxResponseBytes', () => {
       targets: [
         headerTarget('tiny', upstream.url, { limits: { maxResponseBytes: 300 } }),
         headerTarget('small', upstream.url, { limits: { maxResponseBytes: 100_000 } }),
+        headerTarget('unset', upstream.url),
       ],
     });
     const token = await escrow.token();
-    const task = await escrow.openTask(token, ['tiny', 'small']);
+    const task = await escrow.openTask(token, ['tiny', 'small', 'unset']);
     auth = `Authorization: Bearer ${token}\r\nX-Escrow-Task: ${task}\r\nConnection: close`;
   });
   afterAll(async () => {
@@ -53,6 +55,14 @@ describe('decompressed bodies are bounded by limits.maxResponseBytes', () => {
     expect(res.raw.length).toBeLessThan(200_000);
     expect(res.raw.endsWith('0\r\n\r\n')).toBe(false); // no end of the chunked body: the agent sees a cut
   });
+
+  it('cuts at 64 MiB when the target sets no bound (70 MiB of zeros in a 70 KB gzip)', async () => {
+    const res = await rawExchange(escrow.port, `GET /unset/big-bomb HTTP/1.1\r\nHost: x\r\n${auth}\r\n\r\n`, 15_000);
+    expect(res.status).toBe(200);
+    expect(res.raw.length).toBeGreaterThan(60 * 2 ** 20);
+    expect(res.raw.length).toBeLessThan(65 * 2 ** 20);
+    expect(res.raw.endsWith('0\r\n\r\n')).toBe(false);
+  }, 30_000);
 
   it('keeps serving afterwards', async () => {
     const res = await rawExchange(escrow.port, `GET /small/ok HTTP/1.1\r\nHost: x\r\n${auth}\r\n\r\n`, 5_000);
