@@ -122,6 +122,19 @@ function runIssueAndInject(name: string, setup: () => Promise<ContractSubject>):
       await adapter.revoke?.(credential);
     });
 
+    it('returns from inject only values it put on the wire (they are scrubbed like secrets)', async () => {
+      const { adapter } = subject;
+      const credential = await adapter.issue(contractScope());
+      const request = sampleRequest(adapter);
+      const derived = adapter.inject(request, credential);
+      const sent = sentValues(sampleRequest(adapter), request).join('\n');
+      for (const value of Array.isArray(derived) ? derived : []) {
+        expect(typeof value).toBe('string');
+        expect(sent.includes(value), 'a derived value that was never sent').toBe(true);
+      }
+      await adapter.revoke?.(credential);
+    });
+
     it('revokes idempotently, when it can revoke at all', async () => {
       const { adapter } = subject;
       if (!adapter.revoke) return;

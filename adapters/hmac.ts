@@ -36,14 +36,18 @@ function digestOf(body: Buffer | undefined, header: HmacOptions['digestHeader'])
   return header === 'digest' ? `SHA-256=${sha}` : `sha-256=:${sha}:`;
 }
 
-/** Builds the signature header from precomputed parts: inject runs on every request. */
+/**
+ * Builds the signature header from precomputed parts: inject runs on every request. `Date` is always Escrow's
+ * own clock: an agent that could choose it would get a signature valid at a time of its choosing, to replay later.
+ * Returns the signature, which Escrow then scrubs from responses like a secret.
+ */
 function signer(o: HmacOptions, now: () => number) {
   const fixed = ['date', o.digestHeader].filter((name) => !o.signedHeaders.includes(name));
   const order = [...fixed, ...o.signedHeaders.filter((name) => name !== '(request-target)')];
   const prefix = o.header === 'authorization' ? `${o.scheme} ` : '';
   const params = `keyId="${o.keyId}",algorithm="hmac-${o.algorithm}"`;
-  return (request: UpstreamRequest, secret: string): void => {
-    if (headerValue(request, 'date') === undefined) request.headers.date = new Date(now()).toUTCString();
+  return (request: UpstreamRequest, secret: string): string => {
+    request.headers.date = new Date(now()).toUTCString();
     request.headers[o.digestHeader] = digestOf(request.body, o.digestHeader);
     const names = ['(request-target)'];
     const lines = [`(request-target): ${request.method.toLowerCase()} ${request.path}`];
@@ -55,13 +59,14 @@ function signer(o: HmacOptions, now: () => number) {
     }
     const signature = createHmac(o.algorithm, secret).update(lines.join('\n')).digest('base64');
     request.headers[o.header] = `${prefix}${params},headers="${names.join(' ')}",signature="${signature}"`;
+    return signature;
   };
 }
 
 /**
- * `hmac`: signs each request (draft-cavage HTTP Signatures style) over the request target, `date`, the body
- * digest and any `signedHeaders`. The secret itself never travels; it is still listed as a wire form so
- * the scrubber removes it should an upstream ever echo it.
+ * `hmac`: signs each request (draft-cavage HTTP Signatures style) over the request target, `date` (always Escrow's),
+ * the body digest and any `signedHeaders`. The secret itself never travels; it is still listed as a wire form so
+ * the scrubber removes it should an upstream ever echo it, and each signature is returned to be scrubbed too.
  */
 export function createHmacAdapter(options: Record<string, unknown>, context: AdapterContext): Adapter {
   const o = parseOptions(hmacOptions, options, context.path);
@@ -75,7 +80,7 @@ export function createHmacAdapter(options: Record<string, unknown>, context: Ada
       return { fields: { secret }, ttlSeconds: Math.min(o.ttl, scope.ttlSeconds), wireForms: [secret] };
     },
     inject(request, credential) {
-      sign(request, credential.fields.secret ?? '');
+      return [sign(request, credential.fields.secret ?? '')];
     },
   };
 }

@@ -21,8 +21,9 @@ export interface Credential {
   /** How long the credential is good for, in seconds (≤ the scope's ttlSeconds). */
   readonly ttlSeconds: number;
   /**
-   * Every form the secret takes on the wire (raw value, `base64(user:pass)`, URL-encoded…). The scrubber
-   * removes each of these, plus their base64 and URL-encoded forms, from everything the agent sees.
+   * Every value the adapter puts on the wire for this credential (raw secret, `user:pass` and its base64, a minted
+   * token, a query value…). The scrubber removes each of these in every encoding it knows (docs/security.md) from
+   * everything every agent sees.
    * `wireForms[0]` is the raw secret: the audit trail's `secretFingerprint` is taken of it.
    */
   readonly wireForms: readonly string[];
@@ -48,8 +49,14 @@ export interface Adapter {
   readonly needsBody?: boolean;
   /** Obtain a credential for one lease. Throws on failure (the request is then refused). */
   issue(scope: LeaseScope): Promise<Credential>;
-  /** Put the credential on the request. Synchronous and deterministic apart from clock-dependent signatures. */
-  inject(request: UpstreamRequest, credential: Credential): void;
+  /**
+   * Put the credential on the request. Synchronous and deterministic apart from clock-dependent signatures.
+   * Returns the values it derived for this request alone that stand for the secret (an HMAC signature): Escrow
+   * scrubs them from responses like the credential's `wireForms`. Values fixed per credential belong in
+   * `wireForms` instead.
+   */
+  // biome-ignore lint/suspicious/noConfusingVoidType: adapters that derive nothing keep returning nothing
+  inject(request: UpstreamRequest, credential: Credential): void | readonly string[];
   /** Invalidate a dynamic credential at the upstream (optional: static secrets cannot be revoked). */
   revoke?(credential: Credential): Promise<void>;
 }

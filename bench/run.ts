@@ -13,6 +13,7 @@ import { createBenchKeys, deletePrefix } from './lib/escrow.js';
 import { measure, type Sample, WORKLOADS } from './lib/measure.js';
 import { type ReportInput, renderReport } from './lib/report.js';
 import { pick } from './lib/stats.js';
+import { runScrubBench } from './scrub.js';
 import { runSoak } from './soak.js';
 
 const repoRoot = resolve(import.meta.dirname, '..');
@@ -89,6 +90,11 @@ async function main(): Promise<void> {
     writeFileSync(resolve(repoRoot, args.out), renderReport({ ...record, repoRoot }));
     log(`rendered ${args.out} again from the saved run`);
     return;
+  }
+  if (args.scrub || !args.soakMemory) {
+    // In-process and before the field starts, so no proxy competes with it for the CPU.
+    runScrubBench(log);
+    if (args.scrub) return;
   }
   if (args.build) execFileSync('npm', ['run', 'build'], { cwd: repoRoot, stdio: 'inherit' });
   const dir = mkdtempSync(join(tmpdir(), 'escrow-bench-'));

@@ -15,6 +15,7 @@ import type { Logger } from './log.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { createPolicyEngine } from './policy/engine.js';
 import { createUpstreamPool } from './proxy/forward.js';
+import { SecretRegistry } from './scrub/registry.js';
 import { createStore } from './store/index.js';
 import type { TargetRuntime } from './targets.js';
 import { TaskService } from './tasks/service.js';
@@ -35,17 +36,37 @@ export interface GatewayOptions {
   readonly sweepIntervalMs?: number;
 }
 
+/**
+ * Resolve a secret reference and register the value as a static needle of `group`: every secret the config names
+ * is scrubbed from every response, whether or not a lease ever carries it (gateway/scrub/registry.ts).
+ */
+export function registeringResolver(
+  secrets: SecretRegistry,
+  group: string,
+  baseDir: string,
+  env: NodeJS.ProcessEnv,
+  seen?: Set<string>,
+) {
+  return (ref: string): string => {
+    const value = resolveSecretRef(ref, baseDir, env);
+    secrets.addStatic(group, value);
+    seen?.add(value);
+    return value;
+  };
+}
+
 async function buildTargets(
   loaded: LoadedConfig,
   env: NodeJS.ProcessEnv,
   now: () => number,
   tokenHeaders: readonly string[],
   closers: Closers,
+  secrets: SecretRegistry,
 ) {
   const targets = new Map<string, TargetRuntime>();
   for (const [i, config] of loaded.config.targets.entries()) {
     const adapter = await createAdapter(config.credential, {
-      resolveSecret: (ref) => resolveSecretRef(ref, loaded.baseDir, env),
+      resolveSecret: registeringResolver(secrets, 'targets', loaded.baseDir, env),
       path: `targets[${i}].credential`,
       baseDir: loaded.baseDir,
       now,
@@ -82,7 +103,8 @@ async function buildGateway(loaded: LoadedConfig, options: GatewayOptions, close
   const now = options.now ?? Date.now;
   const log = options.log;
   const metrics = options.metrics ?? createMetrics({ defaultMetrics: true });
-  const secret = (ref: string) => resolveSecretRef(ref, baseDir, env);
+  const secrets = new SecretRegistry({ now });
+  const secret = registeringResolver(secrets, 'keys', baseDir, env);
   const store = await createStore({
     url: config.store,
     prefix: config.storePrefix,
@@ -147,7 +169,7 @@ async function buildGateway(loaded: LoadedConfig, options: GatewayOptions, close
     },
   });
   closers.add(() => policy.close());
-  const targets = await buildTargets(loaded, env, now, identity.tokenHeaders, closers);
+  const targets = await buildTargets(loaded, env, now, identity.tokenHeaders, closers, secrets);
   metrics.initializeSeries({
     targets: [...targets.values()].map((t) => ({ name: t.config.name, adapter: t.adapter.kind })),
     auditSinks: config.audit.sinks.flatMap((spec) =>
@@ -165,6 +187,10 @@ async function buildGateway(loaded: LoadedConfig, options: GatewayOptions, close
     metrics,
     now,
     log,
+    cacheListener: {
+      added: (lease) => secrets.addCredential(lease.credential),
+      removed: (lease) => secrets.removeCredential(lease.credential),
+    },
     onRetired: (lease, reason, task) => revoker?.retire(lease, reason, task),
   });
   revoker = new Revoker({ store, tasks, leases, adapterFor: (t) => targets.get(t)?.adapter, audit, metrics, log, now });
@@ -198,6 +224,7 @@ async function buildGateway(loaded: LoadedConfig, options: GatewayOptions, close
     tasks,
     leases,
     revoker,
+    secrets,
     store,
     audit,
     metrics,

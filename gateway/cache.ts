@@ -1,3 +1,9 @@
+/** Told of every value that enters or leaves a cache (the lease cache keeps the scrubber's needles with it). */
+export interface CacheListener<V> {
+  added(value: V): void;
+  removed(value: V): void;
+}
+
 /**
  * A bounded in-process cache whose entries die at their own expiry, and which is trusted only while the
  * cross-replica revocation subscription is healthy: while it is down, `get` misses and callers go to the
@@ -11,12 +17,14 @@ export class ExpiringCache<V> {
   readonly #entries = new Map<string, { value: V; expiresAt: number }>();
   readonly #max: number;
   readonly #now: () => number;
+  readonly #listener: CacheListener<V> | undefined;
   #trusted = true;
   #generation = 0;
 
-  constructor(max: number, now: () => number = Date.now) {
+  constructor(max: number, now: () => number = Date.now, listener?: CacheListener<V>) {
     this.#max = max;
     this.#now = now;
+    this.#listener = listener;
   }
 
   get(key: string): V | undefined {
@@ -24,7 +32,7 @@ export class ExpiringCache<V> {
     const entry = this.#entries.get(key);
     if (!entry) return undefined;
     if (entry.expiresAt <= this.#now()) {
-      this.#entries.delete(key);
+      this.#drop(key);
       return undefined;
     }
     return entry.value;
@@ -39,37 +47,46 @@ export class ExpiringCache<V> {
   set(key: string, value: V, expiresAt: number, readAt?: number): void {
     if (!this.#trusted || this.#max === 0 || expiresAt <= this.#now()) return;
     if (readAt !== undefined && readAt !== this.#generation) return;
-    this.#entries.delete(key);
+    // Added before the old one leaves: a listener counting references never sees a shared value drop to zero.
+    this.#listener?.added(value);
+    this.#drop(key);
     if (this.#entries.size >= this.#max) {
       // Map iteration is insertion order: the first key is the least recently written.
       const oldest = this.#entries.keys().next().value;
-      if (oldest !== undefined) this.#entries.delete(oldest);
+      if (oldest !== undefined) this.#drop(oldest);
     }
     this.#entries.set(key, { value, expiresAt });
   }
 
   delete(key: string): void {
     this.#generation++;
-    this.#entries.delete(key);
+    this.#drop(key);
   }
 
   /** Delete every key that starts with `prefix` (all of one task's leases). */
   deletePrefix(prefix: string): void {
     this.#generation++;
-    for (const key of this.#entries.keys()) if (key.startsWith(prefix)) this.#entries.delete(key);
+    for (const key of this.#entries.keys()) if (key.startsWith(prefix)) this.#drop(key);
   }
 
   /** Drop everything (a `*` revocation notice). */
   clear(): void {
     this.#generation++;
-    this.#entries.clear();
+    for (const key of [...this.#entries.keys()]) this.#drop(key);
   }
 
   /** While untrusted, the cache is emptied and stays empty. */
   setTrusted(trusted: boolean): void {
     this.#generation++;
     this.#trusted = trusted;
-    if (!trusted) this.#entries.clear();
+    if (!trusted) this.clear();
+  }
+
+  #drop(key: string): void {
+    const entry = this.#entries.get(key);
+    if (!entry) return;
+    this.#entries.delete(key);
+    this.#listener?.removed(entry.value);
   }
 
   get trusted(): boolean {

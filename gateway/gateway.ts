@@ -6,6 +6,7 @@ import type { LeaseService } from './leases/service.js';
 import type { Logger } from './log.js';
 import type { Metrics } from './metrics.js';
 import type { PolicyEngine } from './policy/types.js';
+import type { SecretRegistry } from './scrub/registry.js';
 import type { Store } from './store/types.js';
 import type { TargetRuntime } from './targets.js';
 import type { TaskService } from './tasks/service.js';
@@ -19,6 +20,8 @@ export interface Gateway {
   readonly tasks: TaskService;
   readonly leases: LeaseService;
   readonly revoker: Revoker;
+  /** Every secret this replica holds, as the scrubber's needles (gateway/scrub/registry.ts). */
+  readonly secrets: SecretRegistry;
   readonly store: Store;
   readonly audit: AuditLog;
   readonly metrics: Metrics;

@@ -11,7 +11,6 @@ import { parseRoute, queryKeys, type Route } from './http/route.js';
 import { randomId } from './ids.js';
 import type { LeaseRecord } from './leases/record.js';
 import { admitPrincipal, countLimit } from './limits.js';
-import { scrubNeedles } from './proxy/scrub.js';
 import { authorize, clientIp, requireAllow } from './stages/authorize.js';
 import { requestBody } from './stages/body.js';
 import { type ForwardOutcome, forwardAndScrub } from './stages/forward.js';
@@ -82,17 +81,6 @@ export async function admit(
     decisionId: into.decision.id,
     requestId: into.requestId,
   });
-}
-
-const needleCache = new WeakMap<LeaseRecord, Buffer[]>();
-
-function needlesFor(lease: LeaseRecord): Buffer[] {
-  let needles = needleCache.get(lease);
-  if (!needles) {
-    needles = scrubNeedles(lease.credential.wireForms);
-    needleCache.set(lease, needles);
-  }
-  return needles;
 }
 
 function methodAction(method: string | undefined): Action {
@@ -188,15 +176,23 @@ async function proxy(
     headers,
     ...(body.buffer ? { body: body.buffer } : {}),
   };
-  target.adapter.inject(upstream, lease.credential);
-  await forwardAndScrub(
-    gw,
-    res,
-    target,
-    { method: upstream.method, path: upstream.path, headers: upstream.headers, body: body.buffer ?? body.stream },
-    needlesFor(lease),
-    ex.forward,
-  );
+  // Every value that goes on the wire is a needle before the first response byte is scanned: the lease's credential
+  // is pinned (an eviction from the lease cache cannot unmask this response), and so is what the adapter derived.
+  const unpin = gw.secrets.pin(lease.credential);
+  const derived = target.adapter.inject(upstream, lease.credential);
+  const unpinDerived = gw.secrets.pinDerived(Array.isArray(derived) ? derived : []);
+  try {
+    await forwardAndScrub(
+      gw,
+      res,
+      target,
+      { method: upstream.method, path: upstream.path, headers: upstream.headers, body: body.buffer ?? body.stream },
+      ex.forward,
+    );
+  } finally {
+    unpinDerived();
+    unpin();
+  }
 }
 
 /** Stage 9: metrics and the audit event, for every proxied request whatever happened. */

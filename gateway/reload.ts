@@ -1,9 +1,8 @@
 import { createAdapter } from '../adapters/registry.js';
 import type { Adapter } from '../adapters/types.js';
-import type { RunningGateway } from './app.js';
+import { type RunningGateway, registeringResolver } from './app.js';
 import { type LoadedConfig, loadConfig } from './config/load.js';
 import type { Config } from './config/schema.js';
-import { resolveSecretRef } from './config/secret-ref.js';
 import type { Logger } from './log.js';
 import type { TargetRuntime } from './targets.js';
 
@@ -38,11 +37,13 @@ export function restartPaths(current: Config, next: Config): string[] {
   return paths;
 }
 
-async function buildAdapters(loaded: LoadedConfig, gw: RunningGateway, env: NodeJS.ProcessEnv) {
+async function buildAdapters(loaded: LoadedConfig, gw: RunningGateway, env: NodeJS.ProcessEnv, seen: Set<string>) {
   const adapters = new Map<string, Adapter>();
+  // The new secrets are needles from the moment they are read (scrubbing more for a while is harmless).
+  const resolveSecret = registeringResolver(gw.secrets, 'targets', loaded.baseDir, env, seen);
   for (const [i, target] of loaded.config.targets.entries()) {
     const adapter = await createAdapter(target.credential, {
-      resolveSecret: (ref) => resolveSecretRef(ref, loaded.baseDir, env),
+      resolveSecret,
       path: `targets[${i}].credential`,
       baseDir: loaded.baseDir,
       now: gw.now,
@@ -67,11 +68,12 @@ export async function reloadConfig(
 ): Promise<ReloadResult> {
   let loaded: LoadedConfig;
   let adapters: Map<string, Adapter>;
+  const seen = new Set<string>();
   try {
     loaded = loadConfig(path, env);
     const paths = restartPaths(gw.config, loaded.config);
     if (paths.length > 0) return { outcome: 'restart_needed', paths };
-    adapters = await buildAdapters(loaded, gw, env);
+    adapters = await buildAdapters(loaded, gw, env, seen);
   } catch (error) {
     return { outcome: 'rejected', message: (error as Error).message };
   }
@@ -85,6 +87,8 @@ export async function reloadConfig(
     const current = targets.get(config.name)!;
     targets.set(config.name, { ...current, config, adapter: adapters.get(config.name)! });
   }
+  // Old static secrets stop being needles unless a cached lease still carries them (it holds its own reference).
+  gw.secrets.setStatic('targets', seen);
   // A credential may have changed adapter: its leases-issued series starts at 0 too (idempotent for the rest).
   gw.metrics.initializeSeries({
     targets: [...targets.values()].map((t) => ({ name: t.config.name, adapter: t.adapter.kind })),

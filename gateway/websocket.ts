@@ -12,8 +12,9 @@ import type { LeaseRecord } from './leases/record.js';
 import { countLimit } from './limits.js';
 import { admit as admitRequest, requestEvent } from './pipeline.js';
 import { upstreamError } from './proxy/forward.js';
-import { ScrubStream, scrubNeedles } from './proxy/scrub.js';
+import { ScrubStream } from './proxy/scrub.js';
 import { WebSocketScrubber } from './proxy/ws-frames.js';
+import type { NeedleIndex } from './scrub/index.js';
 import { finishResponseHeaders } from './stages/response.js';
 import { type TargetRuntime, upstreamPath } from './targets.js';
 
@@ -79,7 +80,7 @@ async function admit(gw: Gateway, req: IncomingMessage, socket: Duplex, up: Upgr
 function connectUpstream(gw: Gateway, req: IncomingMessage, socket: Duplex, head: Buffer, up: Upgrade) {
   const target = up.target!;
   const lease = up.lease!;
-  const needles = scrubNeedles(lease.credential.wireForms);
+  const index = gw.secrets.index;
   const headers = upstreamHeaders(req, {
     tokenHeaders: target.tokenHeaders,
     forwarded: gw.config.proxy.forwardedHeaders,
@@ -88,7 +89,17 @@ function connectUpstream(gw: Gateway, req: IncomingMessage, socket: Duplex, head
   delete headers['sec-websocket-extensions'];
   headers['x-request-id'] = up.requestId;
   const upstream: UpstreamRequest = { method: 'GET', path: up.path! + up.query, headers };
-  target.adapter.inject(upstream, lease.credential);
+  // The credential and what the adapter derived stay needles for as long as this connection lives.
+  const derived = target.adapter.inject(upstream, lease.credential);
+  const unpin = gw.secrets.pin(lease.credential);
+  const unpinDerived = gw.secrets.pinDerived(Array.isArray(derived) ? derived : []);
+  const release = () => {
+    unpinDerived();
+    unpin();
+  };
+  if (socket.destroyed) release();
+  else socket.once('close', release);
+  const flushAfterMs = target.config.scrub.flushAfterMs;
   const url = new URL(target.origin);
   const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
   return new Promise<void>((resolve, reject) => {
@@ -117,7 +128,7 @@ function connectUpstream(gw: Gateway, req: IncomingMessage, socket: Duplex, head
       settled = true;
       up.status = res.statusCode ?? 502;
       up.headSent = true;
-      relayRefusal(res, socket, target, needles);
+      relayRefusal(res, socket, target, index, flushAfterMs);
       resolve();
     });
     proxyReq.on('upgrade', (res, upSocket, upHead) => {
@@ -133,10 +144,10 @@ function connectUpstream(gw: Gateway, req: IncomingMessage, socket: Duplex, head
       const scrubbed = finishResponseHeaders(
         responseHeaders(res.headers, target.allowedResponseHeaders),
         target,
-        needles,
+        index,
       );
       socket.write(headBytes(101, { upgrade: 'websocket', connection: 'Upgrade', ...scrubbed }));
-      splice(socket, head, upSocket, upHead, needles);
+      splice(socket, head, upSocket, upHead, new WebSocketScrubber(index, { flushAfterMs }));
       resolve();
     });
     proxyReq.end();
@@ -144,12 +155,11 @@ function connectUpstream(gw: Gateway, req: IncomingMessage, socket: Duplex, head
 }
 
 /** Agent ⇄ upstream once both sides switched: agent bytes pass as they are, upstream frames are scrubbed. */
-function splice(socket: Duplex, head: Buffer, upSocket: Duplex, upHead: Buffer, needles: readonly Buffer[]): void {
+function splice(socket: Duplex, head: Buffer, upSocket: Duplex, upHead: Buffer, scrubber: WebSocketScrubber): void {
   const done = () => {
     socket.destroy();
     upSocket.destroy();
   };
-  const scrubber = new WebSocketScrubber(needles);
   if (upHead.length > 0) scrubber.write(upHead);
   if (head.length > 0) upSocket.write(head);
   pipeline(upSocket, scrubber, socket, done);
@@ -157,8 +167,14 @@ function splice(socket: Duplex, head: Buffer, upSocket: Duplex, upHead: Buffer, 
 }
 
 /** A non-101 answer (a redirect, a 401…) goes back scrubbed, close-delimited; an encoded body is dropped. */
-function relayRefusal(res: IncomingMessage, socket: Duplex, target: TargetRuntime, needles: readonly Buffer[]) {
-  const headers = finishResponseHeaders(responseHeaders(res.headers, target.allowedResponseHeaders), target, needles);
+function relayRefusal(
+  res: IncomingMessage,
+  socket: Duplex,
+  target: TargetRuntime,
+  index: NeedleIndex,
+  flushAfterMs: number,
+) {
+  const headers = finishResponseHeaders(responseHeaders(res.headers, target.allowedResponseHeaders), target, index);
   const encoding = String(headers['content-encoding'] ?? 'identity').toLowerCase();
   delete headers['content-length'];
   delete headers['content-encoding'];
@@ -169,7 +185,7 @@ function relayRefusal(res: IncomingMessage, socket: Duplex, target: TargetRuntim
     return;
   }
   socket.write(headBytes(status, { ...headers, connection: 'close' }));
-  pipeline(res, new ScrubStream(needles), socket, () => socket.destroy());
+  pipeline(res, new ScrubStream(index, { flushAfterMs }), socket, () => socket.destroy());
 }
 
 function headBytes(status: number, headers: Record<string, string | string[]>): string {

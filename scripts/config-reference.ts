@@ -83,7 +83,8 @@ const NOTES: Record<string, string> = {
   'targets[].credential.ttl': 'Lease lifetime in seconds; a lease never outlives its task.',
   'targets[].limits': 'Size and time limits for this target.',
   'targets[].limits.maxBodyBytes': 'Largest request body; bigger gets 413.',
-  'targets[].limits.maxResponseBytes': 'Largest upstream response (unlimited when unset).',
+  'targets[].limits.maxResponseBytes':
+    'Largest upstream response body, as received and once decompressed (502 before the head is sent, the connection cut after). Unset: unlimited as received, 64 MiB once decompressed.',
   'targets[].limits.headersTimeoutMs': 'Time to wait for the upstream’s response head (504 after).',
   'targets[].limits.bodyTimeoutMs': 'Longest pause between two chunks of the upstream’s body.',
   'targets[].limits.connectTimeoutMs': 'Time to connect to the upstream.',

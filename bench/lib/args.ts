@@ -6,6 +6,8 @@ export interface BenchArgs {
   /** Render the report again from the saved run (results.json beside it) instead of measuring. */
   readonly render: boolean;
   readonly soakMemory: boolean;
+  /** Only the scrubber's cost (bench/scrub.ts), which a full run also measures first. */
+  readonly scrub: boolean;
   readonly rounds: number;
   readonly durationMs: number;
   readonly warmupMs: number;
@@ -25,6 +27,7 @@ export const USAGE = `npm run bench -- [options]
   --quick              one short round (< 2 minutes), writes bench/RESULTS-quick.md
   --render             render the results again from the saved run (bench/RESULTS.json), merging RESULTS-*.md
   --soak-memory        1 000 000 requests over 10 000 tasks, RSS sampled; writes bench/RESULTS-soak.md
+  --scrub              only the scrubber, old against new, 1 to 10 000 leases (~1 min); writes bench/RESULTS-scrub.md
   --rounds N           rounds of A B C … interleaving (default 3)
   --duration S         seconds per run (default 10)
   --connections N      concurrent keep-alive connections (default 50)
@@ -41,6 +44,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
       quick: { type: 'boolean', default: false },
       render: { type: 'boolean', default: false },
       'soak-memory': { type: 'boolean', default: false },
+      scrub: { type: 'boolean', default: false },
       rounds: { type: 'string' },
       duration: { type: 'string' },
       connections: { type: 'string', default: '50' },
@@ -67,6 +71,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
     quick,
     render: values.render,
     soakMemory,
+    scrub: values.scrub,
     rounds: Number(values.rounds ?? (quick ? 1 : 3)),
     durationMs: Number(values.duration ?? (quick ? 3 : 10)) * 1000,
     warmupMs: quick ? 1000 : 3000,

@@ -55,6 +55,13 @@ export const targetSchema = z.strictObject({
   /** Response headers from the upstream that are passed back although they are dropped by default. */
   allowResponseHeaders: z.array(z.string().toLowerCase()).default([]),
   websocket: z.boolean().default(false),
+  /** The time half of the scrubber's release rule (docs/security.md, "No side channel"). */
+  scrub: z
+    .strictObject({
+      /** Longest a response byte is held back for scrubbing when no more bytes follow it (0: no window). */
+      flushAfterMs: z.number().int().min(0).max(10_000).default(100),
+    })
+    .default({ flushAfterMs: 100 }),
   /** Fail fast while the upstream is failing (gateway/proxy/breaker.ts); absent: no breaker. */
   circuitBreaker: z
     .strictObject({

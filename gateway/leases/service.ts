@@ -1,5 +1,5 @@
 import type { AuditLog } from '../audit/types.js';
-import { ExpiringCache } from '../cache.js';
+import { type CacheListener, ExpiringCache } from '../cache.js';
 import { principalRef, type Task } from '../domain.js';
 import { EscrowError } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -30,6 +30,8 @@ export interface LeaseServiceOptions {
   readonly now?: () => number;
   readonly cacheSize?: number;
   readonly log?: Logger;
+  /** Told of every lease that enters or leaves the cache (the scrubber keeps their credentials as needles). */
+  readonly cacheListener?: CacheListener<LeaseRecord>;
   /** Revoke a credential this service withdrew (renewed, or issued for a task closed meanwhile). */
   readonly onRetired?: (lease: LeaseRecord, reason: RetireReason, task: Task) => void;
 }
@@ -52,7 +54,7 @@ export class LeaseService {
   constructor(options: LeaseServiceOptions) {
     this.#o = options;
     this.#now = options.now ?? Date.now;
-    this.cache = new ExpiringCache<LeaseRecord>(options.cacheSize ?? 10_000, this.#now);
+    this.cache = new ExpiringCache<LeaseRecord>(options.cacheSize ?? 10_000, this.#now, options.cacheListener);
   }
 
   async acquire(req: LeaseRequest): Promise<LeaseRecord> {

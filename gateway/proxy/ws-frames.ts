@@ -1,8 +1,11 @@
 import { Transform, type TransformCallback } from 'node:stream';
-import { maskInPlace, scrubChunk } from './scrub.js';
+import { DeadlineQueue, type ReleaseClock, systemClock } from '../scrub/deadlines.js';
+import type { NeedleIndex } from '../scrub/index.js';
+import { StreamScrubber, scrubBytes } from '../scrub/stream.js';
 
 const CONTINUATION = 0x0;
 const FIN = 0x80;
+const CLOSE = 0x8;
 const EMPTY = Buffer.alloc(0);
 
 /** The head of one frame (RFC 6455 §5.2), once all of it has arrived. */
@@ -46,25 +49,49 @@ export function encodeFrame(fin: boolean, opcode: number, payload: Buffer): Buff
   return Buffer.concat([head, payload]);
 }
 
+/** A data message of the upstream's, as far as its bytes have been seen: where it ends once its FIN arrived. */
+interface Message {
+  readonly opcode: number;
+  /** Stream offset just past its last payload byte, once known. */
+  end: number | undefined;
+  /** Whether its first frame has gone out (later ones are continuations). */
+  started: boolean;
+}
+
+export interface WebSocketScrubberOptions {
+  /** Every payload byte leaves at most this long after it arrived (the time half of the release rule). */
+  readonly flushAfterMs: number;
+  readonly clock?: ReleaseClock;
+}
+
 /**
- * Scrubs the frames an upstream WebSocket server sends, without buffering whole messages. A data message is
- * scrubbed as one byte stream across its fragments and re-framed as it goes (RFC 6455 §5.4 lets an
- * intermediary re-fragment when no extension is negotiated; Escrow never lets one be), so a secret split
- * over two fragments is still masked. Control frames (≤ 125 bytes) are scrubbed whole. Masked or RSV-marked
- * (compressed) frames cannot be scrubbed: the stream fails and both sides are closed.
+ * Scrubs the frames an upstream WebSocket server sends, without buffering whole messages. The payloads of all data
+ * messages are one byte stream for the scrubber, so a secret split over fragments or over messages is still
+ * masked; the stream is released by the same rule as an HTTP body (all but the window on arrival, each byte at its
+ * deadline, the rest at the end or before a close frame) and re-framed: one frame per message per release, FIN on
+ * the frame that carries a message's last byte. Frame sizes and FIN bits therefore follow the upstream's sizes,
+ * timing and message boundaries, never what matched. RFC 6455 §5.4 lets an intermediary re-fragment when no
+ * extension is negotiated, and Escrow never lets one be. Control frames (≤ 125 bytes) are scrubbed whole and sent
+ * on arrival. Masked or RSV-marked (compressed) frames cannot be scrubbed: the stream fails, both sides close.
  */
 export class WebSocketScrubber extends Transform {
-  readonly #needles: readonly Buffer[];
+  readonly #index: NeedleIndex;
+  readonly #scrubber: StreamScrubber;
+  readonly #deadlines: DeadlineQueue | undefined;
   #pending: Buffer = EMPTY;
   #head: FrameHead | undefined;
   #remaining = 0;
   #control: Buffer[] = [];
-  #messageOpcode: number | undefined;
-  #carry: Buffer = EMPTY;
+  readonly #messages: Message[] = [];
 
-  constructor(needles: readonly Buffer[]) {
+  constructor(index: NeedleIndex, options: WebSocketScrubberOptions) {
     super();
-    this.#needles = needles;
+    this.#index = index;
+    this.#scrubber = new StreamScrubber(index);
+    this.#deadlines =
+      options.flushAfterMs > 0
+        ? new DeadlineQueue(options.clock ?? systemClock, options.flushAfterMs, (upTo) => this.#release(upTo))
+        : undefined;
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
@@ -78,9 +105,7 @@ export class WebSocketScrubber extends Transform {
           callback(new Error('upstream WebSocket frame cannot be scrubbed (masked or compressed)'));
           return;
         }
-        this.#head = head;
-        this.#remaining = head.length;
-        if (head.opcode !== CONTINUATION && head.opcode < 0x8) this.#messageOpcode = head.opcode;
+        this.#startFrame(head);
         input = input.subarray(head.size);
       }
       const take = Math.min(this.#remaining, input.length);
@@ -90,40 +115,79 @@ export class WebSocketScrubber extends Transform {
       if (this.#remaining === 0) this.#endFrame();
     }
     this.#pending = Buffer.from(input);
+    const scrubber = this.#scrubber;
+    const upTo = this.#deadlines ? scrubber.due : scrubber.received;
+    this.#deadlines?.arrived(scrubber.received, upTo);
+    this.#release(upTo);
     callback();
   }
 
-  #payload(bytes: Buffer): void {
-    const head = this.#head!;
-    if (head.opcode >= 0x8) {
-      this.#control.push(Buffer.from(bytes));
-      return;
+  override _flush(callback: TransformCallback): void {
+    this.#deadlines?.cancel();
+    this.#releaseAll();
+    callback();
+  }
+
+  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    this.#deadlines?.cancel();
+    callback(error);
+  }
+
+  #startFrame(head: FrameHead): void {
+    this.#head = head;
+    this.#remaining = head.length;
+    if (head.opcode !== CONTINUATION && head.opcode < CLOSE) {
+      this.#messages.push({ opcode: head.opcode, end: undefined, started: false });
     }
-    const { ready, carry } = scrubChunk(this.#carry, bytes, this.#needles);
-    this.#carry = carry;
-    if (ready.length > 0) this.#emit(false, ready);
+  }
+
+  #payload(bytes: Buffer): void {
+    if (this.#head!.opcode >= CLOSE) this.#control.push(Buffer.from(bytes));
+    else this.#scrubber.push(Buffer.from(bytes));
   }
 
   #endFrame(): void {
     const head = this.#head!;
     this.#head = undefined;
-    if (head.opcode >= 0x8) {
-      const payload = Buffer.concat(this.#control);
-      this.#control = [];
-      maskInPlace(payload, this.#needles);
-      this.push(encodeFrame(head.fin, head.opcode, payload));
+    if (head.opcode < CLOSE) {
+      const open = this.#messages.at(-1);
+      if (head.fin && open && open.end === undefined) open.end = this.#scrubber.received;
+      // A FIN whose message was already wholly released (an empty last fragment) needs no window.
+      if (head.fin) this.#release(this.#scrubber.released);
       return;
     }
-    if (!head.fin) return;
-    this.#emit(true, this.#carry);
-    this.#carry = EMPTY;
-    this.#messageOpcode = undefined;
+    // Everything held goes out before a close frame; pings and pongs go out as they come.
+    if (head.opcode === CLOSE) this.#releaseAll();
+    const payload = scrubBytes(this.#index, Buffer.concat(this.#control));
+    this.#control = [];
+    this.push(encodeFrame(head.fin, head.opcode, payload));
   }
 
-  /** The first frame of a message carries its opcode; later ones are continuations. */
-  #emit(fin: boolean, payload: Buffer): void {
-    const opcode = this.#messageOpcode ?? CONTINUATION;
-    this.push(encodeFrame(fin, opcode, payload));
-    this.#messageOpcode = CONTINUATION;
+  #releaseAll(): void {
+    this.#deadlines?.cancel();
+    this.#emit(this.#scrubber.end());
+  }
+
+  #release(upTo: number): void {
+    this.#emit(this.#scrubber.take(upTo));
+  }
+
+  /** Frame released bytes (which start at the first unfinished message), one frame per message. */
+  #emit(out: Buffer): void {
+    const released = this.#scrubber.released;
+    let offset = released - out.length;
+    let rest = out;
+    for (let message = this.#messages[0]; message !== undefined; message = this.#messages[0]) {
+      const end = message.end ?? Number.POSITIVE_INFINITY;
+      const n = Math.min(rest.length, end - offset);
+      const fin = offset + n === end;
+      if (n === 0 && !fin) return;
+      this.push(encodeFrame(fin, message.started ? CONTINUATION : message.opcode, rest.subarray(0, n)));
+      message.started = true;
+      rest = rest.subarray(n);
+      offset += n;
+      if (!fin) return;
+      this.#messages.shift();
+    }
   }
 }

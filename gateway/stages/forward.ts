@@ -8,7 +8,7 @@ import type { Gateway } from '../gateway.js';
 import { responseHeaders } from '../http/headers.js';
 import { breakerFor, circuitOutcome } from '../proxy/breaker.js';
 import { type ForwardRequest, forward, upstreamError } from '../proxy/forward.js';
-import { ScrubStream } from '../proxy/scrub.js';
+import { StreamScrubber } from '../scrub/stream.js';
 import type { TargetRuntime } from '../targets.js';
 import { finishResponseHeaders } from './response.js';
 import { ScrubSink } from './scrub-sink.js';
@@ -26,23 +26,56 @@ const DECODERS: Record<string, () => Writable & NodeJS.ReadableStream> = {
   br: createBrotliDecompress,
 };
 
-/** A body with a content encoding is decoded so it can be scrubbed (no gzip bypass); unknown encodings fail. */
+/** The decompressed-size bound when a target sets no `limits.maxResponseBytes` (docs/configuration.md). */
+export const DEFAULT_MAX_DECODED_BYTES = 64 * 1024 * 1024;
+
+/**
+ * Where the body goes: a ScrubSink writing into `res`. An encoded body is decoded first so it can be scrubbed
+ * (no gzip bypass), sent identity-encoded, bounded by `maxResponseBytes` once decoded (a 300 KB bomb must not
+ * become 300 MB for the agent), and its head is sent with the first released bytes, so a body that is refused
+ * before then still gets a 502 problem. Unknown encodings fail. The `onError` hook sees a decoded body's failure.
+ */
 function bodySink(
+  gw: Gateway,
   res: ServerResponse,
-  headers: Record<string, string | string[]>,
-  needles: readonly Buffer[],
-): Writable {
+  target: TargetRuntime,
+  head: { status: number; headers: Record<string, string | string[]> },
+  onError: (error: Error) => void,
+): { writable: Writable; done?: Promise<void> } {
+  const { headers } = head;
   const encoding = String(headers['content-encoding'] ?? 'identity')
     .toLowerCase()
     .trim();
-  if (encoding === 'identity') return new ScrubSink(res, needles);
-  const scrubber = new ScrubStream(needles);
-  const onDone = () => {};
+  const contentType = String(headers['content-type'] ?? '').toLowerCase();
+  const options = {
+    scrubber: new StreamScrubber(gw.secrets.index, { sse: contentType.startsWith('text/event-stream') }),
+    flushAfterMs: target.config.scrub.flushAfterMs,
+  };
+  if (encoding === 'identity') {
+    res.writeHead(head.status, headers);
+    return { writable: new ScrubSink(res, options) };
+  }
   const decoder = DECODERS[encoding];
   if (!decoder) throw new EscrowError('upstream_error', 'the upstream used a content encoding Escrow cannot scrub');
+  delete headers['content-length'];
+  delete headers['content-encoding'];
+  const sink = new ScrubSink(res, {
+    ...options,
+    maxBytes: target.config.limits.maxResponseBytes ?? DEFAULT_MAX_DECODED_BYTES,
+    head: () => res.writeHead(head.status, headers),
+    onRefused: onError,
+  });
   const stream = decoder();
-  pipeline(stream, scrubber, res, onDone);
-  return stream;
+  // undici is done once the decoder took the last compressed byte; the response is done when the sink is.
+  const done = new Promise<void>((resolve, reject) =>
+    pipeline(stream, sink, (error) => {
+      if (!error) return resolve();
+      onError(error);
+      reject(error);
+    }),
+  );
+  done.catch(() => {}); // also awaited by forwardAndScrub, unless undici failed first
+  return { writable: stream, done };
 }
 
 /** Stages 7 and 8: forward with undici (streaming both ways) and scrub the answer on its way back. */
@@ -51,7 +84,6 @@ export async function forwardAndScrub(
   res: ServerResponse,
   target: TargetRuntime,
   request: Omit<ForwardRequest, 'signal'>,
-  needles: readonly Buffer[],
   outcome: ForwardOutcome,
 ): Promise<void> {
   const breaker = breakerFor(target, gw.metrics);
@@ -61,25 +93,31 @@ export async function forwardAndScrub(
   const onClose = () => {
     if (!res.writableFinished) abort.emit('abort');
   };
+  // A decoded body's own failure (too large, corrupt), which undici may report as a plain abort.
+  let bodyError: Error | undefined;
+  let bodyDone: Promise<void> | undefined;
   res.once('close', onClose);
   outcome.dispatchedAt = performance.now();
   try {
     await forward(target.pool, { ...request, signal: abort }, (status, upstream) => {
       outcome.status = status;
-      const headers = finishResponseHeaders(responseHeaders(upstream, target.allowedResponseHeaders), target, needles);
+      const index = gw.secrets.index;
+      const headers = finishResponseHeaders(responseHeaders(upstream, target.allowedResponseHeaders), target, index);
       const noBody = request.method === 'HEAD' || status === 204 || status === 304;
-      if (!noBody && headers['content-encoding'] !== undefined && headers['content-encoding'] !== 'identity') {
-        delete headers['content-length'];
-        const sink = bodySink(res, headers, needles);
-        delete headers['content-encoding'];
+      if (noBody) {
         res.writeHead(status, headers);
-        return sink;
+        return res;
       }
-      res.writeHead(status, headers);
-      return noBody ? res : bodySink(res, headers, needles);
+      const sink = bodySink(gw, res, target, { status, headers }, (error) => {
+        bodyError ??= error;
+      });
+      bodyDone = sink.done;
+      return sink.writable;
     });
+    await bodyDone;
     if (breaker && ticket) breaker.settle(ticket, circuitOutcome({ status: outcome.status }));
-  } catch (error) {
+  } catch (thrown) {
+    const error = bodyError instanceof EscrowError ? bodyError : thrown;
     const mapped = upstreamError(error);
     if (breaker && ticket) breaker.settle(ticket, circuitOutcome({ errorKind: mapped.kind }));
     if (!(error instanceof EscrowError)) {

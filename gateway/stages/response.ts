@@ -1,4 +1,5 @@
-import { scrubString } from '../proxy/scrub.js';
+import type { NeedleIndex } from '../scrub/index.js';
+import { scrubText } from '../scrub/stream.js';
 import type { TargetRuntime } from '../targets.js';
 
 /**
@@ -22,22 +23,26 @@ export function rewriteLocation(location: string, target: TargetRuntime): string
   return url.href;
 }
 
-/** Scrub every header value and fix up `Location`. Mutates and returns `headers`. */
+/**
+ * Scrub every header value, then fix up `Location`: rewriting re-serialises the URL (`<` becomes `%3C`, the host is
+ * lower-cased), which could turn a form of a secret into one no needle matches, so the rewrite works on the masked
+ * value and its result is scrubbed again. Mutates and returns `headers`.
+ */
 export function finishResponseHeaders(
   headers: Record<string, string | string[]>,
   target: TargetRuntime,
-  needles: readonly Buffer[],
+  index: NeedleIndex,
 ): Record<string, string | string[]> {
+  for (const [name, value] of Object.entries(headers)) {
+    headers[name] = Array.isArray(value) ? value.map((v) => scrubText(index, v)) : scrubText(index, value);
+  }
   const location = headers.location;
   if (typeof location === 'string') {
     const rewritten = rewriteLocation(location, target);
     if (rewritten === undefined) delete headers.location;
-    else headers.location = rewritten;
+    else headers.location = scrubText(index, rewritten);
   } else if (Array.isArray(location)) {
     delete headers.location;
-  }
-  for (const [name, value] of Object.entries(headers)) {
-    headers[name] = Array.isArray(value) ? value.map((v) => scrubString(v, needles)) : scrubString(value, needles);
   }
   return headers;
 }

@@ -1,50 +1,113 @@
-import type { ServerResponse } from 'node:http';
 import { Writable } from 'node:stream';
-import { scrubChunk } from '../proxy/scrub.js';
+import { EscrowError } from '../errors.js';
+import { DeadlineQueue, type ReleaseClock, systemClock } from '../scrub/deadlines.js';
+import type { StreamScrubber } from '../scrub/stream.js';
 
-const EMPTY = Buffer.alloc(0);
+/** Where scrubbed bytes go: an agent's ServerResponse, or its raw socket (a relayed WebSocket refusal). */
+export interface ScrubTarget {
+  write(chunk: Buffer): boolean;
+  end(chunk?: Buffer): unknown;
+  destroy(): unknown;
+  readonly destroyed: boolean;
+  readonly writableEnded: boolean;
+  once(event: 'drain' | 'close', listener: () => void): unknown;
+  off(event: 'drain' | 'close', listener: () => void): unknown;
+}
+
+export interface ScrubSinkOptions {
+  readonly scrubber: StreamScrubber;
+  /** Every byte is released at most this long after it arrived (the time half of the release rule). */
+  readonly flushAfterMs: number;
+  readonly clock?: ReleaseClock;
+  /** Awaited right before the final `end()`, unless the agent has gone away (e.g. the request's audit event). */
+  readonly onFinal?: () => Promise<void>;
+  /** Most body bytes accepted (a decompressed body's bound); past it the sink fails with `response_too_large`. */
+  readonly maxBytes?: number;
+  /** Told at once when the body passes `maxBytes` (the sink then fails with the same error). */
+  readonly onRefused?: (error: EscrowError) => void;
+  /** Writes the response head; called once, right before the first bytes go out (a lazily sent head). */
+  readonly head?: () => void;
+}
 
 /**
- * The writable an identity-encoded upstream body goes to: each chunk is scrubbed (the same `scrubChunk` as
- * `ScrubStream`, so a secret split over chunks is still caught) and written straight into the agent's response.
- * This replaces `pipeline(new ScrubStream(), res)` on the hot path: no readable side, no pipeline bookkeeping and
- * no AbortController/DOMException per response (~7% of Escrow's CPU per request, docs/performance.md).
- * Backpressure holds: a chunk is acknowledged only once `res` has taken it. If the agent goes away, the write
- * fails and undici (which owns this sink) aborts the upstream request.
+ * The writable an upstream body goes to. Each chunk is scanned and held by the stream's scrubber; what the release
+ * rule frees goes into the agent's response: on arrival, everything but the last `holdback` bytes; at each chunk's
+ * deadline, that chunk; at the end, the rest. Each release is one write, so HTTP chunk sizes and write timing are
+ * a function of the upstream's sizes and timing alone (docs/security.md, "No side channel"). Backpressure holds:
+ * a chunk is acknowledged once the response took what it released. If the agent goes away, the write fails and
+ * undici (which owns this sink) aborts the upstream request.
  */
 export class ScrubSink extends Writable {
-  readonly #res: ServerResponse;
-  readonly #needles: readonly Buffer[];
-  #carry: Buffer = EMPTY;
+  readonly #res: ScrubTarget;
+  readonly #o: ScrubSinkOptions;
+  readonly #deadlines: DeadlineQueue | undefined;
+  #bytes = 0;
+  #headSent = false;
 
-  constructor(res: ServerResponse, needles: readonly Buffer[]) {
+  constructor(res: ScrubTarget, options: ScrubSinkOptions) {
     super();
     this.#res = res;
-    this.#needles = needles;
+    this.#o = options;
+    this.#deadlines =
+      options.flushAfterMs > 0
+        ? new DeadlineQueue(options.clock ?? systemClock, options.flushAfterMs, (upTo) => this.#release(upTo))
+        : undefined;
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
-    const { ready, carry } = scrubChunk(this.#carry, chunk, this.#needles);
-    this.#carry = carry;
-    if (ready.length === 0 || this.#res.write(ready)) callback();
+    this.#bytes += chunk.length;
+    if (this.#o.maxBytes !== undefined && this.#bytes > this.#o.maxBytes) {
+      const error = new EscrowError('upstream_error', 'the upstream response is too large', {
+        reason: 'response_too_large',
+      });
+      this.#o.onRefused?.(error);
+      callback(error);
+      return;
+    }
+    const scrubber = this.#o.scrubber;
+    scrubber.push(chunk);
+    const upTo = this.#deadlines ? scrubber.due : scrubber.received;
+    this.#deadlines?.arrived(scrubber.received, upTo);
+    if (this.#release(upTo)) callback();
     else this.#waitForDrain(callback);
   }
 
   override _final(callback: (error?: Error | null) => void): void {
-    const res = this.#res;
-    if (res.destroyed) {
-      callback(new Error('the agent closed the connection'));
-      return;
-    }
-    if (this.#carry.length > 0) res.end(this.#carry);
-    else res.end();
-    this.#carry = EMPTY;
-    callback();
+    this.#deadlines?.cancel();
+    void this.#finish().then(() => callback(), callback);
   }
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
-    if (error && !this.#res.writableEnded) this.#res.destroy();
+    this.#deadlines?.cancel();
+    // A head still unsent (a decoded body refused early) leaves the response to the pipeline: a 502 problem.
+    const headOut = this.#o.head === undefined || this.#headSent;
+    if (error && headOut && !this.#res.writableEnded) this.#res.destroy();
     callback(error);
+  }
+
+  async #finish(): Promise<void> {
+    const gone = () => new EscrowError('upstream_error', 'the agent closed the connection');
+    if (this.#res.destroyed) throw gone();
+    const last = this.#o.scrubber.end();
+    if (this.#o.onFinal) await this.#o.onFinal();
+    if (this.#res.destroyed) throw gone();
+    this.#sendHead();
+    if (last.length > 0) this.#res.end(last);
+    else this.#res.end();
+  }
+
+  /** Write what is released up to `upTo`; false when the response asks to wait for `drain`. */
+  #release(upTo: number): boolean {
+    const out = this.#o.scrubber.take(upTo);
+    if (out.length === 0 || this.#res.destroyed) return true;
+    this.#sendHead();
+    return this.#res.write(out);
+  }
+
+  #sendHead(): void {
+    if (this.#headSent) return;
+    this.#headSent = true;
+    this.#o.head?.();
   }
 
   #waitForDrain(callback: (error?: Error | null) => void): void {

@@ -83,10 +83,19 @@ describe('hmac signs requests so that a real upstream verifies them', () => {
     expect(await send(req)).toEqual({ status: 200, outcome: 'verified' });
   });
 
-  it('signs a GET without a body, keeping the date the request already has', async () => {
-    const req = await signed({ method: 'GET', path: '/v1/orders', headers: { date: 'Wed, 08 Jan 2025 09:00:00 GMT' } });
-    expect(req.headers.date).toBe('Wed, 08 Jan 2025 09:00:00 GMT');
+  it('signs a GET with its own Date, never one the agent chose (a signature for a later date could be replayed)', async () => {
+    const req = await signed({ method: 'GET', path: '/v1/orders', headers: { date: 'Wed, 08 Jan 2031 09:00:00 GMT' } });
+    expect(req.headers.date).toBe('Tue, 07 Jan 2025 10:00:00 GMT');
     expect(await send(req)).toEqual({ status: 200, outcome: 'verified' });
+  });
+
+  it('returns the signature it sent, for the scrubber', async () => {
+    const adapter = await createAdapter(options, context);
+    const req: UpstreamRequest = { method: 'POST', path: '/', headers: {}, body: Buffer.from('x') };
+    const derived = adapter.inject(req, await adapter.issue(contractScope()));
+    const signature = /signature="([^"]+)"/.exec(String(req.headers.authorization))?.[1];
+    expect(signature).toBeDefined();
+    expect(derived).toEqual([signature]);
   });
 
   it('lets the upstream detect a body changed after signing', async () => {

@@ -1,10 +1,13 @@
 import { createServer, get, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { scrubNeedles } from '../../gateway/proxy/scrub.js';
+import { NeedleIndex } from '../../gateway/scrub/index.js';
+import { StreamScrubber } from '../../gateway/scrub/stream.js';
 import { ScrubSink } from '../../gateway/stages/scrub-sink.js';
 
 const SECRET = 'canary-sk-5e1d9a77c3b04f21';
+const index = new NeedleIndex();
+index.add(SECRET);
 
 let server: Server | undefined;
 afterEach(() => server?.close());
@@ -13,7 +16,7 @@ afterEach(() => server?.close());
 async function through(chunks: readonly Buffer[]): Promise<string> {
   server = createServer((_req, res) => {
     res.writeHead(200, { 'content-type': 'text/plain' });
-    const sink = new ScrubSink(res, scrubNeedles([SECRET]));
+    const sink = new ScrubSink(res, { scrubber: new StreamScrubber(index), flushAfterMs: 100 });
     for (const chunk of chunks) sink.write(chunk);
     sink.end();
   });

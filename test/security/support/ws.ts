@@ -156,6 +156,10 @@ export interface WsClient {
   body(): string;
   readonly reader: FrameReader;
   send(text: string): void;
+  /** Send one (masked) frame with any opcode. */
+  sendFrame(opcode: number, payload: string | Buffer): void;
+  /** Resolves once `done()` holds, checked after every arrival (rejects after `timeoutMs`). */
+  until(done: () => boolean, timeoutMs?: number): Promise<void>;
   close(): void;
   /** Resolves once `n` data messages have arrived. */
   waitMessages(n: number, timeoutMs?: number): Promise<string[]>;
@@ -181,12 +185,14 @@ export function wsConnect(port: number, path: string, headers: Record<string, st
     let buffered = Buffer.alloc(0);
     let all = Buffer.alloc(0);
     let client: WsClient | undefined;
+    const arrivals = new Set<() => void>();
     const closed = new Promise<void>((r) => socket.on('close', () => r()));
     socket.on('error', (e) => (client ? undefined : reject(e)));
     socket.on('data', (chunk: Buffer) => {
       all = Buffer.concat([all, chunk]);
       if (client) {
         reader.push(chunk);
+        for (const check of arrivals) check();
         return;
       }
       buffered = Buffer.concat([buffered, chunk]);
@@ -202,6 +208,22 @@ export function wsConnect(port: number, path: string, headers: Record<string, st
         body: () => all.subarray(all.indexOf('\r\n\r\n') + 4).toString(),
         reader,
         send: (text) => socket.write(frame(0x1, text, { mask: true })),
+        sendFrame: (opcode, payload) => socket.write(frame(opcode, payload, { mask: true })),
+        until: (done, timeoutMs = 5_000) =>
+          new Promise<void>((resolveUntil, rejectUntil) => {
+            if (done()) return resolveUntil();
+            const timer = setTimeout(() => {
+              arrivals.delete(check);
+              rejectUntil(new Error('the expected frames did not arrive'));
+            }, timeoutMs);
+            const check = () => {
+              if (!done()) return;
+              clearTimeout(timer);
+              arrivals.delete(check);
+              resolveUntil();
+            };
+            arrivals.add(check);
+          }),
         close: () => socket.write(frame(0x8, Buffer.from([0x03, 0xe8]), { mask: true })),
         closed,
         raw: () => all.toString('latin1'),

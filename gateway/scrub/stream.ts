@@ -1,0 +1,103 @@
+import { DecodedView } from './decoder.js';
+import type { NeedleIndex } from './index.js';
+import { MaskSet } from './masks.js';
+import { ViewScanner } from './scanner.js';
+import { SseView } from './sse-view.js';
+
+const EMPTY = Buffer.alloc(0);
+/** The holdback is rounded up to this, so it tells little about the length of the longest secret. */
+const HOLDBACK_STEP = 256;
+
+export interface StreamScrubberOptions {
+  /** A `text/event-stream`: also match across the `data:` values of successive events. */
+  readonly sse?: boolean;
+}
+
+/**
+ * The scrubbing state of one response body or one WebSocket's upstream-to-agent data: every byte is scanned
+ * in the raw and decoded views (and the SSE view) on arrival, and held until the caller releases it. The caller
+ * decides release points from sizes and times alone (`due`, a deadline, the end); masks are applied to what is
+ * released. Masks never change a length, so where and how much is released never depends on what matched.
+ */
+export class StreamScrubber {
+  /** Bytes the window keeps back: longer than any match can span, fixed for the stream's life. */
+  readonly holdback: number;
+  readonly #masks = new MaskSet();
+  readonly #raw: ViewScanner;
+  readonly #decoded: DecodedView;
+  readonly #sse: SseView | undefined;
+  #held: Buffer[] = [];
+  #received = 0;
+  #released = 0;
+
+  constructor(index: NeedleIndex, options: StreamScrubberOptions = {}) {
+    this.holdback = Math.ceil(index.holdback / HOLDBACK_STEP) * HOLDBACK_STEP;
+    this.#raw = new ViewScanner(index, this.#masks, true);
+    this.#decoded = new DecodedView(new ViewScanner(index, this.#masks, false));
+    this.#sse = options.sse ? new SseView(new ViewScanner(index, this.#masks, false)) : undefined;
+  }
+
+  get received(): number {
+    return this.#received;
+  }
+
+  get released(): number {
+    return this.#released;
+  }
+
+  /** How far the window lets the stream be released now: all but the last `holdback` bytes. */
+  get due(): number {
+    return Math.max(this.#released, this.#received - this.holdback);
+  }
+
+  /** Scan and hold `chunk`. The chunk is kept by reference and never modified. */
+  push(chunk: Buffer): void {
+    if (chunk.length === 0) return;
+    this.#raw.scanSource(chunk, 0, chunk.length, this.#received);
+    this.#decoded.feed(chunk, this.#received);
+    this.#sse?.feed(chunk, this.#received);
+    this.#held.push(chunk);
+    this.#received += chunk.length;
+  }
+
+  /** Release the stream up to offset `upTo`: a masked copy of the bytes since the last release. */
+  take(upTo: number): Buffer {
+    const end = Math.min(upTo, this.#received);
+    if (end <= this.#released) return EMPTY;
+    const out = Buffer.allocUnsafe(end - this.#released);
+    let filled = 0;
+    while (filled < out.length) {
+      const head = this.#held[0]!;
+      const n = Math.min(head.length, out.length - filled);
+      head.copy(out, filled, 0, n);
+      filled += n;
+      if (n === head.length) this.#held.shift();
+      else this.#held[0] = head.subarray(n);
+    }
+    this.#masks.apply(out, this.#released);
+    this.#released = end;
+    return out;
+  }
+
+  /** The end of the stream: finish decoding and release everything still held. */
+  end(): Buffer {
+    this.#decoded.finish();
+    return this.take(this.#received);
+  }
+}
+
+/** Scrub a whole value at once (a header, a control frame, a small body). */
+export function scrubBytes(index: NeedleIndex, bytes: Buffer, options: StreamScrubberOptions = {}): Buffer {
+  const scrubber = new StreamScrubber(index, options);
+  scrubber.push(bytes);
+  return scrubber.end();
+}
+
+/** Scrub a header value (header strings hold one byte per character, unless a client decoded UTF-8). */
+export function scrubText(index: NeedleIndex, value: string): string {
+  if (index.values === 0) return value;
+  const encoding = /[^\u0000-\u00ff]/.test(value) ? 'utf8' : 'latin1';
+  const bytes = Buffer.from(value, encoding);
+  const out = scrubBytes(index, bytes);
+  return out.equals(bytes) ? value : out.toString(encoding);
+}
