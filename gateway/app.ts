@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import { createAdapter } from '../adapters/registry.js';
+import { auditSinks, sinkKinds } from './audit/config.js';
 import { createAuditLog } from './audit/index.js';
 import type { AuditLog } from './audit/types.js';
 import type { LoadedConfig } from './config/load.js';
@@ -76,19 +77,27 @@ export async function createGateway(loaded: LoadedConfig, options: GatewayOption
     timeoutMs: config.storeTimeoutMs,
     ...(config.storePassword ? { password: secret(config.storePassword) } : {}),
     streamMaxLen: config.audit.streamMaxLen,
+    streamRetentionMs: config.audit.streamRetentionSeconds * 1000,
     onError: (error) => {
       metrics.storeErrors.inc();
       log.warn({ err: error.message }, 'store command failed');
     },
   });
+  const sinks = auditSinks(config);
   const audit: AuditLog = createAuditLog({
     hmacKey: secret(config.keys.auditHmac),
-    sinks: config.audit.sinks,
+    sinks,
     events: store.events,
     failMode: config.audit.failMode,
+    fileSync: config.audit.fileSync,
+    commitTimeoutMs: config.audit.commitTimeoutMs,
+    noise: { intervalMs: config.audit.noise.intervalSeconds * 1000, maxKeys: config.audit.noise.maxKeys },
     baseDir,
     now,
-    onSinkError: (sink) => metrics.auditSinkErrors.inc({ sink }),
+    onSinkError: (sink, error) => {
+      metrics.auditSinkErrors.inc({ sink });
+      log.warn({ sink, err: error.message }, 'audit sink write failed');
+    },
     onDrop: (sink, count) => {
       metrics.auditEventsDropped.inc({ sink }, count);
       log.error({ sink, count }, 'audit events dropped: the sink has been failing too long');
@@ -129,9 +138,7 @@ export async function createGateway(loaded: LoadedConfig, options: GatewayOption
   const targets = await buildTargets(loaded, env, now, identity.tokenHeaders);
   metrics.initializeSeries({
     targets: [...targets.values()].map((t) => ({ name: t.config.name, adapter: t.adapter.kind })),
-    auditSinks: config.audit.sinks.flatMap((spec) =>
-      spec === 'none' ? [] : [spec.startsWith('file:') ? 'file' : spec],
-    ),
+    auditSinks: sinkKinds(sinks),
   });
   const tasks = new TaskService({ store, limits: config.tasks, targetNames: new Set(targets.keys()), now });
   let revoker: Revoker | undefined;

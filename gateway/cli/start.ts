@@ -3,6 +3,7 @@ import { availableParallelism } from 'node:os';
 import { relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createGateway } from '../app.js';
+import { auditSinks } from '../audit/config.js';
 import { runPrimary } from '../cluster.js';
 import { clusterMetricsReader } from '../cluster-metrics.js';
 import { loadConfig } from '../config/load.js';
@@ -101,7 +102,7 @@ async function startDemo(upstream: string | undefined) {
 
 /** Where the guide can point `escrow audit trace`: the first file sink and the first target's key file. */
 function traceCommand(config: Parameters<typeof mintDevToken>[0], baseDir: string): string | undefined {
-  const sink = config.audit.sinks.find((s) => s.startsWith('file:'));
+  const sink = auditSinks(config).find((s) => s.startsWith('file:'));
   const value = config.targets[0]?.credential.value;
   if (!sink || typeof value !== 'string' || !value.startsWith('file:')) return undefined;
   const file = (ref: string) => relative(process.cwd(), resolve(baseDir, ref.slice(5))) || '.';

@@ -4,6 +4,14 @@ import { scrubChunk } from '../proxy/scrub.js';
 
 const EMPTY = Buffer.alloc(0);
 
+export interface ScrubSinkOptions {
+  /**
+   * Awaited right before the final `res.end()`: the answer completes only once it resolves. If it rejects, the
+   * response is cut instead (the agent never gets its last bytes). The audit log's group commit uses it.
+   */
+  readonly onFinal?: () => Promise<void>;
+}
+
 /**
  * The writable an identity-encoded upstream body goes to: each chunk is scrubbed (the same `scrubChunk` as
  * `ScrubStream`, so a secret split over chunks is still caught) and written straight into the agent's response.
@@ -15,22 +23,41 @@ const EMPTY = Buffer.alloc(0);
 export class ScrubSink extends Writable {
   readonly #res: ServerResponse;
   readonly #needles: readonly Buffer[];
+  readonly #onFinal: (() => Promise<void>) | undefined;
   #carry: Buffer = EMPTY;
 
-  constructor(res: ServerResponse, needles: readonly Buffer[]) {
+  constructor(res: ServerResponse, needles: readonly Buffer[], options: ScrubSinkOptions = {}) {
     super();
     this.#res = res;
     this.#needles = needles;
+    this.#onFinal = options.onFinal;
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
-    const { ready, carry } = scrubChunk(this.#carry, chunk, this.#needles);
+    let { ready, carry } = scrubChunk(this.#carry, chunk, this.#needles);
+    if (this.#onFinal && carry.length === 0 && ready.length > 0) {
+      // With a Content-Length the agent has its answer once the last body byte arrives, before `end()`: keep
+      // that byte back until `onFinal` resolves. (Scrubbing copies every chunk anyway, carry or not.)
+      carry = Buffer.from(ready.subarray(ready.length - 1));
+      ready = ready.subarray(0, ready.length - 1);
+    }
     this.#carry = carry;
     if (ready.length === 0 || this.#res.write(ready)) callback();
     else this.#waitForDrain(callback);
   }
 
   override _final(callback: (error?: Error | null) => void): void {
+    if (!this.#onFinal) {
+      this.#end(callback);
+      return;
+    }
+    this.#onFinal().then(
+      () => this.#end(callback),
+      (error: Error) => callback(error),
+    );
+  }
+
+  #end(callback: (error?: Error | null) => void): void {
     const res = this.#res;
     if (res.destroyed) {
       callback(new Error('the agent closed the connection'));

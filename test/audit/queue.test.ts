@@ -53,7 +53,7 @@ describe('a failing sink keeps a bounded queue, drops the oldest visibly, and re
     await log.close();
     const lines = await readLines(path);
     expect(lines.map((line) => JSON.parse(line).requestId)).toEqual(['r-3', 'r-4', 'r-5', 'r-6', 'r-7']);
-    expect(verifyChain(lines).firstBreak).toMatchObject({ seq: 0, problem: 'missing' });
+    expect(verifyChain(lines)).toMatchObject({ outcome: 'gap', findings: [{ kind: 'gap', fromSeq: 0, toSeq: 2 }] });
   });
 });
 
