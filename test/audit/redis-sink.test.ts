@@ -2,8 +2,8 @@ import { createServer, type Socket } from 'node:net';
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import { auditPermitsIssuance, createAuditLog, verifyChain } from '../../gateway/audit/index.js';
-import { HMAC_KEY } from './helpers.js';
 import { deletePrefix } from '../support/redis.js';
+import { HMAC_KEY } from './helpers.js';
 import { auditPrefix, failFastClient, redisEventStream } from './redis-stream.js';
 
 const clients: Redis[] = [];
