@@ -3,6 +3,7 @@ import { IDENTITY_REASONS } from './identity/reasons.js';
 import { REVOCATION_REASONS } from './leases/revoker.js';
 import { LIMIT_NAMES } from './limits.js';
 import { UPSTREAM_ERROR_KINDS } from './proxy/forward.js';
+import { RELOAD_RESULTS } from './reload-results.js';
 
 /**
  * Escrow's Prometheus metrics (prefix `escrow_`). Label values are bounded: target names come from
@@ -20,6 +21,8 @@ export interface Metrics {
   readonly leasesActive: Gauge<string>;
   readonly storeErrors: Counter<string>;
   readonly policyReloads: Counter<'result'>;
+  /** Every SIGHUP outcome: `applied`, `restart_required`, or why it was rejected (gateway/reload.ts). */
+  readonly configReloads: Counter<'result'>;
   readonly upstreamErrors: Counter<'target' | 'kind'>;
   readonly auditSinkErrors: Counter<'sink'>;
   readonly auditEventsDropped: Counter<'sink'>;
@@ -77,6 +80,7 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
       for (const reason of REVOCATION_REASONS) metrics.leasesRevoked.inc({ reason }, 0);
       for (const limit of LIMIT_NAMES) metrics.limitsExceeded.inc({ limit }, 0);
       for (const result of ['ok', 'rejected']) metrics.policyReloads.inc({ result }, 0);
+      for (const result of RELOAD_RESULTS) metrics.configReloads.inc({ result }, 0);
       for (const sink of known.auditSinks) {
         metrics.auditSinkErrors.inc({ sink }, 0);
         metrics.auditEventsDropped.inc({ sink }, 0);
@@ -139,6 +143,12 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     policyReloads: new Counter({
       name: 'escrow_policy_reloads_total',
       help: 'Policy set reloads by result',
+      labelNames: ['result'],
+      registers,
+    }),
+    configReloads: new Counter({
+      name: 'escrow_config_reloads_total',
+      help: 'SIGHUP config reloads by result: applied, restart_required, or the reason it was rejected',
       labelNames: ['result'],
       registers,
     }),

@@ -10,7 +10,8 @@ export type AuditEventName =
   | 'identity.rejected'
   | 'policy.reloaded'
   | 'policy.shadow_mismatch'
-  | 'denials.aggregated';
+  | 'denials.aggregated'
+  | 'config.reloaded';
 
 /** What a stage hands to the audit log. Never a secret, never a token. */
 export interface AuditEventInput {
