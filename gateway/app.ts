@@ -91,6 +91,7 @@ export async function createGateway(loaded: LoadedConfig, options: GatewayOption
     failMode: config.audit.failMode,
     fileSync: config.audit.fileSync,
     commitTimeoutMs: config.audit.commitTimeoutMs,
+    maxQueue: config.audit.maxQueue,
     noise: { intervalMs: config.audit.noise.intervalSeconds * 1000, maxKeys: config.audit.noise.maxKeys },
     baseDir,
     now,

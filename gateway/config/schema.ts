@@ -94,6 +94,8 @@ const auditSchema = z.strictObject({
   fileSync: z.enum(['none', 'batch']).default('none'),
   /** How long an answer waits for its audit event to be written by every sink before it is refused (503). */
   commitTimeoutMs: z.number().int().positive().default(2_000),
+  /** Events held per sink while it fails; past this the oldest are dropped (a gap `verify` reports). */
+  maxQueue: z.number().int().positive().default(10_000),
   /** Repeated identical denials are recorded once per window and counted (`denials.aggregated`). */
   noise: z
     .strictObject({
