@@ -39,6 +39,8 @@ interface Exchange extends Admission {
   forward: ForwardOutcome;
   /** Set once the request's audit event is recorded: before the answer's end, or in the `finally`. */
   audited?: boolean;
+  /** The caller's address, taken at once (`req.socket` is gone once the connection closes). */
+  readonly client: string;
 }
 
 /** What is being asked of which target. */
@@ -116,6 +118,7 @@ export async function handleRequest(gw: Gateway, req: IncomingMessage, res: Serv
     requestId: randomId('req_', 9, 'base64url'),
     startedAt: performance.now(),
     forward: {},
+    client: clientIp(req.socket.remoteAddress),
   };
   try {
     const route = parseRoute(req.url ?? '');
@@ -245,7 +248,7 @@ function auditEvent(req: IncomingMessage, res: ServerResponse, ex: Exchange): Au
   const event = requestEvent(ex, ex.target!.config.name, req.method ?? '', ex.path, status, ex.error) as {
     -readonly [K in keyof AuditEventInput]: AuditEventInput[K];
   };
-  event.client = clientIp(req.socket.remoteAddress);
+  event.client = ex.client;
   const traceparent = req.headers.traceparent;
   if (typeof traceparent === 'string' && /^[\da-f]{2}-[\da-f]{32}-[\da-f]{16}-[\da-f]{2}$/.test(traceparent)) {
     event.traceparent = traceparent;

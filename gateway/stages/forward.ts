@@ -46,7 +46,11 @@ function bodySink(
   const encoding = String(headers['content-encoding'] ?? 'identity')
     .toLowerCase()
     .trim();
-  if (encoding === 'identity') return { sink: new ScrubSink(res, needles, { onFinal }) };
+  if (encoding === 'identity') {
+    const length = headers['content-length'];
+    const contentLength = typeof length === 'string' && /^\d+$/.test(length) ? Number(length) : undefined;
+    return { sink: new ScrubSink(res, needles, { onFinal, contentLength }) };
+  }
   const decoder = DECODERS[encoding];
   if (!decoder) throw new EscrowError('upstream_error', 'the upstream used a content encoding Escrow cannot scrub');
   const stream = decoder();

@@ -10,6 +10,11 @@ export interface ScrubSinkOptions {
    * response is cut instead (the agent never gets its last bytes). The audit log's group commit uses it.
    */
   readonly onFinal?: () => Promise<void>;
+  /**
+   * The answer's Content-Length, when it has one. Such an answer is whole once its last byte arrives, before
+   * `end()`: that byte is kept back until `onFinal` resolves. (A chunked answer is whole only at `end()`.)
+   */
+  readonly contentLength?: number;
 }
 
 /**
@@ -24,6 +29,8 @@ export class ScrubSink extends Writable {
   readonly #res: ServerResponse;
   readonly #needles: readonly Buffer[];
   readonly #onFinal: (() => Promise<void>) | undefined;
+  /** Bytes still to be passed on before the last one of a Content-Length answer (-1: no length, nothing held). */
+  #left: number;
   #carry: Buffer = EMPTY;
 
   constructor(res: ServerResponse, needles: readonly Buffer[], options: ScrubSinkOptions = {}) {
@@ -31,15 +38,18 @@ export class ScrubSink extends Writable {
     this.#res = res;
     this.#needles = needles;
     this.#onFinal = options.onFinal;
+    this.#left = options.onFinal && options.contentLength !== undefined ? options.contentLength : -1;
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
     let { ready, carry } = scrubChunk(this.#carry, chunk, this.#needles);
-    if (this.#onFinal && carry.length === 0 && ready.length > 0) {
-      // With a Content-Length the agent has its answer once the last body byte arrives, before `end()`: keep
-      // that byte back until `onFinal` resolves. (Scrubbing copies every chunk anyway, carry or not.)
-      carry = Buffer.from(ready.subarray(ready.length - 1));
-      ready = ready.subarray(0, ready.length - 1);
+    if (this.#left >= 0) {
+      this.#left -= ready.length;
+      if (this.#left === 0 && carry.length === 0 && ready.length > 0) {
+        // The last byte of a Content-Length answer: kept back until onFinal resolves.
+        carry = Buffer.from(ready.subarray(ready.length - 1));
+        ready = ready.subarray(0, ready.length - 1);
+      }
     }
     this.#carry = carry;
     if (ready.length === 0 || this.#res.write(ready)) callback();
