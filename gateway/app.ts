@@ -78,6 +78,7 @@ export async function createGateway(loaded: LoadedConfig, options: GatewayOption
     ...(config.storePassword ? { password: secret(config.storePassword) } : {}),
     streamMaxLen: config.audit.streamMaxLen,
     streamRetentionMs: config.audit.streamRetentionSeconds * 1000,
+    onStreamLength: (entries) => metrics.auditStreamFill.set(entries / config.audit.streamMaxLen),
     onError: (error) => {
       metrics.storeErrors.inc();
       log.warn({ err: error.message }, 'store command failed');

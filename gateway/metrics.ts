@@ -27,6 +27,8 @@ export interface Metrics {
   readonly auditSinkErrors: Counter<'sink'>;
   readonly auditEventsDropped: Counter<'sink'>;
   readonly auditFieldsRefused: Counter<string>;
+  /** Entries in the Redis audit stream over `audit.streamMaxLen`: at 1 batches are refused (fail closed). */
+  readonly auditStreamFill: Gauge<string>;
   readonly limitsExceeded: Counter<'limit'>;
   /** 0 closed, 1 open, 2 half-open (gateway/proxy/breaker.ts). */
   readonly circuitState: Gauge<'target'>;
@@ -173,6 +175,13 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     auditFieldsRefused: new Counter({
       name: 'escrow_audit_fields_refused_total',
       help: 'Audit event fields refused because they looked like a token',
+      registers,
+    }),
+    auditStreamFill: new Gauge({
+      name: 'escrow_audit_stream_fill_ratio',
+      help: 'Entries in the Redis audit stream over audit.streamMaxLen, after this replica’s last batch (at 1 the stream refuses)',
+      // Every replica writes the same stream: the cluster shows the fullest reading.
+      aggregator: 'max',
       registers,
     }),
     limitsExceeded: new Counter({

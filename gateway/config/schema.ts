@@ -87,7 +87,7 @@ const auditSchema = z.strictObject({
     .optional(),
   failMode: z.enum(['closed', 'open']).default('closed'),
   /** The Redis stream's size bound: a batch that would pass it is refused (the sink fails closed), never evicting. */
-  streamMaxLen: z.number().int().positive().default(1_000_000),
+  streamMaxLen: z.number().int().positive().default(500_000),
   /** Stream entries older than this are trimmed (`XTRIM MINID`); `escrow audit verify` reports them as trimmed. */
   streamRetentionSeconds: z.number().int().positive().default(3_600),
   /** `file:` sinks: `batch` fdatasyncs each batch before it counts as written (survives a power loss); `none` not. */

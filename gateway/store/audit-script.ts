@@ -9,7 +9,7 @@
  * ARGV: 1 writer, 2 first seq, 3 retention ms (0: none), 4 max entries, 5 the writer's epoch, 6 the writer's copy of
  * its state, 7… the lines. Each entry holds `p`, the id of the writer's previous entry ("0" before its first
  * event, "" when this stream never held it), and `e`, the line.
- * Returns {epoch, state, skipped, trimmed}; fails with `ESCROWFULL` rather than evict at the size bound.
+ * Returns {epoch, state, skipped, trimmed, length}; fails with `ESCROWFULL` rather than evict at the size bound.
  * Redis lets every write through once a script has written anything, so nothing may write before the first XADD
  * (test/audit/stream-script.test.ts runs it under maxmemory with retention on).
  */
@@ -61,8 +61,8 @@ if n - skip > 0 and redis.call('XLEN', stream) + n - skip > maxLen then
   end
 end
 if n - skip == 0 then
-  trim()
-  return {epoch or '', state or '', skip, 0}
+  local trimmed = trim()
+  return {epoch or '', state or '', skip, trimmed, redis.call('XLEN', stream)}
 end
 -- The first XADD is the script's first write: Redis refuses it under maxmemory before anything is written (a
 -- write before it would let every later write through), so a batch is written whole or not at all.
@@ -84,4 +84,5 @@ if not epoch then
   epoch = t[1] .. '.' .. t[2]
   redis.call('HSET', meta, 'epoch', epoch)
 end
-return {epoch, state, skip, trim()}`;
+local trimmed = trim()
+return {epoch, state, skip, trimmed, redis.call('XLEN', stream)}`;

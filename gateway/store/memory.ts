@@ -23,7 +23,7 @@ export function createMemoryStore(
   const events = createMemoryEventStream({
     now,
     retentionMs: options.eventsRetentionMs ?? 3_600_000,
-    maxLen: options.eventsMaxLen ?? 1_000_000,
+    maxLen: options.eventsMaxLen ?? 500_000,
   });
 
   const get = (key: string): string | null => {

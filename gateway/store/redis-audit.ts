@@ -9,10 +9,12 @@ export interface RedisEventStreamOptions {
   readonly retentionMs: number;
   /** The stream never holds more entries: a batch that would pass it is refused (`ESCROWFULL`), nothing evicted. */
   readonly maxLen: number;
+  /** The stream's length after each batch (for `escrow_audit_stream_fill_ratio`). */
+  readonly onLength?: (entries: number) => void;
 }
 
 const COMMAND = 'escrowAuditAppend';
-type Append = (...args: (string | number)[]) => Promise<[string, string, number, number]>;
+type Append = (...args: (string | number)[]) => Promise<[string, string, number, number, number]>;
 
 /** The script as an ioredis command: EVALSHA, with the script sent again only when Redis answers NOSCRIPT. */
 function appendCommand(client: Redis): Append {
@@ -69,7 +71,7 @@ export function createRedisEventStream(client: Redis, options: RedisEventStreamO
   return {
     async append(batch) {
       const cursor = cursors.get(batch.writer);
-      const [epoch, state] = await append(
+      const [epoch, state, , , length] = await append(
         keys.audit,
         keys.auditWriters,
         keys.auditActive,
@@ -83,6 +85,7 @@ export function createRedisEventStream(client: Redis, options: RedisEventStreamO
         ...batch.lines,
       );
       cursors.set(batch.writer, { epoch, state });
+      options.onLength?.(length);
     },
     read,
     readAll: async () => (await readEntries(client, keys.audit)).map((entry) => entry.line),

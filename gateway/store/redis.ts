@@ -18,6 +18,8 @@ export interface RedisStoreOptions {
   readonly streamMaxLen?: number;
   /** Audit stream entries older than this are trimmed (by Redis' clock). */
   readonly streamRetentionMs?: number;
+  /** The audit stream's length after each batch. */
+  readonly onStreamLength?: (entries: number) => void;
   /** Called on every failed command (for `escrow_store_errors_total` and logs). */
   readonly onError?: (error: Error) => void;
   /** How often the revocation subscriber is pinged; a missed answer counts as a lost subscription. */
@@ -133,7 +135,8 @@ export async function createRedisStore(options: RedisStoreOptions): Promise<Stor
   const events = createRedisEventStream(client, {
     keys,
     retentionMs: options.streamRetentionMs ?? 3_600_000,
-    maxLen: options.streamMaxLen ?? 1_000_000,
+    maxLen: options.streamMaxLen ?? 500_000,
+    ...(options.onStreamLength ? { onLength: options.onStreamLength } : {}),
   });
   return {
     kind: 'redis',
