@@ -11,7 +11,8 @@ export type AuditEventName =
   | 'policy.reloaded'
   | 'policy.shadow_mismatch'
   | 'denials.aggregated'
-  | 'config.reloaded';
+  | 'config.reloaded'
+  | 'admin.revoked';
 
 /** What a stage hands to the audit log. Never a secret, never a token. */
 export interface AuditEventInput {

@@ -93,6 +93,9 @@ describe('Redis out of memory mid-load (failMode closed): nothing answered is lo
     const verify = await escrowCli(['audit', 'verify', '--config', running.configPath]);
     expect(verify.stdout).toMatch(/^OK: /);
     expect(verify.code).toBe(0);
+    // The sink errors were logged (with Redis' own words), never with the secret.
+    expect(running.logs().some((l) => l.msg === 'audit sink write failed' && /OOM/.test(String(l.err)))).toBe(true);
+    expect(running.output()).not.toContain('canary-redis-fault-key-61b9');
   });
 });
 
