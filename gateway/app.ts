@@ -98,7 +98,9 @@ export async function createGateway(loaded: LoadedConfig, options: GatewayOption
     now,
     onSinkError: (sink, error) => {
       metrics.auditSinkErrors.inc({ sink });
-      log.warn({ sink, err: error.message }, 'audit sink write failed');
+      // The store wraps Redis' errors (store_unavailable): say what Redis said (OOM, ESCROWFULL, a timeout).
+      const cause = error.cause instanceof Error ? error.cause : error;
+      log.warn({ sink, err: cause.message }, 'audit sink write failed');
     },
     onDrop: (sink, count) => {
       metrics.auditEventsDropped.inc({ sink }, count);
