@@ -21,6 +21,15 @@ async function endsCleanly(handle: FileHandle): Promise<boolean> {
   return last[0] === NEWLINE;
 }
 
+/** fdatasync, where the file supports it (a pipe or a terminal given as `file:` has nothing to flush to disk). */
+async function datasync(handle: FileHandle): Promise<void> {
+  try {
+    await handle.datasync();
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EINVAL') throw error;
+  }
+}
+
 /** Writes all of `data` (a regular file may take it in several writes); returns how much got in before a failure. */
 async function writeAll(handle: FileHandle, data: Buffer): Promise<{ written: number; error?: unknown }> {
   let written = 0;
@@ -61,7 +70,7 @@ export function createFileSink(options: FileSinkOptions): AuditSink {
         const { written, error } = await writeAll(handle, data);
         if (error !== undefined) throw error;
         if (written !== data.length) throw new Error('short write to the audit file');
-        if (options.sync === 'batch') await handle.datasync();
+        if (options.sync === 'batch') await datasync(handle);
         unsure = false;
       } finally {
         await handle.close().catch(() => {});
