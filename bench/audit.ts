@@ -3,7 +3,7 @@
  *   1. sealing one request event: the line hash now, against the canonical-JSON hash of a spread copy it replaced;
  *   2. group commit through the real sinks (a file and a redis-server of the bench's own): events/s, CPU per event,
  *      how long an answer waits for its event (p50/p99), and Redis steps per event, at several concurrencies.
- * Run: npx tsx bench/audit.ts [--events 200000] [--seconds 3]
+ * Run: npx tsx bench/audit.ts [--events 200000] [--seconds 3] [--file-sync none|batch]
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -20,7 +20,11 @@ import { createRedisEventStream } from '../gateway/store/redis-audit.js';
 import { freePort } from './lib/process.js';
 
 const { values } = parseArgs({
-  options: { events: { type: 'string', default: '200000' }, seconds: { type: 'string', default: '3' } },
+  options: {
+    events: { type: 'string', default: '200000' },
+    seconds: { type: 'string', default: '3' },
+    'file-sync': { type: 'string', default: 'none' },
+  },
 });
 
 /** A request event as the pipeline records it under a cached lease (the common case). */
@@ -91,6 +95,7 @@ async function groupCommit(concurrency: number, seconds: number, port: number, d
     sinks: [`file:${join(dir, `audit-${concurrency}.log`)}`, 'redis'],
     events: createRedisEventStream(client, { keys: keyLayout(prefix), retentionMs: 60_000, maxLen: 50_000_000 }),
     failMode: 'closed',
+    fileSync: values['file-sync'] === 'batch' ? 'batch' : 'none',
   });
   const scripts = async () => Number(/cmdstat_evalsha:calls=(\d+)/.exec(await client.info('commandstats'))?.[1] ?? 0);
   await log.commit(requestEvent(0));
@@ -110,7 +115,7 @@ async function groupCommit(concurrency: number, seconds: number, port: number, d
   const steps = (await scripts()) - scriptsBefore;
   waits.sort((a, b) => a - b);
   process.stdout.write(
-    `group commit, ${String(concurrency).padStart(3)} waiting: ${(events / seconds).toFixed(0).padStart(6)} events/s, ` +
+    `group commit (fileSync ${values['file-sync']}), ${String(concurrency).padStart(3)} waiting: ${(events / seconds).toFixed(0).padStart(6)} events/s, ` +
       `${((cpu.user + cpu.system) / events).toFixed(1).padStart(5)} µs CPU/event, wait p50 ${percentile(waits, 50).toFixed(2)} ms ` +
       `p99 ${percentile(waits, 99).toFixed(2)} ms, ${(events / Math.max(steps, 1)).toFixed(1)} events per Redis step\n`,
   );
