@@ -58,6 +58,9 @@ export function resolveAtStart(context: AdapterContext, ref: string, key: string
     return context.resolveSecret(ref);
   } catch (error) {
     if (!(error instanceof EscrowError)) throw error;
-    throw new EscrowError(error.code, `${context.path}.${key}: ${error.message}`, { cause: error.cause });
+    throw new EscrowError(error.code, `${context.path}.${key}: ${error.message}`, {
+      cause: error.cause,
+      reason: error.reason,
+    });
   }
 }

@@ -52,7 +52,7 @@ export async function handleAdminTasks(
     return true;
   }
   const leases = await gw.revoker.revokeTask(task.id, 'admin');
-  gw.audit.record({
+  await gw.audit.commit({
     event: 'task.closed',
     reason: 'admin',
     principal: task.principal,

@@ -65,6 +65,14 @@ export async function handleAdmin(gw: RunningGateway, req: IncomingMessage, res:
         all ? true : principal !== null ? task.principal.id === principal : task.targets.includes(target ?? ''),
       );
       gw.log.warn({ principal, target, all, ...result }, 'admin revocation');
+      // An operator's action is evidence: the answer waits for its event (and the lease.revoked events before it).
+      await gw.audit.commit({
+        event: 'admin.revoked',
+        requestId,
+        decision: 'allow',
+        selector: { principal, target, all },
+        ...result,
+      });
       return sendJson(res, 200, result, requestId);
     }
     if (url.pathname.startsWith('/admin/tasks') && (await handleAdminTasks(gw, req, res, url))) return;

@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import { createAdapter } from '../adapters/registry.js';
+import { auditSinks, sinkKinds } from './audit/config.js';
 import { createAuditLog } from './audit/index.js';
 import type { AuditLog } from './audit/types.js';
 import { explainError } from './cause.js';
@@ -111,20 +112,32 @@ async function buildGateway(loaded: LoadedConfig, options: GatewayOptions, close
     timeoutMs: config.storeTimeoutMs,
     ...(config.storePassword ? { password: secret(config.storePassword) } : {}),
     streamMaxLen: config.audit.streamMaxLen,
+    streamRetentionMs: config.audit.streamRetentionSeconds * 1000,
+    onStreamLength: (entries) => metrics.auditStreamFill.set(entries / config.audit.streamMaxLen),
     onError: (error) => {
       metrics.storeErrors.inc();
       log.warn({ err: error.message }, 'store command failed');
     },
   });
   closers.add(() => store.close());
+  const sinks = auditSinks(config);
   const audit: AuditLog = createAuditLog({
     hmacKey: secret(config.keys.auditHmac),
-    sinks: config.audit.sinks,
+    sinks,
     events: store.events,
     failMode: config.audit.failMode,
+    fileSync: config.audit.fileSync,
+    commitTimeoutMs: config.audit.commitTimeoutMs,
+    maxQueue: config.audit.maxQueue,
+    noise: { intervalMs: config.audit.noise.intervalSeconds * 1000, maxKeys: config.audit.noise.maxKeys },
     baseDir,
     now,
-    onSinkError: (sink) => metrics.auditSinkErrors.inc({ sink }),
+    onSinkError: (sink, error) => {
+      metrics.auditSinkErrors.inc({ sink });
+      // The store wraps Redis' errors (store_unavailable): say what Redis said (OOM, ESCROWFULL, a timeout).
+      const cause = error.cause instanceof Error ? error.cause : error;
+      log.warn({ sink, err: cause.message }, 'audit sink write failed');
+    },
     onDrop: (sink, count) => {
       metrics.auditEventsDropped.inc({ sink }, count);
       log.error({ sink, count }, 'audit events dropped: the sink has been failing too long');
@@ -172,9 +185,7 @@ async function buildGateway(loaded: LoadedConfig, options: GatewayOptions, close
   const targets = await buildTargets(loaded, env, now, identity.tokenHeaders, closers, secrets);
   metrics.initializeSeries({
     targets: [...targets.values()].map((t) => ({ name: t.config.name, adapter: t.adapter.kind })),
-    auditSinks: config.audit.sinks.flatMap((spec) =>
-      spec === 'none' ? [] : [spec.startsWith('file:') ? 'file' : spec],
-    ),
+    auditSinks: sinkKinds(sinks),
     issuers: config.identity.issuers.map((issuer) => issuer.name),
   });
   const tasks = new TaskService({ store, limits: config.tasks, targetNames: new Set(targets.keys()), now });

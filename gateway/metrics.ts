@@ -3,6 +3,7 @@ import { IDENTITY_REASONS } from './identity/reasons.js';
 import { REVOCATION_REASONS } from './leases/revoker.js';
 import { LIMIT_NAMES } from './limits.js';
 import { UPSTREAM_ERROR_KINDS } from './proxy/forward.js';
+import { RELOAD_RESULTS } from './reload-results.js';
 
 /**
  * Escrow's Prometheus metrics (prefix `escrow_`). Label values are bounded: target names come from
@@ -22,10 +23,14 @@ export interface Metrics {
   readonly leasesActive: Gauge<string>;
   readonly storeErrors: Counter<string>;
   readonly policyReloads: Counter<'result'>;
+  /** Every SIGHUP outcome: `applied`, `restart_required`, or why it was rejected (gateway/reload.ts). */
+  readonly configReloads: Counter<'result'>;
   readonly upstreamErrors: Counter<'target' | 'kind'>;
   readonly auditSinkErrors: Counter<'sink'>;
   readonly auditEventsDropped: Counter<'sink'>;
   readonly auditFieldsRefused: Counter<string>;
+  /** Entries in the Redis audit stream over `audit.streamMaxLen`: at 1 batches are refused (fail closed). */
+  readonly auditStreamFill: Gauge<string>;
   readonly limitsExceeded: Counter<'limit'>;
   /** 0 closed, 1 open, 2 half-open (gateway/proxy/breaker.ts). */
   readonly circuitState: Gauge<'target'>;
@@ -82,6 +87,7 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
       for (const limit of LIMIT_NAMES) metrics.limitsExceeded.inc({ limit }, 0);
       for (const result of ['ok', 'rejected']) metrics.policyReloads.inc({ result }, 0);
       for (const issuer of known.issuers ?? []) metrics.identityKeyFetchFailures.inc({ issuer }, 0);
+      for (const result of RELOAD_RESULTS) metrics.configReloads.inc({ result }, 0);
       for (const sink of known.auditSinks) {
         metrics.auditSinkErrors.inc({ sink }, 0);
         metrics.auditEventsDropped.inc({ sink }, 0);
@@ -153,6 +159,12 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
       labelNames: ['result'],
       registers,
     }),
+    configReloads: new Counter({
+      name: 'escrow_config_reloads_total',
+      help: 'SIGHUP config reloads by result: applied, restart_required, or the reason it was rejected',
+      labelNames: ['result'],
+      registers,
+    }),
     upstreamErrors: new Counter({
       name: 'escrow_upstream_errors_total',
       help: 'Upstream failures by target and kind',
@@ -174,6 +186,13 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     auditFieldsRefused: new Counter({
       name: 'escrow_audit_fields_refused_total',
       help: 'Audit event fields refused because they looked like a token',
+      registers,
+    }),
+    auditStreamFill: new Gauge({
+      name: 'escrow_audit_stream_fill_ratio',
+      help: 'Entries in the Redis audit stream over audit.streamMaxLen, after this replica’s last batch (at 1 the stream refuses)',
+      // Every replica writes the same stream: the cluster shows the fullest reading.
+      aggregator: 'max',
       registers,
     }),
     limitsExceeded: new Counter({

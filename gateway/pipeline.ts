@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { UpstreamRequest } from '../adapters/types.js';
+import { requireAudit } from './audit/index.js';
 import type { AuditEventInput } from './audit/types.js';
 import { type Action, actionForMethod, type Decision, type Principal, principalRef, type Task } from './domain.js';
 import { EscrowError, toEscrowError } from './errors.js';
@@ -35,6 +36,10 @@ interface Exchange extends Admission {
   path?: string;
   error?: EscrowError;
   forward: ForwardOutcome;
+  /** Set once the request's audit event is recorded: before the answer's end, or in the `finally`. */
+  audited?: boolean;
+  /** The caller's address, taken at once (`req.socket` is gone once the connection closes). */
+  readonly client: string;
 }
 
 /** What is being asked of which target. */
@@ -101,14 +106,19 @@ export async function handleRequest(gw: Gateway, req: IncomingMessage, res: Serv
     requestId: randomId('req_', 9, 'base64url'),
     startedAt: performance.now(),
     forward: {},
+    client: clientIp(req.socket.remoteAddress),
   };
   try {
     const route = parseRoute(req.url ?? '');
-    if (route.target === '_escrow') return await handleTaskApi(gw, req, res, route, ex.requestId);
+    if (route.target === '_escrow') {
+      requireAudit(gw.audit);
+      return await handleTaskApi(gw, req, res, route, ex.requestId);
+    }
     const target = gw.targets.get(route.target);
     if (!target) throw new EscrowError('unknown_target', 'no such target');
     ex.target = target;
     ex.path = upstreamPath(target, route.rest);
+    requireAudit(gw.audit);
     const action = methodAction(req.method);
     checkRequestHeaders(req);
     await admit(gw, req, res, { target, action, path: ex.path, query: route.query }, ex);
@@ -117,6 +127,7 @@ export async function handleRequest(gw: Gateway, req: IncomingMessage, res: Serv
     ex.error = toEscrowError(error);
     countLimit(gw.metrics, ex.error);
     if (ex.error.code === 'internal') gw.log.error({ requestId: ex.requestId, err: ex.error.cause }, 'request failed');
+    if (ex.target && !res.headersSent) await commitBeforeAnswer(gw, req, res, ex);
     sendProblem(res, ex.error, ex.requestId);
   } finally {
     if (ex.target) record(gw, req, res, ex);
@@ -188,6 +199,7 @@ async function proxy(
       target,
       { method: upstream.method, path: upstream.path, headers: upstream.headers, body: body.buffer ?? body.stream },
       ex.forward,
+      () => commitRequest(gw, req, res, ex),
     );
   } finally {
     unpinDerived();
@@ -195,7 +207,23 @@ async function proxy(
   }
 }
 
-/** Stage 9: metrics and the audit event, for every proxied request whatever happened. */
+/** Group commit: the answer completes only once its audit event is written by every sink (or it is refused). */
+function commitRequest(gw: Gateway, req: IncomingMessage, res: ServerResponse, ex: Exchange): Promise<void> {
+  ex.audited = true;
+  return gw.audit.commit(auditEvent(req, res, ex));
+}
+
+/** An error answer waits for its event too; if the trail cannot take it, the agent gets 503 instead. */
+async function commitBeforeAnswer(gw: Gateway, req: IncomingMessage, res: ServerResponse, ex: Exchange) {
+  if (ex.error?.code === 'audit_unavailable') return; // the trail is what failed: say so at once
+  try {
+    await commitRequest(gw, req, res, ex);
+  } catch (error) {
+    ex.error = toEscrowError(error);
+  }
+}
+
+/** Stage 9: metrics, and the audit event unless the answer already committed it, for every proxied request. */
 function record(gw: Gateway, req: IncomingMessage, res: ServerResponse, ex: Exchange): void {
   const end = performance.now();
   const target = ex.target!.config.name;
@@ -207,13 +235,21 @@ function record(gw: Gateway, req: IncomingMessage, res: ServerResponse, ex: Exch
   if (ex.forward.dispatchedAt !== undefined) {
     gw.metrics.requestDuration.observe({ target, phase: 'upstream' }, (end - dispatched) / 1000);
   }
+  if (!ex.audited) gw.audit.record(auditEvent(req, res, ex));
+}
+
+/** The request's audit event as it stands (status: the error's, else the upstream's). */
+function auditEvent(req: IncomingMessage, res: ServerResponse, ex: Exchange): AuditEventInput {
+  const status = ex.error?.status ?? ex.forward.status ?? res.statusCode;
+  const event = requestEvent(ex, ex.target!.config.name, req.method ?? '', ex.path, status, ex.error) as {
+    -readonly [K in keyof AuditEventInput]: AuditEventInput[K];
+  };
+  event.client = ex.client;
   const traceparent = req.headers.traceparent;
-  gw.audit.record({
-    ...requestEvent(ex, target, req.method ?? '', ex.path, status, ex.error),
-    ...(typeof traceparent === 'string' && /^[\da-f]{2}-[\da-f]{32}-[\da-f]{16}-[\da-f]{2}$/.test(traceparent)
-      ? { traceparent }
-      : {}),
-  });
+  if (typeof traceparent === 'string' && /^[\da-f]{2}-[\da-f]{32}-[\da-f]{16}-[\da-f]{2}$/.test(traceparent)) {
+    event.traceparent = traceparent;
+  }
+  return event;
 }
 
 /** The `request` audit event of one admission (plain request or WebSocket upgrade), whatever happened to it. */

@@ -3,14 +3,25 @@ import type { Adapter } from '../adapters/types.js';
 import { type RunningGateway, registeringResolver } from './app.js';
 import { type LoadedConfig, loadConfig } from './config/load.js';
 import type { Config } from './config/schema.js';
+import { EscrowError } from './errors.js';
 import type { Logger } from './log.js';
+import { REJECT_REASONS, type RejectReason, type ReloadLabel } from './reload-results.js';
 import type { TargetRuntime } from './targets.js';
 
 /** What a SIGHUP did. Nothing is applied unless everything in the new config could be. */
 export type ReloadResult =
   | { readonly outcome: 'applied'; readonly targets: readonly string[]; readonly policySetHash: string }
   | { readonly outcome: 'restart_needed'; readonly paths: readonly string[] }
-  | { readonly outcome: 'rejected'; readonly message: string };
+  | { readonly outcome: 'rejected'; readonly reason: RejectReason; readonly message: string };
+
+/** The reason a config error carries (gateway/config/load.ts, secret-ref.ts), looking through causes. */
+function rejectReason(error: unknown, fallback: RejectReason): RejectReason {
+  for (let e: unknown = error; e instanceof Error; e = e.cause) {
+    const reason = e instanceof EscrowError ? e.reason : undefined;
+    if (reason && (REJECT_REASONS as readonly string[]).includes(reason)) return reason as RejectReason;
+  }
+  return fallback;
+}
 
 const MAX_PATHS = 20;
 
@@ -71,15 +82,21 @@ export async function reloadConfig(
   const seen = new Set<string>();
   try {
     loaded = loadConfig(path, env);
-    const paths = restartPaths(gw.config, loaded.config);
-    if (paths.length > 0) return { outcome: 'restart_needed', paths };
+  } catch (error) {
+    return { outcome: 'rejected', reason: rejectReason(error, 'invalid_schema'), message: (error as Error).message };
+  }
+  const paths = restartPaths(gw.config, loaded.config);
+  if (paths.length > 0) return { outcome: 'restart_needed', paths };
+  try {
     adapters = await buildAdapters(loaded, gw, env, seen);
   } catch (error) {
-    return { outcome: 'rejected', message: (error as Error).message };
+    const reason = rejectReason(error, 'invalid_credential');
+    return { outcome: 'rejected', reason, message: (error as Error).message };
   }
   const policy = gw.policy as { reload?: () => Promise<boolean> };
   if (policy.reload && !(await policy.reload())) {
-    return { outcome: 'rejected', message: 'policies do not validate (the last good set stays enforced)' };
+    const message = 'policies do not validate (the last good set stays enforced)';
+    return { outcome: 'rejected', reason: 'invalid_policy', message };
   }
   // Swapped in one synchronous pass: a request sees either every old or every new credential setup.
   const targets = gw.targets as Map<string, TargetRuntime>;
@@ -97,6 +114,22 @@ export async function reloadConfig(
   return { outcome: 'applied', targets: [...adapters.keys()], policySetHash: gw.policy.policySetHash };
 }
 
+/** The reload metric's `result` for an outcome. */
+export function reloadLabel(result: ReloadResult): ReloadLabel {
+  switch (result.outcome) {
+    case 'applied':
+      return 'applied';
+    case 'restart_needed':
+      return 'restart_required';
+    case 'rejected':
+      return result.reason;
+    default: {
+      const never: never = result;
+      throw new Error(`unknown reload outcome ${JSON.stringify(never)}`);
+    }
+  }
+}
+
 /** One log line per SIGHUP, saying what happened and why. Config messages name paths, never secret values. */
 export function logReload(log: Logger, result: ReloadResult): void {
   switch (result.outcome) {
@@ -107,11 +140,39 @@ export function logReload(log: Logger, result: ReloadResult): void {
       log.warn({ paths: result.paths }, 'SIGHUP: these changes need a restart; the running config is kept');
       return;
     case 'rejected':
-      log.error({ err: result.message }, 'SIGHUP: the new config was rejected; the running config is kept');
+      log.error(
+        { reason: result.reason, err: result.message },
+        'SIGHUP: the new config was rejected; the running config is kept',
+      );
       return;
     default: {
       const never: never = result;
       throw new Error(`unknown reload outcome ${JSON.stringify(never)}`);
     }
   }
+}
+
+/**
+ * Everything a SIGHUP leaves behind: the log line, `escrow_config_reloads_total{result}` (so that a rejected reload
+ * can page: EscrowConfigReloadFailed) and an audit event (`config.reloaded`: a change of what Escrow enforces is an
+ * operator action). A reload that throws unexpectedly counts as `error` and leaves the running config.
+ */
+export async function reloadOnSignal(gw: RunningGateway, path: string, log: Logger): Promise<ReloadResult> {
+  let result: ReloadResult;
+  try {
+    result = await reloadConfig(gw, path);
+  } catch (error) {
+    result = { outcome: 'rejected', reason: 'error', message: (error as Error).message };
+  }
+  logReload(log, result);
+  const label = reloadLabel(result);
+  gw.metrics.configReloads.inc({ result: label });
+  gw.audit.record({
+    event: 'config.reloaded',
+    decision: result.outcome === 'applied' ? 'allow' : 'deny',
+    result: label,
+    ...(result.outcome === 'restart_needed' ? { paths: result.paths } : {}),
+    ...(result.outcome === 'applied' ? { policySetHash: result.policySetHash } : {}),
+  });
+  return result;
 }

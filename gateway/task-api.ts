@@ -58,7 +58,8 @@ export async function handleTaskApi(
         clientIp: ip,
       });
     });
-    gw.audit.record({
+    // The 201 goes out only once the task's opening is in the trail (group commit).
+    await gw.audit.commit({
       event: 'task.opened',
       requestId,
       decisionId: decisions.map((d) => d.id).join(','),
@@ -92,7 +93,7 @@ export async function handleTaskApi(
     return;
   }
   const revoked = await gw.revoker.revokeTask(task.id, 'task_closed');
-  gw.audit.record({
+  await gw.audit.commit({
     event: 'task.closed',
     requestId,
     principal: principalRef(principal),

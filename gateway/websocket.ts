@@ -2,6 +2,7 @@ import { request as httpRequest, type IncomingMessage, STATUS_CODES } from 'node
 import { request as httpsRequest } from 'node:https';
 import { type Duplex, pipeline } from 'node:stream';
 import type { UpstreamRequest } from '../adapters/types.js';
+import { requireAudit } from './audit/index.js';
 import type { Decision, Principal, Task } from './domain.js';
 import { EscrowError, PROBLEM_CONTENT_TYPE, toEscrowError, toProblem } from './errors.js';
 import type { Gateway } from './gateway.js';
@@ -15,6 +16,7 @@ import { upstreamError } from './proxy/forward.js';
 import { ScrubStream } from './proxy/scrub.js';
 import { WebSocketScrubber } from './proxy/ws-frames.js';
 import type { NeedleIndex } from './scrub/index.js';
+import { clientIp } from './stages/authorize.js';
 import { finishResponseHeaders } from './stages/response.js';
 import { type TargetRuntime, upstreamPath } from './targets.js';
 
@@ -31,6 +33,9 @@ interface Upgrade {
   status?: number;
   headSent?: boolean;
   error?: EscrowError;
+  /** Set once the upgrade's audit event is recorded: before the answer is written, or in the `finally`. */
+  audited?: boolean;
+  client?: string;
 }
 
 /**
@@ -39,7 +44,7 @@ interface Upgrade {
  * without `websocket: true`, Escrow's own API and anything but `GET` + `Upgrade: websocket` are refused.
  */
 export async function handleUpgrade(gw: Gateway, req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
-  const up: Upgrade = { requestId: randomId('req_', 9, 'base64url') };
+  const up: Upgrade = { requestId: randomId('req_', 9, 'base64url'), client: clientIp(req.socket.remoteAddress) };
   socket.on('error', () => socket.destroy());
   try {
     await admit(gw, req, socket, up);
@@ -48,6 +53,11 @@ export async function handleUpgrade(gw: Gateway, req: IncomingMessage, socket: D
     up.error = toEscrowError(error);
     countLimit(gw.metrics, up.error);
     if (up.error.code === 'internal') gw.log.error({ requestId: up.requestId, err: up.error.cause }, 'upgrade failed');
+    if (up.target && !up.headSent && up.error.code !== 'audit_unavailable') {
+      await commit(gw, up).catch((error: unknown) => {
+        up.error = toEscrowError(error);
+      });
+    }
     if (up.headSent || !socket.writable) socket.destroy();
     else writeProblem(socket, up.error, up.requestId);
   } finally {
@@ -67,6 +77,7 @@ async function admit(gw: Gateway, req: IncomingMessage, socket: Duplex, up: Upgr
   up.target = target;
   up.path = upstreamPath(target, route.rest);
   up.query = route.query;
+  requireAudit(gw.audit);
   if (req.method !== 'GET' || String(req.headers.upgrade ?? '').toLowerCase() !== 'websocket') {
     throw new EscrowError('bad_request', 'only GET with Upgrade: websocket is proxied', {
       reason: 'upgrade_not_websocket',
@@ -127,9 +138,18 @@ function connectUpstream(gw: Gateway, req: IncomingMessage, socket: Duplex, head
     proxyReq.on('response', (res) => {
       settled = true;
       up.status = res.statusCode ?? 502;
-      up.headSent = true;
-      relayRefusal(res, socket, target, index, flushAfterMs);
-      resolve();
+      // The refusal is relayed only once its audit event is written (group commit), like every answer.
+      commit(gw, up).then(
+        () => {
+          up.headSent = true;
+          relayRefusal(res, socket, target, index, flushAfterMs);
+          resolve();
+        },
+        (error: unknown) => {
+          res.resume();
+          reject(error);
+        },
+      );
     });
     proxyReq.on('upgrade', (res, upSocket, upHead) => {
       settled = true;
@@ -140,15 +160,24 @@ function connectUpstream(gw: Gateway, req: IncomingMessage, socket: Duplex, head
         return;
       }
       up.status = 101;
-      up.headSent = true;
-      const scrubbed = finishResponseHeaders(
-        responseHeaders(res.headers, target.allowedResponseHeaders),
-        target,
-        index,
+      // The 101 goes out only once the upgrade's audit event is written (group commit).
+      commit(gw, up).then(
+        () => {
+          up.headSent = true;
+          const scrubbed = finishResponseHeaders(
+            responseHeaders(res.headers, target.allowedResponseHeaders),
+            target,
+            index,
+          );
+          socket.write(headBytes(101, { upgrade: 'websocket', connection: 'Upgrade', ...scrubbed }));
+          splice(socket, head, upSocket, upHead, new WebSocketScrubber(index, { flushAfterMs }));
+          resolve();
+        },
+        (error: unknown) => {
+          upSocket.destroy();
+          reject(error);
+        },
       );
-      socket.write(headBytes(101, { upgrade: 'websocket', connection: 'Upgrade', ...scrubbed }));
-      splice(socket, head, upSocket, upHead, new WebSocketScrubber(index, { flushAfterMs }));
-      resolve();
     });
     proxyReq.end();
   });
@@ -209,10 +238,22 @@ function writeProblem(socket: Duplex, error: EscrowError, requestId: string): vo
   socket.end(headBytes(error.status, headers) + body);
 }
 
+function upgradeEvent(up: Upgrade) {
+  const status = up.error?.status ?? up.status ?? 500;
+  const event = requestEvent(up, up.target!.config.name, 'GET', up.path, status, up.error);
+  return { ...event, upgrade: 'websocket', client: up.client };
+}
+
+/** Group commit: the answer to the upgrade is written only once its audit event is. */
+function commit(gw: Gateway, up: Upgrade): Promise<void> {
+  up.audited = true;
+  return gw.audit.commit(upgradeEvent(up));
+}
+
 function record(gw: Gateway, up: Upgrade): void {
   const target = up.target!.config.name;
   const status = up.error?.status ?? up.status ?? 500;
   const decision = up.decision?.decision ?? 'deny';
   gw.metrics.requestsTotal.inc({ target, decision, code_class: `${Math.floor(status / 100)}xx` });
-  gw.audit.record({ ...requestEvent(up, target, 'GET', up.path, status, up.error), upgrade: 'websocket' });
+  if (!up.audited) gw.audit.record(upgradeEvent(up));
 }

@@ -67,8 +67,8 @@ const NOTES: Record<string, string> = {
   'tasks.maxOpenPerPrincipal': 'Live tasks one workload may hold; more get 429 `task_limit`.',
   'tasks.maxIntentLength': 'Longest `intent` accepted, in characters.',
   audit: 'Where audit events go and what happens when they cannot be written. See docs/audit.md.',
-  'audit.failMode': '`closed`: no new lease while a sink fails (503); `open`: keep serving and queue events (bounded).',
-  'audit.streamMaxLen': 'Approximate length cap of the Redis audit stream (`XADD … MAXLEN ~`).',
+  'audit.failMode':
+    '`closed`: an answer waits for its audit event, and nothing is served while a sink fails (503); `open`: keep serving and queue events (bounded).',
   targets: 'The upstreams agents may reach, one per `/<name>/` path prefix. See docs/targets.md.',
   'targets[].name': 'The first path segment agents use (`/<name>/…`); lower-case letters, digits, dashes.',
   'targets[].upstream':

@@ -84,7 +84,12 @@ function configFor(spec: EscrowSpec, port: number, adminPort: number, policyDir:
     policies: policyDir,
     watchPolicies: false,
     tasks: { maxOpenPerPrincipal: spec.maxOpenPerPrincipal ?? 100 },
-    audit: { sinks: ['redis', `file:audit-${spec.name}.log`] },
+    // Retention by age bounds the stream under bench load (thousands of events a second); the size bound only backs it.
+    audit: {
+      sinks: ['redis', `file:audit-${spec.name}.log`],
+      streamRetentionSeconds: 60,
+      streamMaxLen: 5_000_000,
+    },
     targets: [
       {
         name: 'bench',

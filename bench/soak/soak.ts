@@ -48,7 +48,9 @@ async function auditEvents(redis: Redis, prefix: string): Promise<Record<string,
   let start = '-';
   for (;;) {
     const page = await redis.xrange(`${prefix}audit`, start, '+', 'COUNT', 1000);
-    for (const [, fields] of page) out.push(JSON.parse(fields[1] ?? '{}') as Record<string, unknown>);
+    // An entry holds `p` (the writer's previous entry) and `e` (the event): gateway/store/audit-script.ts.
+    for (const [, fields] of page)
+      out.push(JSON.parse(fields[fields.indexOf('e') + 1] ?? '{}') as Record<string, unknown>);
     if (page.length < 1000) return out;
     start = `(${page.at(-1)![0]}`;
   }
@@ -125,7 +127,11 @@ async function startRig(redisUrl: string, prefix: string) {
     prefix,
     logLevel: 'warn',
     env: { SOAK_KEY: `canary-soak-${randomBytes(6).toString('hex')}` },
-    config: { audit: { sinks: ['redis'] }, tasks: { maxOpenPerPrincipal: 10_000 } },
+    // The whole soak stays in the stream: every lease is accounted from it at the end.
+    config: {
+      audit: { sinks: ['redis'], streamRetentionSeconds: 86_400, streamMaxLen: 50_000_000 },
+      tasks: { maxOpenPerPrincipal: 10_000 },
+    },
     targets: [
       target('echo', echo.url, { sensitivity: 'low', environment: 'dev' }),
       target('vault', echo.url, { sensitivity: 'high', environment: 'prod', audience: 'human' }),

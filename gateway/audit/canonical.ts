@@ -1,4 +1,4 @@
-import { createHash, createHmac } from 'node:crypto';
+import { createHmac, hash } from 'node:crypto';
 
 /** A JSON value as it comes out of `JSON.parse`. */
 export type Json = null | boolean | number | string | readonly Json[] | { readonly [key: string]: Json };
@@ -69,12 +69,15 @@ export function canonicalJson(value: unknown): string {
   return serialize(value, '') ?? 'null';
 }
 
-/** SHA-256 (hex) of canonical JSON text. */
+/** SHA-256 (hex) of a text (one-shot `crypto.hash`: no Hash object per call). */
 export function sha256Hex(text: string): string {
-  return createHash('sha256').update(text).digest('hex');
+  return hash('sha256', text, 'hex');
 }
 
-/** SHA-256 (hex) of the canonical JSON of `event`, without its own `hash` member. */
+/**
+ * SHA-256 (hex) of the canonical JSON of `event`, without its own `hash` member: how events sealed before the
+ * line hash were hashed, and what still verifies an event whose line a log shipper re-serialised.
+ */
 export function eventHash(event: { readonly [key: string]: Json }): string {
   const { hash: _ignored, ...rest } = event;
   return sha256Hex(canonicalJson(rest));
@@ -97,4 +100,28 @@ const HEX64 = /^[0-9a-f]{64}$/i;
 /** True when `value` has the shape of a fingerprint or hash (64 hex digits). */
 export function isHex64(value: string): boolean {
   return HEX64.test(value);
+}
+
+/** What every sealed line ends with: `,"hash":"<64 hex>"}` (75 characters). */
+const HASH_TAIL_LENGTH = ',"hash":"'.length + 64 + '"}'.length;
+
+/**
+ * The hash of a sealed line: SHA-256 (hex) of its exact text up to the `,"hash"` member. The sealer writes the
+ * members in a fixed order and hashes the bytes it writes, so no canonical re-serialisation is needed (~1 µs
+ * instead of ~40 µs an event).
+ */
+export function lineHash(body: string): string {
+  return sha256Hex(body);
+}
+
+/**
+ * True when the line's `hash` member is the hash of the event: of the line's own text before that member (lines
+ * this sealer writes), or of its canonical JSON (older lines, or a line a shipper re-serialised).
+ */
+export function hashMatches(line: string, event: { readonly [key: string]: Json }): boolean {
+  const recorded = event.hash;
+  if (typeof recorded !== 'string') return false;
+  const at = line.length - HASH_TAIL_LENGTH;
+  if (at > 0 && line.endsWith(`,"hash":"${recorded}"}`) && lineHash(line.slice(0, at)) === recorded) return true;
+  return eventHash(event) === recorded;
 }

@@ -1,7 +1,14 @@
 import { hashSecret, isHex64 } from './canonical.js';
 import { formatTrace } from './format.js';
 import { type SecretTrace, traceSecret } from './trace.js';
-import { verifyChain } from './verify.js';
+import {
+  type Finding,
+  type RetentionState,
+  type TrailEntry,
+  VERIFY_EXIT,
+  type VerifyOutcome,
+  verifyChain,
+} from './verify.js';
 
 export interface AuditTraceArgs {
   /** Audit lines (a `file:` sink's content, or the Redis stream's entries). */
@@ -29,22 +36,64 @@ export function auditTrace(args: AuditTraceArgs): string {
 }
 
 export interface AuditVerifyArgs {
-  readonly input: readonly string[];
+  /** Audit lines, or stream entries with what the stream knows about them. */
+  readonly input: readonly (string | TrailEntry)[];
   readonly json: boolean;
-  /** For a Redis stream trimmed by `MAXLEN`: a writer may start after seq 0. */
-  readonly allowTrimmedHead?: boolean;
+  /** What the Redis stream records about its retention (absent for a file). */
+  readonly retention?: RetentionState;
+  /** Where the input came from, for the report (`file audit.log`, `Redis stream escrow:audit`). */
+  readonly source?: string;
 }
 
-/** `escrow audit verify`: the report, and `ok` for the exit status (non-zero when a chain is broken). */
-export function auditVerify(args: AuditVerifyArgs): { readonly output: string; readonly ok: boolean } {
-  const report = verifyChain(args.input, { allowTrimmedHead: args.allowTrimmedHead });
-  if (args.json) return { output: JSON.stringify(report, null, 2), ok: report.ok };
-  const summary = `${report.events} event(s) from ${report.writers} writer(s)`;
-  const broken = report.firstBreak;
-  const output = broken
-    ? `BROKEN: ${summary}; first break at line ${broken.index + 1}: ${broken.problem} event (writer ${broken.writer || '?'}, seq ${broken.seq})`
-    : `OK: ${summary}, every hash chain intact`;
-  return { output, ok: report.ok };
+const HEADLINE: Readonly<Record<VerifyOutcome, string>> = {
+  ok: 'every hash chain intact',
+  trimmed: 'every hash chain intact; retention removed the oldest events',
+  gap: 'events are missing (lost, not changed: a sink down past its queue, a store restart, or a deletion)',
+  malformed: 'a line is not an audit event',
+  reordered: "a writer's events are out of order",
+  edited: 'an event was changed after it was written',
+};
+
+function describeFinding(finding: Finding, unit: string): string {
+  const where = `${unit} ${finding.index + 1}`;
+  switch (finding.kind) {
+    case 'torn':
+      return `${where}: torn write (a partial line from a write that failed or was killed; never acknowledged)`;
+    case 'malformed':
+      return `${where}: not an audit event`;
+    case 'trimmed':
+      return `writer ${finding.writer}: trimmed head, ${finding.count} event(s) before seq ${finding.beforeSeq} removed by retention`;
+    case 'gap':
+      return `writer ${finding.writer}: gap from seq ${finding.fromSeq} to ${finding.toSeq} (${finding.toSeq - finding.fromSeq + 1} event(s)), before ${where}`;
+    case 'reordered':
+    case 'edited':
+      return `${where}: ${finding.kind} event (writer ${finding.writer}, seq ${finding.seq})`;
+    default: {
+      const never: never = finding;
+      throw new Error(`unknown finding ${JSON.stringify(never)}`);
+    }
+  }
+}
+
+/** `escrow audit verify`: the report, its outcome, and the exit status for that outcome (`VERIFY_EXIT`). */
+export function auditVerify(args: AuditVerifyArgs): {
+  readonly output: string;
+  readonly ok: boolean;
+  readonly outcome: VerifyOutcome;
+  readonly exitCode: number;
+} {
+  const report = verifyChain(args.input, { ...(args.retention ? { retention: args.retention } : {}) });
+  const exitCode = VERIFY_EXIT[report.outcome];
+  const result = { ok: report.ok, outcome: report.outcome, exitCode };
+  if (args.json) return { ...result, output: JSON.stringify({ source: args.source, ...report }, null, 2) };
+  const unit = args.source?.startsWith('Redis') ? 'entry' : 'line';
+  const from = args.source ? ` in ${args.source}` : '';
+  const lines = [
+    `${report.outcome.toUpperCase()}: ${report.events} event(s) from ${report.writers} writer(s)${from}; ${HEADLINE[report.outcome]}`,
+    ...report.findings.map((finding) => `  ${describeFinding(finding, unit)}`),
+  ];
+  if (report.moreFindings) lines.push(`  … and ${report.moreFindings} more`);
+  return { ...result, output: lines.join('\n') };
 }
 
 export interface AuditHashArgs {

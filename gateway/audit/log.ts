@@ -14,6 +14,9 @@ export function createSimpleAuditLog(options: SimpleAuditLogOptions): AuditLog {
     record(event: AuditEventInput) {
       options.write(JSON.stringify({ time: new Date(now()).toISOString(), ...event }));
     },
+    async commit(event: AuditEventInput) {
+      options.write(JSON.stringify({ time: new Date(now()).toISOString(), ...event }));
+    },
     fingerprint(secret: string) {
       return createHmac('sha256', options.hmacKey).update(secret).digest('hex');
     },

@@ -1,20 +1,27 @@
-import { appendFile, mkdir } from 'node:fs/promises';
-import { dirname, isAbsolute, resolve } from 'node:path';
+import { isAbsolute, resolve } from 'node:path';
 import type { Writable } from 'node:stream';
 import { EscrowError } from '../errors.js';
 import type { EventStream } from '../store/types.js';
+import { createFileSink, type FileSync } from './file-sink.js';
 
-/** Where audit lines go. `write` resolves once every line is accepted, and rejects if any was not. */
+/**
+ * Where audit lines go. `write` gets one consecutive run of the writer's chain (`lines[i]` has seq `firstSeq + i`)
+ * and resolves once every line is accepted; it rejects if any was not. A sink writes a batch whole or not at all
+ * as far as readers can tell (see each sink), so a retry never duplicates or reorders what was written.
+ */
 export interface AuditSink {
   /** Bounded label for metrics and health: `stdout`, `stderr`, `file` or `redis` (never a path). */
   readonly name: 'stdout' | 'stderr' | 'file' | 'redis';
-  write(lines: readonly string[]): Promise<void>;
+  write(lines: readonly string[], firstSeq: number): Promise<void>;
 }
 
 export interface SinkContext {
   readonly events?: EventStream;
   /** Directory that relative `file:` paths are resolved against (the config file's). */
   readonly baseDir?: string;
+  /** The writer whose chain the lines belong to (the Redis stream skips seqs it already holds per writer). */
+  readonly writerId: string;
+  readonly fileSync: FileSync;
 }
 
 function streamSink(name: 'stdout' | 'stderr', stream: Writable): AuditSink {
@@ -27,28 +34,11 @@ function streamSink(name: 'stdout' | 'stderr', stream: Writable): AuditSink {
   };
 }
 
-/** Appends with open-append-close per batch, so an external logrotate needs no signal to Escrow. */
-function fileSink(path: string): AuditSink {
-  let dirReady = false;
-  return {
-    name: 'file',
-    async write(lines) {
-      if (!dirReady) {
-        await mkdir(dirname(path), { recursive: true });
-        dirReady = true;
-      }
-      await appendFile(path, `${lines.join('\n')}\n`, { mode: 0o600 });
-    },
-  };
-}
-
-/** One `append` per line; on one connection the commands, and so the stream entries, keep their order. */
-function redisSink(events: EventStream): AuditSink {
+/** One script call per batch: atomic, in order, and idempotent per writer (gateway/store/audit-script.ts). */
+function redisSink(events: EventStream, writer: string): AuditSink {
   return {
     name: 'redis',
-    async write(lines) {
-      await Promise.all(lines.map((line) => events.append(line)));
-    },
+    write: (lines, firstSeq) => events.append({ writer, firstSeq, lines }),
   };
 }
 
@@ -59,11 +49,14 @@ export function createSink(spec: string, context: SinkContext): AuditSink | unde
   if (spec === 'stderr') return streamSink('stderr', process.stderr);
   if (spec === 'redis') {
     if (!context.events) throw new EscrowError('config_invalid', 'audit sink "redis" needs the store\'s event stream');
-    return redisSink(context.events);
+    return redisSink(context.events, context.writerId);
   }
   if (spec.startsWith('file:') && spec.length > 'file:'.length) {
     const path = spec.slice('file:'.length);
-    return fileSink(isAbsolute(path) ? path : resolve(context.baseDir ?? process.cwd(), path));
+    return createFileSink({
+      path: isAbsolute(path) ? path : resolve(context.baseDir ?? process.cwd(), path),
+      sync: context.fileSync,
+    });
   }
   throw new EscrowError('config_invalid', `unknown audit sink "${spec}" (stdout | stderr | file:PATH | redis | none)`);
 }

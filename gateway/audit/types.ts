@@ -9,7 +9,10 @@ export type AuditEventName =
   | 'lease.revoked'
   | 'identity.rejected'
   | 'policy.reloaded'
-  | 'policy.shadow_mismatch';
+  | 'policy.shadow_mismatch'
+  | 'denials.aggregated'
+  | 'config.reloaded'
+  | 'admin.revoked';
 
 /** What a stage hands to the audit log. Never a secret, never a token. */
 export interface AuditEventInput {
@@ -30,6 +33,8 @@ export interface AuditEventInput {
   readonly method?: string;
   readonly path?: string;
   readonly traceparent?: string;
+  /** The caller's IP address (the TCP peer). */
+  readonly client?: string;
   readonly [extra: string]: unknown;
 }
 
@@ -38,10 +43,18 @@ export type AuditFailMode = 'closed' | 'open';
 
 export interface AuditLog {
   /**
-   * Queue one event; never blocks the request. Adds `time` (now), writer id, sequence and chain hash. The
-   * event is serialised in the next batch: do not mutate it after recording it.
+   * Queue one event; never blocks. Adds `time` (now), writer id, sequence and chain hash. The event is serialised
+   * in the next batch: do not mutate it after recording it.
    */
   record(event: AuditEventInput): void;
+  /**
+   * Record one event and resolve once every sink has written its batch (group commit: every event recorded in the
+   * same turn of the event loop shares one write per sink). Under `failMode: closed` rejects with
+   * `audit_unavailable` when a sink fails or has not written within the commit timeout: the answer that waits
+   * for it must then not be given. Under `open` it never rejects. A repeated denial that is only counted
+   * (`denials.aggregated`) resolves at once.
+   */
+  commit(event: AuditEventInput): Promise<void>;
   /** HMAC-SHA256 (hex) of a secret under the deployment's audit key. */
   fingerprint(secret: string): string;
   /** False while a required sink is failing (lease issuance must then be refused unless failMode=open). */
@@ -50,5 +63,6 @@ export interface AuditLog {
   readonly failMode?: AuditFailMode;
   /** Resolves once every queued event is written (or has failed). */
   flush(): Promise<void>;
+  /** Ends the current aggregation window, writes everything queued, and stops. */
   close(): Promise<void>;
 }

@@ -1,37 +1,18 @@
-import { eventHash, GENESIS } from './canonical.js';
+import { GENESIS, hashMatches } from './canonical.js';
 import { type AuditRecord, parseLine } from './parse.js';
+import { type ChainReport, type Finding, outcomeOf, type TrailEntry, type VerifyOptions } from './verify-types.js';
 
-export type ChainProblem = 'edited' | 'missing' | 'reordered' | 'malformed';
+export * from './verify-types.js';
 
-export interface ChainBreak {
-  /** Index in the input lines of the event that broke (for `missing`: where the gap shows). */
+interface Event {
   readonly index: number;
-  readonly writer: string;
-  /** The broken event's sequence number; for `missing`, the first sequence number that is absent. */
-  readonly seq: number;
-  readonly problem: ChainProblem;
-}
-
-export interface ChainReport {
-  readonly ok: boolean;
-  /** Non-blank lines read. */
-  readonly events: number;
-  readonly writers: number;
-  readonly firstBreak?: ChainBreak;
-}
-
-export interface VerifyOptions {
-  /** Accept a writer whose first event is not seq 0 (a Redis stream trimmed by `MAXLEN`). */
-  readonly allowTrimmedHead?: boolean;
-}
-
-interface Entry {
-  readonly index: number;
+  readonly line: string;
   readonly record: AuditRecord;
   readonly writer: string;
   readonly seq: number;
   readonly prev: string;
   readonly hash: string;
+  readonly prevId?: string;
 }
 
 interface WriterState {
@@ -41,54 +22,76 @@ interface WriterState {
   readonly seen: Map<number, string>;
 }
 
-function toEntry(index: number, record: AuditRecord | undefined): Entry | undefined {
-  if (!record) return undefined;
+/** How every sealed line starts: an unparsable line that starts so (or is cut inside it) is a torn write. */
+const LINE_START = '{"time":"';
+
+function toEvent(index: number, entry: TrailEntry): Event | 'torn' | 'malformed' {
+  const record = parseLine(entry.line);
+  if (!record) return LINE_START.startsWith(entry.line) || entry.line.startsWith(LINE_START) ? 'torn' : 'malformed';
   const { writer, seq, prev, hash } = record;
-  if (typeof writer !== 'string' || typeof prev !== 'string' || typeof hash !== 'string') return undefined;
-  if (typeof seq !== 'number' || !Number.isSafeInteger(seq) || seq < 0) return undefined;
-  return { index, record, writer, seq, prev, hash };
+  if (typeof writer !== 'string' || typeof prev !== 'string' || typeof hash !== 'string') return 'malformed';
+  if (typeof seq !== 'number' || !Number.isSafeInteger(seq) || seq < 0) return 'malformed';
+  return { index, line: entry.line, record, writer, seq, prev, hash, prevId: entry.prevId };
 }
 
-/** Where `entry` breaks its writer's chain, if it does. Exact duplicates (a retried write) are not a break. */
-function check(
-  entry: Entry,
-  state: WriterState,
-  later: ReadonlyMap<number, number>,
-): ChainBreak | 'duplicate' | undefined {
-  const at = (problem: ChainProblem, index = entry.index, seq = entry.seq): ChainBreak => ({
+/** Stream ids `ms-seq`, compared as numbers. */
+export function compareIds(a: string, b: string): number {
+  const [am = 0n, as = 0n] = a.split('-').map((part) => BigInt(part));
+  const [bm = 0n, bs = 0n] = b.split('-').map((part) => BigInt(part));
+  if (am !== bm) return am < bm ? -1 : 1;
+  return as === bs ? 0 : as < bs ? -1 : 1;
+}
+
+function isStreamId(value: string | undefined): value is string {
+  return value !== undefined && /^\d+-\d+$/.test(value);
+}
+
+/** A writer's first event is not seq 0: retention removed the head (the stream proves it), or events were lost. */
+function head(event: Event, options: VerifyOptions): Finding[] {
+  const retention = options.retention;
+  const before = retention?.trimmedBefore;
+  const byRetention = isStreamId(event.prevId) && isStreamId(before) && compareIds(event.prevId, before) < 0;
+  if (!byRetention)
+    return [{ kind: 'gap', index: event.index, writer: event.writer, fromSeq: 0, toSeq: event.seq - 1 }];
+  const origin = Math.min(retention?.origins?.get(event.writer) ?? 0, event.seq);
+  const trimmed: Finding = {
+    kind: 'trimmed',
+    index: event.index,
+    writer: event.writer,
+    count: event.seq - origin,
+    beforeSeq: event.seq,
+  };
+  if (origin === 0) return [trimmed];
+  return [{ kind: 'gap', index: event.index, writer: event.writer, fromSeq: 0, toSeq: origin - 1 }, trimmed];
+}
+
+/** What `event` shows about its writer's chain: nothing (in order), a duplicate, or findings. */
+function check(event: Event, state: WriterState, later: ReadonlyMap<number, number>): Finding[] | 'duplicate' {
+  const at = (kind: 'edited' | 'reordered', index = event.index, seq = event.seq): Finding => ({
+    kind,
     index,
-    writer: entry.writer,
+    writer: event.writer,
     seq,
-    problem,
   });
-  if (eventHash(entry.record) !== entry.hash) return at('edited');
-  const seen = state.seen.get(entry.seq);
-  if (seen !== undefined) return seen === entry.hash ? 'duplicate' : at('edited');
-  if (entry.seq < state.next) return at('reordered');
-  if (entry.seq > state.next) return later.has(state.next) ? at('reordered') : at('missing', entry.index, state.next);
-  if (entry.prev === state.lastHash) return undefined;
+  const seen = state.seen.get(event.seq);
+  if (seen !== undefined) return seen === event.hash ? 'duplicate' : [at('edited')];
+  if (event.seq < state.next) return [at('reordered')];
+  if (event.seq > state.next) {
+    for (let seq = state.next; seq < event.seq; seq++) if (later.has(seq)) return [at('reordered')];
+    return [{ kind: 'gap', index: event.index, writer: event.writer, fromSeq: state.next, toSeq: event.seq - 1 }];
+  }
+  if (event.prev === state.lastHash) return [];
   // The predecessor's hash no longer matches what its successor recorded: the predecessor was rewritten.
-  return state.lastIndex < 0 ? at('edited') : at('edited', state.lastIndex, entry.seq - 1);
-}
-
-type Line = Entry | { readonly index: number; readonly writer?: undefined };
-
-function readLines(lines: readonly string[]): Line[] {
-  const read: Line[] = [];
-  lines.forEach((line, index) => {
-    if (line.trim() !== '') read.push(toEntry(index, parseLine(line)) ?? { index });
-  });
-  return read;
+  return state.lastIndex < 0 ? [at('edited')] : [at('edited', state.lastIndex, event.seq - 1)];
 }
 
 /** Per writer, how many times each sequence number is still to come. */
-function countAhead(lines: readonly Line[]): Map<string, Map<number, number>> {
+function countAhead(events: readonly Event[]): Map<string, Map<number, number>> {
   const ahead = new Map<string, Map<number, number>>();
-  for (const line of lines) {
-    if (line.writer === undefined) continue;
-    const seqs = ahead.get(line.writer) ?? new Map<number, number>();
-    seqs.set(line.seq, (seqs.get(line.seq) ?? 0) + 1);
-    ahead.set(line.writer, seqs);
+  for (const event of events) {
+    const seqs = ahead.get(event.writer) ?? new Map<number, number>();
+    seqs.set(event.seq, (seqs.get(event.seq) ?? 0) + 1);
+    ahead.set(event.writer, seqs);
   }
   return ahead;
 }
@@ -99,43 +102,69 @@ function consume(ahead: Map<number, number>, seq: number): void {
   else ahead.set(seq, left);
 }
 
-function firstBreakOf(lines: readonly Line[], options: VerifyOptions): ChainBreak | undefined {
-  const ahead = countAhead(lines);
+function chainFindings(events: readonly Event[], options: VerifyOptions): Finding[] {
+  const ahead = countAhead(events);
   const states = new Map<string, WriterState>();
-  for (const line of lines) {
-    if (line.writer === undefined) return { index: line.index, writer: '', seq: -1, problem: 'malformed' };
-    const later = ahead.get(line.writer) as Map<number, number>;
-    consume(later, line.seq);
-    const state = states.get(line.writer) ?? startState(line, options);
-    states.set(line.writer, state);
-    const result = check(line, state, later);
+  const findings: Finding[] = [];
+  for (const event of events) {
+    const later = ahead.get(event.writer) as Map<number, number>;
+    consume(later, event.seq);
+    if (!hashMatches(event.line, event.record)) findings.push({ kind: 'edited', ...position(event) });
+    let state = states.get(event.writer);
+    if (!state) {
+      state = { next: event.seq, lastHash: event.seq === 0 ? GENESIS : event.prev, lastIndex: -1, seen: new Map() };
+      states.set(event.writer, state);
+      if (event.seq > 0) {
+        const earlier = [...later.keys()].some((seq) => seq < event.seq);
+        findings.push(...(earlier ? [{ kind: 'reordered' as const, ...position(event) }] : head(event, options)));
+      }
+    }
+    const result = check(event, state, later);
     if (result === 'duplicate') continue;
-    if (result) return result;
-    state.seen.set(line.seq, line.hash);
-    state.next = line.seq + 1;
-    state.lastHash = line.hash;
-    state.lastIndex = line.index;
+    findings.push(...result);
+    state.seen.set(event.seq, event.hash);
+    if (event.seq < state.next) continue; // a late event: the chain goes on from the newest one
+    state.next = event.seq + 1;
+    state.lastHash = event.hash;
+    state.lastIndex = event.index;
   }
-  return undefined;
+  return findings;
+}
+
+function position(event: Event) {
+  return { index: event.index, writer: event.writer, seq: event.seq };
 }
 
 /**
- * Checks every writer's hash chain: each event's hash matches its content, sequence numbers run 0, 1, 2…
- * without gaps in input order, and each `prev` is the hash of the writer's previous event. Reports the first
- * break. A hash chain cannot show events cut off the end of a chain; compare the last hash with another sink.
+ * Checks every writer's hash chain and says what happened to the trail: each event's hash matches its content,
+ * sequence numbers run without gaps in input order, each `prev` is the hash of the writer's previous event. A
+ * missing head is "trimmed" only where the Redis stream proves retention removed it (`options.retention` and
+ * each entry's `prevId`); otherwise it is a gap, like any missing run. A partial line left by a failed or killed
+ * write is "torn", not malformed. Events cut off the end of a chain cannot show: compare last hashes across sinks.
  */
-export function verifyChain(lines: readonly string[], options: VerifyOptions = {}): ChainReport {
-  const read = readLines(lines);
-  const writers = new Set(read.flatMap((line) => (line.writer === undefined ? [] : [line.writer]))).size;
-  const firstBreak = firstBreakOf(read, options);
-  return firstBreak
-    ? { ok: false, events: read.length, writers, firstBreak }
-    : { ok: true, events: read.length, writers };
-}
-
-function startState(first: Entry, options: VerifyOptions): WriterState {
-  if (options.allowTrimmedHead && first.seq > 0) {
-    return { next: first.seq, lastHash: first.prev, lastIndex: -1, seen: new Map() };
-  }
-  return { next: 0, lastHash: GENESIS, lastIndex: -1, seen: new Map() };
+export function verifyChain(input: readonly (string | TrailEntry)[], options: VerifyOptions = {}): ChainReport {
+  const findings: Finding[] = [];
+  const events: Event[] = [];
+  let read = 0;
+  input.forEach((item, index) => {
+    const entry = typeof item === 'string' ? { line: item } : item;
+    if (entry.line.trim() === '') return;
+    read += 1;
+    const event = toEvent(index, entry);
+    if (event === 'torn' || event === 'malformed') findings.push({ kind: event, index });
+    else events.push(event);
+  });
+  findings.push(...chainFindings(events, options));
+  findings.sort((a, b) => a.index - b.index);
+  const outcome = outcomeOf(findings);
+  const writers = new Set(events.map((event) => event.writer)).size;
+  const limit = options.maxFindings ?? 100;
+  return {
+    ok: outcome === 'ok' || outcome === 'trimmed',
+    outcome,
+    events: read,
+    writers,
+    findings: findings.slice(0, limit),
+    ...(findings.length > limit ? { moreFindings: findings.length - limit } : {}),
+  };
 }

@@ -3,47 +3,83 @@ import { parseArgs } from 'node:util';
 import { auditHash, auditTrace, auditVerify } from '../audit/index.js';
 import { loadConfig } from '../config/load.js';
 import { resolveSecretRef } from '../config/secret-ref.js';
-import { createStore } from '../store/index.js';
-import { configPath, UsageError } from './common.js';
+import { type AuditSource, emptySource, readAuditSource } from './audit-source.js';
+import { configPath, EXIT, UsageError } from './common.js';
 
-export const auditHelp = `escrow audit trace <secret|fingerprint> [--file FILE] [--config FILE] [--json]
-escrow audit verify [--file FILE] [--config FILE] [--json]
+export const auditHelp = `escrow audit trace <secret|fingerprint> [--file FILE|-] [--config FILE] [--json]
+escrow audit verify [--file FILE|-] [--config FILE] [--json]
 escrow audit hash <secret> [--config FILE]
 
 trace:  who was given this secret, for which task and intent, by which decision and policies, when it was
-        issued and revoked, and every request made with it. Reads --file (JSON lines) or the store's
-        audit stream (escrow:audit in Redis).
-verify: checks every writer's hash chain; exit 1 at the first edited, missing or reordered event.
+        issued and revoked, and every request made with it. Reads --file (JSON lines; - for standard input) or
+        the store's audit stream (escrow:audit in Redis), and names the source it read.
+verify: checks every writer's hash chain and says what happened to the trail. Exit status:
+        0 ok; 3 trimmed (the oldest events removed by retention); 4 gap (events lost, not changed);
+        5 malformed (a line that is no audit event); 6 reordered; 7 edited; 1 nothing to verify.
+        Rotated files verify together: cat audit.log.1 audit.log | escrow audit verify --file -
 hash:   the fingerprint the audit trail shows for a secret (HMAC-SHA256 under keys.auditHmac).
 A secret given on the command line lands in shell history: prefer '-' to read it from standard input.`;
-
-async function readLines(file: string | undefined, configFlag: string | undefined): Promise<string[]> {
-  if (file)
-    return readFileSync(file, 'utf8')
-      .split('\n')
-      .filter((l) => l.trim() !== '');
-  const { config, baseDir } = loadConfig(configPath(configFlag).path);
-  const store = await createStore({
-    url: config.store,
-    prefix: config.storePrefix,
-    timeoutMs: 5_000,
-    ...(config.storePassword ? { password: resolveSecretRef(config.storePassword, baseDir) } : {}),
-  });
-  try {
-    return [...(await store.events.readAll())];
-  } finally {
-    await store.close();
-  }
-}
 
 function hmacKey(configFlag: string | undefined): string {
   const { config, baseDir } = loadConfig(configPath(configFlag).path);
   return resolveSecretRef(config.keys.auditHmac, baseDir);
 }
 
-function secretArg(value: string | undefined): string {
+function secretArg(value: string | undefined, file: string | undefined): string {
   if (value === undefined) throw new UsageError('a secret or fingerprint is required');
+  if (value === '-' && file === '-') throw new UsageError('the secret and --file cannot both come from standard input');
   return value === '-' ? readFileSync(0, 'utf8').trim() : value;
+}
+
+function write(text: string): void {
+  process.stdout.write(`${text}\n`);
+}
+
+function lines(source: AuditSource): string[] {
+  return source.entries.map((entry) => entry.line).filter((line) => line.trim() !== '');
+}
+
+async function trace(positionals: string[], file: string | undefined, configFlag: string | undefined, json: boolean) {
+  const secretOrFingerprint = secretArg(positionals[0], file);
+  const key = hmacKey(configFlag);
+  const source = await readAuditSource(file, configFlag);
+  const input = lines(source);
+  if (input.length === 0) {
+    write(
+      json
+        ? JSON.stringify({ source: source.name, events: 0, note: emptySource(source) }, null, 2)
+        : emptySource(source),
+    );
+    return EXIT.failure;
+  }
+  const output = auditTrace({ input, secretOrFingerprint, hmacKey: key, json });
+  if (json) {
+    write(JSON.stringify({ source: source.name, events: input.length, ...JSON.parse(output) }, null, 2));
+  } else {
+    write(`Read ${input.length} event(s) from ${source.name}.${source.caveat ? ` Note: ${source.caveat}.` : ''}\n`);
+    write(output);
+  }
+  return EXIT.ok;
+}
+
+async function verify(file: string | undefined, configFlag: string | undefined, json: boolean) {
+  const source = await readAuditSource(file, configFlag);
+  if (lines(source).length === 0) {
+    write(
+      json
+        ? JSON.stringify({ source: source.name, events: 0, note: emptySource(source) }, null, 2)
+        : emptySource(source),
+    );
+    return EXIT.failure;
+  }
+  const result = auditVerify({
+    input: source.entries,
+    json,
+    source: source.name,
+    ...(source.retention ? { retention: source.retention } : {}),
+  });
+  write(result.output);
+  return result.exitCode;
 }
 
 export async function auditCommand(argv: string[]): Promise<number> {
@@ -56,21 +92,13 @@ export async function auditCommand(argv: string[]): Promise<number> {
   });
   const json = values.json === true;
   switch (sub) {
-    case 'trace': {
-      const secretOrFingerprint = secretArg(positionals[0]);
-      const input = await readLines(values.file, values.config);
-      process.stdout.write(`${auditTrace({ input, secretOrFingerprint, hmacKey: hmacKey(values.config), json })}\n`);
-      return 0;
-    }
-    case 'verify': {
-      const input = await readLines(values.file, values.config);
-      const { output, ok } = auditVerify({ input, json, allowTrimmedHead: values.file === undefined });
-      process.stdout.write(`${output}\n`);
-      return ok ? 0 : 1;
-    }
+    case 'trace':
+      return trace(positionals, values.file, values.config, json);
+    case 'verify':
+      return verify(values.file, values.config, json);
     case 'hash':
-      process.stdout.write(`${auditHash({ secret: secretArg(positionals[0]), hmacKey: hmacKey(values.config) })}\n`);
-      return 0;
+      write(auditHash({ secret: secretArg(positionals[0], undefined), hmacKey: hmacKey(values.config) }));
+      return EXIT.ok;
     default:
       throw new UsageError('usage: escrow audit trace|verify|hash');
   }

@@ -1,12 +1,13 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { relative, resolve } from 'node:path';
+import { auditSinks } from '../audit/config.js';
 import type { Config } from '../config/schema.js';
 import { mintDevToken } from '../dev/token.js';
 
 /** Where the guide can point `escrow audit trace`: the first file sink and the first target's key file. */
 function traceCommand(config: Config, baseDir: string): string | undefined {
-  const sink = config.audit.sinks.find((s) => s.startsWith('file:'));
+  const sink = auditSinks(config).find((s) => s.startsWith('file:'));
   const value = config.targets[0]?.credential.value;
   if (!sink || typeof value !== 'string' || !value.startsWith('file:')) return undefined;
   const file = (ref: string) => relative(process.cwd(), resolve(baseDir, ref.slice(5))) || '.';

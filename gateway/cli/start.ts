@@ -10,7 +10,7 @@ import { OVERRIDES } from '../config/overrides.js';
 import { ensureDevMaterial } from '../dev/material.js';
 import { startDemoUpstream } from '../dev/upstream.js';
 import { createLogger } from '../log.js';
-import { logReload, reloadConfig } from '../reload.js';
+import { reloadOnSignal } from '../reload.js';
 import { startListeners } from '../server.js';
 import { configPath, devMaterialDir, UsageError } from './common.js';
 import { printDevGuide } from './dev-guide.js';
@@ -108,7 +108,7 @@ export async function startCommand(argv: string[]): Promise<number> {
   process.on('SIGINT', () => stop('SIGINT'));
   let reloading = Promise.resolve();
   process.on('SIGHUP', () => {
-    reloading = reloading.then(() => reloadConfig(gw, loaded.path).then((result) => logReload(log, result)));
+    reloading = reloading.then(() => reloadOnSignal(gw, loaded.path, log).then(() => undefined));
   });
   return new Promise<number>(() => {}); // runs until a signal
 }

@@ -34,23 +34,30 @@ export function parseConfig(text: string, source: string, env?: NodeJS.ProcessEn
     throw new EscrowError(
       'config_invalid',
       `${source}${line}: ${first.code === 'DUPLICATE_KEY' ? 'duplicate key' : 'invalid YAML'}`,
+      { reason: 'invalid_yaml' },
     );
   }
   const raw: unknown = doc.toJS();
   if (env !== undefined) applyOverrides(raw, env);
   const result = configSchema.safeParse(raw);
   if (!result.success) {
-    throw new EscrowError('config_invalid', formatIssues(result.error.issues, '', raw));
+    throw new EscrowError('config_invalid', formatIssues(result.error.issues, '', raw), { reason: 'invalid_schema' });
   }
   const names = new Set<string>();
   result.data.targets.forEach((t, i) => {
-    if (names.has(t.name)) throw new EscrowError('config_invalid', `targets[${i}].name: duplicate target "${t.name}"`);
+    if (names.has(t.name)) {
+      throw new EscrowError('config_invalid', `targets[${i}].name: duplicate target "${t.name}"`, {
+        reason: 'invalid_schema',
+      });
+    }
     names.add(t.name);
   });
   const issuerNames = new Set<string>();
   result.data.identity.issuers.forEach((issuer, i) => {
     if (issuerNames.has(issuer.name)) {
-      throw new EscrowError('config_invalid', `identity.issuers[${i}].name: duplicate issuer "${issuer.name}"`);
+      throw new EscrowError('config_invalid', `identity.issuers[${i}].name: duplicate issuer "${issuer.name}"`, {
+        reason: 'invalid_schema',
+      });
     }
     issuerNames.add(issuer.name);
   });
@@ -64,7 +71,7 @@ export function loadConfig(path: string, env: NodeJS.ProcessEnv = process.env): 
   try {
     text = readFileSync(absolute, 'utf8');
   } catch (cause) {
-    throw new EscrowError('config_invalid', `cannot read config file ${absolute}`, { cause });
+    throw new EscrowError('config_invalid', `cannot read config file ${absolute}`, { cause, reason: 'unreadable' });
   }
   const config = parseConfig(text, absolute, env);
   const baseDir = dirname(absolute);
@@ -75,7 +82,7 @@ export function loadConfig(path: string, env: NodeJS.ProcessEnv = process.env): 
     try {
       resolveSecretRef(ref, baseDir, env);
     } catch (error) {
-      throw new EscrowError('config_invalid', `${name}: ${(error as Error).message}`);
+      throw new EscrowError('config_invalid', `${name}: ${(error as Error).message}`, { reason: 'missing_secret' });
     }
   }
   return deepFreeze({ config, path: absolute, baseDir });

@@ -86,12 +86,34 @@ const tlsSchema = z.strictObject({
 });
 
 const auditSchema = z.strictObject({
-  /** `stdout`, `stderr`, `file:PATH`, `redis` (the store's stream), or `none`. */
+  /**
+   * `stdout`, `stderr`, `file:PATH`, `redis` (the store's stream), or `none`. Default: `[stdout, redis]` with a Redis
+   * store, `[stdout]` with `memory://` (gateway/audit/config.ts).
+   */
   sinks: z
     .array(z.string().regex(/^(stdout|stderr|redis|none|file:.+)$/, 'must be stdout, stderr, redis, none or file:PATH'))
-    .default(['stdout']),
+    .min(1)
+    .optional(),
   failMode: z.enum(['closed', 'open']).default('closed'),
-  streamMaxLen: z.number().int().positive().default(100_000),
+  /** The Redis stream's size bound: a batch that would pass it is refused (the sink fails closed), never evicting. */
+  streamMaxLen: z.number().int().positive().default(500_000),
+  /** Stream entries older than this are trimmed (`XTRIM MINID`); `escrow audit verify` reports them as trimmed. */
+  streamRetentionSeconds: z.number().int().positive().default(3_600),
+  /** `file:` sinks: `batch` fdatasyncs each batch before it counts as written (survives a power loss); `none` not. */
+  fileSync: z.enum(['none', 'batch']).default('none'),
+  /** How long an answer waits for its audit event to be written by every sink before it is refused (503). */
+  commitTimeoutMs: z.number().int().positive().default(2_000),
+  /** Events held per sink while it fails; past this the oldest are dropped (a gap `verify` reports). */
+  maxQueue: z.number().int().positive().default(10_000),
+  /** Repeated identical denials are recorded once per window and counted (`denials.aggregated`). */
+  noise: z
+    .strictObject({
+      /** Length of one aggregation window. */
+      intervalSeconds: z.number().int().positive().default(60),
+      /** Distinct denials recorded in full per window and replica; further ones are counted per reason only. */
+      maxKeys: z.number().int().positive().max(100_000).default(100),
+    })
+    .default({ intervalSeconds: 60, maxKeys: 100 }),
 });
 
 const tasksSchema = z.strictObject({

@@ -12,7 +12,7 @@ export function resolveSecretRef(ref: string, baseDir: string, env: NodeJS.Proce
     const name = ref.slice(4);
     const value = env[name];
     if (value === undefined || value === '') {
-      throw new EscrowError('config_invalid', `environment variable ${name} is not set`);
+      throw new EscrowError('config_invalid', `environment variable ${name} is not set`, { reason: 'missing_secret' });
     }
     return value;
   }
@@ -21,7 +21,7 @@ export function resolveSecretRef(ref: string, baseDir: string, env: NodeJS.Proce
     try {
       return readFileSync(path, 'utf8').replace(/\r?\n$/, '');
     } catch (cause) {
-      throw new EscrowError('config_invalid', `cannot read secret file ${path}`, { cause });
+      throw new EscrowError('config_invalid', `cannot read secret file ${path}`, { cause, reason: 'missing_secret' });
     }
   }
   throw new EscrowError('config_invalid', 'secret must be a reference: env:NAME or file:PATH');

@@ -141,22 +141,24 @@ export class LeaseService {
 
   /**
    * Vault's rule: a credential nobody can trace is never handed out. The issuance event is written to every
-   * audit sink before the lease is stored; if a sink fails meanwhile (failMode closed), the fresh credential
-   * is retired and the request refused.
+   * audit sink (group commit) before the lease is stored; if a sink fails meanwhile (failMode closed), the fresh
+   * credential is retired and the request refused.
    */
   async #recordDurably(req: LeaseRequest, lease: LeaseRecord, old: LeaseRecord | null): Promise<void> {
-    this.#record(req, lease, old);
-    await this.#o.audit.flush();
-    if (!this.#o.audit.healthy && this.#o.auditFailMode === 'closed') {
+    this.#o.metrics.leasesIssued.inc({ target: req.target, adapter: req.adapter.kind });
+    try {
+      await this.#o.audit.commit(this.#event(req, lease, old));
+    } catch (error) {
       this.#o.onRetired?.(lease, 'superseded', req.task);
-      throw new EscrowError('audit_unavailable', 'the audit sink is unavailable: no new credentials are issued');
+      throw new EscrowError('audit_unavailable', 'the audit sink is unavailable: no new credentials are issued', {
+        cause: error,
+      });
     }
   }
 
-  #record(req: LeaseRequest, lease: LeaseRecord, old: LeaseRecord | null): void {
-    this.#o.metrics.leasesIssued.inc({ target: req.target, adapter: req.adapter.kind });
-    this.#o.audit.record({
-      event: old ? 'lease.renewed' : 'lease.issued',
+  #event(req: LeaseRequest, lease: LeaseRecord, old: LeaseRecord | null) {
+    return {
+      event: old ? ('lease.renewed' as const) : ('lease.issued' as const),
       requestId: req.requestId,
       decisionId: req.decisionId,
       principal: principalRef(req.principal),
@@ -167,7 +169,7 @@ export class LeaseService {
       adapter: req.adapter.kind,
       expiresAt: new Date(lease.expiresAt).toISOString(),
       ...(old ? { previousLeaseId: old.id } : {}),
-    });
+    };
   }
 
   /**

@@ -29,11 +29,20 @@ const DECODERS: Record<string, () => Writable & NodeJS.ReadableStream> = {
 /** The decompressed-size bound when a target sets no `limits.maxResponseBytes` (docs/configuration.md). */
 export const DEFAULT_MAX_DECODED_BYTES = 64 * 1024 * 1024;
 
+const isAuditFailure = (error: unknown) => error instanceof EscrowError && error.code === 'audit_unavailable';
+
+/** A body's Content-Length as a number, when the upstream gave a plain one. */
+function lengthOf(headers: Record<string, string | string[]>): number | undefined {
+  const length = headers['content-length'];
+  return typeof length === 'string' && /^\d+$/.test(length) ? Number(length) : undefined;
+}
+
 /**
  * Where the body goes: a ScrubSink writing into `res`. An encoded body is decoded first so it can be scrubbed
  * (no gzip bypass), sent identity-encoded, bounded by `maxResponseBytes` once decoded (a 300 KB bomb must not
  * become 300 MB for the agent), and its head is sent with the first released bytes, so a body that is refused
  * before then still gets a 502 problem. Unknown encodings fail. The `onError` hook sees a decoded body's failure.
+ * Whatever the encoding, the answer ends only after `onFinal` resolves (the audit log's group commit).
  */
 function bodySink(
   gw: Gateway,
@@ -41,6 +50,7 @@ function bodySink(
   target: TargetRuntime,
   head: { status: number; headers: Record<string, string | string[]> },
   onError: (error: Error) => void,
+  onFinal: (() => Promise<void>) | undefined,
 ): { writable: Writable; done?: Promise<void> } {
   const { headers } = head;
   const encoding = String(headers['content-encoding'] ?? 'identity')
@@ -50,10 +60,12 @@ function bodySink(
   const options = {
     scrubber: new StreamScrubber(gw.secrets.index, { sse: contentType.startsWith('text/event-stream') }),
     flushAfterMs: target.config.scrub.flushAfterMs,
+    ...(onFinal ? { onFinal } : {}),
   };
   if (encoding === 'identity') {
     res.writeHead(head.status, headers);
-    return { writable: new ScrubSink(res, options) };
+    const contentLength = lengthOf(headers);
+    return { writable: new ScrubSink(res, contentLength === undefined ? options : { ...options, contentLength }) };
   }
   const decoder = DECODERS[encoding];
   if (!decoder) throw new EscrowError('upstream_error', 'the upstream used a content encoding Escrow cannot scrub');
@@ -78,13 +90,17 @@ function bodySink(
   return { writable: stream, done };
 }
 
-/** Stages 7 and 8: forward with undici (streaming both ways) and scrub the answer on its way back. */
+/**
+ * Stages 7 and 8: forward with undici (streaming both ways) and scrub the answer on its way back. `onFinal` is
+ * awaited before the answer's last byte goes out (the request's audit event); if it rejects, the answer is cut.
+ */
 export async function forwardAndScrub(
   gw: Gateway,
   res: ServerResponse,
   target: TargetRuntime,
   request: Omit<ForwardRequest, 'signal'>,
   outcome: ForwardOutcome,
+  onFinal?: () => Promise<void>,
 ): Promise<void> {
   const breaker = breakerFor(target, gw.metrics);
   const ticket = breaker?.admit(); // throws while the target's circuit is open: nothing is sent
@@ -106,11 +122,19 @@ export async function forwardAndScrub(
       const noBody = request.method === 'HEAD' || status === 204 || status === 304;
       if (noBody) {
         res.writeHead(status, headers);
-        return res;
+        if (!onFinal) return res;
+        return new ScrubSink(res, { scrubber: new StreamScrubber(index), flushAfterMs: 0, onFinal });
       }
-      const sink = bodySink(gw, res, target, { status, headers }, (error) => {
-        bodyError ??= error;
-      });
+      const sink = bodySink(
+        gw,
+        res,
+        target,
+        { status, headers },
+        (error) => {
+          bodyError ??= error;
+        },
+        onFinal,
+      );
       bodyDone = sink.done;
       return sink.writable;
     });
@@ -118,8 +142,12 @@ export async function forwardAndScrub(
     if (breaker && ticket) breaker.settle(ticket, circuitOutcome({ status: outcome.status }));
   } catch (thrown) {
     const error = bodyError instanceof EscrowError ? bodyError : thrown;
+    const audit = isAuditFailure(error);
     const mapped = upstreamError(error);
-    if (breaker && ticket) breaker.settle(ticket, circuitOutcome({ errorKind: mapped.kind }));
+    // The upstream answered; only the audit trail failed: that is no upstream failure for the breaker.
+    if (breaker && ticket) {
+      breaker.settle(ticket, circuitOutcome(audit ? { status: outcome.status } : { errorKind: mapped.kind }));
+    }
     if (!(error instanceof EscrowError)) {
       outcome.upstreamErrorKind = mapped.kind;
       gw.metrics.upstreamErrors.inc({ target: target.config.name, kind: mapped.kind });

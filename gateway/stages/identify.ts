@@ -3,8 +3,12 @@ import type { TLSSocket } from 'node:tls';
 import type { Principal } from '../domain.js';
 import { EscrowError } from '../errors.js';
 import type { Gateway } from '../gateway.js';
+import { clientIp } from './authorize.js';
 
-/** Stage 2: the caller's verified workload identity. Failures are counted by reason and audited, then rethrown. */
+/**
+ * Stage 2: the caller's verified workload identity. Failures are counted by reason and audited, then rethrown (or,
+ * when the audit trail cannot take the event under failMode closed, `audit_unavailable` is thrown instead).
+ */
 export async function identify(
   gw: Gateway,
   req: IncomingMessage,
@@ -27,7 +31,9 @@ export async function identify(
         : new EscrowError('identity_rejected', 'workload identity rejected', { cause: error, reason: 'internal' });
     const reason = failure.reason ?? failure.code;
     gw.metrics.identityFailures.inc({ reason });
-    gw.audit.record({ event: 'identity.rejected', requestId, reason, decision: 'deny' });
+    // The 401 waits for its event like every answer (a repeat within the noise window is only counted).
+    const client = clientIp(req.socket.remoteAddress);
+    await gw.audit.commit({ event: 'identity.rejected', requestId, reason, decision: 'deny', client });
     throw failure;
   }
 }

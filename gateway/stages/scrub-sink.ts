@@ -19,8 +19,17 @@ export interface ScrubSinkOptions {
   /** Every byte is released at most this long after it arrived (the time half of the release rule). */
   readonly flushAfterMs: number;
   readonly clock?: ReleaseClock;
-  /** Awaited right before the final `end()`, unless the agent has gone away (e.g. the request's audit event). */
+  /**
+   * Awaited right before the final `end()`, unless the agent has gone away (the request's audit event: the
+   * answer completes only once it resolves; if it rejects, the response is cut instead).
+   */
   readonly onFinal?: () => Promise<void>;
+  /**
+   * The answer's Content-Length, when it has one. Such an answer is whole once its last byte arrives, before
+   * `end()`: with `onFinal`, that byte is kept back until `onFinal` resolves. (A chunked answer is whole only at
+   * `end()`.) Content-independent, like every other release rule.
+   */
+  readonly contentLength?: number;
   /** Most body bytes accepted (a decompressed body's bound); past it the sink fails with `response_too_large`. */
   readonly maxBytes?: number;
   /** Told at once when the body passes `maxBytes` (the sink then fails with the same error). */
@@ -43,11 +52,15 @@ export class ScrubSink extends Writable {
   readonly #deadlines: DeadlineQueue | undefined;
   #bytes = 0;
   #headSent = false;
+  /** Where a Content-Length answer's last byte starts: released only by `#finish`, after `onFinal`. */
+  readonly #lastByteAt: number;
 
   constructor(res: ScrubTarget, options: ScrubSinkOptions) {
     super();
     this.#res = res;
     this.#o = options;
+    const held = options.onFinal !== undefined && options.contentLength !== undefined && options.contentLength > 0;
+    this.#lastByteAt = held ? options.contentLength! - 1 : Number.POSITIVE_INFINITY;
     this.#deadlines =
       options.flushAfterMs > 0
         ? new DeadlineQueue(options.clock ?? systemClock, options.flushAfterMs, (upTo) => this.#release(upTo))
@@ -98,7 +111,7 @@ export class ScrubSink extends Writable {
 
   /** Write what is released up to `upTo`; false when the response asks to wait for `drain`. */
   #release(upTo: number): boolean {
-    const out = this.#o.scrubber.take(upTo);
+    const out = this.#o.scrubber.take(Math.min(upTo, this.#lastByteAt));
     if (out.length === 0 || this.#res.destroyed) return true;
     this.#sendHead();
     return this.#res.write(out);

@@ -12,6 +12,13 @@ export interface KeyLayout {
   readonly tasks: string;
   readonly revocations: string;
   readonly audit: string;
+  /**
+   * The audit stream's bookkeeping. The hash tag `{<prefix>audit}` puts these keys in the stream's own Cluster slot
+   * (the stream's name has no tag, so its slot is that of its whole name), so one script can touch all four.
+   */
+  readonly auditWriters: string;
+  readonly auditActive: string;
+  readonly auditMeta: string;
 }
 
 export function keyLayout(prefix: string): KeyLayout {
@@ -25,5 +32,8 @@ export function keyLayout(prefix: string): KeyLayout {
     tasks: `${prefix}tasks`,
     revocations: `${prefix}revocations`,
     audit: `${prefix}audit`,
+    auditWriters: `${prefix}audit:{${prefix}audit}:writers`,
+    auditActive: `${prefix}audit:{${prefix}audit}:active`,
+    auditMeta: `${prefix}audit:{${prefix}audit}:meta`,
   };
 }

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
+import { createMemoryEventStream } from './memory-events.js';
 import type { Store } from './types.js';
 
 interface Entry {
@@ -11,14 +12,19 @@ interface Entry {
  * In-memory store with the same contract as Redis, for the single-process embedded default and tests.
  * Expiry is checked on read (like Redis' lazy expiry) and swept periodically.
  */
-export function createMemoryStore(options: { now?: () => number; eventsMaxLen?: number } = {}): Store {
+export function createMemoryStore(
+  options: { now?: () => number; eventsMaxLen?: number; eventsRetentionMs?: number } = {},
+): Store {
   const now = options.now ?? Date.now;
   const values = new Map<string, Entry>();
   const sets = new Map<string, Set<string>>();
-  const events: string[] = [];
   const index = new Map<string, { principalHash: string; expiresAtMs: number }>();
   const bus = new EventEmitter();
-  const maxEvents = options.eventsMaxLen ?? 100_000;
+  const events = createMemoryEventStream({
+    now,
+    retentionMs: options.eventsRetentionMs ?? 3_600_000,
+    maxLen: options.eventsMaxLen ?? 500_000,
+  });
 
   const get = (key: string): string | null => {
     const entry = values.get(key);
@@ -127,15 +133,7 @@ export function createMemoryStore(options: { now?: () => number; eventsMaxLen?: 
         onState(true);
       },
     },
-    events: {
-      async append(event) {
-        events.push(event);
-        if (events.length > maxEvents) events.splice(0, events.length - maxEvents);
-      },
-      async readAll() {
-        return [...events];
-      },
-    },
+    events,
     async ping() {},
     async close() {
       clearInterval(sweep);

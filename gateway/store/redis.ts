@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Redis, RedisOptions } from 'ioredis';
 import { EscrowError } from '../errors.js';
 import { keyLayout } from './keys.js';
+import { createRedisEventStream } from './redis-audit.js';
 import { watchSubscription } from './redis-subscription.js';
 import { createRedisClient } from './topology.js';
 import type { Store } from './types.js';
@@ -13,7 +14,12 @@ export interface RedisStoreOptions {
   readonly timeoutMs: number;
   /** From `storePassword` (a secret reference), so the password need not sit in the `store:` URL. */
   readonly password?: string;
+  /** The audit stream's size bound: at it, a batch is refused, never an older entry evicted. */
   readonly streamMaxLen?: number;
+  /** Audit stream entries older than this are trimmed (by Redis' clock). */
+  readonly streamRetentionMs?: number;
+  /** The audit stream's length after each batch. */
+  readonly onStreamLength?: (entries: number) => void;
   /** Called on every failed command (for `escrow_store_errors_total` and logs). */
   readonly onError?: (error: Error) => void;
   /** How often the revocation subscriber is pinged; a missed answer counts as a lost subscription. */
@@ -129,6 +135,12 @@ export async function createRedisStore(options: RedisStoreOptions): Promise<Stor
     fail(lastError ?? error);
   }
 
+  const events = createRedisEventStream(client, {
+    keys,
+    retentionMs: options.streamRetentionMs ?? 3_600_000,
+    maxLen: options.streamMaxLen ?? 500_000,
+    ...(options.onStreamLength ? { onLength: options.onStreamLength } : {}),
+  });
   return {
     kind: 'redis',
     redis: client,
@@ -224,21 +236,9 @@ export async function createRedisStore(options: RedisStoreOptions): Promise<Stor
       },
     },
     events: {
-      append: (event) =>
-        run(async () => {
-          await client.xadd(keys.audit, 'MAXLEN', '~', options.streamMaxLen ?? 100_000, '*', 'e', event);
-        }),
-      readAll: () =>
-        run(async () => {
-          const out: string[] = [];
-          let start = '-';
-          for (;;) {
-            const page = await client.xrange(keys.audit, start, '+', 'COUNT', 1000);
-            for (const [, fields] of page) out.push(fields[1] ?? '');
-            if (page.length < 1000) return out;
-            start = `(${page[page.length - 1]![0]}`;
-          }
-        }),
+      append: (batch) => run(() => events.append(batch)),
+      readAll: () => run(() => events.readAll()),
+      read: () => run(() => events.read()),
     },
     ping: () =>
       run(async () => {

@@ -48,11 +48,44 @@ export interface RevocationBus {
   subscribe(onMessage: (message: string) => void, onState: (healthy: boolean) => void): Promise<void>;
 }
 
-/** Bounded, append-only event stream shared by all replicas (`escrow:audit`). */
+/** One batch of one writer's consecutive audit lines: `lines[i]` has seq `firstSeq + i`. */
+export interface AuditBatch {
+  readonly writer: string;
+  readonly firstSeq: number;
+  readonly lines: readonly string[];
+}
+
+/** One stream entry: the line, its id, and the id of the same writer's previous entry (see `TrailEntry`). */
+export interface StreamEntry {
+  readonly id: string;
+  readonly line: string;
+  readonly prevId: string;
+}
+
+/** The whole stream for `escrow audit verify`, with what it records about its own retention. */
+export interface StreamContents {
+  readonly entries: readonly StreamEntry[];
+  /** Every entry with an id below this one was removed by retention. */
+  readonly trimmedBefore?: string;
+  readonly trimmed: number;
+  /** Per writer, the first seq it wrote without the stream holding its predecessor (0 for most). */
+  readonly origins: ReadonlyMap<string, number>;
+}
+
+/**
+ * The audit stream shared by all replicas (`escrow:audit`): retention by age, a hard size bound that refuses
+ * rather than evicts, and batches that are written whole or not at all.
+ */
 export interface EventStream {
-  append(event: string): Promise<void>;
-  /** Read every entry from the start (for `escrow audit trace|verify`). */
+  /**
+   * Append one batch atomically and in order. Seqs of this writer already in the stream (a retried batch whose
+   * first attempt did land) are skipped. Rejects when the stream is at its size bound.
+   */
+  append(batch: AuditBatch): Promise<void>;
+  /** Every line from the oldest (for `escrow audit trace`). */
   readAll(): Promise<readonly string[]>;
+  /** Every entry with its retention record (for `escrow audit verify`). */
+  read(): Promise<StreamContents>;
 }
 
 export interface Store {

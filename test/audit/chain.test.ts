@@ -34,7 +34,7 @@ function indexOf(lines: readonly string[], writer: string, seq: number): number 
 describe('the hash chain of an untouched trail verifies', () => {
   it('accepts two interleaved writers', async () => {
     const lines = await twoWriterTrail();
-    expect(verifyChain(lines)).toEqual({ ok: true, events: 20, writers: 2 });
+    expect(verifyChain(lines)).toEqual({ ok: true, outcome: 'ok', events: 20, writers: 2, findings: [] });
   });
 
   it('accepts an exact duplicate (a retried write)', async () => {
@@ -50,7 +50,10 @@ describe('hash-chain verification detects an edited event', () => {
     const lines = await twoWriterTrail();
     const at = indexOf(lines, 'replica-b', 4);
     lines[at] = (lines[at] as string).replace('"decision":"allow"', '"decision":"deny"');
-    expect(verifyChain(lines).firstBreak).toEqual({ index: at, writer: 'replica-b', seq: 4, problem: 'edited' });
+    expect(verifyChain(lines)).toMatchObject({
+      outcome: 'edited',
+      findings: [{ kind: 'edited', index: at, writer: 'replica-b', seq: 4 }],
+    });
   });
 
   it('finds an event rewritten with a recomputed hash, at the rewritten event', async () => {
@@ -61,7 +64,10 @@ describe('hash-chain verification detects an edited event', () => {
     event.status = 500;
     event.hash = eventHash(event);
     lines[at] = JSON.stringify(event);
-    expect(verifyChain(lines).firstBreak).toEqual({ index: at, writer: 'replica-a', seq: 3, problem: 'edited' });
+    expect(verifyChain(lines)).toMatchObject({
+      outcome: 'edited',
+      findings: [{ kind: 'edited', index: at, writer: 'replica-a', seq: 3 }],
+    });
   });
 });
 
@@ -72,14 +78,20 @@ describe('hash-chain verification detects a deleted event', () => {
     lines.splice(at, 1);
     const report = verifyChain(lines);
     expect(report.ok).toBe(false);
-    expect(report.firstBreak).toMatchObject({ writer: 'replica-a', seq: 6, problem: 'missing' });
+    expect(report).toMatchObject({
+      outcome: 'gap',
+      findings: [{ kind: 'gap', writer: 'replica-a', fromSeq: 6, toSeq: 6 }],
+    });
   });
 
-  it('reports a deleted first event unless the head may be trimmed', async () => {
+  it('reports a deleted head as a gap: only the retention record of a stream shows a trimmed head', async () => {
     const lines = await twoWriterTrail();
     lines.splice(indexOf(lines, 'replica-b', 0), 1);
-    expect(verifyChain(lines).firstBreak).toMatchObject({ writer: 'replica-b', seq: 0, problem: 'missing' });
-    expect(verifyChain(lines, { allowTrimmedHead: true }).ok).toBe(true);
+    lines.splice(indexOf(lines, 'replica-b', 1), 1);
+    expect(verifyChain(lines)).toMatchObject({
+      outcome: 'gap',
+      findings: [{ kind: 'gap', writer: 'replica-b', fromSeq: 0, toSeq: 1 }],
+    });
   });
 });
 
@@ -89,7 +101,8 @@ describe('hash-chain verification detects a reordered event', () => {
     const first = indexOf(lines, 'replica-a', 2);
     const second = indexOf(lines, 'replica-a', 5);
     [lines[first], lines[second]] = [lines[second] as string, lines[first] as string];
-    expect(verifyChain(lines).firstBreak).toEqual({ index: first, writer: 'replica-a', seq: 5, problem: 'reordered' });
+    expect(verifyChain(lines)).toMatchObject({ outcome: 'reordered' });
+    expect(verifyChain(lines).findings[0]).toEqual({ kind: 'reordered', index: first, writer: 'replica-a', seq: 5 });
   });
 });
 
@@ -97,6 +110,6 @@ describe('hash-chain verification reports a line that is not an audit event as m
   it('names the line', async () => {
     const lines = await twoWriterTrail();
     lines.splice(7, 0, '{"level":30,"msg":"not audit"}');
-    expect(verifyChain(lines).firstBreak).toEqual({ index: 7, writer: '', seq: -1, problem: 'malformed' });
+    expect(verifyChain(lines)).toMatchObject({ outcome: 'malformed', findings: [{ kind: 'malformed', index: 7 }] });
   });
 });

@@ -91,7 +91,7 @@ describe('a leaked key is traced through a real Escrow to its principal, task, i
     const path = join(escrow.dir, 'tampered.log');
     writeFileSync(path, tampered.join('\n'));
     const result = auditVerify({ input: readFileSync(path, 'utf8').split('\n'), json: false });
-    expect(result.ok).toBe(false);
-    expect(result.output).toMatch(/^BROKEN: .*edited event/);
+    expect(result).toMatchObject({ ok: false, outcome: 'edited', exitCode: 7 });
+    expect(result.output).toMatch(/^EDITED: .*\n {2}line \d+: edited event/);
   });
 });

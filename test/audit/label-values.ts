@@ -1,3 +1,5 @@
+import { RELOAD_RESULTS } from '../../gateway/reload-results.js';
+
 /**
  * The bounded sets that Escrow's metric label values come from. A label value outside its set (a task id,
  * a workload id, a token) fails the tests. `target` values come from config; tests use these names.
@@ -9,7 +11,7 @@ export const LABEL_VALUES: Readonly<Record<string, ReadonlySet<string>>> = {
   decision: new Set(['allow', 'deny']),
   code_class: new Set(['1xx', '2xx', '3xx', '4xx', '5xx']),
   phase: new Set(['gateway', 'upstream']),
-  result: new Set(['ok', 'rejected']),
+  result: new Set(['ok', 'rejected', ...RELOAD_RESULTS]),
   sink: new Set(['stdout', 'stderr', 'file', 'redis']),
   kind: new Set(['timeout', 'connect', 'aborted', 'reset', 'protocol']),
   adapter: new Set([

@@ -21,6 +21,7 @@ function exercise(metrics: ReturnType<typeof createMetrics>): void {
   metrics.storeErrors.inc();
   metrics.policyReloads.inc({ result: 'ok' });
   metrics.policyReloads.inc({ result: 'rejected' });
+  metrics.configReloads.inc({ result: 'invalid_yaml' });
   metrics.auditSinkErrors.inc({ sink: 'redis' });
   metrics.limitsExceeded.inc({ limit: 'body_size' });
 }

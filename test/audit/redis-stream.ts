@@ -1,30 +1,32 @@
-import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
+import { keyLayout } from '../../gateway/store/keys.js';
+import { createRedisEventStream } from '../../gateway/store/redis-audit.js';
 import type { EventStream } from '../../gateway/store/types.js';
+import { testPrefix } from '../support/redis.js';
 
-/** A tiny EventStream over a real ioredis client, as the Redis store implements it: `XADD … MAXLEN ~ N`. */
-export function redisEventStream(client: Redis, key: string, maxLen = 10_000): EventStream {
-  return {
-    async append(event) {
-      await client.xadd(key, 'MAXLEN', '~', String(maxLen), '*', 'e', event);
-    },
-    async readAll() {
-      const entries = await client.xrange(key, '-', '+');
-      return entries.map(([, fields]) => fields[fields.indexOf('e') + 1] ?? '');
-    },
-  };
+/** The store's audit stream over a given ioredis client, under `prefix` (no retention unless asked). */
+export function redisEventStream(
+  client: Redis,
+  prefix: string,
+  bounds: { retentionMs?: number; maxLen?: number } = {},
+): EventStream {
+  return createRedisEventStream(client, {
+    keys: keyLayout(prefix),
+    retentionMs: bounds.retentionMs ?? 0,
+    maxLen: bounds.maxLen ?? 100_000,
+  });
 }
 
-/** A unique key under this area's test prefix. */
-export function testKey(): string {
-  return `escrowtest:audit:${randomBytes(6).toString('hex')}:audit`;
+/** A key prefix of this area's own (remove it with `deletePrefix`). */
+export function auditPrefix(): string {
+  return testPrefix('audit');
 }
 
 /** A client that fails fast while disconnected, so a test can take the sink down and bring it back. */
-export function failFastClient(): Redis {
+export function failFastClient(port = 6379): Redis {
   return new Redis({
     host: '127.0.0.1',
-    port: 6379,
+    port,
     enableOfflineQueue: false,
     maxRetriesPerRequest: 0,
     lazyConnect: true,

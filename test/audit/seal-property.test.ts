@@ -37,7 +37,7 @@ describe('every sealed event verifies, whatever its members (fast and slow seali
       fc.property(fc.array(input, { minLength: 1, maxLength: 8 }), (events) => {
         const sealer = createSealer({ writerId: 'w', onRefusedField: () => {} });
         const lines = events.map((event, index) => sealer.seal(event, 1_700_000_000_000 + index));
-        expect(verifyChain(lines)).toEqual({ ok: true, events: lines.length, writers: 1 });
+        expect(verifyChain(lines)).toEqual({ ok: true, outcome: 'ok', events: lines.length, writers: 1, findings: [] });
         expect(lines.join('\n')).not.toContain('canary-property-secret');
         expect(lines.join('\n')).not.toContain('eyJhbGciOiJFUzI1NiJ9');
       }),

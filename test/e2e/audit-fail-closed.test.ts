@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEscrow, type TestEscrow } from '../support/escrow.js';
 import { startUpstream, type TestUpstream } from '../support/upstream.js';
 
-describe('with the audit sink down, no new credential is issued, and existing leases keep working', () => {
+describe('with the audit sink down (failMode closed), nothing is served and nothing reaches the upstream', () => {
   let upstream: TestUpstream;
   let escrow: TestEscrow;
   let token: string;
@@ -32,7 +32,7 @@ describe('with the audit sink down, no new credential is issued, and existing le
   const call = (task: string) =>
     fetch(`${escrow.url}/echo/x`, { headers: { authorization: `Bearer ${token}`, 'x-escrow-task': task } });
 
-  it('refuses issuance with 503 audit_unavailable, serves existing leases, and recovers', async () => {
+  it('refuses every request with 503 audit_unavailable, even under a lease already held, and recovers', async () => {
     const before = await escrow.openTask(token, ['echo']);
     expect((await call(before)).status).toBe(200);
     const file = join(escrow.dir, 'audit.log');
@@ -40,29 +40,39 @@ describe('with the audit sink down, no new credential is issued, and existing le
     rmSync(file);
     mkdirSync(file); // appending to a directory fails: the file sink is down
     try {
-      const after = await escrow.openTask(token, ['echo']);
-      const refused = await call(after);
+      // The first request after the failure finds the sink down when its own event cannot be written: the answer
+      // is refused (or cut). From then on the log is unhealthy and requests are refused before they go upstream.
+      // (A short answer is held whole by the scrubber's window, so its head may never have left: the cut can come
+      // before the head, and then fetch itself rejects.)
+      await call(before)
+        .then((res) => res.arrayBuffer())
+        .catch(() => undefined);
+      await expect.poll(() => escrow.gw.audit.healthy).toBe(false);
+      const seen = upstream.requests.length;
+      const refused = await call(before);
       expect(refused.status).toBe(503);
       expect(((await refused.json()) as { code: string }).code).toBe('audit_unavailable');
-      expect((await call(before)).status).toBe(200);
+      const opened = await fetch(`${escrow.url}/_escrow/tasks`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ intent: 'while the trail is down', targets: ['echo'] }),
+      });
+      expect(opened.status).toBe(503);
+      expect(upstream.requests.length).toBe(seen);
       const ready = await fetch(`${escrow.adminUrl}/readyz`);
       expect(ready.status).toBe(503);
       expect(((await ready.json()) as { checks: { audit: string } }).checks.audit).toBe('unavailable');
     } finally {
       rmSync(file, { recursive: true });
     }
-    const deadline = Date.now() + 10_000;
+    await expect.poll(() => escrow.gw.audit.healthy, { timeout: 10_000 }).toBe(true);
     const again = await escrow.openTask(token, ['echo']);
-    let status = 0;
-    while (Date.now() < deadline && status !== 200) {
-      status = (await call(again)).status;
-      if (status !== 200) await new Promise((r) => setTimeout(r, 100));
-    }
-    expect(status).toBe(200);
-    // The trail has the recovered issuance (the test deleted the file that held the first one).
+    expect((await call(again)).status).toBe(200);
+    // The trail has the recovered issuance and the refusals (the test deleted the file that held the first lease).
     const events = await escrow.auditEvents();
     const issuedFor = (task: string) =>
       events.some((e) => e.event === 'lease.issued' && (e.task as { id: string } | undefined)?.id === task);
     expect(issuedFor(again)).toBe(true);
+    expect(events.some((e) => e.event === 'request' && e.reason === 'audit_unavailable')).toBe(true);
   });
 });

@@ -1,10 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Cluster } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { keyLayout } from '../../gateway/store/keys.js';
 import { storeClientOptions } from '../../gateway/store/redis.js';
+import { createRedisEventStream } from '../../gateway/store/redis-audit.js';
 import { createRedisClient } from '../../gateway/store/topology.js';
 import { REPO_ROOT } from './support/escrow-process.js';
 import { waitFor } from './support/ports.js';
@@ -84,9 +85,19 @@ describe('the store’s keys and scripts work on a Redis Cluster: one task’s k
     await client.zadd(keys.tasks, Date.now() + 60_000, 'tsk_a:hash');
     await client.zadd(keys.principalTasks('hash'), Date.now() + 60_000, 'tsk_a');
     expect(await client.zrange(keys.principalTasks('hash'), 0, -1)).toEqual(['tsk_a']);
-    await client.xadd(keys.audit, 'MAXLEN', '~', 1000, '*', 'e', '{"event":"x"}');
-    expect(await client.xlen(keys.audit)).toBe(1);
-    await client.del(keys.tasks, keys.principalTasks('hash'), keys.audit).catch(() => {});
+    await client.del(keys.tasks, keys.principalTasks('hash')).catch(() => {});
+  });
+
+  it('runs the audit batch script: the stream and its bookkeeping share one slot', async () => {
+    const auditKeys = [keys.audit, keys.auditWriters, keys.auditActive, keys.auditMeta];
+    const slots = await Promise.all(auditKeys.map(async (key) => Number(await client.cluster('KEYSLOT', key))));
+    expect(new Set(slots).size).toBe(1);
+    const events = createRedisEventStream(client as unknown as Redis, { keys, retentionMs: 60_000, maxLen: 1000 });
+    const lines = ['{"event":"a"}', '{"event":"b"}', '{"event":"c"}'];
+    await events.append({ writer: 'w', firstSeq: 0, lines: lines.slice(0, 2) });
+    await events.append({ writer: 'w', firstSeq: 0, lines });
+    expect(await events.readAll()).toEqual(lines);
+    await client.del(...auditKeys).catch(() => {});
   });
 
   it('delivers revocation notices published through any node to a subscriber', async () => {

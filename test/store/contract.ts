@@ -131,12 +131,19 @@ export function runStoreContract(name: string, factory: () => Promise<StoreFixtu
       await expect.poll(() => seen).toContain(notice);
     });
 
-    it('appends events and reads them back in order', async () => {
-      const marker = id('event');
+    it('appends a batch in order, and skips the seqs of a retried batch that had landed', async () => {
+      const writer = id('writer');
       const before = (await store.events.readAll()).length;
-      for (let i = 0; i < 3; i++) await store.events.append(`${marker}:${i}`);
+      const lines = [0, 1, 2, 3].map((i) => `${writer}:${i}`);
+      await store.events.append({ writer, firstSeq: 0, lines: lines.slice(0, 3) });
+      // The reply to the first attempt was lost: the retry sends it again, with one more line.
+      await store.events.append({ writer, firstSeq: 0, lines });
       const all = await store.events.readAll();
-      expect(all.slice(before)).toEqual([`${marker}:0`, `${marker}:1`, `${marker}:2`]);
+      expect(all.slice(before)).toEqual(lines);
+      const { entries } = await store.events.read();
+      const mine = entries.filter((entry) => entry.line.startsWith(writer));
+      expect(mine[0]?.prevId).toBe('0');
+      expect(mine.slice(1).map((entry) => entry.prevId)).toEqual(mine.slice(0, -1).map((entry) => entry.id));
     });
 
     it('answers a ping', async () => {

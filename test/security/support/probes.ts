@@ -63,6 +63,10 @@ export async function observeHttp(
   socket.write(`${lines.join('\r\n')}\r\n\r\n${body}`);
   // Wait for the upstream's first part, then for Escrow to pass on what it will pass on before the rest comes.
   await reflector.waitAnswered(answered + 1);
+  // A `chunked` answer comes whole in one upstream write: its end is released once the request's audit event is
+  // written (group commit), which takes as long as the sink's I/O, not a fixed number of turns. Its framing is
+  // the chunk sizes; waiting for the end keeps that I/O's timing out of the observation.
+  if (/\/chunked(\?|$)/.test(path)) await ended;
   await settle();
   const early = chunks.reduce((n, c) => n + c.length, 0);
   // With a short `flushAfterMs`, what was held leaves at its deadline, without the upstream going on.

@@ -1,0 +1,80 @@
+import { type FileHandle, mkdir, open } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import type { AuditSink } from './sinks.js';
+
+/** `batch`: fdatasync before a batch counts as written (survives a power loss); `none`: the page cache is enough. */
+export type FileSync = 'batch' | 'none';
+
+export interface FileSinkOptions {
+  readonly path: string;
+  readonly sync: FileSync;
+}
+
+const NEWLINE = 0x0a;
+
+/** True when the file is empty or its last byte ends a line. */
+async function endsCleanly(handle: FileHandle): Promise<boolean> {
+  const { size } = await handle.stat();
+  if (size === 0) return true;
+  const last = Buffer.alloc(1);
+  await handle.read(last, 0, 1, size - 1);
+  return last[0] === NEWLINE;
+}
+
+/** fdatasync, where the file supports it (a pipe or a terminal given as `file:` has nothing to flush to disk). */
+async function datasync(handle: FileHandle): Promise<void> {
+  try {
+    await handle.datasync();
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EINVAL') throw error;
+  }
+}
+
+/** Writes all of `data` (a regular file may take it in several writes); returns how much got in before a failure. */
+async function writeAll(handle: FileHandle, data: Buffer): Promise<{ written: number; error?: unknown }> {
+  let written = 0;
+  try {
+    while (written < data.length) {
+      const { bytesWritten } = await handle.write(data, written, data.length - written);
+      written += bytesWritten;
+    }
+    return { written };
+  } catch (error) {
+    return { written, error };
+  }
+}
+
+/**
+ * The `file:` sink: one append of the whole batch per write, the file opened and closed each time (so an external
+ * logrotate needs no signal). A write that fails part-way (ENOSPC, EFBIG) leaves a partial line at the end; the
+ * next write, by this process or the next one, first ends that line, so the fragment stays a line of its own
+ * (`escrow audit verify` reports it as a torn write, never as an event) and the batch is written again whole.
+ * Nothing is truncated, so several processes may append to one file (`--workers`).
+ */
+export function createFileSink(options: FileSinkOptions): AuditSink {
+  let dirReady = false;
+  // Whether the end of the file must be looked at first: at this process's first write, and after a failure.
+  let unsure = true;
+  return {
+    name: 'file',
+    async write(lines) {
+      if (!dirReady) {
+        await mkdir(dirname(options.path), { recursive: true });
+        dirReady = true;
+      }
+      const handle = await open(options.path, 'a+', 0o600);
+      try {
+        const lead = unsure && !(await endsCleanly(handle)) ? '\n' : '';
+        const data = Buffer.from(`${lead}${lines.join('\n')}\n`);
+        unsure = true;
+        const { written, error } = await writeAll(handle, data);
+        if (error !== undefined) throw error;
+        if (written !== data.length) throw new Error('short write to the audit file');
+        if (options.sync === 'batch') await datasync(handle);
+        unsure = false;
+      } finally {
+        await handle.close().catch(() => {});
+      }
+    },
+  };
+}
