@@ -7,6 +7,7 @@ import { createHeaderAdapter } from './header.js';
 import { createHmacAdapter } from './hmac.js';
 import { createJwtBearerAdapter } from './jwt-bearer.js';
 import { createOauth2ClientCredentialsAdapter } from './oauth2.js';
+import { createPostgresAdapter } from './postgres.js';
 import { createQueryAdapter } from './query.js';
 import { createRabbitmqAdapter } from './rabbitmq.js';
 import type { Adapter, AdapterContext, AdapterFactory } from './types.js';
@@ -20,6 +21,7 @@ export const builtinAdapters: ReadonlyMap<string, AdapterFactory> = new Map<stri
   ['jwt-bearer', createJwtBearerAdapter],
   ['rabbitmq', createRabbitmqAdapter],
   ['hmac', createHmacAdapter],
+  ['postgres', createPostgresAdapter],
 ]);
 
 function isModulePath(kind: string): boolean {
