@@ -57,7 +57,7 @@ describe('the postgres adapter creates one role per task and target, and drops i
            FROM pg_authid a WHERE a.rolname = $1`,
         [role, fx.readOnly],
       )
-    ).rows[0];
+    ).rows[0]!;
     expect(row).toMatchObject({ rolcanlogin: true, rolsuper: false, member: true, rolconnlimit: 20 });
     expect(row.rolpassword).toMatch(/^SCRAM-SHA-256\$4096:/);
     expect(row.rolpassword).not.toContain(credential.fields.password);
@@ -99,7 +99,7 @@ describe('the postgres adapter creates one role per task and target, and drops i
     await rw.revoke!(credential);
     expect((await ended).message).toMatch(/terminat/);
     expect(await fx.leaseRoles()).toEqual([]);
-    expect((await fx.sql(`SELECT to_regclass('public.scratch') AS t`)).rows[0].t).toBeNull();
+    expect((await fx.sql(`SELECT to_regclass('public.scratch') AS t`)).rows[0]?.t).toBeNull();
     await rw.close?.();
   });
 
