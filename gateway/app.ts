@@ -4,6 +4,7 @@ import { createAuditLog } from './audit/index.js';
 import type { AuditLog } from './audit/types.js';
 import type { LoadedConfig } from './config/load.js';
 import { resolveSecretRef } from './config/secret-ref.js';
+import { EscrowError } from './errors.js';
 import type { Gateway } from './gateway.js';
 import { createIdentityVerifier } from './identity/index.js';
 import { createLeaseCipher } from './leases/crypto.js';
@@ -12,6 +13,7 @@ import { LeaseService } from './leases/service.js';
 import type { Logger } from './log.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { createPolicyEngine } from './policy/engine.js';
+import { createPostgresListeners, type PostgresListener } from './postgres/index.js';
 import { createUpstreamPool } from './proxy/forward.js';
 import { createStore } from './store/index.js';
 import type { TargetRuntime } from './targets.js';
@@ -21,6 +23,8 @@ export interface RunningGateway extends Gateway {
   /** SHA-256 of the enforced policy set, and whether the revocation subscription is live (for /readyz). */
   readonly state: { subscribed: boolean; draining: boolean };
   readonly baseDir: string;
+  /** One listener per `protocol: postgres` target (started by gateway/server.ts, stopped by `close`). */
+  readonly postgres: readonly PostgresListener[];
   close(): Promise<void>;
 }
 
@@ -46,12 +50,16 @@ async function buildTargets(
       path: `targets[${i}].credential`,
       baseDir: loaded.baseDir,
       now,
+      upstream: config.upstream,
     });
+    if (adapter.kind === 'postgres' && config.protocol !== 'postgres') {
+      throw new EscrowError('config_invalid', `targets[${i}].credential.adapter: postgres needs protocol: postgres`);
+    }
     const url = new URL(config.upstream);
     targets.set(config.name, {
       config,
       adapter,
-      pool: createUpstreamPool(config),
+      pool: config.protocol === 'http' ? createUpstreamPool(config) : undefined,
       basePath: url.pathname.replace(/\/+$/, ''),
       origin: url.origin,
       facts: { name: config.name, attributes: config.attributes },
@@ -147,6 +155,8 @@ export async function createGateway(loaded: LoadedConfig, options: GatewayOption
   });
   revoker = new Revoker({ store, tasks, leases, adapterFor: (t) => targets.get(t)?.adapter, audit, metrics, log, now });
   const state = { subscribed: false, draining: false };
+  const parts = { config, targets, identity, policy, tasks, leases, revoker, store, audit, metrics, log, now };
+  const postgres = createPostgresListeners(parts, loaded, secret);
   await revoker.listen((healthy) => {
     state.subscribed = healthy;
   });
@@ -163,27 +173,19 @@ export async function createGateway(loaded: LoadedConfig, options: GatewayOption
   sweeper?.unref();
 
   return {
-    config,
-    targets,
-    identity,
-    policy,
-    tasks,
-    leases,
-    revoker,
-    store,
-    audit,
-    metrics,
-    log,
-    now,
+    ...parts,
     state,
     baseDir,
+    postgres,
     async close() {
       if (sweeper) clearInterval(sweeper);
+      await Promise.all(postgres.map((listener) => listener.close()));
       policy.close();
       identity.close();
       await revoker.queue.drain();
       revoker.queue.close();
-      await Promise.all([...targets.values()].map((t) => t.pool.close()));
+      await Promise.all([...targets.values()].map((t) => t.pool?.close()));
+      await Promise.all([...targets.values()].map((t) => t.adapter.close?.()));
       await audit.close();
       await store.close();
     },

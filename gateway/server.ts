@@ -106,6 +106,7 @@ export async function startListeners(gw: RunningGateway): Promise<Listeners> {
   await listen(proxy, gw.config.proxy.listen);
   if (tls && tlsConfig) await listen(tls, tlsConfig.listen);
   await listen(admin, gw.config.admin.listen);
+  for (const listener of gw.postgres) await listener.listen();
   return {
     proxy,
     ...(tls ? { tls } : {}),

@@ -8,6 +8,9 @@ export type AuditEventName =
   | 'lease.renewed'
   | 'lease.revoked'
   | 'identity.rejected'
+  | 'connection.opened'
+  | 'connection.refused'
+  | 'connection.closed'
   | 'policy.reloaded'
   | 'policy.shadow_mismatch';
 

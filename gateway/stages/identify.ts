@@ -3,6 +3,7 @@ import type { TLSSocket } from 'node:tls';
 import type { Principal } from '../domain.js';
 import { EscrowError } from '../errors.js';
 import type { Gateway } from '../gateway.js';
+import type { IdentityInput } from '../identity/types.js';
 
 /** Stage 2: the caller's verified workload identity. Failures are counted by reason and audited, then rethrown. */
 export async function identify(
@@ -13,13 +14,22 @@ export async function identify(
 ): Promise<Principal> {
   const socket = req.socket as Partial<TLSSocket>;
   const peer = socket.encrypted && socket.authorized ? socket.getPeerCertificate?.(true) : undefined;
-  try {
-    return await gw.identity.verify({
+  return verifyIdentity(
+    gw,
+    {
       headers: req.headers,
       headersDistinct: req.headersDistinct as Record<string, string[]>,
       ...(peer && Object.keys(peer).length > 0 ? { peerCertificate: peer } : {}),
       ...(tokenHeader ? { tokenHeader } : {}),
-    });
+    },
+    requestId,
+  );
+}
+
+/** Stage 2 for any protocol: verify what the caller presented; failures are counted and audited, then rethrown. */
+export async function verifyIdentity(gw: Gateway, input: IdentityInput, requestId: string): Promise<Principal> {
+  try {
+    return await gw.identity.verify(input);
   } catch (error) {
     const failure =
       error instanceof EscrowError
