@@ -119,7 +119,7 @@ export async function handleRequest(gw: Gateway, req: IncomingMessage, res: Serv
     if (route.target === '_escrow') return await handleTaskApi(gw, req, res, route, ex.requestId);
     const target = gw.targets.get(route.target);
     // A postgres target is reached on its own listener, never over HTTP.
-    if (!target || target.config.protocol !== 'http') throw new EscrowError('unknown_target', 'no such target');
+    if (target?.config.protocol !== 'http') throw new EscrowError('unknown_target', 'no such target');
     ex.target = target;
     ex.path = upstreamPath(target, route.rest);
     const action = methodAction(req.method);
