@@ -65,26 +65,25 @@ export async function handleConnection(gw: Gateway, ctx: ListenerContext, raw: S
   const startedAt = performance.now();
   const admission: ConnectionAdmission = { requestId: randomId('req_', 9, 'base64url') };
   const limit = deadline(ctx.config.startupTimeoutMs);
-  let client: Duplex = raw;
+  const current: { socket: Duplex } = { socket: raw };
   try {
     const target = gw.targets.get(ctx.targetName);
     if (!target) throw new EscrowError('unknown_target', 'no such target');
     if (ctx.connections() > ctx.config.maxConnections) {
       throw new EscrowError('too_many_requests', 'too many connections on this listener');
     }
-    const opening = await Promise.race([readOpening(raw, ctx.startup), limit.expired]);
+    const opening = await Promise.race([readOpening(raw, ctx.startup, current), limit.expired]);
     if (opening.kind === 'cancel') {
       limit.clear();
       return await ctx.cancel(opening.processId, opening.secretKey);
     }
-    client = opening.socket;
     requireEncryption(opening, raw, ctx);
     if (opening.negotiate) opening.socket.write(negotiateProtocolVersion(opening.negotiate));
     const user = opening.params.get('user');
     if (!user) throw new EscrowError('identity_missing', 'no user name (the task id) in the startup packet');
     // PostgreSQL's own default: the database named like the user.
     const database = opening.params.get('database') || user;
-    const facts = { socket: client, tls: opening.tls, reader: opening.reader, user, database };
+    const facts = { socket: opening.socket, tls: opening.tls, reader: opening.reader, user, database };
     await Promise.race([
       admitConnection(gw, target, { ...facts, clientIp: clientIp(raw.remoteAddress) }, admission),
       limit.expired,
@@ -98,6 +97,7 @@ export async function handleConnection(gw: Gateway, ctx: ListenerContext, raw: S
       gw.log.error({ requestId: admission.requestId, err: failure.cause }, 'postgres connection failed');
     }
     if (failure.reason !== 'eof') recordRefusal(gw, ctx, admission, failure);
+    const client = current.socket;
     if (client.writable) client.end(errorFor(failure));
     setTimeout(() => client.destroy(), 1_000).unref();
   } finally {

@@ -94,9 +94,14 @@ function startupOf(code: number, body: Buffer, socket: Duplex, tls: TLSSocket | 
 /**
  * Read what the client opens with: SSLRequest (answered `S` and TLS, or `N`), GSSENCRequest (`N`),
  * CancelRequest, or the startup message. Bytes sent behind an SSLRequest before TLS is up are refused
- * (CVE-2021-23214: they would be read as if they came through TLS).
+ * (CVE-2021-23214: they would be read as if they came through TLS). `current.socket` follows the upgrade, so
+ * that a refusal is written where the client reads.
  */
-export async function readOpening(raw: Socket, options: StartupOptions): Promise<Opening> {
+export async function readOpening(
+  raw: Socket,
+  options: StartupOptions,
+  current: { socket: Duplex } = { socket: raw },
+): Promise<Opening> {
   let socket: Duplex = raw;
   let tls: TLSSocket | undefined;
   let reader = new FrameReader(raw);
@@ -115,6 +120,7 @@ export async function readOpening(raw: Socket, options: StartupOptions): Promise
       socket.write('S');
       tls = await upgradeToTls(socket, options.tls);
       socket = tls;
+      current.socket = tls; // a refusal from now on must be sent inside TLS
       reader = new FrameReader(tls);
       continue;
     }

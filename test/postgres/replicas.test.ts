@@ -75,7 +75,7 @@ describe('two Escrow processes share the revocation of database sessions', () =>
     const cuts: Promise<{ code?: string }>[] = [];
     for (const port of ports) {
       const client = agentClient(port, fx, pki, { user: task, password: token });
-      cuts.push(new Promise((resolve) => client.on('error', resolve)));
+      cuts.push(new Promise((resolve) => client.on('error', (e: Error & { code?: string }) => resolve(e))));
       await client.connect();
       clients.push(client);
     }
