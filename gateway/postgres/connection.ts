@@ -75,7 +75,9 @@ export async function handleConnection(gw: Gateway, ctx: ListenerContext, raw: S
     const opening = await Promise.race([readOpening(raw, ctx.startup, current), limit.expired]);
     if (opening.kind === 'cancel') {
       limit.clear();
-      return await ctx.cancel(opening.processId, opening.secretKey);
+      await ctx.cancel(opening.processId, opening.secretKey);
+      raw.end(); // as PostgreSQL: no answer, whether or not the key named a session
+      return;
     }
     requireEncryption(opening, raw, ctx);
     if (opening.negotiate) opening.socket.write(negotiateProtocolVersion(opening.negotiate));
