@@ -85,7 +85,7 @@ type TargetShape = z.output<typeof baseTargetSchema>;
 
 /** The rules that tie a target's keys to its protocol, each reported at the key it concerns. */
 function checkProtocol(t: TargetShape, ctx: z.core.$RefinementCtx<TargetShape>): void {
-  const fail = (path: string, message: string) => ctx.addIssue({ code: 'custom', path: [path], message });
+  const fail = (path: string, message: string) => ctx.addIssue({ code: 'custom', path: path.split('.'), message });
   if (t.protocol === 'http') {
     const bad = checkHttpUrl(t.upstream);
     if (bad) fail('upstream', bad);

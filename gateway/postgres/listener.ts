@@ -1,5 +1,4 @@
 import { createServer, type Server, type Socket } from 'node:net';
-import { createSecureContext } from 'node:tls';
 import type { Gateway } from '../gateway.js';
 import type { RevocationNotice } from '../leases/revoker.js';
 import { parseListen } from '../server.js';
@@ -8,6 +7,7 @@ import { handleConnection } from './connection.js';
 import type { PostgresMetrics } from './metrics.js';
 import { SessionRegistry } from './sessions.js';
 import type { StartupOptions } from './startup.js';
+import { TlsUpgrader } from './tls.js';
 import { type ServerAddress, sendCancel } from './upstream.js';
 
 /** What a connection on this listener needs besides the gateway. */
@@ -38,13 +38,15 @@ export interface ListenerOptions {
 function startupOptions(config: PostgresListenerConfig, secret: (ref: string) => string): StartupOptions {
   const tls = config.tls;
   if (!tls) return {};
-  const context = createSecureContext({
+  const upgrader = new TlsUpgrader({
     cert: secret(tls.cert),
     key: secret(tls.key),
     ...(tls.clientCA ? { ca: secret(tls.clientCA) } : {}),
+    requestCert: tls.clientCA !== undefined,
+    rejectUnauthorized: tls.requireClientCert,
     minVersion: 'TLSv1.2',
   });
-  return { tls: { context, requestCert: tls.clientCA !== undefined, requireCert: tls.requireClientCert } };
+  return { tls: upgrader };
 }
 
 /**

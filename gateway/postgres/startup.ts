@@ -1,8 +1,9 @@
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { type SecureContext, TLSSocket } from 'node:tls';
+import type { TLSSocket } from 'node:tls';
 import { EscrowError } from '../errors.js';
 import { FrameReader } from './frames.js';
+import type { TlsUpgrader } from './tls.js';
 
 const SSL_REQUEST = 80877103;
 const GSSENC_REQUEST = 80877104;
@@ -11,8 +12,8 @@ const MAX_PARAMETERS = 64;
 
 /** How the listener answers encryption requests. */
 export interface StartupOptions {
-  /** Escrow's server certificate (and client CA for X.509-SVIDs); absent: SSLRequest is answered `N`. */
-  readonly tls?: { readonly context: SecureContext; readonly requestCert: boolean; readonly requireCert: boolean };
+  /** TLS with Escrow's server certificate (and client CA for X.509-SVIDs); absent: SSLRequest is answered `N`. */
+  readonly tls?: TlsUpgrader;
 }
 
 /** What a client opened its connection for. */
@@ -50,23 +51,6 @@ export function parseParameters(body: Buffer): Map<string, string> {
   }
   if (at !== body.length - 1) throw violation('invalid startup packet layout: data after the terminator');
   return params;
-}
-
-async function upgradeToTls(socket: Duplex, tls: NonNullable<StartupOptions['tls']>): Promise<TLSSocket> {
-  const secure = new TLSSocket(socket as Socket, {
-    isServer: true,
-    secureContext: tls.context,
-    requestCert: tls.requestCert,
-    rejectUnauthorized: tls.requireCert,
-  });
-  await new Promise<void>((resolve, reject) => {
-    secure.once('secure', resolve);
-    secure.once('error', () =>
-      reject(new EscrowError('bad_request', 'TLS handshake failed', { reason: 'tls_failed' })),
-    );
-    socket.once('close', () => reject(new EscrowError('bad_request', 'the client went away', { reason: 'eof' })));
-  });
-  return secure;
 }
 
 /** The startup proper: protocol 3.x only (2.0 and others refused as PostgreSQL does), replication refused. */
@@ -118,7 +102,7 @@ export async function readOpening(
       }
       reader.detach();
       socket.write('S');
-      tls = await upgradeToTls(socket, options.tls);
+      tls = await options.tls.upgrade(raw);
       socket = tls;
       current.socket = tls; // a refusal from now on must be sent inside TLS
       reader = new FrameReader(tls);
