@@ -49,7 +49,8 @@ export class TlsUpgrader {
     return new Promise((resolve, reject) => {
       this.#pending.set(raw, { resolve, reject });
       raw.once('close', () => {
-        if (this.#pending.delete(raw)) reject(new EscrowError('bad_request', 'the client went away', { reason: 'eof' }));
+        if (this.#pending.delete(raw))
+          reject(new EscrowError('bad_request', 'the client went away', { reason: 'eof' }));
       });
       this.#server.emit('connection', raw);
     });
