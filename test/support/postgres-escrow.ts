@@ -47,6 +47,8 @@ export interface DbTargetOptions {
   readonly postgres?: Record<string, unknown>;
   readonly credential?: Record<string, unknown>;
   readonly listen?: string;
+  /** Default: the machine's PostgreSQL. */
+  readonly upstream?: string;
 }
 
 /** A `protocol: postgres` target entry over the machine's PostgreSQL, TLS files written by `configure`. */
@@ -55,7 +57,7 @@ export function dbTarget(o: DbTargetOptions): Record<string, unknown> {
     name: o.name ?? 'db',
     protocol: 'postgres',
     listen: o.listen ?? '127.0.0.1:0',
-    upstream: PG_URL,
+    upstream: o.upstream ?? PG_URL,
     attributes: { sensitivity: 'high', environment: 'test' },
     postgres: {
       tls: { cert: 'file:db-server.pem', key: 'file:db-server.key', clientCA: 'file:db-ca.pem' },
