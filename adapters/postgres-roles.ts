@@ -1,5 +1,6 @@
 /** The SQL the `postgres` adapter runs as its admin role: create or re-key a lease's role, drop it. */
-import pg from 'pg';
+import type { Pool, PoolClient } from 'pg';
+import { escapeIdentifier, escapeLiteral } from 'pg/lib/utils.js';
 import { EscrowError } from '../gateway/errors.js';
 
 export interface RoleAdminOptions {
@@ -25,8 +26,15 @@ export interface RoleGrant {
   readonly note: string;
 }
 
-const q = pg.escapeIdentifier;
-const lit = pg.escapeLiteral;
+const q = escapeIdentifier;
+const lit = escapeLiteral;
+
+/**
+ * `pg` is loaded on first use, not at start: loading it constructs a fetch `Response` (its Cloudflare check),
+ * which makes Node's built-in undici claim the global dispatcher before the undici package Escrow depends on
+ * (so every global `fetch` in the process would change undici version with the import order).
+ */
+const loadPg = () => import('pg').then((m) => m.default);
 
 /** Serialises work on one role across replicas: a transaction-scoped advisory lock keyed by the role name. */
 const LOCK = `SELECT pg_advisory_xact_lock(hashtextextended('escrow role ' || $1, 0))`;
@@ -40,18 +48,23 @@ function failure(what: string, cause: unknown): EscrowError {
 
 /** A small pool of admin connections that lets the process exit when idle. */
 export class RoleAdmin {
-  readonly #pool: pg.Pool;
+  #pool: Promise<Pool> | undefined;
   readonly #o: RoleAdminOptions;
 
   constructor(options: RoleAdminOptions) {
     this.#o = options;
-    this.#pool = this.#newPool(options.database);
-    this.#pool.on('error', () => {}); // an idle client dropped by the server: the next checkout reconnects
   }
 
-  #newPool(database: string): pg.Pool {
+  /** The admin pool for the admin database, created on first use. */
+  #admin(): Promise<Pool> {
+    this.#pool ??= this.#newPool(this.#o.database);
+    return this.#pool;
+  }
+
+  async #newPool(database: string): Promise<Pool> {
     const o = this.#o;
-    return new pg.Pool({
+    const pg = await loadPg();
+    const pool = new pg.Pool({
       host: o.host,
       port: o.port,
       user: o.user,
@@ -65,12 +78,14 @@ export class RoleAdmin {
       query_timeout: o.timeoutMs,
       application_name: 'escrow-admin',
     });
+    pool.on('error', () => {}); // an idle client dropped by the server: the next checkout reconnects
+    return pool;
   }
 
-  async #transaction<T>(role: string, what: string, work: (c: pg.PoolClient) => Promise<T>): Promise<T> {
-    let client: pg.PoolClient;
+  async #transaction<T>(role: string, what: string, work: (c: PoolClient) => Promise<T>): Promise<T> {
+    let client: PoolClient;
     try {
-      client = await this.#pool.connect();
+      client = await (await this.#admin()).connect();
     } catch (cause) {
       throw failure(`connecting as the admin role for ${what}`, cause);
     }
@@ -125,17 +140,18 @@ export class RoleAdmin {
   /** End the role's sessions (waiting up to 5 s for each), drop what it owns in every database, then the role. */
   async drop(role: string): Promise<void> {
     try {
-      await this.#pool.query(
+      const admin = await this.#admin();
+      await admin.query(
         'SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity WHERE usename = $1 AND pid <> pg_backend_pid()',
         [role],
       );
-      const dbs = await this.#pool.query<{ datname: string }>(
+      const dbs = await admin.query<{ datname: string }>(
         `SELECT DISTINCT d.datname FROM pg_shdepend s JOIN pg_database d ON d.oid = s.dbid
           WHERE s.refclassid = 'pg_authid'::regclass AND s.refobjid = (SELECT oid FROM pg_roles WHERE rolname = $1)`,
         [role],
       );
       for (const { datname } of dbs.rows) await this.#dropOwnedIn(datname, role);
-      await this.#pool.query(`DROP ROLE IF EXISTS ${q(role)}`);
+      await admin.query(`DROP ROLE IF EXISTS ${q(role)}`);
     } catch (cause) {
       throw cause instanceof EscrowError ? cause : failure('dropping the lease role', cause);
     }
@@ -143,17 +159,21 @@ export class RoleAdmin {
 
   /** `DROP OWNED` acts on the current database only: objects the role created elsewhere need a visit there. */
   async #dropOwnedIn(database: string, role: string): Promise<void> {
-    const pool = database === this.#o.database ? this.#pool : this.#newPool(database);
+    if (database === this.#o.database) {
+      await (await this.#admin()).query(`DROP OWNED BY ${q(role)}`);
+      return;
+    }
+    const pool = await this.#newPool(database);
     try {
       await pool.query(`DROP OWNED BY ${q(role)}`);
     } finally {
-      if (pool !== this.#pool) await pool.end();
+      await pool.end();
     }
   }
 
   /** Roles named with `prefix` whose VALID UNTIL is before `before` (leases that ended without a revocation). */
   async expiredRoles(prefix: string, before: Date): Promise<string[]> {
-    const rows = await this.#pool.query<{ rolname: string }>(
+    const rows = await (await this.#admin()).query<{ rolname: string }>(
       `SELECT rolname FROM pg_roles WHERE starts_with(rolname, $1) AND rolvaliduntil < $2 ORDER BY rolname`,
       [prefix, before.toISOString()],
     );
@@ -161,6 +181,8 @@ export class RoleAdmin {
   }
 
   async close(): Promise<void> {
-    await this.#pool.end();
+    const pool = this.#pool;
+    this.#pool = undefined;
+    await (await pool)?.end();
   }
 }

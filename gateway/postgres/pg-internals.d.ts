@@ -16,3 +16,9 @@ declare module 'pg/lib/crypto/sasl.js' {
   /** Throws unless the server proved it knows the verifier (server signature). */
   export function finalizeSession(session: SaslSession, serverData: string): void;
 }
+
+/** Types for node-postgres' escaping helpers (`pg/lib/utils.js`), the same functions `pg` exports. */
+declare module 'pg/lib/utils.js' {
+  export function escapeIdentifier(value: string): string;
+  export function escapeLiteral(value: string): string;
+}
