@@ -1,6 +1,6 @@
 /** The SQL the `postgres` adapter runs as its admin role: create or re-key a lease's role, drop it. */
 import type { Pool, PoolClient } from 'pg';
-import { escapeIdentifier, escapeLiteral } from 'pg/lib/utils.js';
+import pgUtils from 'pg/lib/utils.js';
 import { EscrowError } from '../gateway/errors.js';
 
 export interface RoleAdminOptions {
@@ -26,8 +26,8 @@ export interface RoleGrant {
   readonly note: string;
 }
 
-const q = escapeIdentifier;
-const lit = escapeLiteral;
+const q = pgUtils.escapeIdentifier;
+const lit = pgUtils.escapeLiteral;
 
 /**
  * `pg` is loaded on first use, not at start: loading it constructs a fetch `Response` (its Cloudflare check),

@@ -19,6 +19,10 @@ declare module 'pg/lib/crypto/sasl.js' {
 
 /** Types for node-postgres' escaping helpers (`pg/lib/utils.js`), the same functions `pg` exports. */
 declare module 'pg/lib/utils.js' {
-  export function escapeIdentifier(value: string): string;
-  export function escapeLiteral(value: string): string;
+  /** CommonJS: Node's ESM loader sees only its default export. */
+  const utils: {
+    escapeIdentifier(value: string): string;
+    escapeLiteral(value: string): string;
+  };
+  export default utils;
 }
