@@ -1,6 +1,15 @@
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { appendFileSync, chmodSync, chownSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  appendFileSync,
+  chmodSync,
+  chownSync,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,7 +32,17 @@ export interface PgCluster {
   destroy(): void;
 }
 
-const BIN = process.env.ESCROW_TEST_PG_BIN ?? '/usr/lib/postgresql/15/bin';
+/** The server binaries: $ESCROW_TEST_PG_BIN, else Debian's newest /usr/lib/postgresql/<version>/bin. */
+function serverBin(): string {
+  if (process.env.ESCROW_TEST_PG_BIN) return process.env.ESCROW_TEST_PG_BIN;
+  const root = '/usr/lib/postgresql';
+  const versions = existsSync(root) ? readdirSync(root).filter((v) => existsSync(join(root, v, 'bin', 'initdb'))) : [];
+  const newest = versions.sort((a, b) => Number(b) - Number(a))[0];
+  if (newest === undefined) throw new Error('no PostgreSQL server binaries (set ESCROW_TEST_PG_BIN)');
+  return join(root, newest, 'bin');
+}
+
+const BIN = serverBin();
 
 function asPostgres(command: string, args: readonly string[]): void {
   const [file, argv] =
