@@ -13,8 +13,11 @@ const MAX_HELD_MESSAGE = 8 * 1024 * 1024;
  */
 export class BackendScrubber extends Transform {
   readonly #needles: readonly Buffer[];
-  #header = Buffer.alloc(0);
+  /** Header bytes seen of the current message (0–5), its length field, and body bytes still to come. */
+  #got = 0;
+  readonly #length = Buffer.alloc(4);
   #remaining = 0;
+  /** The pieces of an E/N message being held until it is whole. */
   #held: Buffer[] | undefined;
   #heldBytes = 0;
   bytes = 0;
@@ -26,58 +29,65 @@ export class BackendScrubber extends Transform {
 
   /** True between two messages: a message of Escrow's own may be sent now. */
   get atBoundary(): boolean {
-    return this.#remaining === 0 && this.#header.length === 0;
+    return this.#got === 0 && this.#remaining === 0;
   }
 
+  /**
+   * Walks the chunk's message headers; every run of other messages goes on as one slice of the chunk (one
+   * write downstream per chunk, not one per message), an E/N message is held until whole, then masked.
+   */
   override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
     this.bytes += chunk.length;
+    let at = 0;
+    let run = this.#held ? -1 : 0; // start of the bytes to pass on; -1 while they belong to a held message
+    let heldFrom = this.#held ? 0 : -1;
     try {
-      let at = 0;
-      while (at < chunk.length) at = this.#remaining === 0 ? this.#startMessage(chunk, at) : this.#continue(chunk, at);
+      while (at < chunk.length) {
+        if (this.#got < 5) {
+          const byte = chunk[at]!;
+          if (this.#got === 0 && (byte === 0x45 || byte === 0x4e)) {
+            if (run >= 0 && at > run) this.push(chunk.subarray(run, at));
+            [run, heldFrom, this.#held, this.#heldBytes] = [-1, at, [], 0];
+          } else if (this.#got > 0) this.#length[this.#got - 1] = byte;
+          this.#got++;
+          at++;
+          if (this.#got === 5) this.#remaining = this.#bodyLength();
+        } else {
+          const take = Math.min(this.#remaining, chunk.length - at);
+          at += take;
+          this.#remaining -= take;
+        }
+        if (this.#got === 5 && this.#remaining === 0) {
+          this.#got = 0;
+          if (this.#held) {
+            this.#hold(chunk.subarray(heldFrom, at));
+            this.#release();
+            [run, heldFrom] = [at, -1];
+          }
+        }
+      }
+      if (this.#held) this.#hold(chunk.subarray(heldFrom));
+      else if (run >= 0 && run < chunk.length) this.push(run === 0 ? chunk : chunk.subarray(run));
       done();
     } catch (error) {
       done(error as Error);
     }
   }
 
-  /** Read (part of) a header; once whole, start holding an E/N message or pass the header on. */
-  #startMessage(chunk: Buffer, at: number): number {
-    const next = this.#readHeader(chunk, at);
-    if (this.#header.length < 5) return chunk.length;
-    const type = this.#header[0];
-    this.#remaining = this.#header.readInt32BE(1) - 4;
-    if (this.#remaining < 0) throw new Error('invalid message length from the database server');
-    this.#held = type === 0x45 || type === 0x4e ? [this.#header] : undefined;
-    this.#heldBytes = this.#header.length;
-    if (!this.#held) this.push(this.#header);
-    this.#header = Buffer.alloc(0);
-    if (this.#remaining === 0) this.#finish();
-    return next;
+  #bodyLength(): number {
+    const length = this.#length.readInt32BE(0) - 4;
+    if (length < 0) throw new Error('invalid message length from the database server');
+    return length;
   }
 
-  /** The next piece of the current message's body. */
-  #continue(chunk: Buffer, at: number): number {
-    const piece = chunk.subarray(at, at + this.#remaining);
-    this.#remaining -= piece.length;
-    if (this.#held) {
-      this.#held.push(piece);
-      this.#heldBytes += piece.length;
-      if (this.#heldBytes > MAX_HELD_MESSAGE) throw new Error('oversized notice from the database server');
-    } else this.push(piece);
-    if (this.#remaining === 0) this.#finish();
-    return at + piece.length;
+  #hold(piece: Buffer): void {
+    this.#held!.push(piece);
+    this.#heldBytes += piece.length;
+    if (this.#heldBytes > MAX_HELD_MESSAGE) throw new Error('oversized notice from the database server');
   }
 
-  #readHeader(chunk: Buffer, at: number): number {
-    const need = 5 - this.#header.length;
-    const take = chunk.subarray(at, at + need);
-    this.#header = this.#header.length === 0 ? Buffer.from(take) : Buffer.concat([this.#header, take]);
-    return at + take.length;
-  }
-
-  #finish(): void {
-    if (!this.#held) return;
-    const whole = Buffer.concat(this.#held);
+  #release(): void {
+    const whole = Buffer.concat(this.#held!);
     maskInPlace(whole, this.#needles);
     this.#held = undefined;
     this.push(whole);
