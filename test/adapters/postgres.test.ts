@@ -112,6 +112,31 @@ describe('the postgres adapter creates one role per task and target, and drops i
     await adapter.revoke!(fresh);
   });
 
+  it('works with a non-superuser admin that has only CREATEROLE (what docs/databases.md asks a DBA for)', async () => {
+    const adminRole = `escrowtest_admin_${fx.suffix}`;
+    await fx.sql(`CREATE ROLE ${pg.escapeIdentifier(adminRole)} LOGIN CREATEROLE`);
+    try {
+      const limited = await createAdapter({ ...options(), adminUsername: adminRole }, context());
+      const credential = await limited.issue(scope(fx, 'lse_limited', `tsk_${fx.suffix}eeeeeeeeeeeeee`));
+      const { hostname, port } = new URL(PG_URL);
+      const session = new pg.Client({
+        host: hostname,
+        port: Number(port),
+        database: fx.database,
+        user: credential.fields.username,
+        password: credential.fields.password,
+      });
+      await session.connect();
+      const ended = new Promise<Error>((resolve) => session.on('error', resolve));
+      await limited.revoke!(credential);
+      expect((await ended).message).toMatch(/terminat/);
+      expect(await fx.leaseRoles()).toEqual([]);
+      await limited.close?.();
+    } finally {
+      await fx.sql(`DROP ROLE IF EXISTS ${pg.escapeIdentifier(adminRole)}`);
+    }
+  });
+
   it('refuses to inject into an HTTP request', () => {
     expect(() =>
       adapter.inject({ method: 'GET', path: '/', headers: {} }, { fields: {}, ttlSeconds: 1, wireForms: [] }),
