@@ -100,7 +100,8 @@ export async function handleConnection(gw: Gateway, ctx: ListenerContext, raw: S
     }
     if (failure.reason !== 'eof') recordRefusal(gw, ctx, admission, failure);
     const client = current.socket;
-    if (client.writable) client.end(errorFor(failure));
+    // After a failed TLS handshake the client expects TLS records: a plaintext ErrorResponse would be noise.
+    if (client.writable && failure.reason !== 'tls_failed') client.end(errorFor(failure));
     setTimeout(() => client.destroy(), 1_000).unref();
   } finally {
     limit.clear();

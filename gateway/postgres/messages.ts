@@ -88,14 +88,19 @@ const BY_REASON: Readonly<Record<string, string>> = {
 
 /** The ErrorResponse for an Escrow error. The message is the error's own (never a secret); internals stay generic. */
 export function errorFor(error: EscrowError): Buffer {
-  const sqlstate = (error.reason !== undefined ? BY_REASON[error.reason] : undefined) ?? SQLSTATE[error.code];
+  const sqlstate = sqlstateOf(error);
   if (error.code === 'internal') return errorResponse(sqlstate, 'internal error');
   const decision = error.decisionId !== undefined ? ` (decision ${error.decisionId})` : '';
   const hint = error.reason === 'tls_required' ? 'connect with sslmode=require or sslmode=verify-full' : undefined;
   return errorResponse(sqlstate, `escrow: ${error.message}${decision}`, hint);
 }
 
-/** The SQLSTATE `errorFor` would send (for audit events and tests). */
+/**
+ * The SQLSTATE `errorFor` sends: the database server's own when it refused the session (`3D000` for a database
+ * that does not exist, `53300` for the role's connection limit…), else by reason, else by code.
+ */
 export function sqlstateOf(error: EscrowError): string {
+  const server = error.reason === 'server_refused' ? (error.cause as { code?: unknown } | undefined)?.code : undefined;
+  if (typeof server === 'string' && /^[0-9A-Z]{5}$/.test(server)) return server;
   return (error.reason !== undefined ? BY_REASON[error.reason] : undefined) ?? SQLSTATE[error.code];
 }

@@ -81,6 +81,27 @@ describe('the postgres adapter creates one role per task and target, and drops i
     await expect(adapter.revoke!(second)).resolves.toBeUndefined(); // idempotent
   });
 
+  it('a renewal keeps the role and its live sessions; only the newest lease’s revoke ends them', async () => {
+    const taskId = `tsk_${fx.suffix}ffffffffffffff`;
+    const first = await adapter.issue(scope(fx, 'lse_r1', taskId));
+    const { hostname, port } = new URL(PG_URL);
+    const session = new pg.Client({
+      host: hostname,
+      port: Number(port),
+      database: fx.database,
+      user: first.fields.username,
+      password: first.fields.password,
+    });
+    await session.connect();
+    const renewed = await adapter.issue(scope(fx, 'lse_r2', taskId));
+    await adapter.revoke!(first); // what the revocation queue does with the renewed lease's old credential
+    expect((await session.query('SELECT count(*)::int AS n FROM items')).rows[0]).toEqual({ n: 2 });
+    const ended = new Promise<Error>((resolve) => session.on('error', resolve));
+    await adapter.revoke!(renewed);
+    expect((await ended).message).toMatch(/terminat/);
+    expect(await fx.leaseRoles()).toEqual([]);
+  });
+
   it('ends the role’s live sessions and drops the objects it created before dropping it', async () => {
     await fx.sql(`GRANT CREATE ON SCHEMA public TO ${pg.escapeIdentifier(fx.readWrite)}`);
     const rw = await createAdapter({ ...options(), template: fx.readWrite }, context());

@@ -101,6 +101,14 @@ describe('refused connections get a PostgreSQL ErrorResponse with the right SQLS
     expect((await refusal({ user: task, password: token, database: 'postgres' })).code).toBe('42501');
   });
 
+  it('a refusal by the database server itself keeps the server’s SQLSTATE (3D000 for a missing database)', async () => {
+    const token = await escrow.token();
+    const task = await escrow.openTask(token, ['db']);
+    const error = await refusal({ user: task, password: token, database: `escrowtest_missing_${fx.suffix}` });
+    expect(error.code).toBe('3D000');
+    expect(error.message).toMatch(/^escrow: the database server refused the session: database ".*" does not exist$/);
+  });
+
   it('a plain connection (no SSLRequest): 28000 with a hint to use TLS, before any password is asked', async () => {
     const token = await escrow.token();
     const task = await escrow.openTask(token, ['db']);
