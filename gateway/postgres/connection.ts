@@ -56,6 +56,28 @@ function deadline(ms: number): { readonly expired: Promise<never>; clear(): void
   return { expired, clear: () => clearTimeout(timer) };
 }
 
+/** The refusal: one ErrorResponse where the client reads, one audit event, then the connection closes. */
+function refuse(gw: Gateway, ctx: ListenerContext, a: ConnectionAdmission, client: Duplex, error: unknown): void {
+  const failure = toEscrowError(error);
+  if (failure.code === 'internal')
+    gw.log.error({ requestId: a.requestId, err: failure.cause }, 'postgres connection failed');
+  if (failure.reason !== 'eof') recordRefusal(gw, ctx, a, failure);
+  // After a failed TLS handshake the client expects TLS records: a plaintext ErrorResponse would be noise.
+  if (client.writable && failure.reason !== 'tls_failed') client.end(errorFor(failure));
+  setTimeout(() => client.destroy(), 1_000).unref();
+}
+
+/** The startup proper once the opening is known: encryption enforced, protocol negotiated, user and database. */
+function startupFacts(opening: Startup, raw: Socket, ctx: ListenerContext) {
+  requireEncryption(opening, raw, ctx);
+  if (opening.negotiate) opening.socket.write(negotiateProtocolVersion(opening.negotiate));
+  const user = opening.params.get('user');
+  if (!user) throw new EscrowError('identity_missing', 'no user name (the task id) in the startup packet');
+  // PostgreSQL's own default: the database named like the user.
+  const database = opening.params.get('database') || user;
+  return { socket: opening.socket, tls: opening.tls, reader: opening.reader, user, database };
+}
+
 /**
  * One client connection on a postgres listener: startup (TLS, version, parameters), the shared stages, then
  * the upstream login as the lease's role and the relay (session.ts). Every refusal is one ErrorResponse with
@@ -79,30 +101,13 @@ export async function handleConnection(gw: Gateway, ctx: ListenerContext, raw: S
       raw.end(); // as PostgreSQL: no answer, whether or not the key named a session
       return;
     }
-    requireEncryption(opening, raw, ctx);
-    if (opening.negotiate) opening.socket.write(negotiateProtocolVersion(opening.negotiate));
-    const user = opening.params.get('user');
-    if (!user) throw new EscrowError('identity_missing', 'no user name (the task id) in the startup packet');
-    // PostgreSQL's own default: the database named like the user.
-    const database = opening.params.get('database') || user;
-    const facts = { socket: opening.socket, tls: opening.tls, reader: opening.reader, user, database };
-    await Promise.race([
-      admitConnection(gw, target, { ...facts, clientIp: clientIp(raw.remoteAddress) }, admission),
-      limit.expired,
-    ]);
+    const facts = { ...startupFacts(opening, raw, ctx), clientIp: clientIp(raw.remoteAddress) };
+    await Promise.race([admitConnection(gw, target, facts, admission), limit.expired]);
     limit.clear(); // the upstream login is bounded by the target's connectTimeoutMs
-    const session = await runSession(gw, ctx, target, { opening, database, admission, startedAt });
+    const session = await runSession(gw, ctx, target, { opening, database: facts.database, admission, startedAt });
     await session.ended;
   } catch (error) {
-    const failure = toEscrowError(error);
-    if (failure.code === 'internal') {
-      gw.log.error({ requestId: admission.requestId, err: failure.cause }, 'postgres connection failed');
-    }
-    if (failure.reason !== 'eof') recordRefusal(gw, ctx, admission, failure);
-    const client = current.socket;
-    // After a failed TLS handshake the client expects TLS records: a plaintext ErrorResponse would be noise.
-    if (client.writable && failure.reason !== 'tls_failed') client.end(errorFor(failure));
-    setTimeout(() => client.destroy(), 1_000).unref();
+    refuse(gw, ctx, admission, current.socket, error);
   } finally {
     limit.clear();
   }

@@ -106,6 +106,76 @@ export interface Relay {
   readonly ended: Promise<RelayEnd>;
 }
 
+/** Agent ⇄ server after the handshake: the agent's bytes as they are, the server's through the scrubber. */
+class RelayedSession implements Relay {
+  readonly #client: Duplex;
+  readonly #server: Duplex;
+  readonly #scrubber: BackendScrubber;
+  #end: RelayEnd | undefined;
+  #fromClient: number;
+  readonly ended: Promise<RelayEnd>;
+
+  constructor(client: Duplex, server: Duplex, needles: readonly Buffer[], clientFirst: Buffer) {
+    this.#client = client;
+    this.#server = server;
+    this.#scrubber = new BackendScrubber(needles);
+    this.#fromClient = clientFirst.length;
+    this.ended = new Promise<RelayEnd>((resolve) => {
+      client.once('close', () => {
+        this.#finish('client_closed');
+        resolve(this.#end ?? 'client_closed');
+      });
+    });
+  }
+
+  get bytes(): { fromClient: number; toClient: number } {
+    return { fromClient: this.#fromClient, toClient: this.#scrubber.bytes };
+  }
+
+  /** Wire both directions; bytes read ahead during the handshake go first. */
+  start(clientFirst: Buffer, serverFirst: Buffer): void {
+    const [client, server, scrubber] = [this.#client, this.#server, this.#scrubber];
+    client.on('data', (chunk: Buffer) => {
+      this.#fromClient += chunk.length;
+    });
+    server.once('close', () => {
+      this.#end ??= 'server_closed';
+      scrubber.end();
+    });
+    scrubber.once('end', () => {
+      client.end();
+      // A client that never closes its side must not hold the session open.
+      setTimeout(() => client.destroy(), 1_000).unref();
+    });
+    scrubber.once('error', () => this.#finish('error'));
+    for (const s of [client, server]) s.on('error', () => this.#finish('error'));
+    // Pipes first: bytes written into the scrubber before its pipe exists would flow past it.
+    client.pipe(server);
+    server.pipe(scrubber).pipe(client);
+    if (clientFirst.length > 0) server.write(clientFirst);
+    if (serverFirst.length > 0) scrubber.write(serverFirst);
+    client.resume();
+    server.resume();
+  }
+
+  #finish(why: RelayEnd): void {
+    this.#end ??= why;
+    this.#server.destroy();
+    this.#client.destroy();
+  }
+
+  cut(reason: RelayEnd, message: Buffer): void {
+    if (this.#end !== undefined) return;
+    this.#end = reason;
+    this.#server.unpipe(this.#scrubber);
+    this.#server.destroy();
+    // Through the scrubber, so it follows what was already relayed; mid-message, an ErrorResponse would
+    // corrupt the stream the client is parsing: then the connection just closes.
+    if (this.#scrubber.atBoundary) this.#scrubber.push(message);
+    this.#scrubber.push(null);
+  }
+}
+
 /** Relay agent ⇄ server after the handshake; `clientFirst`/`serverFirst` are bytes read ahead during it. */
 export function relay(
   client: Duplex,
@@ -113,60 +183,7 @@ export function relay(
   needles: readonly Buffer[],
   ahead: { readonly clientFirst: Buffer; readonly serverFirst: Buffer },
 ): Relay {
-  const scrubber = new BackendScrubber(needles);
-  const bytes = {
-    fromClient: ahead.clientFirst.length,
-    get toClient() {
-      return scrubber.bytes;
-    },
-  };
-  let end: RelayEnd | undefined;
-  let settle: (why: RelayEnd) => void = () => {};
-  const ended = new Promise<RelayEnd>((resolve) => {
-    settle = resolve;
-  });
-  const finish = (why: RelayEnd) => {
-    end ??= why;
-    server.destroy();
-    client.destroy();
-  };
-  client.on('data', (chunk: Buffer) => {
-    bytes.fromClient += chunk.length;
-  });
-  client.once('close', () => {
-    finish('client_closed');
-    settle(end ?? 'client_closed');
-  });
-  server.once('close', () => {
-    if (end === undefined) end = 'server_closed';
-    scrubber.end();
-  });
-  scrubber.once('end', () => {
-    client.end();
-    // A client that never closes its side must not hold the session open.
-    setTimeout(() => client.destroy(), 1_000).unref();
-  });
-  scrubber.once('error', () => finish('error'));
-  for (const s of [client, server]) s.on('error', () => finish('error'));
-  // Pipes first: bytes written into the scrubber before its pipe exists would flow past it.
-  client.pipe(server);
-  server.pipe(scrubber).pipe(client);
-  if (ahead.clientFirst.length > 0) server.write(ahead.clientFirst);
-  if (ahead.serverFirst.length > 0) scrubber.write(ahead.serverFirst);
-  client.resume();
-  server.resume();
-  return {
-    bytes,
-    ended,
-    cut(reason, message) {
-      if (end !== undefined) return;
-      end = reason;
-      server.unpipe(scrubber);
-      server.destroy();
-      // Through the scrubber, so it follows what was already relayed; mid-message, an ErrorResponse would
-      // corrupt the stream the client is parsing: then the connection just closes.
-      if (scrubber.atBoundary) scrubber.push(message);
-      scrubber.push(null);
-    },
-  };
+  const session = new RelayedSession(client, server, needles, ahead.clientFirst);
+  session.start(ahead.clientFirst, ahead.serverFirst);
+  return session;
 }
