@@ -1,10 +1,12 @@
 import { execFile } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
 import { promisify } from 'node:util';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { auditTrace } from '../../gateway/audit/index.js';
+import { createLogger } from '../../gateway/log.js';
 import type { TestEscrow } from '../support/escrow.js';
 import { createPgFixture, type PgFixture } from '../support/postgres.js';
 import { agentClient, createDbPki, type DbPki, startDbEscrow } from '../support/postgres-escrow.js';
@@ -15,11 +17,23 @@ let fx: PgFixture;
 let pki: DbPki;
 let escrow: TestEscrow & { dbPort: number };
 const clients: pg.Client[] = [];
+const logLines: Buffer[] = [];
 
 beforeAll(async () => {
   fx = await createPgFixture('connect');
   pki = createDbPki();
-  escrow = await startDbEscrow(pki, { template: fx.readOnly, rolePrefix: fx.rolePrefix });
+  // Every log line, at debug level, to search for the password and the token.
+  const destination = new Writable({
+    write(chunk: Buffer, _encoding, callback) {
+      logLines.push(Buffer.from(chunk));
+      callback();
+    },
+  });
+  escrow = await startDbEscrow(
+    pki,
+    { template: fx.readOnly, rolePrefix: fx.rolePrefix },
+    { log: createLogger({ level: 'debug', destination }) },
+  );
 });
 afterAll(async () => {
   await Promise.all(clients.map((c) => c.end().catch(() => {})));
@@ -83,8 +97,8 @@ describe('an agent connects with its workload token and runs queries as its mint
   });
 });
 
-describe('the role password never reaches the agent, the logs or the audit trail, and traces back to the task', () => {
-  it('is absent from what the client received, from the audit file and from pg_stat_activity; trace finds the lease', async () => {
+describe('the role password never reaches the agent, the logs, the metrics or the audit trail, and traces back to the task', () => {
+  it('is absent from what the client received, the audit file, the logs, /metrics and pg_stat_activity; trace finds the lease', async () => {
     const token = await escrow.token();
     const task = await escrow.openTask(token, ['db'], 'count the items');
     const client = await connectAs(token, task);
@@ -103,6 +117,10 @@ describe('the role password never reaches the agent, the logs or the audit trail
     expect(String(activity.rows[0]?.q)).not.toContain(password);
     const metrics = await escrow.gw.metrics.exposition();
     expect(metrics).not.toContain(password);
+    const logs = Buffer.concat(logLines).toString();
+    expect(logs.length).toBeGreaterThan(0);
+    expect(logs).not.toContain(password);
+    expect(logs).not.toContain(token);
     const trace = JSON.parse(
       auditTrace({
         input: text.split('\n'),
