@@ -8,6 +8,7 @@ import { createHmacAdapter } from './hmac.js';
 import { createJwtBearerAdapter } from './jwt-bearer.js';
 import { loadModule, ModuleLoadError } from './module-loader.js';
 import { createOauth2ClientCredentialsAdapter } from './oauth2.js';
+import { createPostgresAdapter } from './postgres.js';
 import { createQueryAdapter } from './query.js';
 import { createRabbitmqAdapter } from './rabbitmq.js';
 import type { Adapter, AdapterContext, AdapterFactory } from './types.js';
@@ -21,6 +22,7 @@ export const builtinAdapters: ReadonlyMap<string, AdapterFactory> = new Map<stri
   ['jwt-bearer', createJwtBearerAdapter],
   ['rabbitmq', createRabbitmqAdapter],
   ['hmac', createHmacAdapter],
+  ['postgres', createPostgresAdapter],
 ]);
 
 function isModulePath(kind: string): boolean {

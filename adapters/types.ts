@@ -59,6 +59,8 @@ export interface Adapter {
   inject(request: UpstreamRequest, credential: Credential): void | readonly string[];
   /** Invalidate a dynamic credential at the upstream (optional: static secrets cannot be revoked). */
   revoke?(credential: Credential): Promise<void>;
+  /** Release what the adapter holds (e.g. admin connections), once the gateway stops. */
+  close?(): Promise<void>;
 }
 
 /** What every adapter factory receives beside its own options. */
@@ -70,6 +72,8 @@ export interface AdapterContext {
   /** Directory that relative paths in options are resolved against. */
   readonly baseDir: string;
   readonly now: () => number;
+  /** The target's `upstream` (an adapter that manages credentials at that server may default to it). */
+  readonly upstream?: string;
 }
 
 export type AdapterFactory = (options: Record<string, unknown>, context: AdapterContext) => Adapter | Promise<Adapter>;

@@ -7,6 +7,7 @@ import { explainError } from './cause.js';
 import { Closers, openOrClose } from './closers.js';
 import type { LoadedConfig } from './config/load.js';
 import { resolveSecretRef } from './config/secret-ref.js';
+import { EscrowError } from './errors.js';
 import type { Gateway } from './gateway.js';
 import { createIdentityVerifier } from './identity/index.js';
 import { createLeaseCipher } from './leases/crypto.js';
@@ -15,6 +16,7 @@ import { LeaseService } from './leases/service.js';
 import type { Logger } from './log.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { createPolicyEngine } from './policy/engine.js';
+import { createPostgresListeners, type PostgresListener } from './postgres/index.js';
 import { createUpstreamPool } from './proxy/forward.js';
 import { SecretRegistry } from './scrub/registry.js';
 import { createStore } from './store/index.js';
@@ -25,6 +27,8 @@ export interface RunningGateway extends Gateway {
   /** SHA-256 of the enforced policy set, and whether the revocation subscription is live (for /readyz). */
   readonly state: { subscribed: boolean; draining: boolean };
   readonly baseDir: string;
+  /** One listener per `protocol: postgres` target (started by gateway/server.ts, stopped by `close`). */
+  readonly postgres: readonly PostgresListener[];
   close(): Promise<void>;
 }
 
@@ -71,10 +75,15 @@ async function buildTargets(
       path: `targets[${i}].credential`,
       baseDir: loaded.baseDir,
       now,
+      upstream: config.upstream,
     });
+    if (adapter.kind === 'postgres' && config.protocol !== 'postgres') {
+      throw new EscrowError('config_invalid', `targets[${i}].credential.adapter: postgres needs protocol: postgres`);
+    }
     const url = new URL(config.upstream);
-    const pool = createUpstreamPool(config);
-    closers.add(() => pool.close());
+    closers.add(async () => adapter.close?.());
+    const pool = config.protocol === 'http' ? createUpstreamPool(config) : undefined;
+    if (pool) closers.add(() => pool.close());
     targets.set(config.name, {
       config,
       adapter,
@@ -211,6 +220,9 @@ async function buildGateway(loaded: LoadedConfig, options: GatewayOptions, close
     queue.close();
   });
   const state = { subscribed: false, draining: false };
+  const parts = { config, targets, identity, policy, tasks, leases, revoker, secrets, store, audit, metrics, log, now };
+  const postgres = createPostgresListeners(parts, loaded, secret);
+  for (const listener of postgres) closers.add(() => listener.close());
   await revoker.listen((healthy) => {
     state.subscribed = healthy;
   });
@@ -228,21 +240,10 @@ async function buildGateway(loaded: LoadedConfig, options: GatewayOptions, close
   closers.add(() => clearInterval(sweeper));
 
   return {
-    config,
-    targets,
-    identity,
-    policy,
-    tasks,
-    leases,
-    revoker,
-    secrets,
-    store,
-    audit,
-    metrics,
-    log,
-    now,
+    ...parts,
     state,
     baseDir,
+    postgres,
     async close() {
       await closers.closeAll();
     },

@@ -115,7 +115,8 @@ export async function handleRequest(gw: Gateway, req: IncomingMessage, res: Serv
       return await handleTaskApi(gw, req, res, route, ex.requestId);
     }
     const target = gw.targets.get(route.target);
-    if (!target) throw new EscrowError('unknown_target', 'no such target');
+    // A postgres target is reached on its own listener, never over HTTP.
+    if (target?.config.protocol !== 'http') throw new EscrowError('unknown_target', 'no such target');
     ex.target = target;
     ex.path = upstreamPath(target, route.rest);
     requireAudit(gw.audit);

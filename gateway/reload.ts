@@ -58,6 +58,7 @@ async function buildAdapters(loaded: LoadedConfig, gw: RunningGateway, env: Node
       path: `targets[${i}].credential`,
       baseDir: loaded.baseDir,
       now: gw.now,
+      upstream: target.upstream,
     });
     adapters.set(target.name, adapter);
   }

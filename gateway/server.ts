@@ -127,6 +127,7 @@ export async function startListeners(gw: RunningGateway): Promise<Listeners> {
     ...(tls && tlsConfig ? [[tls, tlsConfig.listen, 'proxy.tls.listen'] as const] : []),
     [admin, gw.config.admin.listen, 'admin.listen'],
   ]);
+  for (const listener of gw.postgres) await listener.listen();
   return {
     proxy,
     ...(tls ? { tls } : {}),

@@ -7,7 +7,8 @@ import type { TargetFacts } from './policy/types.js';
 export interface TargetRuntime {
   readonly config: TargetConfig;
   readonly adapter: Adapter;
-  readonly pool: Pool;
+  /** The HTTP upstream's connection pool (absent for `protocol: postgres`, whose listener connects itself). */
+  readonly pool: Pool | undefined;
   /** The upstream URL's path without a trailing slash (`''` for the root). */
   readonly basePath: string;
   readonly origin: string;

@@ -72,14 +72,14 @@ const NOTES: Record<string, string> = {
   targets: 'The upstreams agents may reach, one per `/<name>/` path prefix. See docs/targets.md.',
   'targets[].name': 'The first path segment agents use (`/<name>/…`); lower-case letters, digits, dashes.',
   'targets[].upstream':
-    'Base URL requests are forwarded to (`http(s)://host[:port][/base/path]`); no userinfo, query or fragment.',
+    'Base URL requests are forwarded to (`http(s)://host[:port][/base/path]`), or `postgres://host[:port]` for `protocol: postgres`; no userinfo, query or fragment.',
   'targets[].attributes':
     'Cedar attributes of the target (`sensitivity`, `environment`, …) and tags policies can read.',
   'targets[].requireTask': 'Refuse requests without a live `X-Escrow-Task` (403 `task_required`).',
   'targets[].credential':
     'How the credential is obtained and injected: `adapter` plus the adapter’s own options (docs/targets.md).',
   'targets[].credential.adapter':
-    'Built-in adapter name (`header`, `basic`, `query`, `oauth2-client-credentials`, `jwt-bearer`, `rabbitmq`, `hmac`) or `./path/to/module.js`.',
+    'Built-in adapter name (`header`, `basic`, `query`, `oauth2-client-credentials`, `jwt-bearer`, `rabbitmq`, `hmac`, `postgres`) or `./path/to/module.js`.',
   'targets[].credential.ttl': 'Lease lifetime in seconds; a lease never outlives its task.',
   'targets[].limits': 'Size and time limits for this target.',
   'targets[].limits.maxBodyBytes': 'Largest request body; bigger gets 413.',

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { checkPostgresUrl, isLoopback, listenHost, postgresSchemas } from '../postgres/config.js';
 import { identitySchema } from './identity-schema.js';
 
 /** A reference to a secret: `env:NAME` or `file:PATH`. Literal secrets are refused in config. */
@@ -38,14 +39,24 @@ const limitsSchema = z.strictObject({
   connectTimeoutMs: z.number().int().positive().default(5_000),
 });
 
-export const targetSchema = z.strictObject({
+const postgres = postgresSchemas(secretRef);
+
+/** The http(s) upstream rules; a `protocol: postgres` target is checked by `checkPostgresUrl` instead. */
+function checkHttpUrl(u: string): string | undefined {
+  if (!URL.canParse(u)) return 'Invalid URL';
+  if (!/^https?:\/\//.test(u)) return 'must be an http:// or https:// URL';
+  if (new URL(u).username || new URL(u).password) return 'must not carry userinfo (put secrets in credential)';
+  if (new URL(u).search || new URL(u).hash) return 'must not carry a query or fragment';
+  return undefined;
+}
+
+const baseTargetSchema = z.strictObject({
   name: targetName,
-  upstream: z
-    .string()
-    .url()
-    .refine((u) => /^https?:\/\//.test(u), 'must be an http:// or https:// URL')
-    .refine((u) => !new URL(u).username && !new URL(u).password, 'must not carry userinfo (put secrets in credential)')
-    .refine((u) => !new URL(u).search && !new URL(u).hash, 'must not carry a query or fragment'),
+  /** `http` (default) proxies HTTP under `/<name>/`; `postgres` listens on `listen` for the PostgreSQL wire protocol. */
+  protocol: z.enum(['http', 'postgres']).default('http'),
+  /** Address of this target's own listener (`protocol: postgres` only). */
+  listen: listenAddress.optional(),
+  upstream: z.string(),
   attributes: z.record(z.string(), attributeValue).default({}),
   requireTask: z.boolean().default(true),
   /** Another header that may carry the workload token for this target, beside the issuer's (e.g. `x-api-key`). */
@@ -75,7 +86,35 @@ export const targetSchema = z.strictObject({
       keepAliveTimeoutMs: z.number().int().positive().default(30_000),
     })
     .default({ connections: 128, keepAliveTimeoutMs: 30_000 }),
+  /** The PostgreSQL listener's options (`protocol: postgres` only; docs/databases.md). */
+  postgres: postgres.listener.optional(),
 });
+
+type TargetShape = z.output<typeof baseTargetSchema>;
+
+/** The rules that tie a target's keys to its protocol, each reported at the key it concerns. */
+function checkProtocol(t: TargetShape, ctx: z.core.$RefinementCtx<TargetShape>): void {
+  const fail = (path: string, message: string) => ctx.addIssue({ code: 'custom', path: path.split('.'), message });
+  if (t.protocol === 'http') {
+    const bad = checkHttpUrl(t.upstream);
+    if (bad) fail('upstream', bad);
+    if (t.listen !== undefined) fail('listen', 'only a protocol: postgres target has its own listener');
+    if (t.postgres !== undefined) fail('postgres', 'only for protocol: postgres');
+    return;
+  }
+  const bad = checkPostgresUrl(t.upstream);
+  if (bad) fail('upstream', bad);
+  if (t.listen === undefined) fail('listen', 'required');
+  if (!t.requireTask) fail('requireTask', 'a postgres target needs a task (the user name is the task id)');
+  if (t.websocket) fail('websocket', 'not for protocol: postgres');
+  const listener = t.postgres ?? postgres.listener.parse({});
+  if (!listener.tls && !listener.allowPlaintext) fail('postgres.tls', 'required (or allowPlaintext on loopback)');
+  if (listener.allowPlaintext && t.listen !== undefined && !isLoopback(listenHost(t.listen))) {
+    fail('postgres.allowPlaintext', 'only on a loopback listen address');
+  }
+}
+
+export const targetSchema = baseTargetSchema.superRefine(checkProtocol);
 
 const tlsSchema = z.strictObject({
   listen: listenAddress,

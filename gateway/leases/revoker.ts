@@ -13,6 +13,12 @@ import { type LeaseService, RETIRE_REASONS, type RetireReason } from './service.
 export const REVOCATION_REASONS = [...RETIRE_REASONS, 'parent_closed', 'admin'] as const;
 export type RevocationReason = (typeof REVOCATION_REASONS)[number];
 
+/**
+ * What live connections learn from revocation: a task closed or expired (on this replica or another), or
+ * `all` when every cache was dropped or notices may have been missed (the subscription came back).
+ */
+export type RevocationNotice = { readonly kind: 'task'; readonly taskId: string } | { readonly kind: 'all' };
+
 export interface RevokerOptions {
   readonly store: Store;
   readonly tasks: TaskService;
@@ -37,6 +43,7 @@ export interface RevokerOptions {
 export class Revoker {
   readonly #o: RevokerOptions;
   readonly #now: () => number;
+  readonly #watchers = new Set<(notice: RevocationNotice) => void>();
   readonly queue: RevocationQueue;
 
   constructor(options: RevokerOptions) {
@@ -57,10 +64,27 @@ export class Revoker {
       (healthy) => {
         this.#setTrusted(healthy);
         onState(healthy);
+        if (healthy) this.#notify({ kind: 'all' });
         if (healthy) this.#o.log.info('revocation subscription live: caches trusted');
         else this.#o.log.warn('revocation subscription down: lease and task caches bypassed');
       },
     );
+  }
+
+  /** Be told of every revocation notice (listeners that hold live connections cut them). Returns the unsubscribe. */
+  watch(watcher: (notice: RevocationNotice) => void): () => void {
+    this.#watchers.add(watcher);
+    return () => this.#watchers.delete(watcher);
+  }
+
+  #notify(notice: RevocationNotice): void {
+    for (const watcher of this.#watchers) {
+      try {
+        watcher(notice);
+      } catch (error) {
+        this.#o.log.error({ err: (error as Error).message }, 'revocation watcher failed');
+      }
+    }
   }
 
   #setTrusted(trusted: boolean): void {
@@ -73,12 +97,14 @@ export class Revoker {
     if (message === '*') {
       this.#o.tasks.cache.clear();
       this.#o.leases.cache.clear();
+      this.#notify({ kind: 'all' });
     } else if (message.startsWith('lease:')) {
       this.#o.leases.cache.delete(message.slice(6));
     } else {
       const taskId = message.startsWith('task:') ? message.slice(5) : message;
       this.#o.tasks.cache.delete(taskId);
       this.#o.leases.cache.deletePrefix(`${taskId}:`);
+      this.#notify({ kind: 'task', taskId });
     }
   }
 

@@ -34,6 +34,8 @@ const contextSchema = z.strictObject({
   queryKeys: z.array(z.string()).default([]),
   task: taskSchema.optional(),
   tokenAgeSeconds: z.number().int().min(0).optional(),
+  /** A database connection (`protocol: postgres`): the database asked for (`context.database.name`). */
+  database: z.string().optional(),
 });
 
 export const requestSchema = z.strictObject({
@@ -53,7 +55,7 @@ const METHOD_OF = { read: 'GET', write: 'POST', delete: 'DELETE', openTask: 'POS
 /** The engine's question for a parsed request spec. */
 export function toAuthorizationRequest(spec: RequestSpec): AuthorizationRequest {
   const now = Date.parse(spec.context.time);
-  const { task, tokenAgeSeconds } = spec.context;
+  const { task, tokenAgeSeconds, database } = spec.context;
   return {
     principal: {
       ...spec.principal,
@@ -62,12 +64,13 @@ export function toAuthorizationRequest(spec: RequestSpec): AuthorizationRequest 
     action: spec.action,
     target: spec.target,
     request: {
-      method: spec.context.method ?? METHOD_OF[spec.action],
-      path: spec.context.path,
+      method: spec.context.method ?? (database === undefined ? METHOD_OF[spec.action] : 'CONNECT'),
+      path: database === undefined ? spec.context.path : `/${database}`,
       queryKeys: spec.context.queryKeys,
     },
     ...(task === undefined ? {} : { task: { ...task, targets: task.targets ?? [spec.target.name] } }),
     clientIp: spec.context.clientIp,
+    ...(database === undefined ? {} : { database: { name: database } }),
     now,
   };
 }

@@ -78,6 +78,7 @@ function fullContext(r: AuthorizationRequest, now: number): Context {
     client: { ip: { __extn: { fn: 'ip', arg: cedarIp(r.clientIp) } } },
   };
   if (r.task !== undefined) ctx.task = taskContext(r.task);
+  if (r.database !== undefined) ctx.database = { name: r.database.name };
   return ctx;
 }
 

@@ -22,6 +22,8 @@ export interface AuthorizationRequest {
   readonly request: { readonly method: string; readonly path: string; readonly queryKeys: readonly string[] };
   readonly task?: TaskFacts;
   readonly clientIp: string;
+  /** A database connection (`protocol: postgres`): the database asked for. */
+  readonly database?: { readonly name: string };
   /** Epoch milliseconds. */
   readonly now: number;
 }

@@ -13,6 +13,8 @@ export interface AuthorizeInput {
   readonly queryKeys: readonly string[];
   readonly task?: Task;
   readonly clientIp: string;
+  /** The database a `protocol: postgres` connection asks for (Cedar `context.database`). */
+  readonly database?: string;
 }
 
 export function taskFacts(task: Task, now: number): TaskFacts {
@@ -42,6 +44,7 @@ export function authorize(gw: Gateway, input: AuthorizeInput): Decision {
     request: { method: input.method, path: input.path, queryKeys: input.queryKeys },
     ...(input.task ? { task: taskFacts(input.task, now) } : {}),
     clientIp: input.clientIp,
+    ...(input.database !== undefined ? { database: { name: input.database } } : {}),
     now,
   });
   gw.metrics.policyEvaluation.observe((performance.now() - started) / 1000);

@@ -102,6 +102,8 @@ export async function forwardAndScrub(
   outcome: ForwardOutcome,
   onFinal?: () => Promise<void>,
 ): Promise<void> {
+  const pool = target.pool;
+  if (!pool) throw new EscrowError('unknown_target', 'no such target'); // a postgres target: no HTTP upstream
   const breaker = breakerFor(target, gw.metrics);
   const ticket = breaker?.admit(); // throws while the target's circuit is open: nothing is sent
   // undici takes an EventEmitter as its abort signal: far cheaper per request than an AbortController.
@@ -115,7 +117,7 @@ export async function forwardAndScrub(
   res.once('close', onClose);
   outcome.dispatchedAt = performance.now();
   try {
-    await forward(target.pool, { ...request, signal: abort }, (status, upstream) => {
+    await forward(pool, { ...request, signal: abort }, (status, upstream) => {
       outcome.status = status;
       const index = gw.secrets.index;
       const headers = finishResponseHeaders(responseHeaders(upstream, target.allowedResponseHeaders), target, index);

@@ -3,6 +3,7 @@ import type { TLSSocket } from 'node:tls';
 import type { Principal } from '../domain.js';
 import { EscrowError } from '../errors.js';
 import type { Gateway } from '../gateway.js';
+import type { IdentityInput } from '../identity/types.js';
 import { clientIp } from './authorize.js';
 
 /**
@@ -17,13 +18,28 @@ export async function identify(
 ): Promise<Principal> {
   const socket = req.socket as Partial<TLSSocket>;
   const peer = socket.encrypted && socket.authorized ? socket.getPeerCertificate?.(true) : undefined;
-  try {
-    return await gw.identity.verify({
+  return verifyIdentity(
+    gw,
+    {
       headers: req.headers,
       headersDistinct: req.headersDistinct as Record<string, string[]>,
       ...(peer && Object.keys(peer).length > 0 ? { peerCertificate: peer } : {}),
       ...(tokenHeader ? { tokenHeader } : {}),
-    });
+    },
+    requestId,
+    clientIp(req.socket.remoteAddress),
+  );
+}
+
+/** Stage 2 for any protocol: verify what the caller presented; failures are counted and audited, then rethrown. */
+export async function verifyIdentity(
+  gw: Gateway,
+  input: IdentityInput,
+  requestId: string,
+  client: string,
+): Promise<Principal> {
+  try {
+    return await gw.identity.verify(input);
   } catch (error) {
     const failure =
       error instanceof EscrowError
@@ -32,7 +48,6 @@ export async function identify(
     const reason = failure.reason ?? failure.code;
     gw.metrics.identityFailures.inc({ reason });
     // The 401 waits for its event like every answer (a repeat within the noise window is only counted).
-    const client = clientIp(req.socket.remoteAddress);
     await gw.audit.commit({ event: 'identity.rejected', requestId, reason, decision: 'deny', client });
     throw failure;
   }

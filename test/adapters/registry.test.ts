@@ -32,7 +32,7 @@ async function errorOf(credential: CredentialConfig): Promise<Error & { code?: s
 describe('the registry knows every built-in adapter', () => {
   it('lists them by kind', () => {
     expect([...builtinAdapters.keys()].sort()).toEqual(
-      ['basic', 'header', 'hmac', 'jwt-bearer', 'oauth2-client-credentials', 'query', 'rabbitmq'].sort(),
+      ['basic', 'header', 'hmac', 'jwt-bearer', 'oauth2-client-credentials', 'postgres', 'query', 'rabbitmq'].sort(),
     );
   });
 
