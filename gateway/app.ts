@@ -2,6 +2,7 @@ import { resolve } from 'node:path';
 import { createAdapter } from '../adapters/registry.js';
 import { createAuditLog } from './audit/index.js';
 import type { AuditLog } from './audit/types.js';
+import { LiveConnections } from './connections.js';
 import type { LoadedConfig } from './config/load.js';
 import { resolveSecretRef } from './config/secret-ref.js';
 import type { Gateway } from './gateway.js';
@@ -13,6 +14,7 @@ import type { Logger } from './log.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { createPolicyEngine } from './policy/engine.js';
 import { createUpstreamPool } from './proxy/forward.js';
+import { UpstreamSlots } from './proxy/slots.js';
 import { createStore } from './store/index.js';
 import type { TargetRuntime } from './targets.js';
 import { TaskService } from './tasks/service.js';
@@ -31,6 +33,8 @@ export interface GatewayOptions {
   readonly metrics?: Metrics;
   /** Periodic sweep of expired tasks' leases (ms); 0 disables it. */
   readonly sweepIntervalMs?: number;
+  /** How often the close outbox is checked for closes another replica did not finish (ms); 0 disables it. */
+  readonly outboxIntervalMs?: number;
 }
 
 async function buildTargets(
@@ -52,6 +56,11 @@ async function buildTargets(
       config,
       adapter,
       pool: createUpstreamPool(config),
+      slots: new UpstreamSlots({
+        max: config.pool.connections,
+        maxQueued: config.pool.maxQueued,
+        timeoutMs: config.pool.queueTimeoutMs,
+      }),
       basePath: url.pathname.replace(/\/+$/, ''),
       origin: url.origin,
       facts: { name: config.name, attributes: config.attributes },
@@ -60,6 +69,23 @@ async function buildTargets(
     });
   }
   return targets;
+}
+
+/** Run `work` every `ms` (0: never), one run at a time; a failure is logged and the next run tries again. */
+function every(ms: number, work: () => Promise<unknown>, log: Logger, failure: string): NodeJS.Timeout | undefined {
+  if (ms <= 0) return undefined;
+  let running = false;
+  const timer = setInterval(() => {
+    if (running) return;
+    running = true;
+    work()
+      .catch((error: Error) => log.warn({ err: error.message }, failure))
+      .finally(() => {
+        running = false;
+      });
+  }, ms);
+  timer.unref();
+  return timer;
 }
 
 /** Build every component from a validated config. Any failure here stops start-up (fail closed). */
@@ -145,22 +171,27 @@ export async function createGateway(loaded: LoadedConfig, options: GatewayOption
     log,
     onRetired: (lease, reason, task) => revoker?.retire(lease, reason, task),
   });
-  revoker = new Revoker({ store, tasks, leases, adapterFor: (t) => targets.get(t)?.adapter, audit, metrics, log, now });
+  const connections = new LiveConnections(now, (reason) => metrics.connectionsCut.inc({ reason }));
+  revoker = new Revoker({
+    store,
+    tasks,
+    leases,
+    connections,
+    adapterFor: (t) => targets.get(t)?.adapter,
+    audit,
+    metrics,
+    log,
+    now,
+  });
   const state = { subscribed: false, draining: false };
   await revoker.listen((healthy) => {
     state.subscribed = healthy;
   });
   metrics.setActiveLeasesSource(() => leases.cache.size);
-  const sweepMs = options.sweepIntervalMs ?? 10_000;
-  const sweeper =
-    sweepMs > 0
-      ? setInterval(() => {
-          revoker
-            .sweepExpired()
-            .catch((error: Error) => log.warn({ err: error.message }, 'expired-lease sweep failed'));
-        }, sweepMs)
-      : undefined;
-  sweeper?.unref();
+  const sweepers = [
+    every(options.sweepIntervalMs ?? 10_000, () => revoker.sweepExpired(), log, 'expired-lease sweep failed'),
+    every(options.outboxIntervalMs ?? 1_000, () => revoker.closing.sweepOutbox(), log, 'close outbox sweep failed'),
+  ];
 
   return {
     config,
@@ -170,6 +201,7 @@ export async function createGateway(loaded: LoadedConfig, options: GatewayOption
     tasks,
     leases,
     revoker,
+    connections,
     store,
     audit,
     metrics,
@@ -178,7 +210,8 @@ export async function createGateway(loaded: LoadedConfig, options: GatewayOption
     state,
     baseDir,
     async close() {
-      if (sweeper) clearInterval(sweeper);
+      for (const sweeper of sweepers) clearInterval(sweeper);
+      revoker.closing.stop();
       policy.close();
       identity.close();
       await revoker.queue.drain();

@@ -2,11 +2,13 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { UpstreamRequest } from '../adapters/types.js';
 import type { AuditEventInput } from './audit/types.js';
+import type { CutReason } from './connections.js';
 import { type Action, actionForMethod, type Decision, type Principal, principalRef, type Task } from './domain.js';
 import { EscrowError, toEscrowError } from './errors.js';
 import type { Gateway } from './gateway.js';
 import { checkRequestHeaders, upstreamHeaders } from './http/headers.js';
 import { sendProblem } from './http/respond.js';
+import { type PathOptions, STRICT_PATHS } from './http/canonical.js';
 import { parseRoute, queryKeys, type Route } from './http/route.js';
 import { randomId } from './ids.js';
 import type { LeaseRecord } from './leases/record.js';
@@ -18,11 +20,13 @@ import { type ForwardOutcome, forwardAndScrub } from './stages/forward.js';
 import { identify } from './stages/identify.js';
 import { type TargetRuntime, upstreamPath } from './targets.js';
 import { handleTaskApi } from './task-api.js';
-import { principalHash } from './tasks/model.js';
+import { ambientTask as ambientTaskFor } from './tasks/ambient.js';
 
 /** What stages 2–5 establish about a request. Filled in as they pass, so a failure still records what was known. */
 export interface Admission {
   readonly requestId: string;
+  /** `gw.connections.seq` before the task was read: a close notice after it cuts the connection at once. */
+  seenSeq?: number;
   principal?: Principal;
   task?: Task;
   decision?: Decision;
@@ -32,6 +36,8 @@ export interface Admission {
 /** What one request accumulates on its way through the stages; the `finally` records it. */
 interface Exchange extends Admission {
   readonly startedAt: number;
+  /** Set when the task's close, expiry or a kill switch cut this request while it streamed. */
+  cut?: CutReason;
   target?: TargetRuntime;
   path?: string;
   error?: EscrowError;
@@ -59,6 +65,7 @@ export async function admit(
   into: Admission,
 ): Promise<void> {
   const { target } = ask;
+  into.seenSeq = gw.connections.seq;
   into.principal = await identify(gw, req, into.requestId, target.config.identityHeader);
   admitPrincipal(gw, into.principal, owner);
   into.task = await taskFor(gw, req, into.principal, target);
@@ -84,6 +91,16 @@ export async function admit(
   });
 }
 
+/**
+ * Bind an admitted connection to its task (or ambient lease) until the task or the lease expires, whichever is
+ * first: its close on any replica, a kill switch or that expiry calls `cut`. Returns the unbind function.
+ */
+export function bindConnection(gw: Gateway, a: Admission, cut: (reason: CutReason) => void): () => void {
+  const lease = a.lease!;
+  const expiresAt = Math.min(lease.expiresAt, a.task?.expiresAt ?? Number.POSITIVE_INFINITY);
+  return gw.connections.register(lease.taskId, expiresAt, a.seenSeq ?? -1, cut);
+}
+
 const needleCache = new WeakMap<LeaseRecord, Buffer[]>();
 
 function needlesFor(lease: LeaseRecord): Buffer[] {
@@ -93,6 +110,11 @@ function needlesFor(lease: LeaseRecord): Buffer[] {
     needleCache.set(lease, needles);
   }
   return needles;
+}
+
+/** A target's path options (`allowEncodedSlash`); the strict defaults for anything else. */
+export function pathOptions(gw: Gateway, name: string): PathOptions {
+  return gw.targets.get(name)?.config ?? STRICT_PATHS;
 }
 
 function methodAction(method: string | undefined): Action {
@@ -115,7 +137,7 @@ export async function handleRequest(gw: Gateway, req: IncomingMessage, res: Serv
     forward: {},
   };
   try {
-    const route = parseRoute(req.url ?? '');
+    const route = parseRoute(req.url ?? '', (name) => pathOptions(gw, name));
     if (route.target === '_escrow') return await handleTaskApi(gw, req, res, route, ex.requestId);
     const target = gw.targets.get(route.target);
     if (!target) throw new EscrowError('unknown_target', 'no such target');
@@ -124,9 +146,17 @@ export async function handleRequest(gw: Gateway, req: IncomingMessage, res: Serv
     const action = methodAction(req.method);
     checkRequestHeaders(req);
     await admit(gw, req, res, { target, action, path: ex.path, query: route.query }, ex);
+    // Cutting the agent's connection aborts the upstream request too (forwardAndScrub listens for 'close').
+    const unbind = bindConnection(gw, ex, (reason) => {
+      ex.cut = reason;
+      res.destroy();
+    });
+    res.once('close', unbind);
     await proxy(gw, req, res, target, route, ex);
   } catch (error) {
-    ex.error = toEscrowError(error);
+    ex.error = ex.cut
+      ? new EscrowError('task_closed', 'the connection was cut', { reason: `cut_${ex.cut}` })
+      : toEscrowError(error);
     countLimit(gw.metrics, ex.error);
     if (ex.error.code === 'internal') gw.log.error({ requestId: ex.requestId, err: ex.error.cause }, 'request failed');
     sendProblem(res, ex.error, ex.requestId);
@@ -148,20 +178,10 @@ export async function taskFor(gw: Gateway, req: IncomingMessage, principal: Prin
 
 /**
  * Targets with `requireTask: false` still get leases scoped to one principal and one target: an implicit task
- * per principal whose life is the credential's ttl (renewed on use). Meant for static secrets only.
+ * per (principal, target) whose life is the credential's ttl (renewed on use). Meant for static secrets only.
  */
 export function ambientTask(gw: Gateway, principal: Principal, target: TargetRuntime): Task {
-  const now = gw.now();
-  return {
-    id: `amb_${principalHash(principal)}`,
-    principal: principalRef(principal),
-    intent: '',
-    targets: [target.config.name],
-    ancestors: [],
-    depth: 0,
-    openedAt: now,
-    expiresAt: now + target.config.credential.ttl * 1000 + 60_000,
-  };
+  return ambientTaskFor(principal, target.config.name, target.config.credential.ttl, gw.now());
 }
 
 /** Stages 6–8: strip, inject, forward, scrub. */

@@ -1,6 +1,7 @@
 import type { Pool } from 'undici';
 import type { Adapter } from '../adapters/types.js';
 import type { TargetConfig } from './config/schema.js';
+import type { UpstreamSlots } from './proxy/slots.js';
 import type { TargetFacts } from './policy/types.js';
 
 /** A target as the pipeline uses it: its config, its adapter, its upstream pool. Built once at start. */
@@ -8,6 +9,8 @@ export interface TargetRuntime {
   readonly config: TargetConfig;
   readonly adapter: Adapter;
   readonly pool: Pool;
+  /** The cap on requests in flight toward the upstream, with its bounded wait (proxy/slots.ts). */
+  readonly slots: UpstreamSlots;
   /** The upstream URL's path without a trailing slash (`''` for the root). */
   readonly basePath: string;
   readonly origin: string;

@@ -8,7 +8,7 @@ import type { Route } from './http/route.js';
 import { leaseView } from './leases/record.js';
 import { authorize, clientIp } from './stages/authorize.js';
 import { identify } from './stages/identify.js';
-import { taskView } from './tasks/model.js';
+import { principalHash, taskView } from './tasks/model.js';
 
 const chainOf = (task: Task) => ({ id: task.id, chain: [...task.ancestors, task.id], intent: task.intent });
 
@@ -83,21 +83,29 @@ export async function handleTaskApi(
     return;
   }
 
-  const task = await gw.tasks.get(parts[1]!);
-  if (!task || !samePrincipal(task.principal, principal)) throw new EscrowError('task_not_found', 'no such live task');
   if (method === 'GET') {
+    const task = await gw.tasks.get(parts[1]!);
+    if (!task || !samePrincipal(task.principal, principal)) throw new EscrowError('task_not_found', 'no such live task');
     const now = gw.now();
     const leases = (await gw.leases.list(task.id, task.targets)).map((l) => leaseView(l, now));
     sendJson(res, 200, { ...taskView(task), leases }, requestId);
     return;
   }
-  const revoked = await gw.revoker.revokeTask(task.id, 'task_closed');
+  // Closing is idempotent: the owner may close (or retry closing) a task that is already closed or expired, as
+  // long as the store remembers it, and gets 204 once every step went through. Anyone else gets 404.
+  const found = await gw.tasks.find(parts[1]!);
+  if (!found || !samePrincipal(found.task.principal, principal)) {
+    throw new EscrowError('task_not_found', 'no such task');
+  }
+  const { task } = found;
+  const revoked = await gw.revoker.revokeTask(task.id, 'task_closed', principalHash(task.principal));
   gw.audit.record({
     event: 'task.closed',
     requestId,
     principal: principalRef(principal),
     task: chainOf(task),
     leasesRevoked: revoked,
+    ...(found.closed ? { repeated: true } : {}),
   });
   res.writeHead(204, { 'x-request-id': requestId });
   res.end();

@@ -10,7 +10,7 @@ import { parseRoute } from './http/route.js';
 import { randomId } from './ids.js';
 import type { LeaseRecord } from './leases/record.js';
 import { countLimit } from './limits.js';
-import { admit as admitRequest, requestEvent } from './pipeline.js';
+import { admit as admitRequest, bindConnection, pathOptions, requestEvent } from './pipeline.js';
 import { upstreamError } from './proxy/forward.js';
 import { ScrubStream, scrubNeedles } from './proxy/scrub.js';
 import { WebSocketScrubber } from './proxy/ws-frames.js';
@@ -20,6 +20,7 @@ import { type TargetRuntime, upstreamPath } from './targets.js';
 /** What one upgrade accumulates; recorded in `finally` like a proxied request. */
 interface Upgrade {
   readonly requestId: string;
+  seenSeq?: number;
   target?: TargetRuntime;
   path?: string;
   query?: string;
@@ -42,6 +43,8 @@ export async function handleUpgrade(gw: Gateway, req: IncomingMessage, socket: D
   socket.on('error', () => socket.destroy());
   try {
     await admit(gw, req, socket, up);
+    // The session lives no longer than its task and lease: their close, expiry or a kill switch cuts both sides.
+    socket.once('close', bindConnection(gw, up, () => socket.destroy()));
     await connectUpstream(gw, req, socket, head, up);
   } catch (error) {
     up.error = toEscrowError(error);
@@ -55,7 +58,7 @@ export async function handleUpgrade(gw: Gateway, req: IncomingMessage, socket: D
 }
 
 async function admit(gw: Gateway, req: IncomingMessage, socket: Duplex, up: Upgrade): Promise<void> {
-  const route = parseRoute(req.url ?? '');
+  const route = parseRoute(req.url ?? '', (name) => pathOptions(gw, name));
   const target = gw.targets.get(route.target);
   if (route.target === '_escrow' || (target && !target.config.websocket)) {
     throw new EscrowError('bad_request', 'this target does not accept protocol upgrades', {

@@ -60,12 +60,23 @@ export const targetSchema = z.strictObject({
       coolDownMs: z.number().int().positive().default(10_000),
     })
     .optional(),
+  /**
+   * Requests in flight toward the upstream, per replica: at most `connections`; beyond that a request waits
+   * (at most `maxQueued` of them, each at most `queueTimeoutMs`) and is then refused with 503 `upstream_busy`.
+   */
   pool: z
     .strictObject({
       connections: z.number().int().positive().default(128),
       keepAliveTimeoutMs: z.number().int().positive().default(30_000),
+      maxQueued: z.number().int().min(0).default(1_024),
+      queueTimeoutMs: z.number().int().positive().default(5_000),
     })
-    .default({ connections: 128, keepAliveTimeoutMs: 30_000 }),
+    .default({ connections: 128, keepAliveTimeoutMs: 30_000, maxQueued: 1_024, queueTimeoutMs: 5_000 }),
+  /**
+   * Forward `%2F` (an encoded `/`) inside a path segment. Off: refused with 400, because upstreams disagree on
+   * whether it separates segments (docs/policies.md, "Paths").
+   */
+  allowEncodedSlash: z.boolean().default(false),
 });
 
 const tlsSchema = z.strictObject({
@@ -75,6 +86,29 @@ const tlsSchema = z.strictObject({
   clientCA: secretRef,
   requireClientCert: z.boolean().default(true),
 });
+
+/**
+ * The admin listener. Every endpoint but `/healthz`, `/readyz` (and `/metrics` unless `authenticateMetrics`)
+ * needs the admin credential: the bearer `token`, or a client certificate issued by `clientCA` (the listener then
+ * serves TLS with `cert` and `key`). Neither configured: those endpoints are refused (gateway/admin-auth.ts).
+ */
+export const adminSchema = z
+  .strictObject({
+    listen: listenAddress.default('127.0.0.1:9090'),
+    token: secretRef.optional(),
+    cert: secretRef.optional(),
+    key: secretRef.optional(),
+    clientCA: secretRef.optional(),
+    authenticateMetrics: z.boolean().default(false),
+  })
+  .refine((a) => (a.cert === undefined) === (a.key === undefined), {
+    path: ['cert'],
+    message: 'cert and key go together (the admin listener then serves TLS)',
+  })
+  .refine((a) => a.clientCA === undefined || a.cert !== undefined, {
+    path: ['clientCA'],
+    message: 'client certificates need a TLS admin listener: set admin.cert and admin.key too',
+  });
 
 const auditSchema = z.strictObject({
   /** `stdout`, `stderr`, `file:PATH`, `redis` (the store's stream), or `none`. */
@@ -118,7 +152,7 @@ export const configSchema = z.strictObject({
       maxConcurrentPerPrincipal: 256,
       drainTimeoutMs: 10_000,
     }),
-  admin: z.strictObject({ listen: listenAddress.default('127.0.0.1:9090') }).default({ listen: '127.0.0.1:9090' }),
+  admin: adminSchema.default({ listen: '127.0.0.1:9090', authenticateMetrics: false }),
   store: z
     .string()
     .regex(

@@ -54,6 +54,23 @@ export async function forwardAndScrub(
   needles: readonly Buffer[],
   outcome: ForwardOutcome,
 ): Promise<void> {
+  // A bounded, timed wait for one of the target's connections (503 upstream_busy), whatever undici's pool state.
+  const release = await target.slots.acquire((gone) => res.once('close', gone));
+  try {
+    await send(gw, res, target, request, needles, outcome);
+  } finally {
+    release();
+  }
+}
+
+async function send(
+  gw: Gateway,
+  res: ServerResponse,
+  target: TargetRuntime,
+  request: Omit<ForwardRequest, 'signal'>,
+  needles: readonly Buffer[],
+  outcome: ForwardOutcome,
+): Promise<void> {
   const breaker = breakerFor(target, gw.metrics);
   const ticket = breaker?.admit(); // throws while the target's circuit is open: nothing is sent
   // undici takes an EventEmitter as its abort signal: far cheaper per request than an AbortController.

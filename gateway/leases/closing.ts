@@ -1,0 +1,210 @@
+import { randomBytes } from 'node:crypto';
+import type { Task } from '../domain.js';
+import { EscrowError } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { Store } from '../store/types.js';
+import { parseTask, principalHash } from '../tasks/model.js';
+import { type CloseJob, fromMember, newJob } from './close-job.js';
+import type { LeaseRecord } from './record.js';
+
+/** Why a task's leases are revoked (the `reason` of `lease.revoked` and `escrow_leases_revoked_total`). */
+export type CloseReason = 'task_closed' | 'task_expired' | 'parent_closed' | 'admin';
+
+/** How long a closed task's record and tombstone (and its leases awaiting revocation) are kept at least. */
+export const RETAIN_MS = 5 * 60_000;
+/** A close not finished by its replica this long after it started is finished by any replica (the outbox). */
+export const OUTBOX_DUE_MS = 10_000;
+/** A lease taken for revocation by a close job that has not settled it this long after is taken over. */
+export const CLAIM_STALE_MS = 60_000;
+/** Retries of a close that failed in this process: every 50 ms, one close at a time, first failure ends a round. */
+const RETRY_MS = 50;
+const MAX_JOBS = 10_000;
+
+export interface TaskClosingOptions {
+  readonly store: Store;
+  readonly now: () => number;
+  readonly log: Logger;
+  readonly openLease: (envelope: string, taskId: string, target: string) => LeaseRecord;
+  /** Audit and count one revoked lease and revoke it upstream; resolves true once revoked (or nothing to do). */
+  readonly revoke: (lease: LeaseRecord, reason: CloseReason, task: Task | undefined) => Promise<boolean>;
+  /** The task is refused here from now on: drop its cached copies and cut its live connections. */
+  readonly onClosed: (taskId: string) => void;
+}
+
+/**
+ * Closing a task so that it converges whatever fails (gateway/leases/close-job.ts holds one close's state).
+ * One attempt, in this order: (1) note the close in the durable outbox, (2) write the tombstone, so that every
+ * replica that reads the task from the store refuses it, (3) publish the notice (replicas drop their caches
+ * and cut live connections), (4) close the steps, (5) take the leases out of service under this job's claim,
+ * (6) drop the index entries. Every step is idempotent. If one fails (or times out and may still run), the
+ * caller gets 503 and this process retries the whole attempt every 50 ms until it goes through; if this
+ * process dies, any replica finishes it from the outbox. After that, the leases are revoked upstream, then
+ * forgotten, and the outbox entry removed.
+ */
+export class TaskClosing {
+  readonly #o: TaskClosingOptions;
+  readonly #jobs = new Map<string, CloseJob>();
+  #retryTimer: NodeJS.Timeout | undefined;
+  #stopped = false;
+
+  constructor(options: TaskClosingOptions) {
+    this.#o = options;
+  }
+
+  /** Close `taskId` now; resolves with the number of leases this close took, rejects 503 if not confirmed. */
+  async close(taskId: string, reason: CloseReason, hash?: string): Promise<number> {
+    let job = this.#jobs.get(taskId);
+    if (!job) {
+      job = newJob(taskId, reason, hash);
+      if (this.#jobs.size < MAX_JOBS) this.#jobs.set(taskId, job);
+      else this.#o.log.error({ taskId }, 'too many closes pending in this process: left to the outbox');
+    }
+    try {
+      return await this.#attempt(job);
+    } catch (cause) {
+      throw new EscrowError('store_unavailable', 'the close is not confirmed yet; Escrow keeps retrying it', {
+        cause,
+        reason: 'close_pending',
+      });
+    }
+  }
+
+  /** Closes started in this process and not finished (store phase or upstream revocations). */
+  get pending(): number {
+    return this.#jobs.size;
+  }
+
+  /** Finish the closes other replicas started and did not finish in time (run periodically on every replica). */
+  async sweepOutbox(limit = 100): Promise<number> {
+    const due = await this.#o.store.closing.due(this.#o.now(), limit);
+    let finished = 0;
+    for (const member of due) {
+      const job = fromMember(member);
+      if (!job || this.#jobs.has(job.taskId)) continue;
+      this.#jobs.set(job.taskId, job);
+      await this.#attempt(job);
+      finished++;
+    }
+    return finished;
+  }
+
+  stop(): void {
+    this.#stopped = true;
+    clearTimeout(this.#retryTimer);
+  }
+
+  /** One attempt at the store phase, serialized per job; a failure schedules a retry. */
+  #attempt(job: CloseJob): Promise<number> {
+    if (job.taken !== undefined) return Promise.resolve(job.taken);
+    if (!job.running) {
+      job.running = this.#storePhase(job)
+        .then((taken) => {
+          job.taken = taken;
+          void this.#finish(job);
+          return taken;
+        })
+        .catch((error: unknown) => {
+          this.#retryLater();
+          throw error;
+        })
+        .finally(() => {
+          job.running = undefined;
+        });
+    }
+    return job.running;
+  }
+
+  async #storePhase(job: CloseJob): Promise<number> {
+    if (!job.outboxed) {
+      await this.#o.store.closing.schedule(job.member, this.#o.now() + OUTBOX_DUE_MS);
+      job.outboxed = true;
+    }
+    return this.#closeOne(job, job.taskId, job.reason, job.hash);
+  }
+
+  async #closeOne(job: CloseJob, taskId: string, reason: CloseReason, knownHash?: string): Promise<number> {
+    const { store, now } = this.#o;
+    const at = now();
+    const ambient = taskId.startsWith('amb_');
+    const tombstone = `${at}:${reason}:${randomBytes(6).toString('base64url')}`;
+    const closed = await store.tasks.close(taskId, tombstone, RETAIN_MS, ambient);
+    const task = closed ? parseTask(closed.entry.record) : undefined;
+    this.#o.onClosed(taskId);
+    await store.revocations.publish(`task:${taskId}`);
+    let taken = 0;
+    for (const child of closed?.children ?? []) taken += await this.#closeOne(job, child, 'parent_closed');
+    const why: CloseReason = reason === 'parent_closed' && task && task.expiresAt <= at ? 'task_expired' : reason;
+    const leases = await store.leases.take(taskId, {
+      claim: job.claim,
+      nowMs: at,
+      staleAfterMs: CLAIM_STALE_MS,
+      retainMs: RETAIN_MS,
+    });
+    for (const { ref, target, value } of leases) this.#revokeOnce(job, taskId, ref, target, value, why, task);
+    const hash = knownHash ?? (task ? principalHash(task.principal) : undefined);
+    if (hash !== undefined) await store.index.remove(taskId, hash);
+    return taken + leases.length;
+  }
+
+  /** Audit and revoke upstream each taken lease once per job, however many attempts return it. */
+  #revokeOnce(job: CloseJob, taskId: string, ref: string, target: string, value: string, why: CloseReason, task?: Task) {
+    const key = `${taskId} ${ref}`;
+    if (job.revocations.has(key)) return;
+    let lease: LeaseRecord;
+    try {
+      lease = this.#o.openLease(value, taskId, target);
+    } catch (error) {
+      // No key opens it: nothing can be revoked upstream. Forget it with the others.
+      this.#o.log.error({ taskId, target, err: (error as Error).message }, 'cannot open a lease being revoked');
+      job.revocations.set(key, Promise.resolve({ taskId, ref, revoked: true }));
+      return;
+    }
+    job.revocations.set(
+      key,
+      this.#o.revoke(lease, why, task).then((revoked) => ({ taskId, ref, revoked })),
+    );
+  }
+
+  /** After the store phase: wait for the upstream revocations, forget the revoked leases, clear the outbox. */
+  async #finish(job: CloseJob): Promise<void> {
+    const results = await Promise.all(job.revocations.values());
+    const byTask = new Map<string, string[]>();
+    for (const r of results) if (r.revoked) byTask.set(r.taskId, [...(byTask.get(r.taskId) ?? []), r.ref]);
+    const { store, now } = this.#o;
+    while (!this.#stopped) {
+      try {
+        let pending = 0;
+        for (const [taskId, refs] of byTask) pending += await store.leases.settle(taskId, refs);
+        const complete = pending === 0 && results.every((r) => r.revoked);
+        // Anything left (a revocation given up, another job's claim) is taken up again from the outbox later.
+        if (complete) await store.closing.done(job.member);
+        else await store.closing.schedule(job.member, now() + CLAIM_STALE_MS);
+        this.#jobs.delete(job.taskId);
+        return;
+      } catch {
+        await new Promise((resolve) => setTimeout(resolve, RETRY_MS * 10).unref());
+      }
+    }
+  }
+
+  /** Retry every job whose store phase failed, one at a time; stop the round at the first failure. */
+  #retryLater(): void {
+    if (this.#retryTimer || this.#stopped) return;
+    this.#retryTimer = setTimeout(() => {
+      this.#retryTimer = undefined;
+      void this.#retryRound();
+    }, RETRY_MS);
+    this.#retryTimer.unref();
+  }
+
+  async #retryRound(): Promise<void> {
+    for (const job of [...this.#jobs.values()]) {
+      if (job.taken !== undefined || job.running) continue;
+      try {
+        await this.#attempt(job);
+      } catch {
+        return; // #attempt scheduled the next round
+      }
+    }
+  }
+}
