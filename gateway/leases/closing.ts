@@ -33,10 +33,10 @@ export interface TaskClosingOptions {
 
 /**
  * Closing a task so that it converges whatever fails (gateway/leases/close-job.ts holds one close's state).
- * One attempt, in this order: (1) note the close in the durable outbox, (2) write the tombstone, so that every
- * replica that reads the task from the store refuses it, (3) publish the notice (replicas drop their caches
- * and cut live connections), (4) close the steps, (5) take the leases out of service under this job's claim,
- * (6) drop the index entries. Every step is idempotent. If one fails (or times out and may still run), the
+ * One attempt, in this order: (1) note the close in the durable outbox, (2) write the tombstone and publish the
+ * notice in one atomic step, so that every replica refuses the task from then on (a cache miss reads the
+ * tombstone; a cached copy is dropped and live connections cut on the notice), (3) close the steps, (4) take the
+ * leases out of service under this job's claim, (5) drop the index entries. Every step is idempotent. If one fails (or times out and may still run), the
  * caller gets 503 and this process retries the whole attempt every 50 ms until it goes through; if this
  * process dies, any replica finishes it from the outbox. After that, the leases are revoked upstream, then
  * forgotten, and the outbox entry removed.
@@ -127,10 +127,10 @@ export class TaskClosing {
     const at = now();
     const ambient = taskId.startsWith('amb_');
     const tombstone = `${at}:${reason}:${randomBytes(6).toString('base64url')}`;
+    // The tombstone and the notice to every replica are one atomic step in the store.
     const closed = await store.tasks.close(taskId, tombstone, RETAIN_MS, ambient);
     const task = closed ? parseTask(closed.entry.record) : undefined;
     this.#o.onClosed(taskId);
-    await store.revocations.publish(`task:${taskId}`);
     let taken = 0;
     for (const child of closed?.children ?? []) taken += await this.#closeOne(job, child, 'parent_closed');
     const why: CloseReason = reason === 'parent_closed' && task && task.expiresAt <= at ? 'task_expired' : reason;

@@ -16,7 +16,7 @@ export interface MemoryCore {
 }
 
 /** Task records and tombstones, with the same semantics as the Redis scripts (gateway/store/redis-scripts.ts). */
-export function memoryTaskStore(core: MemoryCore): TaskStore {
+export function memoryTaskStore(core: MemoryCore, publish: (message: string) => void): TaskStore {
   const read = (id: string) => {
     const record = core.get(`task:${id}`);
     return record === null ? null : { record, tombstone: core.get(`closed:${id}`) };
@@ -38,6 +38,7 @@ export function memoryTaskStore(core: MemoryCore): TaskStore {
       if (replace || core.get(`closed:${id}`) === null) core.set(`closed:${id}`, tombstone, retain);
       core.retain(`task:${id}`, retain);
       core.retain(`closed:${id}`, retain);
+      publish(`task:${id}`);
       return { entry: read(id)!, children: [...core.members(`children:${id}`)] };
     },
     async delete(id) {

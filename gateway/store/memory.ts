@@ -64,7 +64,7 @@ export function createMemoryStore(options: { now?: () => number; eventsMaxLen?: 
   sweep.unref();
   return {
     kind: 'memory',
-    tasks: memoryTaskStore(core),
+    tasks: memoryTaskStore(core, (message) => bus.emit('message', message)),
     leases: memoryLeaseStore(core),
     index: memoryTaskIndex(),
     closing: memoryCloseOutbox(),

@@ -48,6 +48,8 @@ export function redisTaskStore(client: Redis, keys: KeyLayout, run: Run): TaskSt
           tombstone,
           Math.ceil(retainMs),
           replace ? '1' : '0',
+          keys.revocations,
+          `task:${id}`,
         )) as string[] | null;
         if (answer === null) return null;
         const [record, current, ...children] = answer;

@@ -63,8 +63,9 @@ if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[2]) then redis.call('PEXPIRE', KE
 return 1`;
 
 // Tombstone first (kept unless ARGV[3] = '1'), never shorter-lived than the record (a record that outlived its
-// tombstone would read as live again); record, tombstone and child set retained; children returned: a step added
-// to the child set concurrently is either returned here or sees its parent's tombstone.
+// tombstone would read as live again), and the revocation notice published in the same atomic step: no replica
+// can miss a close that reached Redis, whatever happens to the closer afterwards. Record, tombstone and child set
+// retained; children returned: a step added to the child set concurrently is either returned or sees the tombstone.
 export const CLOSE_TASK = `
 local record = redis.call('GET', KEYS[1])
 if not record then return false end
@@ -74,6 +75,7 @@ for _, k in ipairs(KEYS) do
   local ttl = redis.call('PTTL', k)
   if ttl >= 0 and ttl < retain then redis.call('PEXPIRE', k, retain) end
 end
+redis.call('PUBLISH', ARGV[4], ARGV[5])
 local out = {record, redis.call('GET', KEYS[2])}
 for _, child in ipairs(redis.call('SMEMBERS', KEYS[3])) do table.insert(out, child) end
 return out`;

@@ -23,7 +23,7 @@ export interface RedisStoreOptions {
 
 /**
  * The store's client options: no offline queue and bounded commands, so that a failing Redis answers an error
- * within `timeoutMs` instead of hanging the request; reconnects back off up to 2 s.
+ * within `timeoutMs` instead of hanging the request; reconnects start after 50 ms and back off up to 2 s.
  */
 export function storeClientOptions(timeoutMs: number): RedisOptions {
   return {
@@ -33,7 +33,8 @@ export function storeClientOptions(timeoutMs: number): RedisOptions {
     commandTimeout: timeoutMs,
     connectTimeout: Math.max(timeoutMs, 1_000),
     enableAutoPipelining: true,
-    retryStrategy: (attempt) => Math.min(100 * 2 ** attempt, 2_000),
+    // A lost connection is back within 50 ms (a close waiting on it converges that much sooner), then backs off.
+    retryStrategy: (attempt) => Math.min(50 * 2 ** (attempt - 1), 2_000),
   };
 }
 

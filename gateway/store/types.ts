@@ -20,8 +20,9 @@ export interface TaskStore {
   /** The record and its tombstone, read together (one round trip). */
   read(id: string): Promise<TaskEntry | null>;
   /**
-   * Close the task: write `tombstone` unless one is there (`replace`: overwrite it, an ambient lease fence), and
-   * keep the record, the tombstone and the child set for at least `retainMs`. One atomic step, so a step
+   * Close the task: write `tombstone` unless one is there (`replace`: overwrite it, an ambient lease fence), keep
+   * the record, the tombstone and the child set for at least `retainMs`, and publish `task:<id>` on the
+   * revocation bus. One atomic step: a close that reached the store is never missed by any replica, and a step
    * joining the child set concurrently is either returned here or sees the tombstone. Null when no record.
    */
   close(

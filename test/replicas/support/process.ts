@@ -23,6 +23,8 @@ export interface EscrowProcess {
   output(): string;
   /** SIGTERM, then wait for it to drain and exit. */
   stop(): Promise<number | null>;
+  /** SIGKILL (a crash: nothing is drained or finished), and wait for it to be gone. */
+  kill(): Promise<void>;
 }
 
 export interface ProcessOptions {
@@ -122,8 +124,14 @@ export async function spawnEscrow(options: ProcessOptions): Promise<EscrowProces
     pid: child.pid!,
     adminToken,
     output,
+    async kill() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGKILL');
+      await exited;
+    },
     async stop() {
-      if (child.exitCode === null) {
+      if (child.exitCode === null && child.signalCode === null) {
         const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
         child.kill('SIGTERM');
         const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
