@@ -40,11 +40,17 @@ interface Upgrade {
  */
 export async function handleUpgrade(gw: Gateway, req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
   const up: Upgrade = { requestId: randomId('req_', 9, 'base64url') };
+  // One socket carries the upgrade, its admission, its binding to the task and two pipelines: more than the
+  // default ten 'close' listeners, none of them leaked (they go with the socket).
+  socket.setMaxListeners(20);
   socket.on('error', () => socket.destroy());
   try {
     await admit(gw, req, socket, up);
     // The session lives no longer than its task and lease: their close, expiry or a kill switch cuts both sides.
-    socket.once('close', bindConnection(gw, up, () => socket.destroy()));
+    socket.once(
+      'close',
+      bindConnection(gw, up, () => socket.destroy()),
+    );
     await connectUpstream(gw, req, socket, head, up);
   } catch (error) {
     up.error = toEscrowError(error);
