@@ -33,6 +33,8 @@ export interface EscrowOptions {
   readonly secrets?: { leaseKey: string; auditKey: string };
   /** A logger to inspect (default: silent). */
   readonly log?: Logger;
+  /** The gateway's clock (default: Date.now), for tests that move time forward. */
+  readonly now?: () => number;
 }
 
 export interface TestEscrow {
@@ -102,6 +104,7 @@ export async function startEscrow(options: EscrowOptions): Promise<TestEscrow> {
     env: { ...process.env, ...options.env },
     metrics: createMetrics(),
     sweepIntervalMs: 0,
+    ...(options.now ? { now: options.now } : {}),
   });
   const listeners = await startListeners(gw);
   const url = `http://127.0.0.1:${(listeners.proxy.address() as AddressInfo).port}`;
