@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import { createAdapter } from '../adapters/registry.js';
 import { createAuditLog } from './audit/index.js';
+import { type AdminAuth, createAdminAuth } from './admin-auth.js';
 import type { AuditLog } from './audit/types.js';
 import { LiveConnections } from './connections.js';
 import type { LoadedConfig } from './config/load.js';
@@ -23,6 +24,8 @@ export interface RunningGateway extends Gateway {
   /** SHA-256 of the enforced policy set, and whether the revocation subscription is live (for /readyz). */
   readonly state: { subscribed: boolean; draining: boolean };
   readonly baseDir: string;
+  /** The admin listener's credential check (admin-auth.ts), built at start so a bad `admin.token` stops it. */
+  readonly adminAuth: AdminAuth;
   close(): Promise<void>;
 }
 
@@ -96,6 +99,7 @@ export async function createGateway(loaded: LoadedConfig, options: GatewayOption
   const log = options.log;
   const metrics = options.metrics ?? createMetrics({ defaultMetrics: true });
   const secret = (ref: string) => resolveSecretRef(ref, baseDir, env);
+  const adminAuth = createAdminAuth(config.admin, secret);
   const store = await createStore({
     url: config.store,
     prefix: config.storePrefix,
@@ -209,6 +213,7 @@ export async function createGateway(loaded: LoadedConfig, options: GatewayOption
     now,
     state,
     baseDir,
+    adminAuth,
     async close() {
       for (const sweeper of sweepers) clearInterval(sweeper);
       revoker.closing.stop();

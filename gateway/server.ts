@@ -2,7 +2,6 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { createServer as createTlsServer } from 'node:https';
 import type { Socket } from 'node:net';
 import { handleAdmin } from './admin.js';
-import { createAdminAuth } from './admin-auth.js';
 import type { RunningGateway } from './app.js';
 import { resolveSecretRef } from './config/secret-ref.js';
 import { EscrowError, toProblem } from './errors.js';
@@ -65,9 +64,8 @@ function proxyServerOptions(gw: RunningGateway) {
  */
 function createAdminServer(gw: RunningGateway): Server {
   const read = (ref: string) => resolveSecretRef(ref, gw.baseDir, process.env);
-  const auth = createAdminAuth(gw.config.admin, read);
   const onRequest = (req: IncomingMessage, res: ServerResponse) => {
-    handleAdmin(gw, auth, req, res).catch(() => {
+    handleAdmin(gw, gw.adminAuth, req, res).catch(() => {
       if (!res.headersSent) res.writeHead(500).end();
     });
   };
