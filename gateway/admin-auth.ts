@@ -41,9 +41,13 @@ export function createAdminAuth(admin: Config['admin'], resolveSecret: (ref: str
       const presented = /^Bearer\s+(\S+)\s*$/i.exec(header)?.[1];
       if (tokenDigest && presented !== undefined && timingSafeEqual(digest(presented), tokenDigest)) return;
       if (!tokenDigest && !mtls) {
-        throw new EscrowError('admin_unauthorized', 'the admin API is disabled: configure admin.token or admin.clientCA', {
-          reason: 'admin_credential_not_configured',
-        });
+        throw new EscrowError(
+          'admin_unauthorized',
+          'the admin API is disabled: configure admin.token or admin.clientCA',
+          {
+            reason: 'admin_credential_not_configured',
+          },
+        );
       }
       throw new EscrowError('admin_unauthorized', 'the admin credential is missing or wrong', {
         reason: presented === undefined ? 'credential_missing' : 'credential_rejected',

@@ -75,7 +75,10 @@ export async function handleAdmin(
   } catch (error) {
     const problem = toEscrowError(error);
     if (problem.code === 'admin_unauthorized') {
-      gw.log.warn({ path: url.pathname, client: req.socket.remoteAddress, reason: problem.reason }, 'admin call refused');
+      gw.log.warn(
+        { path: url.pathname, client: req.socket.remoteAddress, reason: problem.reason },
+        'admin call refused',
+      );
     }
     sendProblem(res, problem, requestId);
   }

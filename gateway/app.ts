@@ -1,11 +1,11 @@
 import { resolve } from 'node:path';
 import { createAdapter } from '../adapters/registry.js';
-import { createAuditLog } from './audit/index.js';
 import { type AdminAuth, createAdminAuth } from './admin-auth.js';
+import { createAuditLog } from './audit/index.js';
 import type { AuditLog } from './audit/types.js';
-import { LiveConnections } from './connections.js';
 import type { LoadedConfig } from './config/load.js';
 import { resolveSecretRef } from './config/secret-ref.js';
+import { LiveConnections } from './connections.js';
 import type { Gateway } from './gateway.js';
 import { createIdentityVerifier } from './identity/index.js';
 import { createLeaseCipher } from './leases/crypto.js';

@@ -1,8 +1,8 @@
 import type { Pool } from 'undici';
 import type { Adapter } from '../adapters/types.js';
 import type { TargetConfig } from './config/schema.js';
-import type { UpstreamSlots } from './proxy/slots.js';
 import type { TargetFacts } from './policy/types.js';
+import type { UpstreamSlots } from './proxy/slots.js';
 
 /** A target as the pipeline uses it: its config, its adapter, its upstream pool. Built once at start. */
 export interface TargetRuntime {

@@ -85,7 +85,8 @@ export async function handleTaskApi(
 
   if (method === 'GET') {
     const task = await gw.tasks.get(parts[1]!);
-    if (!task || !samePrincipal(task.principal, principal)) throw new EscrowError('task_not_found', 'no such live task');
+    if (!task || !samePrincipal(task.principal, principal))
+      throw new EscrowError('task_not_found', 'no such live task');
     const now = gw.now();
     const leases = (await gw.leases.list(task.id, task.targets)).map((l) => leaseView(l, now));
     sendJson(res, 200, { ...taskView(task), leases }, requestId);

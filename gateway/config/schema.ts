@@ -68,7 +68,9 @@ export const targetSchema = z.strictObject({
     .strictObject({
       connections: z.number().int().positive().default(128),
       keepAliveTimeoutMs: z.number().int().positive().default(30_000),
+      /** Requests that may wait for a connection when all are busy; one more gets 503 `upstream_busy` at once. */
       maxQueued: z.number().int().min(0).default(1_024),
+      /** How long a request may wait for a connection before it gets 503 `upstream_busy`. */
       queueTimeoutMs: z.number().int().positive().default(5_000),
     })
     .default({ connections: 128, keepAliveTimeoutMs: 30_000, maxQueued: 1_024, queueTimeoutMs: 5_000 }),
@@ -95,10 +97,15 @@ const tlsSchema = z.strictObject({
 export const adminSchema = z
   .strictObject({
     listen: listenAddress.default('127.0.0.1:9090'),
+    /** Bearer token for the admin endpoints (`Authorization: Bearer …`), at least 16 characters. */
     token: secretRef.optional(),
+    /** Serve the admin listener over TLS with this certificate chain (PEM); needs `key`. */
     cert: secretRef.optional(),
+    /** The admin listener's private key (PEM). */
     key: secretRef.optional(),
+    /** CA bundle (PEM): a client certificate that chains to it is an admin credential (needs `cert`, `key`). */
     clientCA: secretRef.optional(),
+    /** Require the admin credential for `/metrics` too (Prometheus then sends it: `authorization` in its config). */
     authenticateMetrics: z.boolean().default(false),
   })
   .refine((a) => (a.cert === undefined) === (a.key === undefined), {

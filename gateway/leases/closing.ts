@@ -147,7 +147,15 @@ export class TaskClosing {
   }
 
   /** Audit and revoke upstream each taken lease once per job, however many attempts return it. */
-  #revokeOnce(job: CloseJob, taskId: string, ref: string, target: string, value: string, why: CloseReason, task?: Task) {
+  #revokeOnce(
+    job: CloseJob,
+    taskId: string,
+    ref: string,
+    target: string,
+    value: string,
+    why: CloseReason,
+    task?: Task,
+  ) {
     const key = `${taskId} ${ref}`;
     if (job.revocations.has(key)) return;
     let lease: LeaseRecord;

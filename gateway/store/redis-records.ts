@@ -149,7 +149,8 @@ export function redisCloseOutbox(client: Redis, keys: KeyLayout, run: Run): Clos
       run(async () => {
         await client.zadd(keys.closing, Math.floor(dueAtMs), member);
       }),
-    due: (untilMs, limit) => run(() => client.zrangebyscore(keys.closing, '-inf', Math.floor(untilMs), 'LIMIT', 0, limit)),
+    due: (untilMs, limit) =>
+      run(() => client.zrangebyscore(keys.closing, '-inf', Math.floor(untilMs), 'LIMIT', 0, limit)),
     done: (member) =>
       run(async () => {
         await client.zrem(keys.closing, member);

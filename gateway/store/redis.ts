@@ -1,7 +1,7 @@
 import type { Redis, RedisOptions } from 'ioredis';
 import { EscrowError } from '../errors.js';
 import { keyLayout } from './keys.js';
-import { redisCloseOutbox, redisLeaseStore, redisTaskIndex, redisTaskStore, type Run } from './redis-records.js';
+import { type Run, redisCloseOutbox, redisLeaseStore, redisTaskIndex, redisTaskStore } from './redis-records.js';
 import { RELEASE_LOCK } from './redis-scripts.js';
 import { watchSubscription } from './redis-subscription.js';
 import { createRedisClient } from './topology.js';

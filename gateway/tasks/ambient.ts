@@ -16,7 +16,9 @@ export function isAmbient(taskId: string): boolean {
 }
 
 export function ambientTaskId(principal: Principal, target: string): string {
-  const digest = createHash('sha256').update(`${principalHash(principal)}\n${target}`).digest('base64url');
+  const digest = createHash('sha256')
+    .update(`${principalHash(principal)}\n${target}`)
+    .digest('base64url');
   return `amb_${digest.slice(0, 22)}`;
 }
 

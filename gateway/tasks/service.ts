@@ -4,8 +4,8 @@ import type { Config } from '../config/schema.js';
 import { type Decision, type Principal, principalRef, samePrincipal, type Task } from '../domain.js';
 import { EscrowError } from '../errors.js';
 import { RETAIN_MS } from '../leases/closing.js';
-import { AMBIENT_ID } from './ambient.js';
 import type { Store } from '../store/types.js';
+import { AMBIENT_ID } from './ambient.js';
 import { newTaskId, openTaskBody, parseTask, principalHash, serializeTask, TASK_ID } from './model.js';
 
 export interface TaskServiceOptions {

@@ -40,7 +40,16 @@ describe('operators list, show and close tasks through the admin API and `escrow
   it('lists the live task of a principal, with no secret', async () => {
     const { stdout } = await run(
       'node',
-      [cli, 'tasks', 'list', '--principal', 'spiffe://test.example/agent/ops-view', '--admin', escrow.adminUrl, '--json'],
+      [
+        cli,
+        'tasks',
+        'list',
+        '--principal',
+        'spiffe://test.example/agent/ops-view',
+        '--admin',
+        escrow.adminUrl,
+        '--json',
+      ],
       withToken(),
     );
     const body = JSON.parse(stdout) as { tasks: { id: string; intent: string }[] };
