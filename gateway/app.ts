@@ -19,6 +19,7 @@ import { UpstreamSlots } from './proxy/slots.js';
 import { createStore } from './store/index.js';
 import type { TargetRuntime } from './targets.js';
 import { TaskService } from './tasks/service.js';
+import { every } from './timers.js';
 
 export interface RunningGateway extends Gateway {
   /** SHA-256 of the enforced policy set, and whether the revocation subscription is live (for /readyz). */
@@ -72,23 +73,6 @@ async function buildTargets(
     });
   }
   return targets;
-}
-
-/** Run `work` every `ms` (0: never), one run at a time; a failure is logged and the next run tries again. */
-function every(ms: number, work: () => Promise<unknown>, log: Logger, failure: string): NodeJS.Timeout | undefined {
-  if (ms <= 0) return undefined;
-  let running = false;
-  const timer = setInterval(() => {
-    if (running) return;
-    running = true;
-    work()
-      .catch((error: Error) => log.warn({ err: error.message }, failure))
-      .finally(() => {
-        running = false;
-      });
-  }, ms);
-  timer.unref();
-  return timer;
 }
 
 /** Build every component from a validated config. Any failure here stops start-up (fail closed). */

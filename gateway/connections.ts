@@ -1,3 +1,6 @@
+import type { Task } from './domain.js';
+import type { LeaseRecord } from './leases/record.js';
+
 /** Why a live connection was cut (the `reason` label of `escrow_connections_cut_total`). */
 export const CUT_REASONS = ['task_closed', 'expired', 'revoked'] as const;
 export type CutReason = (typeof CUT_REASONS)[number];
@@ -101,4 +104,21 @@ export class LiveConnections {
       this.#recent.delete(id);
     }
   }
+}
+
+/** What an admitted request or upgrade knows that binds it: its lease, its task, what it saw of the notices. */
+export interface Bindable {
+  readonly lease?: LeaseRecord;
+  readonly task?: Task;
+  readonly seenSeq?: number;
+}
+
+/**
+ * Bind an admitted connection to its task (or ambient lease) until the task or the lease expires, whichever is
+ * first: its close on any replica, a kill switch or that expiry calls `cut`. Returns the unbind function.
+ */
+export function bindConnection(live: LiveConnections, a: Bindable, cut: (reason: CutReason) => void): () => void {
+  const lease = a.lease!;
+  const expiresAt = Math.min(lease.expiresAt, a.task?.expiresAt ?? Number.POSITIVE_INFINITY);
+  return live.register(lease.taskId, expiresAt, a.seenSeq ?? -1, cut);
 }

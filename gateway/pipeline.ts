@@ -2,11 +2,10 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { UpstreamRequest } from '../adapters/types.js';
 import type { AuditEventInput } from './audit/types.js';
-import type { CutReason } from './connections.js';
+import { bindConnection, type CutReason } from './connections.js';
 import { type Action, actionForMethod, type Decision, type Principal, principalRef, type Task } from './domain.js';
 import { EscrowError, toEscrowError } from './errors.js';
 import type { Gateway } from './gateway.js';
-import { type PathOptions, STRICT_PATHS } from './http/canonical.js';
 import { checkRequestHeaders, upstreamHeaders } from './http/headers.js';
 import { sendProblem } from './http/respond.js';
 import { parseRoute, queryKeys, type Route } from './http/route.js';
@@ -18,7 +17,7 @@ import { authorize, clientIp, requireAllow } from './stages/authorize.js';
 import { requestBody } from './stages/body.js';
 import { type ForwardOutcome, forwardAndScrub } from './stages/forward.js';
 import { identify } from './stages/identify.js';
-import { type TargetRuntime, upstreamPath } from './targets.js';
+import { pathOptions, type TargetRuntime, upstreamPath } from './targets.js';
 import { handleTaskApi } from './task-api.js';
 import { ambientTask as ambientTaskFor } from './tasks/ambient.js';
 
@@ -91,16 +90,6 @@ export async function admit(
   });
 }
 
-/**
- * Bind an admitted connection to its task (or ambient lease) until the task or the lease expires, whichever is
- * first: its close on any replica, a kill switch or that expiry calls `cut`. Returns the unbind function.
- */
-export function bindConnection(gw: Gateway, a: Admission, cut: (reason: CutReason) => void): () => void {
-  const lease = a.lease!;
-  const expiresAt = Math.min(lease.expiresAt, a.task?.expiresAt ?? Number.POSITIVE_INFINITY);
-  return gw.connections.register(lease.taskId, expiresAt, a.seenSeq ?? -1, cut);
-}
-
 const needleCache = new WeakMap<LeaseRecord, Buffer[]>();
 
 function needlesFor(lease: LeaseRecord): Buffer[] {
@@ -110,11 +99,6 @@ function needlesFor(lease: LeaseRecord): Buffer[] {
     needleCache.set(lease, needles);
   }
   return needles;
-}
-
-/** A target's path options (`allowEncodedSlash`); the strict defaults for anything else. */
-export function pathOptions(gw: Gateway, name: string): PathOptions {
-  return gw.targets.get(name)?.config ?? STRICT_PATHS;
 }
 
 function methodAction(method: string | undefined): Action {
@@ -137,7 +121,7 @@ export async function handleRequest(gw: Gateway, req: IncomingMessage, res: Serv
     forward: {},
   };
   try {
-    const route = parseRoute(req.url ?? '', (name) => pathOptions(gw, name));
+    const route = parseRoute(req.url ?? '', (name) => pathOptions(gw.targets, name));
     if (route.target === '_escrow') return await handleTaskApi(gw, req, res, route, ex.requestId);
     const target = gw.targets.get(route.target);
     if (!target) throw new EscrowError('unknown_target', 'no such target');
@@ -147,7 +131,7 @@ export async function handleRequest(gw: Gateway, req: IncomingMessage, res: Serv
     checkRequestHeaders(req);
     await admit(gw, req, res, { target, action, path: ex.path, query: route.query }, ex);
     // Cutting the agent's connection aborts the upstream request too (forwardAndScrub listens for 'close').
-    const unbind = bindConnection(gw, ex, (reason) => {
+    const unbind = bindConnection(gw.connections, ex, (reason) => {
       ex.cut = reason;
       res.destroy();
     });

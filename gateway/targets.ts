@@ -1,6 +1,7 @@
 import type { Pool } from 'undici';
 import type { Adapter } from '../adapters/types.js';
 import type { TargetConfig } from './config/schema.js';
+import { type PathOptions, STRICT_PATHS } from './http/canonical.js';
 import type { TargetFacts } from './policy/types.js';
 import type { UpstreamSlots } from './proxy/slots.js';
 
@@ -22,4 +23,9 @@ export interface TargetRuntime {
 
 export function upstreamPath(target: TargetRuntime, rest: string): string {
   return target.basePath + rest;
+}
+
+/** A target's path options (`allowEncodedSlash`); the strict defaults for any other name (`_escrow`, unknown). */
+export function pathOptions(targets: ReadonlyMap<string, TargetRuntime>, name: string): PathOptions {
+  return targets.get(name)?.config ?? STRICT_PATHS;
 }

@@ -2,6 +2,7 @@ import { request as httpRequest, type IncomingMessage, STATUS_CODES } from 'node
 import { request as httpsRequest } from 'node:https';
 import { type Duplex, pipeline } from 'node:stream';
 import type { UpstreamRequest } from '../adapters/types.js';
+import { bindConnection } from './connections.js';
 import type { Decision, Principal, Task } from './domain.js';
 import { EscrowError, toEscrowError, toProblem } from './errors.js';
 import type { Gateway } from './gateway.js';
@@ -10,12 +11,12 @@ import { parseRoute } from './http/route.js';
 import { randomId } from './ids.js';
 import type { LeaseRecord } from './leases/record.js';
 import { countLimit } from './limits.js';
-import { admit as admitRequest, bindConnection, pathOptions, requestEvent } from './pipeline.js';
+import { admit as admitRequest, requestEvent } from './pipeline.js';
 import { upstreamError } from './proxy/forward.js';
 import { ScrubStream, scrubNeedles } from './proxy/scrub.js';
 import { WebSocketScrubber } from './proxy/ws-frames.js';
 import { finishResponseHeaders } from './stages/response.js';
-import { type TargetRuntime, upstreamPath } from './targets.js';
+import { pathOptions, type TargetRuntime, upstreamPath } from './targets.js';
 
 /** What one upgrade accumulates; recorded in `finally` like a proxied request. */
 interface Upgrade {
@@ -49,7 +50,7 @@ export async function handleUpgrade(gw: Gateway, req: IncomingMessage, socket: D
     // The session lives no longer than its task and lease: their close, expiry or a kill switch cuts both sides.
     socket.once(
       'close',
-      bindConnection(gw, up, () => socket.destroy()),
+      bindConnection(gw.connections, up, () => socket.destroy()),
     );
     await connectUpstream(gw, req, socket, head, up);
   } catch (error) {
@@ -64,7 +65,7 @@ export async function handleUpgrade(gw: Gateway, req: IncomingMessage, socket: D
 }
 
 async function admit(gw: Gateway, req: IncomingMessage, socket: Duplex, up: Upgrade): Promise<void> {
-  const route = parseRoute(req.url ?? '', (name) => pathOptions(gw, name));
+  const route = parseRoute(req.url ?? '', (name) => pathOptions(gw.targets, name));
   const target = gw.targets.get(route.target);
   if (route.target === '_escrow' || (target && !target.config.websocket)) {
     throw new EscrowError('bad_request', 'this target does not accept protocol upgrades', {

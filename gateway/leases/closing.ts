@@ -4,18 +4,20 @@ import { EscrowError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Store } from '../store/types.js';
 import { parseTask, principalHash } from '../tasks/model.js';
-import { type CloseJob, fromMember, newJob } from './close-job.js';
+import {
+  CLAIM_STALE_MS,
+  type CloseJob,
+  type CloseReason,
+  fromMember,
+  newJob,
+  OUTBOX_DUE_MS,
+  RETAIN_MS,
+  settleJob,
+} from './close-job.js';
 import type { LeaseRecord } from './record.js';
 
-/** Why a task's leases are revoked (the `reason` of `lease.revoked` and `escrow_leases_revoked_total`). */
-export type CloseReason = 'task_closed' | 'task_expired' | 'parent_closed' | 'admin';
+export { CLAIM_STALE_MS, type CloseReason, OUTBOX_DUE_MS, RETAIN_MS } from './close-job.js';
 
-/** How long a closed task's record and tombstone (and its leases awaiting revocation) are kept at least. */
-export const RETAIN_MS = 5 * 60_000;
-/** A close not finished by its replica this long after it started is finished by any replica (the outbox). */
-export const OUTBOX_DUE_MS = 10_000;
-/** A lease taken for revocation by a close job that has not settled it this long after is taken over. */
-export const CLAIM_STALE_MS = 60_000;
 /** Retries of a close that failed in this process: every 50 ms, one close at a time, first failure ends a round. */
 const RETRY_MS = 50;
 const MAX_JOBS = 10_000;
@@ -173,26 +175,10 @@ export class TaskClosing {
     );
   }
 
-  /** After the store phase: wait for the upstream revocations, forget the revoked leases, clear the outbox. */
+  /** After the store phase: the upstream revocations, then forgetting the leases and the outbox entry. */
   async #finish(job: CloseJob): Promise<void> {
-    const results = await Promise.all(job.revocations.values());
-    const byTask = new Map<string, string[]>();
-    for (const r of results) if (r.revoked) byTask.set(r.taskId, [...(byTask.get(r.taskId) ?? []), r.ref]);
-    const { store, now } = this.#o;
-    while (!this.#stopped) {
-      try {
-        let pending = 0;
-        for (const [taskId, refs] of byTask) pending += await store.leases.settle(taskId, refs);
-        const complete = pending === 0 && results.every((r) => r.revoked);
-        // Anything left (a revocation given up, another job's claim) is taken up again from the outbox later.
-        if (complete) await store.closing.done(job.member);
-        else await store.closing.schedule(job.member, now() + CLAIM_STALE_MS);
-        this.#jobs.delete(job.taskId);
-        return;
-      } catch {
-        await new Promise((resolve) => setTimeout(resolve, RETRY_MS * 10).unref());
-      }
-    }
+    await settleJob(job, this.#o.store, this.#o.now, () => this.#stopped);
+    this.#jobs.delete(job.taskId);
   }
 
   /** Retry every job whose store phase failed, one at a time; stop the round at the first failure. */

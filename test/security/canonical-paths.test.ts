@@ -54,8 +54,8 @@ describe('policy sees the canonical path the upstream gets: no encoding slips pa
 
   it.each([...CONTROL, '%2F', '%2f', '%5C', '%5c', '%2500', '%2509', '%252F'])(
     '/echo/a%sb is refused with 400 (encoded control character or separator)',
-    async (escape) => {
-      const res = await get(`/echo/a${escape}b`);
+    async (encoded) => {
+      const res = await get(`/echo/a${encoded}b`);
       expect(res).toMatchObject({ status: 400, seen: [] });
       expect(JSON.parse(res.body)).toMatchObject({ code: 'bad_path' });
     },
