@@ -25,7 +25,12 @@ const digest = (value: string) => createHash('sha256').update(value).digest();
 export function createAdminAuth(admin: Config['admin'], resolveSecret: (ref: string) => string): AdminAuth {
   let tokenDigest: Buffer | undefined;
   if (admin.token !== undefined) {
-    const token = resolveSecret(admin.token);
+    let token: string;
+    try {
+      token = resolveSecret(admin.token);
+    } catch (error) {
+      throw new EscrowError('config_invalid', `admin.token: ${(error as Error).message}`);
+    }
     if (token.length < MIN_TOKEN_LENGTH) {
       throw new EscrowError('config_invalid', `admin.token: must be at least ${MIN_TOKEN_LENGTH} characters`);
     }
