@@ -15,6 +15,7 @@ import {
   settleJob,
 } from './close-job.js';
 import type { LeaseRecord } from './record.js';
+import { RetryRounds } from './retry-rounds.js';
 
 export { CLAIM_STALE_MS, type CloseReason, OUTBOX_DUE_MS, RETAIN_MS } from './close-job.js';
 
@@ -46,7 +47,7 @@ export interface TaskClosingOptions {
 export class TaskClosing {
   readonly #o: TaskClosingOptions;
   readonly #jobs = new Map<string, CloseJob>();
-  #retryTimer: NodeJS.Timeout | undefined;
+  readonly #retries = new RetryRounds(RETRY_MS, MAX_JOBS);
   #stopped = false;
 
   constructor(options: TaskClosingOptions) {
@@ -73,7 +74,15 @@ export class TaskClosing {
 
   /** Closes started in this process and not finished (store phase or upstream revocations). */
   get pending(): number {
-    return this.#jobs.size;
+    return this.#jobs.size + this.#retries.size;
+  }
+
+  /**
+   * A close was asked for but the store could not even be read: retry `attempt` (which reads the task, checks who
+   * asked, and closes it) with the other retries until it goes through. An attempted close is never forgotten.
+   */
+  defer(taskId: string, attempt: () => Promise<void>): void {
+    if (!this.#retries.add(`ask:${taskId}`, attempt)) this.#o.log.error({ taskId }, 'too many closes pending');
   }
 
   /** Finish the closes other replicas started and did not finish in time (run periodically on every replica). */
@@ -92,7 +101,7 @@ export class TaskClosing {
 
   stop(): void {
     this.#stopped = true;
-    clearTimeout(this.#retryTimer);
+    this.#retries.stop();
   }
 
   /** One attempt at the store phase, serialized per job; a failure schedules a retry. */
@@ -106,7 +115,7 @@ export class TaskClosing {
           return taken;
         })
         .catch((error: unknown) => {
-          this.#retryLater();
+          if (this.#jobs.get(job.taskId) === job) this.#retries.add(job.taskId, () => this.#attempt(job));
           throw error;
         })
         .finally(() => {
@@ -179,26 +188,5 @@ export class TaskClosing {
   async #finish(job: CloseJob): Promise<void> {
     await settleJob(job, this.#o.store, this.#o.now, () => this.#stopped);
     this.#jobs.delete(job.taskId);
-  }
-
-  /** Retry every job whose store phase failed, one at a time; stop the round at the first failure. */
-  #retryLater(): void {
-    if (this.#retryTimer || this.#stopped) return;
-    this.#retryTimer = setTimeout(() => {
-      this.#retryTimer = undefined;
-      void this.#retryRound();
-    }, RETRY_MS);
-    this.#retryTimer.unref();
-  }
-
-  async #retryRound(): Promise<void> {
-    for (const job of [...this.#jobs.values()]) {
-      if (job.taken !== undefined || job.running) continue;
-      try {
-        await this.#attempt(job);
-      } catch {
-        return; // #attempt scheduled the next round
-      }
-    }
   }
 }

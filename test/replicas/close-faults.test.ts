@@ -13,9 +13,9 @@ const ACTIONS: readonly FaultAction[] = ['delay', 'drop', 'drop-reply'];
 
 /**
  * Issue #15, failure 1: a close that fails halfway must not leave the task alive. Two `escrow start` processes
- * reach Redis through a fault-injecting proxy; each step of a close (every store command it sends, before and
- * after its 204) is delayed past `storeTimeoutMs` (it then runs late), dropped with its connection, or run with
- * its reply dropped. Whatever the close answered, both replicas must refuse the task soon after the store is
+ * reach Redis through a fault-injecting proxy; each step of a close (every store command it sends, from reading
+ * the task to after its 204) is delayed past `storeTimeoutMs` (it then runs late), dropped with its connection, or
+ * run with its reply dropped. Whatever the close answered, both replicas must refuse the task soon after the store is
  * reachable again, the upstream must stop accepting the minted key, a retry on the other replica must answer 204,
  * and nothing may be left behind.
  */

@@ -3,8 +3,11 @@ import { Redis } from 'ioredis';
 import { REDIS_URL } from '../../support/redis.js';
 import type { FaultAction, FaultRule } from '../../support/resp-proxy.js';
 
-/** The store commands of one close (gateway/leases/closing.ts), in order, and after the 204 (`settle`, `done`). */
-export const CLOSE_STEPS = ['outbox', 'tombstone', 'take', 'index', 'settle', 'done'] as const;
+/**
+ * The store commands of one close, in order: the task API reading the task (`lookup`), then the close itself
+ * (gateway/leases/closing.ts), and the two after its 204 (`settle`, `done`).
+ */
+export const CLOSE_STEPS = ['lookup', 'outbox', 'tombstone', 'take', 'index', 'settle', 'done'] as const;
 export type CloseStep = (typeof CLOSE_STEPS)[number];
 
 /**
@@ -15,6 +18,8 @@ export function stepRule(prefix: string, task: string, step: CloseStep, action: 
   const taskKey = `${prefix}task:{${task}}`;
   const rule = { action, delayMs: 700 };
   switch (step) {
+    case 'lookup':
+      return { ...rule, command: 'MGET', match: (a) => a[1] === taskKey && a[2] === `${taskKey}:closed` };
     case 'outbox':
       return { ...rule, command: 'ZADD', match: (a) => a[1] === `${prefix}closing` && !!a[3]?.startsWith(`${task}:`) };
     case 'tombstone':
