@@ -17,25 +17,27 @@ export interface AdminAuth {
 
 const digest = (value: string) => createHash('sha256').update(value).digest();
 
+/** Resolve `admin.token` and refuse one too short to be a credential; errors name the config path. */
+export function readAdminToken(ref: string, resolveSecret: (ref: string) => string): string {
+  let token: string;
+  try {
+    token = resolveSecret(ref);
+  } catch (error) {
+    throw new EscrowError('config_invalid', `admin.token: ${(error as Error).message}`);
+  }
+  if (token.length < MIN_TOKEN_LENGTH) {
+    throw new EscrowError('config_invalid', `admin.token: must be at least ${MIN_TOKEN_LENGTH} characters`);
+  }
+  return token;
+}
+
 /**
  * The admin credential check (DESIGN.md "Additions"): a bearer token from `admin.token`, or a client certificate
  * that the TLS admin listener verified against `admin.clientCA`. Either one is enough. The token is compared as
  * a SHA-256 digest in constant time. With neither configured, every protected endpoint is refused (fail closed).
  */
 export function createAdminAuth(admin: Config['admin'], resolveSecret: (ref: string) => string): AdminAuth {
-  let tokenDigest: Buffer | undefined;
-  if (admin.token !== undefined) {
-    let token: string;
-    try {
-      token = resolveSecret(admin.token);
-    } catch (error) {
-      throw new EscrowError('config_invalid', `admin.token: ${(error as Error).message}`);
-    }
-    if (token.length < MIN_TOKEN_LENGTH) {
-      throw new EscrowError('config_invalid', `admin.token: must be at least ${MIN_TOKEN_LENGTH} characters`);
-    }
-    tokenDigest = digest(token);
-  }
+  const tokenDigest = admin.token === undefined ? undefined : digest(readAdminToken(admin.token, resolveSecret));
   const mtls = admin.clientCA !== undefined;
   const open = new Set(['/healthz', '/readyz', ...(admin.authenticateMetrics ? [] : ['/metrics'])]);
   return {
