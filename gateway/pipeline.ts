@@ -1,3 +1,4 @@
+import { EventEmitter } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { UpstreamRequest } from '../adapters/types.js';
@@ -15,6 +16,7 @@ import { admitPrincipal, countLimit } from './limits.js';
 import { scrubNeedles } from './proxy/scrub.js';
 import { authorize, clientIp, requireAllow } from './stages/authorize.js';
 import { requestBody } from './stages/body.js';
+import { cutError, cutRequest } from './stages/cut.js';
 import { type ForwardOutcome, forwardAndScrub } from './stages/forward.js';
 import { identify } from './stages/identify.js';
 import { pathOptions, type TargetRuntime, upstreamPath } from './targets.js';
@@ -35,8 +37,10 @@ export interface Admission {
 /** What one request accumulates on its way through the stages; the `finally` records it. */
 interface Exchange extends Admission {
   readonly startedAt: number;
-  /** Set when the task's close, expiry or a kill switch cut this request while it streamed. */
+  /** Set when the task's close, expiry or a kill switch cut this request in flight. */
   cut?: CutReason;
+  /** undici's abort signal for the upstream request (an EventEmitter: cheaper than an AbortController). */
+  readonly abort: EventEmitter;
   target?: TargetRuntime;
   path?: string;
   error?: EscrowError;
@@ -119,6 +123,7 @@ export async function handleRequest(gw: Gateway, req: IncomingMessage, res: Serv
     requestId: randomId('req_', 9, 'base64url'),
     startedAt: performance.now(),
     forward: {},
+    abort: new EventEmitter(),
   };
   try {
     const route = parseRoute(req.url ?? '', (name) => pathOptions(gw.targets, name));
@@ -130,20 +135,17 @@ export async function handleRequest(gw: Gateway, req: IncomingMessage, res: Serv
     const action = methodAction(req.method);
     checkRequestHeaders(req);
     await admit(gw, req, res, { target, action, path: ex.path, query: route.query }, ex);
-    // Cutting the agent's connection aborts the upstream request too (forwardAndScrub listens for 'close').
-    const unbind = bindConnection(gw.connections, ex, (reason) => {
-      ex.cut = reason;
-      res.destroy();
-    });
-    res.once('close', unbind);
+    res.once(
+      'close',
+      bindConnection(gw.connections, ex, (reason) => cutRequest(res, ex, reason)),
+    );
     await proxy(gw, req, res, target, route, ex);
   } catch (error) {
-    ex.error = ex.cut
-      ? new EscrowError('task_closed', 'the connection was cut', { reason: `cut_${ex.cut}` })
-      : toEscrowError(error);
+    ex.error = ex.cut ? cutError(ex.cut) : toEscrowError(error);
     countLimit(gw.metrics, ex.error);
     if (ex.error.code === 'internal') gw.log.error({ requestId: ex.requestId, err: ex.error.cause }, 'request failed');
-    sendProblem(res, ex.error, ex.requestId);
+    // A cut before the answer began has already told the agent why.
+    if (!(ex.cut && res.writableEnded)) sendProblem(res, ex.error, ex.requestId);
   } finally {
     if (ex.target) record(gw, req, res, ex);
   }
@@ -200,6 +202,7 @@ async function proxy(
     { method: upstream.method, path: upstream.path, headers: upstream.headers, body: body.buffer ?? body.stream },
     needlesFor(lease),
     ex.forward,
+    ex.abort,
   );
 }
 

@@ -53,11 +53,12 @@ export async function forwardAndScrub(
   request: Omit<ForwardRequest, 'signal'>,
   needles: readonly Buffer[],
   outcome: ForwardOutcome,
+  abort: EventEmitter = new EventEmitter(),
 ): Promise<void> {
   // A bounded, timed wait for one of the target's connections (503 upstream_busy), whatever undici's pool state.
   const release = await target.slots.acquire((gone) => res.once('close', gone));
   try {
-    await send(gw, res, target, request, needles, outcome);
+    await send(gw, res, target, request, needles, outcome, abort);
   } finally {
     release();
   }
@@ -70,11 +71,12 @@ async function send(
   request: Omit<ForwardRequest, 'signal'>,
   needles: readonly Buffer[],
   outcome: ForwardOutcome,
+  abort: EventEmitter,
 ): Promise<void> {
   const breaker = breakerFor(target, gw.metrics);
   const ticket = breaker?.admit(); // throws while the target's circuit is open: nothing is sent
-  // undici takes an EventEmitter as its abort signal: far cheaper per request than an AbortController.
-  const abort = new EventEmitter();
+  // undici takes an EventEmitter as its abort signal: far cheaper per request than an AbortController. The caller
+  // may emit on it too (a task closed while the request is in flight).
   const onClose = () => {
     if (!res.writableFinished) abort.emit('abort');
   };

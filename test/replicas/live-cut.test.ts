@@ -140,6 +140,8 @@ describe('live connections bound to a task are cut on every replica when it clos
         const { id } = await open(at);
         const trial = await cutTrial(at.url, kind, headers(id), upstream, () => admin(operator, query));
         expect(trial.sinceSentMs).toBeLessThan(1_000);
+        // An upload not answered yet is told why (403 task_closed), then its connection closes.
+        if (kind === 'upload') expect(trial.answered).toBe(403);
       }
     },
   );

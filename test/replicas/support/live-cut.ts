@@ -11,6 +11,8 @@ export type StreamKind = (typeof STREAM_KINDS)[number];
 export interface LiveStream {
   /** Resolves with `performance.now()` once the agent's connection is closed. */
   readonly closed: Promise<number>;
+  /** The status Escrow answered an upload with when it was cut before any answer (403), if it answered. */
+  answered(): number | undefined;
   destroy(): void;
 }
 
@@ -30,7 +32,11 @@ export async function openStream(
     if (client.status !== 101) throw new Error(`upgrade answered ${client.status}: ${client.raw()}`);
     client.send('hello');
     await client.waitMessages(1);
-    return { closed: client.closed.then(() => performance.now()), destroy: () => client.close() };
+    return {
+      closed: client.closed.then(() => performance.now()),
+      answered: () => undefined,
+      destroy: () => client.close(),
+    };
   }
   const before = upstream.streams.length;
   const req = request({
@@ -44,7 +50,12 @@ export async function openStream(
   const closed = new Promise<number>((resolve) => req.once('close', () => resolve(performance.now())));
   req.on('error', () => {});
   let feeding: NodeJS.Timeout | undefined;
+  let status: number | undefined;
   if (kind === 'upload') {
+    req.once('response', (res) => {
+      status = res.statusCode;
+      res.resume();
+    });
     feeding = setInterval(() => req.write('chunk\n'), 20);
     void closed.then(() => clearInterval(feeding));
     req.write('first\n');
@@ -62,6 +73,7 @@ export async function openStream(
   }
   return {
     closed,
+    answered: () => status,
     destroy: () => {
       clearInterval(feeding);
       req.destroy();
@@ -81,6 +93,8 @@ export interface CutTrial {
   readonly sinceAnsweredMs: number;
   /** Wall-clock time of the cut (epoch ms), to compare with a task's `expiresAt`. */
   readonly cutAtEpochMs: number;
+  /** What the agent was answered before the cut, if anything (an upload: 403 `task_closed`). */
+  readonly answered: number | undefined;
 }
 
 /**
@@ -103,7 +117,13 @@ export async function cutTrial(
     const closedAt = await Promise.race([stream.closed, timeout(5_000, `${kind} not cut`)]);
     const cutAtEpochMs = Date.now() - (performance.now() - closedAt);
     await Promise.race([waitUntil(() => upstreamSide.closedAt !== undefined), timeout(5_000, `${kind} upstream open`)]);
-    return { kind, sinceSentMs: closedAt - sentAt, sinceAnsweredMs: closedAt - answeredAt, cutAtEpochMs };
+    return {
+      kind,
+      sinceSentMs: closedAt - sentAt,
+      sinceAnsweredMs: closedAt - answeredAt,
+      cutAtEpochMs,
+      answered: stream.answered(),
+    };
   } finally {
     stream.destroy();
   }
