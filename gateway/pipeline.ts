@@ -135,10 +135,9 @@ export async function handleRequest(gw: Gateway, req: IncomingMessage, res: Serv
     const action = methodAction(req.method);
     checkRequestHeaders(req);
     await admit(gw, req, res, { target, action, path: ex.path, query: route.query }, ex);
-    res.once(
-      'close',
-      bindConnection(gw.connections, ex, (reason) => cutRequest(res, ex, reason)),
-    );
+    // The task's close, expiry or a kill switch stops this request wherever it is (stages/cut.ts).
+    const unbind = bindConnection(gw.connections, ex, (reason) => cutRequest(res, ex, reason));
+    res.once('close', unbind);
     await proxy(gw, req, res, target, route, ex);
   } catch (error) {
     ex.error = ex.cut ? cutError(ex.cut) : toEscrowError(error);

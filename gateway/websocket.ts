@@ -48,10 +48,8 @@ export async function handleUpgrade(gw: Gateway, req: IncomingMessage, socket: D
   try {
     await admit(gw, req, socket, up);
     // The session lives no longer than its task and lease: their close, expiry or a kill switch cuts both sides.
-    socket.once(
-      'close',
-      bindConnection(gw.connections, up, () => socket.destroy()),
-    );
+    const unbind = bindConnection(gw.connections, up, () => socket.destroy());
+    socket.once('close', unbind);
     await connectUpstream(gw, req, socket, head, up);
   } catch (error) {
     up.error = toEscrowError(error);

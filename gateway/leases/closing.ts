@@ -39,10 +39,10 @@ export interface TaskClosingOptions {
  * One attempt, in this order: (1) note the close in the durable outbox, (2) write the tombstone and publish the
  * notice in one atomic step, so that every replica refuses the task from then on (a cache miss reads the
  * tombstone; a cached copy is dropped and live connections cut on the notice), (3) close the steps, (4) take the
- * leases out of service under this job's claim, (5) drop the index entries. Every step is idempotent. If one fails (or times out and may still run), the
- * caller gets 503 and this process retries the whole attempt every 50 ms until it goes through; if this
- * process dies, any replica finishes it from the outbox. After that, the leases are revoked upstream, then
- * forgotten, and the outbox entry removed.
+ * leases out of service under this job's claim, (5) drop the index entries. Every step is idempotent. If one
+ * fails (or times out, and may still run), the caller gets 503 and this process retries the whole attempt every
+ * 50 ms until it goes through; if this process dies, any replica finishes it from the outbox. After that, the
+ * leases are revoked upstream, then forgotten, and the outbox entry removed.
  */
 export class TaskClosing {
   readonly #o: TaskClosingOptions;
