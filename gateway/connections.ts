@@ -7,7 +7,14 @@ export type CutReason = (typeof CUT_REASONS)[number];
 
 interface Entry {
   readonly cut: (reason: CutReason) => void;
+  readonly expiresAt: number;
+}
+
+/** One task's connections, with one timer at the earliest expiry among them (not one timer per request). */
+interface Group {
+  readonly entries: Set<Entry>;
   timer: NodeJS.Timeout | undefined;
+  dueAt: number;
 }
 
 /** How long a close is remembered for admissions that read their task just before it (see `register`). */
@@ -17,10 +24,10 @@ const REMEMBER_MAX = 100_000;
 /**
  * The live connections of this replica that carry a credential: streaming requests and responses (SSE
  * included) and upgraded WebSockets, each bound to its task. Closing the task anywhere (the pub/sub notice), a
- * kill switch, or the task's or lease's expiry (a timer) cuts them at once. Owned by the gateway object.
+ * kill switch, or the task's or lease's expiry (a timer per task) cuts them at once. Owned by the gateway object.
  */
 export class LiveConnections {
-  readonly #byTask = new Map<string, Set<Entry>>();
+  readonly #byTask = new Map<string, Group>();
   readonly #now: () => number;
   readonly #onCut: (reason: CutReason) => void;
   /** Task id → the sequence number of its last close notice here. */
@@ -44,52 +51,76 @@ export class LiveConnections {
    * task as live) cuts the connection at once: no request outlives a close it raced with.
    */
   register(taskId: string, expiresAt: number, seenSeq: number, cut: (reason: CutReason) => void): () => void {
-    const closedMeanwhile = (this.#recent.get(taskId)?.seq ?? -1) > seenSeq || this.#allCutAt > seenSeq;
-    const entry: Entry = { cut, timer: undefined };
-    let set = this.#byTask.get(taskId);
-    if (!set) {
-      set = new Set();
-      this.#byTask.set(taskId, set);
+    const entry: Entry = { cut, expiresAt };
+    if ((this.#recent.get(taskId)?.seq ?? -1) > seenSeq || this.#allCutAt > seenSeq) {
+      this.#fire(entry, 'task_closed');
+      return () => {};
     }
-    set.add(entry);
-    const unbind = () => {
-      clearTimeout(entry.timer);
-      set.delete(entry);
-      if (set.size === 0 && this.#byTask.get(taskId) === set) this.#byTask.delete(taskId);
-    };
-    if (closedMeanwhile) this.#cut(entry, 'task_closed', unbind);
-    else {
-      entry.timer = setTimeout(() => this.#cut(entry, 'expired', unbind), Math.max(0, expiresAt - this.#now()));
-      entry.timer.unref();
+    let group = this.#byTask.get(taskId);
+    if (!group) {
+      group = { entries: new Set(), timer: undefined, dueAt: Number.POSITIVE_INFINITY };
+      this.#byTask.set(taskId, group);
     }
-    return unbind;
+    group.entries.add(entry);
+    if (expiresAt < group.dueAt) this.#arm(taskId, group, expiresAt);
+    const entries = group.entries;
+    return () => void entries.delete(entry);
   }
 
   /** Cut every connection of `taskId` (its close notice, on every replica). */
   cutTask(taskId: string, reason: CutReason): void {
     this.#seq++;
     this.#remember(taskId);
-    for (const entry of [...(this.#byTask.get(taskId) ?? [])]) this.#cut(entry, reason);
+    const group = this.#byTask.get(taskId);
+    if (!group) return;
     this.#byTask.delete(taskId);
+    clearTimeout(group.timer);
+    for (const entry of [...group.entries]) this.#fire(entry, reason);
   }
 
   /** Cut every live connection (a `*` notice). */
   cutAll(reason: CutReason): void {
     this.#allCutAt = ++this.#seq;
-    for (const set of [...this.#byTask.values()]) for (const entry of [...set]) this.#cut(entry, reason);
+    const groups = [...this.#byTask.values()];
     this.#byTask.clear();
+    for (const group of groups) {
+      clearTimeout(group.timer);
+      for (const entry of [...group.entries]) this.#fire(entry, reason);
+    }
   }
 
   /** Connections bound right now. */
   get size(): number {
     let n = 0;
-    for (const set of this.#byTask.values()) n += set.size;
+    for (const group of this.#byTask.values()) n += group.entries.size;
     return n;
   }
 
-  #cut(entry: Entry, reason: CutReason, unbind?: () => void): void {
-    clearTimeout(entry.timer);
-    unbind?.();
+  #arm(taskId: string, group: Group, at: number): void {
+    clearTimeout(group.timer);
+    group.dueAt = at;
+    group.timer = setTimeout(() => this.#expire(taskId, group), Math.max(0, at - this.#now()));
+    group.timer.unref();
+  }
+
+  /** The group's timer: cut what expired, re-arm for the next expiry, or forget the group when none is left. */
+  #expire(taskId: string, group: Group): void {
+    group.timer = undefined;
+    group.dueAt = Number.POSITIVE_INFINITY;
+    const now = this.#now();
+    let next = Number.POSITIVE_INFINITY;
+    for (const entry of [...group.entries]) {
+      if (entry.expiresAt > now) next = Math.min(next, entry.expiresAt);
+      else {
+        group.entries.delete(entry);
+        this.#fire(entry, 'expired');
+      }
+    }
+    if (next !== Number.POSITIVE_INFINITY) this.#arm(taskId, group, next);
+    else if (this.#byTask.get(taskId) === group) this.#byTask.delete(taskId);
+  }
+
+  #fire(entry: Entry, reason: CutReason): void {
     this.#onCut(reason);
     entry.cut(reason);
   }

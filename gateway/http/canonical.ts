@@ -50,9 +50,16 @@ function isDot(piece: string): boolean {
 
 /**
  * One path segment in canonical form, or a 400. Whatever an upstream decodes it to, it must stay one segment
- * that is not a dot segment: with `%2F` allowed, every piece between encoded slashes must pass too.
+ * that is not a dot segment: with `%2F` allowed, every piece between encoded slashes must pass too. The segment
+ * comes from a request target `parseRoute` accepted: visible ASCII only, no `\`, `#` or `/`.
  */
 export function canonicalSegment(segment: string, options: PathOptions = STRICT_PATHS): string {
+  if (!segment.includes('%')) {
+    // Nothing encoded: parseRoute already refused every byte but visible ASCII (and `\`), so only a raw dot
+    // segment can be wrong here. The common case, kept cheap.
+    if (isDot(segment)) reject('path contains a dot segment');
+    return segment;
+  }
   if (/%(?![0-9A-Fa-f]{2})/.test(segment)) reject('malformed percent-encoding in path');
   const canonical = segment.replace(ESCAPE, (_, hex: string) => canonicalEscape(hex, options));
   const decoded = fullyDecoded(canonical);
