@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { AdminAuth } from './admin-auth.js';
 import { handleAdminTasks } from './admin-tasks.js';
 import type { RunningGateway } from './app.js';
 import { EscrowError, toEscrowError } from './errors.js';
@@ -35,14 +36,21 @@ async function readiness(gw: RunningGateway) {
 
 /**
  * The admin listener: `/metrics`, `/healthz` (the process answers), `/readyz` (store reachable, revocations
- * subscribed, audit writable, every issuer's keys usable, policies loaded: the hash of the enforced set), and the kill switch
- * `POST /admin/revoke?principal=<id>|target=<name>|all=true`, and `/admin/tasks` (admin-tasks.ts). It has no
- * authentication of its own: bind it to a private interface (the default is loopback).
+ * subscribed, audit writable, every issuer's keys usable, policies loaded: the hash of the enforced set), and the
+ * kill switch `POST /admin/revoke?principal=<id>|target=<name>|all=true`, and `/admin/tasks` (admin-tasks.ts).
+ * Everything but `/healthz`, `/readyz` (and `/metrics`, unless `admin.authenticateMetrics`) needs the admin
+ * credential (admin-auth.ts), checked before the path is even looked at.
  */
-export async function handleAdmin(gw: RunningGateway, req: IncomingMessage, res: ServerResponse): Promise<void> {
+export async function handleAdmin(
+  gw: RunningGateway,
+  auth: AdminAuth,
+  req: IncomingMessage,
+  res: ServerResponse,
+): Promise<void> {
   const url = new URL(req.url ?? '/', 'http://admin');
   const requestId = 'admin';
   try {
+    if (!(req.method === 'GET' && auth.isOpen(url.pathname))) auth.check(req);
     if (req.method === 'GET' && url.pathname === '/metrics') {
       const text = await gw.metrics.exposition();
       res.writeHead(200, { 'content-type': gw.metrics.registry.contentType });
@@ -78,6 +86,13 @@ export async function handleAdmin(gw: RunningGateway, req: IncomingMessage, res:
     if (url.pathname.startsWith('/admin/tasks') && (await handleAdminTasks(gw, req, res, url))) return;
     throw new EscrowError('not_found', 'no such admin endpoint');
   } catch (error) {
-    sendProblem(res, toEscrowError(error), requestId);
+    const problem = toEscrowError(error);
+    if (problem.code === 'admin_unauthorized') {
+      gw.log.warn(
+        { path: url.pathname, client: req.socket.remoteAddress, reason: problem.reason },
+        'admin call refused',
+      );
+    }
+    sendProblem(res, problem, requestId);
   }
 }

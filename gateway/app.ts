@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import { createAdapter } from '../adapters/registry.js';
+import { type AdminAuth, createAdminAuth } from './admin-auth.js';
 import { auditSinks, sinkKinds } from './audit/config.js';
 import { createAuditLog } from './audit/index.js';
 import type { AuditLog } from './audit/types.js';
@@ -7,6 +8,7 @@ import { explainError } from './cause.js';
 import { Closers, openOrClose } from './closers.js';
 import type { LoadedConfig } from './config/load.js';
 import { resolveSecretRef } from './config/secret-ref.js';
+import { LiveConnections } from './connections.js';
 import { EscrowError } from './errors.js';
 import type { Gateway } from './gateway.js';
 import { createIdentityVerifier } from './identity/index.js';
@@ -18,10 +20,12 @@ import { createMetrics, type Metrics } from './metrics.js';
 import { createPolicyEngine } from './policy/engine.js';
 import { createPostgresListeners, type PostgresListener } from './postgres/index.js';
 import { createUpstreamPool } from './proxy/forward.js';
+import { UpstreamSlots } from './proxy/slots.js';
 import { SecretRegistry } from './scrub/registry.js';
 import { createStore } from './store/index.js';
 import type { TargetRuntime } from './targets.js';
 import { TaskService } from './tasks/service.js';
+import { every } from './timers.js';
 
 export interface RunningGateway extends Gateway {
   /** SHA-256 of the enforced policy set, and whether the revocation subscription is live (for /readyz). */
@@ -29,6 +33,8 @@ export interface RunningGateway extends Gateway {
   readonly baseDir: string;
   /** One listener per `protocol: postgres` target (started by gateway/server.ts, stopped by `close`). */
   readonly postgres: readonly PostgresListener[];
+  /** The admin listener's credential check (admin-auth.ts), built at start so a bad `admin.token` stops it. */
+  readonly adminAuth: AdminAuth;
   close(): Promise<void>;
 }
 
@@ -39,6 +45,8 @@ export interface GatewayOptions {
   readonly metrics?: Metrics;
   /** Periodic sweep of expired tasks' leases (ms); 0 disables it. */
   readonly sweepIntervalMs?: number;
+  /** How often the close outbox is checked for closes another replica did not finish (ms); 0 disables it. */
+  readonly outboxIntervalMs?: number;
 }
 
 /**
@@ -88,6 +96,11 @@ async function buildTargets(
       config,
       adapter,
       pool,
+      slots: new UpstreamSlots({
+        max: config.pool.connections,
+        maxQueued: config.pool.maxQueued,
+        timeoutMs: config.pool.queueTimeoutMs,
+      }),
       basePath: url.pathname.replace(/\/+$/, ''),
       origin: url.origin,
       facts: { name: config.name, attributes: config.attributes },
@@ -115,6 +128,7 @@ async function buildGateway(loaded: LoadedConfig, options: GatewayOptions, close
   const metrics = options.metrics ?? createMetrics({ defaultMetrics: true });
   const secrets = new SecretRegistry({ now });
   const secret = registeringResolver(secrets, 'keys', baseDir, env);
+  const adminAuth = createAdminAuth(config.admin, secret);
   const store = await createStore({
     url: config.store,
     prefix: config.storePrefix,
@@ -213,37 +227,61 @@ async function buildGateway(loaded: LoadedConfig, options: GatewayOptions, close
     },
     onRetired: (lease, reason, task) => revoker?.retire(lease, reason, task),
   });
-  revoker = new Revoker({ store, tasks, leases, adapterFor: (t) => targets.get(t)?.adapter, audit, metrics, log, now });
+  const connections = new LiveConnections(now, (reason) => metrics.connectionsCut.inc({ reason }));
+  revoker = new Revoker({
+    store,
+    tasks,
+    leases,
+    connections,
+    adapterFor: (t) => targets.get(t)?.adapter,
+    audit,
+    metrics,
+    log,
+    now,
+  });
   const { queue } = revoker;
   closers.add(async () => {
     await queue.drain();
     queue.close();
   });
   const state = { subscribed: false, draining: false };
-  const parts = { config, targets, identity, policy, tasks, leases, revoker, secrets, store, audit, metrics, log, now };
+  const parts = {
+    config,
+    targets,
+    identity,
+    policy,
+    tasks,
+    leases,
+    revoker,
+    secrets,
+    connections,
+    store,
+    audit,
+    metrics,
+    log,
+    now,
+  };
   const postgres = createPostgresListeners(parts, loaded, secret);
   for (const listener of postgres) closers.add(() => listener.close());
   await revoker.listen((healthy) => {
     state.subscribed = healthy;
   });
   metrics.setActiveLeasesSource(() => leases.cache.size);
-  const sweepMs = options.sweepIntervalMs ?? 10_000;
-  const sweeper =
-    sweepMs > 0
-      ? setInterval(() => {
-          revoker
-            .sweepExpired()
-            .catch((error: Error) => log.warn({ err: error.message }, 'expired-lease sweep failed'));
-        }, sweepMs)
-      : undefined;
-  sweeper?.unref();
-  closers.add(() => clearInterval(sweeper));
+  const sweepers = [
+    every(options.sweepIntervalMs ?? 10_000, () => revoker.sweepExpired(), log, 'expired-lease sweep failed'),
+    every(options.outboxIntervalMs ?? 1_000, () => revoker.closing.sweepOutbox(), log, 'close outbox sweep failed'),
+  ];
+  closers.add(() => {
+    for (const sweeper of sweepers) clearInterval(sweeper);
+    revoker.closing.stop();
+  });
 
   return {
     ...parts,
     state,
     baseDir,
     postgres,
+    adminAuth,
     async close() {
       await closers.closeAll();
     },

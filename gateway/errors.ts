@@ -27,9 +27,11 @@ export type EscrowErrorCode =
   | 'credential_unavailable'
   | 'upstream_unavailable'
   | 'circuit_open'
+  | 'upstream_busy'
   | 'upstream_timeout'
   | 'upstream_error'
   | 'config_invalid'
+  | 'admin_unauthorized'
   | 'internal';
 
 interface ProblemKind {
@@ -62,9 +64,11 @@ export const PROBLEMS: Readonly<Record<EscrowErrorCode, ProblemKind>> = Object.f
   credential_unavailable: { status: 502, title: 'Credential could not be obtained' },
   upstream_unavailable: { status: 502, title: 'Upstream unavailable' },
   circuit_open: { status: 503, title: 'Upstream circuit open' },
+  upstream_busy: { status: 503, title: 'No upstream connection available in time' },
   upstream_timeout: { status: 504, title: 'Upstream timed out' },
   upstream_error: { status: 502, title: 'Upstream failed' },
   config_invalid: { status: 500, title: 'Configuration invalid' },
+  admin_unauthorized: { status: 401, title: 'Admin credential required' },
   internal: { status: 500, title: 'Internal error' },
 });
 

@@ -1,5 +1,6 @@
 import type { AuditLog } from './audit/types.js';
 import type { Config } from './config/schema.js';
+import type { LiveConnections } from './connections.js';
 import type { IdentityVerifier } from './identity/types.js';
 import type { Revoker } from './leases/revoker.js';
 import type { LeaseService } from './leases/service.js';
@@ -22,6 +23,8 @@ export interface Gateway {
   readonly revoker: Revoker;
   /** Every secret this replica holds, as the scrubber's needles (gateway/scrub/registry.ts). */
   readonly secrets: SecretRegistry;
+  /** Live streams and WebSockets bound to a task: cut when it closes or expires (gateway/connections.ts). */
+  readonly connections: LiveConnections;
   readonly store: Store;
   readonly audit: AuditLog;
   readonly metrics: Metrics;

@@ -6,13 +6,14 @@ import type { Logger } from './log.js';
 import type { Metrics } from './metrics.js';
 
 /** The `limit` label of `escrow_limits_exceeded_total`: a bounded set, named after what was too big or too slow. */
-export const LIMIT_NAMES = ['body_size', 'header_size', 'concurrency', 'request_timeout'] as const;
+export const LIMIT_NAMES = ['body_size', 'header_size', 'concurrency', 'request_timeout', 'upstream_queue'] as const;
 export type LimitName = (typeof LIMIT_NAMES)[number];
 
 const LIMIT_OF_CODE: Partial<Record<EscrowError['code'], LimitName>> = {
   payload_too_large: 'body_size',
   headers_too_large: 'header_size',
   too_many_requests: 'concurrency',
+  upstream_busy: 'upstream_queue',
 };
 
 /** Count a refusal in `escrow_limits_exceeded_total` when it was a limit (any other error is ignored). */

@@ -1,4 +1,5 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { CUT_REASONS } from './connections.js';
 import { IDENTITY_REASONS } from './identity/reasons.js';
 import { REVOCATION_REASONS } from './leases/revoker.js';
 import { LIMIT_NAMES } from './limits.js';
@@ -35,6 +36,8 @@ export interface Metrics {
   /** 0 closed, 1 open, 2 half-open (gateway/proxy/breaker.ts). */
   readonly circuitState: Gauge<'target'>;
   readonly circuitOpens: Counter<'target'>;
+  /** Live connections (streams, WebSockets) cut because their task closed or expired, or a kill switch. */
+  readonly connectionsCut: Counter<'reason'>;
   /** Where `escrow_leases_active` reads its value at scrape time. */
   setActiveLeasesSource(source: () => number): void;
   /** The text `/metrics` answers: this registry's, or the whole cluster's under `--workers` (cluster-metrics.ts). */
@@ -88,6 +91,7 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
       for (const result of ['ok', 'rejected']) metrics.policyReloads.inc({ result }, 0);
       for (const issuer of known.issuers ?? []) metrics.identityKeyFetchFailures.inc({ issuer }, 0);
       for (const result of RELOAD_RESULTS) metrics.configReloads.inc({ result }, 0);
+      for (const reason of CUT_REASONS) metrics.connectionsCut.inc({ reason }, 0);
       for (const sink of known.auditSinks) {
         metrics.auditSinkErrors.inc({ sink }, 0);
         metrics.auditEventsDropped.inc({ sink }, 0);
@@ -214,6 +218,12 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
       name: 'escrow_circuit_open_total',
       help: 'Times a target’s circuit breaker opened',
       labelNames: ['target'],
+      registers,
+    }),
+    connectionsCut: new Counter({
+      name: 'escrow_connections_cut_total',
+      help: 'Live connections cut because their task was closed or expired, or by a kill switch',
+      labelNames: ['reason'],
       registers,
     }),
   };

@@ -1,8 +1,10 @@
+import { EventEmitter } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { UpstreamRequest } from '../adapters/types.js';
 import { requireAudit } from './audit/index.js';
 import type { AuditEventInput } from './audit/types.js';
+import { bindConnection, type CutReason } from './connections.js';
 import { type Action, actionForMethod, type Decision, type Principal, principalRef, type Task } from './domain.js';
 import { EscrowError, toEscrowError } from './errors.js';
 import type { Gateway } from './gateway.js';
@@ -14,15 +16,18 @@ import type { LeaseRecord } from './leases/record.js';
 import { admitPrincipal, countLimit } from './limits.js';
 import { authorize, clientIp, requireAllow } from './stages/authorize.js';
 import { requestBody } from './stages/body.js';
+import { cutError, cutRequest } from './stages/cut.js';
 import { type ForwardOutcome, forwardAndScrub } from './stages/forward.js';
 import { identify } from './stages/identify.js';
-import { type TargetRuntime, upstreamPath } from './targets.js';
+import { pathOptions, type TargetRuntime, upstreamPath } from './targets.js';
 import { handleTaskApi } from './task-api.js';
-import { principalHash } from './tasks/model.js';
+import { ambientTask as ambientTaskFor } from './tasks/ambient.js';
 
 /** What stages 2–5 establish about a request. Filled in as they pass, so a failure still records what was known. */
 export interface Admission {
   readonly requestId: string;
+  /** `gw.connections.seq` before the task was read: a close notice after it cuts the connection at once. */
+  seenSeq?: number;
   principal?: Principal;
   task?: Task;
   decision?: Decision;
@@ -32,6 +37,10 @@ export interface Admission {
 /** What one request accumulates on its way through the stages; the `finally` records it. */
 interface Exchange extends Admission {
   readonly startedAt: number;
+  /** Set when the task's close, expiry or a kill switch cut this request in flight. */
+  cut?: CutReason;
+  /** undici's abort signal for the upstream request (an EventEmitter: cheaper than an AbortController). */
+  readonly abort: EventEmitter;
   target?: TargetRuntime;
   path?: string;
   error?: EscrowError;
@@ -63,6 +72,7 @@ export async function admit(
   into: Admission,
 ): Promise<void> {
   const { target } = ask;
+  into.seenSeq = gw.connections.seq;
   into.principal = await identify(gw, req, into.requestId, target.config.identityHeader);
   admitPrincipal(gw, into.principal, owner);
   into.task = await taskFor(gw, req, into.principal, target);
@@ -106,10 +116,11 @@ export async function handleRequest(gw: Gateway, req: IncomingMessage, res: Serv
     requestId: randomId('req_', 9, 'base64url'),
     startedAt: performance.now(),
     forward: {},
+    abort: new EventEmitter(),
     client: clientIp(req.socket.remoteAddress),
   };
   try {
-    const route = parseRoute(req.url ?? '');
+    const route = parseRoute(req.url ?? '', (name) => pathOptions(gw.targets, name));
     if (route.target === '_escrow') {
       requireAudit(gw.audit);
       return await handleTaskApi(gw, req, res, route, ex.requestId);
@@ -123,11 +134,16 @@ export async function handleRequest(gw: Gateway, req: IncomingMessage, res: Serv
     const action = methodAction(req.method);
     checkRequestHeaders(req);
     await admit(gw, req, res, { target, action, path: ex.path, query: route.query }, ex);
+    // The task's close, expiry or a kill switch stops this request wherever it is (stages/cut.ts).
+    const unbind = bindConnection(gw.connections, ex, (reason) => cutRequest(res, ex, reason));
+    res.once('close', unbind);
     await proxy(gw, req, res, target, route, ex);
   } catch (error) {
-    ex.error = toEscrowError(error);
+    ex.error = ex.cut ? cutError(ex.cut) : toEscrowError(error);
     countLimit(gw.metrics, ex.error);
     if (ex.error.code === 'internal') gw.log.error({ requestId: ex.requestId, err: ex.error.cause }, 'request failed');
+    // A cut before the answer began has already told the agent why.
+    if (ex.cut && res.writableEnded) return;
     if (ex.target && !res.headersSent) await commitBeforeAnswer(gw, req, res, ex);
     sendProblem(res, ex.error, ex.requestId);
   } finally {
@@ -148,20 +164,10 @@ export async function taskFor(gw: Gateway, req: IncomingMessage, principal: Prin
 
 /**
  * Targets with `requireTask: false` still get leases scoped to one principal and one target: an implicit task
- * per principal whose life is the credential's ttl (renewed on use). Meant for static secrets only.
+ * per (principal, target) whose life is the credential's ttl (renewed on use). Meant for static secrets only.
  */
 export function ambientTask(gw: Gateway, principal: Principal, target: TargetRuntime): Task {
-  const now = gw.now();
-  return {
-    id: `amb_${principalHash(principal)}`,
-    principal: principalRef(principal),
-    intent: '',
-    targets: [target.config.name],
-    ancestors: [],
-    depth: 0,
-    openedAt: now,
-    expiresAt: now + target.config.credential.ttl * 1000 + 60_000,
-  };
+  return ambientTaskFor(principal, target.config.name, target.config.credential.ttl, gw.now());
 }
 
 /** Stages 6–8: strip, inject, forward, scrub. */
@@ -200,6 +206,7 @@ async function proxy(
       target,
       { method: upstream.method, path: upstream.path, headers: upstream.headers, body: body.buffer ?? body.stream },
       ex.forward,
+      ex.abort,
       () => commitRequest(gw, req, res, ex),
     );
   } finally {

@@ -77,6 +77,31 @@ function proxyServerOptions(gw: RunningGateway) {
   };
 }
 
+/**
+ * The admin listener: plain HTTP, or TLS when `admin.cert` is set, asking for client certificates from
+ * `admin.clientCA` (verified, but not required at the handshake: `/healthz` and `/readyz` answer without one).
+ */
+function createAdminServer(gw: RunningGateway): Server {
+  const read = (ref: string) => resolveSecretRef(ref, gw.baseDir, process.env);
+  const onRequest = (req: IncomingMessage, res: ServerResponse) => {
+    handleAdmin(gw, gw.adminAuth, req, res).catch(() => {
+      if (!res.headersSent) res.writeHead(500).end();
+    });
+  };
+  const { cert, key, clientCA } = gw.config.admin;
+  if (cert === undefined || key === undefined) return createServer(onRequest);
+  return createTlsServer(
+    {
+      cert: read(cert),
+      key: read(key),
+      ...(clientCA !== undefined ? { ca: read(clientCA), requestCert: true } : {}),
+      rejectUnauthorized: false,
+      minVersion: 'TLSv1.2',
+    },
+    onRequest,
+  ) as unknown as Server;
+}
+
 /** Start the proxy listener (and mTLS listener when configured) and the admin listener. */
 export async function startListeners(gw: RunningGateway): Promise<Listeners> {
   const onRequest = (req: IncomingMessage, res: ServerResponse) => {
@@ -117,11 +142,7 @@ export async function startListeners(gw: RunningGateway): Promise<Listeners> {
     });
     server.on('connect', refuseRaw('405 Method Not Allowed', 'method_not_allowed'));
   }
-  const admin = createServer((req, res) => {
-    handleAdmin(gw, req, res).catch(() => {
-      if (!res.headersSent) res.writeHead(500).end();
-    });
-  });
+  const admin = createAdminServer(gw);
   await listenAll([
     [proxy, gw.config.proxy.listen, 'proxy.listen'],
     ...(tls && tlsConfig ? [[tls, tlsConfig.listen, 'proxy.tls.listen'] as const] : []),

@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { principalRef, samePrincipal, type Task } from './domain.js';
+import { type PrincipalRef, principalRef, samePrincipal, type Task } from './domain.js';
 import { EscrowError } from './errors.js';
 import type { Gateway } from './gateway.js';
 import { checkRequestHeaders } from './http/headers.js';
@@ -8,7 +8,7 @@ import type { Route } from './http/route.js';
 import { leaseView } from './leases/record.js';
 import { authorize, clientIp } from './stages/authorize.js';
 import { identify } from './stages/identify.js';
-import { taskView } from './tasks/model.js';
+import { principalHash, taskView } from './tasks/model.js';
 
 const chainOf = (task: Task) => ({ id: task.id, chain: [...task.ancestors, task.id], intent: task.intent });
 
@@ -84,22 +84,52 @@ export async function handleTaskApi(
     return;
   }
 
-  const task = await gw.tasks.get(parts[1]!);
-  if (!task || !samePrincipal(task.principal, principal)) throw new EscrowError('task_not_found', 'no such live task');
   if (method === 'GET') {
+    const task = await gw.tasks.get(parts[1]!);
+    if (!task || !samePrincipal(task.principal, principal))
+      throw new EscrowError('task_not_found', 'no such live task');
     const now = gw.now();
     const leases = (await gw.leases.list(task.id, task.targets)).map((l) => leaseView(l, now));
     sendJson(res, 200, { ...taskView(task), leases }, requestId);
     return;
   }
-  const revoked = await gw.revoker.revokeTask(task.id, 'task_closed');
+  // Closing is idempotent: the owner may close (or retry closing) a task that is already closed or expired, as
+  // long as the store remembers it, and gets 204 once every step went through. Anyone else gets 404.
+  const found = await findForClose(gw, parts[1]!, principal);
+  if (!found || !samePrincipal(found.task.principal, principal)) {
+    throw new EscrowError('task_not_found', 'no such task');
+  }
+  const { task } = found;
+  const revoked = await gw.revoker.revokeTask(task.id, 'task_closed', principalHash(task.principal));
   await gw.audit.commit({
     event: 'task.closed',
     requestId,
     principal: principalRef(principal),
     task: chainOf(task),
     leasesRevoked: revoked,
+    ...(found.closed ? { repeated: true } : {}),
   });
   res.writeHead(204, { 'x-request-id': requestId });
   res.end();
+}
+
+/**
+ * The task to close. If the store cannot be read, the close is not dropped: it is retried in the background (as
+ * the agent that asked, so only its own task is closed) and the agent gets 503 `close_pending`.
+ */
+async function findForClose(gw: Gateway, id: string, principal: PrincipalRef) {
+  try {
+    return await gw.tasks.find(id);
+  } catch (cause) {
+    gw.revoker.closing.defer(id, async () => {
+      const found = await gw.tasks.find(id);
+      if (!found || !samePrincipal(found.task.principal, principal)) return;
+      // From here the close is a job of its own, retried until done: its failure needs no second retry.
+      await gw.revoker.revokeTask(id, 'task_closed', principalHash(found.task.principal)).catch(() => {});
+    });
+    throw new EscrowError('store_unavailable', 'the close is not confirmed yet; Escrow keeps retrying it', {
+      cause,
+      reason: 'close_pending',
+    });
+  }
 }

@@ -3,6 +3,7 @@ import { request as httpsRequest } from 'node:https';
 import { type Duplex, pipeline } from 'node:stream';
 import type { UpstreamRequest } from '../adapters/types.js';
 import { requireAudit } from './audit/index.js';
+import { bindConnection } from './connections.js';
 import type { Decision, Principal, Task } from './domain.js';
 import { EscrowError, PROBLEM_CONTENT_TYPE, toEscrowError, toProblem } from './errors.js';
 import type { Gateway } from './gateway.js';
@@ -18,11 +19,12 @@ import { WebSocketScrubber } from './proxy/ws-frames.js';
 import type { NeedleIndex } from './scrub/index.js';
 import { clientIp } from './stages/authorize.js';
 import { finishResponseHeaders } from './stages/response.js';
-import { type TargetRuntime, upstreamPath } from './targets.js';
+import { pathOptions, type TargetRuntime, upstreamPath } from './targets.js';
 
 /** What one upgrade accumulates; recorded in `finally` like a proxied request. */
 interface Upgrade {
   readonly requestId: string;
+  seenSeq?: number;
   target?: TargetRuntime;
   path?: string;
   query?: string;
@@ -45,9 +47,15 @@ interface Upgrade {
  */
 export async function handleUpgrade(gw: Gateway, req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
   const up: Upgrade = { requestId: randomId('req_', 9, 'base64url'), client: clientIp(req.socket.remoteAddress) };
+  // One socket carries the upgrade, its admission, its binding to the task and two pipelines: more than the
+  // default ten 'close' listeners, none of them leaked (they go with the socket).
+  socket.setMaxListeners(20);
   socket.on('error', () => socket.destroy());
   try {
     await admit(gw, req, socket, up);
+    // The session lives no longer than its task and lease: their close, expiry or a kill switch cuts both sides.
+    const unbind = bindConnection(gw.connections, up, () => socket.destroy());
+    socket.once('close', unbind);
     await connectUpstream(gw, req, socket, head, up);
   } catch (error) {
     up.error = toEscrowError(error);
@@ -66,7 +74,7 @@ export async function handleUpgrade(gw: Gateway, req: IncomingMessage, socket: D
 }
 
 async function admit(gw: Gateway, req: IncomingMessage, socket: Duplex, up: Upgrade): Promise<void> {
-  const route = parseRoute(req.url ?? '');
+  const route = parseRoute(req.url ?? '', (name) => pathOptions(gw.targets, name));
   const target = gw.targets.get(route.target);
   if (route.target === '_escrow' || (target && !target.config.websocket)) {
     throw new EscrowError('bad_request', 'this target does not accept protocol upgrades', {

@@ -31,7 +31,8 @@ const NOTES: Record<string, string> = {
   'proxy.maxHeaderBytes': 'Largest request head accepted; bigger requests get 431.',
   'proxy.requestTimeoutMs': 'Time allowed to receive a whole request from the agent.',
   'proxy.maxConcurrentPerPrincipal': 'In-flight requests one workload may have on one replica; more get 429.',
-  admin: 'The private listener: `/metrics`, `/healthz`, `/readyz`, `POST /admin/revoke`. Never expose it.',
+  admin:
+    'The operators’ listener: `/metrics`, `/healthz`, `/readyz`, `/admin/revoke`, `/admin/tasks`. Everything but the probes (and `/metrics` unless `authenticateMetrics`) needs the admin credential. Keep it private too.',
   'admin.listen': 'Address of the admin listener. Bind it to a private interface (or a pod-local port).',
   store:
     'Where tasks, leases, revocations and the audit stream live: `redis://`/`rediss://` (one server), `redis+sentinel://`, `redis+cluster://`, or `memory://` (one process only). See docs/operations.md.',
@@ -93,7 +94,8 @@ const NOTES: Record<string, string> = {
     'Consecutive upstream failures that open the circuit (requests then fail at once with 503 circuit_open).',
   'targets[].circuitBreaker.coolDownMs': 'How long the circuit stays open before one probe request is let through.',
   'targets[].pool': 'The connection pool to this upstream (one per replica).',
-  'targets[].pool.connections': 'Maximum connections per replica.',
+  'targets[].pool.connections':
+    'Maximum connections per replica, and so the most requests forwarded to this upstream at once per replica.',
   'targets[].pool.keepAliveTimeoutMs': 'How long an idle upstream connection is kept.',
   dev: 'Marks a development config. Never set it in production.',
   'dev.signingKey': 'Private JWK used by `escrow token dev` to mint workload tokens.',

@@ -56,7 +56,10 @@ async function withTask<T>(agent: EscrowAgent, request: OpenTaskRequest, work: (
   }
 }
 
-/** Closing twice is harmless: a step closed by its job's close answers 404 (`task_not_found`). */
+/**
+ * Closing twice is harmless: a step already closed by its job's close answers 204 again. A 404 (`task_not_found`)
+ * means Escrow no longer remembers the task (closed or expired more than five minutes ago): nothing left to close.
+ */
 async function closeQuietly(agent: EscrowAgent, id: string): Promise<void> {
   try {
     await closeTask(agent, id);

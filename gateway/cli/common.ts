@@ -2,7 +2,6 @@ import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { causeChain } from '../cause.js';
-import { loadConfig } from '../config/load.js';
 import { EscrowError } from '../errors.js';
 
 /** Exit codes (documented in docs/cli.md): 0 ok, 1 failure at run time, 2 bad config or usage. */
@@ -37,31 +36,12 @@ export function configPath(flag: string | undefined): { path: string; dev: boole
 
 export class UsageError extends Error {}
 
-/** `--admin URL`, else the config's `admin.listen`. */
-export function adminUrlFor(flag: string | undefined, configFlag: string | undefined): string {
-  return flag ?? `http://${loadConfig(configPath(configFlag).path).config.admin.listen}`;
-}
-
-/** Call a running Escrow's admin API; a refused connection or an error status becomes a readable error. */
-export async function callAdmin(path: string, method: string, adminUrl: string): Promise<unknown> {
-  let res: Response;
-  try {
-    res = await fetch(`${adminUrl}${path}`, { method });
-  } catch {
-    throw new Error(`cannot reach the admin API at ${adminUrl} (is Escrow running? pass --admin URL)`);
-  }
-  const body = (await res.json()) as { detail?: string };
-  if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${body.detail ?? ''}`);
-  return body;
-}
-
 /** The message and, after a colon, its cause: one line that names what went wrong and why. */
 function explain(error: unknown): string {
   const message = error instanceof Error ? error.message : String(error);
   const cause = causeChain(error);
   return cause === '' ? message : `${message}: ${cause}`;
 }
-
 /** Print a failure the way a person should see it: the message, never a stack; exit code by kind. */
 export function reportFailure(error: unknown): number {
   if (error instanceof UsageError) {

@@ -1,11 +1,16 @@
 import { parseArgs } from 'node:util';
-import { adminUrlFor, callAdmin, UsageError } from './common.js';
+import { ADMIN_OPTIONS, adminAccess, callAdmin } from './admin-client.js';
+import { UsageError } from './common.js';
 
-export const revokeHelp = `escrow revoke (--principal ID | --target NAME | --all) [--admin URL] [--config FILE] [--json]
+export const revokeHelp = `escrow revoke (--principal ID | --target NAME | --all) [--json]
+              [--admin URL] [--token-file FILE] [--cert FILE --key FILE] [--ca FILE] [--config FILE]
 
-The kill switch: closes every live task of a principal, every task on a target, or every task, revoking
-their leases in the store, in every replica's cache (pub/sub) and at the upstream for dynamic credentials.
-Calls the admin API of a running Escrow (default: the config's admin.listen).`;
+The kill switch: closes every live task of a principal, every task on a target, or every task (ambient leases
+of targets with requireTask: false included), revoking their leases in the store, in every replica's cache
+(pub/sub), on their live connections and at the upstream for dynamic credentials.
+Calls the admin API of a running Escrow with the admin credential: --admin or $ESCROW_ADMIN_URL, --token-file or
+$ESCROW_ADMIN_TOKEN (or a client certificate), else admin.listen and admin.token from the config's admin section
+(nothing else in the config is read).`;
 
 export async function revokeCommand(argv: string[]): Promise<number> {
   const { values } = parseArgs({
@@ -14,8 +19,7 @@ export async function revokeCommand(argv: string[]): Promise<number> {
       principal: { type: 'string' },
       target: { type: 'string' },
       all: { type: 'boolean' },
-      admin: { type: 'string' },
-      config: { type: 'string' },
+      ...ADMIN_OPTIONS,
       json: { type: 'boolean' },
     },
     strict: true,
@@ -30,7 +34,7 @@ export async function revokeCommand(argv: string[]): Promise<number> {
   if (!query || [values.all, values.principal, values.target].filter(Boolean).length !== 1) {
     throw new UsageError('give exactly one of --principal, --target, --all');
   }
-  const body = (await callAdmin(`/admin/revoke?${query}`, 'POST', adminUrlFor(values.admin, values.config))) as {
+  const body = (await callAdmin(`/admin/revoke?${query}`, 'POST', adminAccess(values))) as {
     tasks: number;
     leases: number;
   };

@@ -1,13 +1,16 @@
 import { parseArgs } from 'node:util';
-import { adminUrlFor, callAdmin, UsageError } from './common.js';
+import { ADMIN_OPTIONS, adminAccess, callAdmin } from './admin-client.js';
+import { UsageError } from './common.js';
 
-export const tasksHelp = `escrow tasks list [--principal ID] [--target NAME] [--limit N] [--admin URL] [--config FILE] [--json]
-escrow tasks show <taskId> [--admin URL] [--config FILE] [--json]
-escrow tasks close <taskId> [--admin URL] [--config FILE] [--json]
+export const tasksHelp = `escrow tasks list [--principal ID] [--target NAME] [--limit N] [--json]
+escrow tasks show <taskId> [--json]
+escrow tasks close <taskId> [--json]
+  each with [--admin URL] [--token-file FILE] [--cert FILE --key FILE] [--ca FILE] [--config FILE]
 
-Operators' view of live tasks, through the admin API of a running Escrow (default: the config's
-admin.listen). show lists the task's leases and their state, never secret values; close revokes its leases
-(and its steps') now, on every replica.`;
+Operators' view of live tasks (ambient leases' tasks included: ids amb_…), through the admin API of a running
+Escrow, with the admin credential (see escrow revoke --help for where the address and credential come from).
+show lists the task's leases and their state, never secret values; close revokes its leases (and its steps')
+now, on every replica.`;
 
 interface TaskView {
   id: string;
@@ -30,14 +33,13 @@ export async function tasksCommand(argv: string[]): Promise<number> {
       principal: { type: 'string' },
       target: { type: 'string' },
       limit: { type: 'string' },
-      admin: { type: 'string' },
-      config: { type: 'string' },
+      ...ADMIN_OPTIONS,
       json: { type: 'boolean' },
     },
     allowPositionals: true,
     strict: true,
   });
-  const adminUrl = adminUrlFor(values.admin, values.config);
+  const access = adminAccess(values);
   const print = (value: unknown, text: string) =>
     process.stdout.write(values.json ? `${JSON.stringify(value, null, 2)}\n` : `${text}\n`);
   if (sub === 'list') {
@@ -45,14 +47,14 @@ export async function tasksCommand(argv: string[]): Promise<number> {
     if (values.principal) query.set('principal', values.principal);
     if (values.target) query.set('target', values.target);
     if (values.limit) query.set('limit', values.limit);
-    const body = (await callAdmin(`/admin/tasks?${query}`, 'GET', adminUrl)) as { tasks: TaskView[] };
+    const body = (await callAdmin(`/admin/tasks?${query}`, 'GET', access)) as { tasks: TaskView[] };
     print(body, body.tasks.length ? body.tasks.map(line).join('\n') : '(no live tasks)');
     return 0;
   }
   const id = positionals[0];
   if ((sub !== 'show' && sub !== 'close') || !id) throw new UsageError('usage: escrow tasks list|show <id>|close <id>');
   if (sub === 'show') {
-    const task = (await callAdmin(`/admin/tasks/${encodeURIComponent(id)}`, 'GET', adminUrl)) as TaskView;
+    const task = (await callAdmin(`/admin/tasks/${encodeURIComponent(id)}`, 'GET', access)) as TaskView;
     const leases = (task.leases ?? []).map(
       (l) =>
         `  lease ${l.id} on ${l.target}: ${l.state} until ${l.expiresAt} (fingerprint ${l.secretFingerprint.slice(0, 16)}…)`,
@@ -60,7 +62,7 @@ export async function tasksCommand(argv: string[]): Promise<number> {
     print(task, [line(task), ...(task.parent ? [`  step of ${task.parent}`] : []), ...leases].join('\n'));
     return 0;
   }
-  const closed = (await callAdmin(`/admin/tasks/${encodeURIComponent(id)}`, 'DELETE', adminUrl)) as {
+  const closed = (await callAdmin(`/admin/tasks/${encodeURIComponent(id)}`, 'DELETE', access)) as {
     leasesRevoked: number;
   };
   print(closed, `closed ${id}: ${closed.leasesRevoked} lease(s) revoked`);

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
+import { readAdminToken } from '../admin-auth.js';
 import { EscrowError } from '../errors.js';
 import { formatIssues } from './issues.js';
 import { applyOverrides } from './overrides.js';
@@ -64,7 +65,7 @@ export function parseConfig(text: string, source: string, env?: NodeJS.ProcessEn
   return result.data;
 }
 
-/** Read, validate and freeze `escrow.yaml`. Also checks that key references resolve. */
+/** Read, validate and freeze `escrow.yaml`. Also checks that the key and admin token references resolve. */
 export function loadConfig(path: string, env: NodeJS.ProcessEnv = process.env): LoadedConfig {
   const absolute = resolve(path);
   let text: string;
@@ -85,5 +86,7 @@ export function loadConfig(path: string, env: NodeJS.ProcessEnv = process.env): 
       throw new EscrowError('config_invalid', `${name}: ${(error as Error).message}`, { reason: 'missing_secret' });
     }
   }
+  if (config.admin.token !== undefined)
+    readAdminToken(config.admin.token, (ref) => resolveSecretRef(ref, baseDir, env));
   return deepFreeze({ config, path: absolute, baseDir });
 }

@@ -80,12 +80,25 @@ const baseTargetSchema = z.strictObject({
       coolDownMs: z.number().int().positive().default(10_000),
     })
     .optional(),
+  /**
+   * Requests in flight toward the upstream, per replica: at most `connections`; beyond that a request waits
+   * (at most `maxQueued` of them, each at most `queueTimeoutMs`) and is then refused with 503 `upstream_busy`.
+   */
   pool: z
     .strictObject({
       connections: z.number().int().positive().default(128),
       keepAliveTimeoutMs: z.number().int().positive().default(30_000),
+      /** Requests that may wait for a connection when all are busy; one more gets 503 `upstream_busy` at once. */
+      maxQueued: z.number().int().min(0).default(1_024),
+      /** How long a request may wait for a connection before it gets 503 `upstream_busy`. */
+      queueTimeoutMs: z.number().int().positive().default(5_000),
     })
-    .default({ connections: 128, keepAliveTimeoutMs: 30_000 }),
+    .default({ connections: 128, keepAliveTimeoutMs: 30_000, maxQueued: 1_024, queueTimeoutMs: 5_000 }),
+  /**
+   * Forward `%2F` (an encoded `/`) inside a path segment. Off: refused with 400, because upstreams disagree on
+   * whether it separates segments (docs/policies.md, "Paths").
+   */
+  allowEncodedSlash: z.boolean().default(false),
   /** The PostgreSQL listener's options (`protocol: postgres` only; docs/databases.md). */
   postgres: postgres.listener.optional(),
 });
@@ -123,6 +136,34 @@ const tlsSchema = z.strictObject({
   clientCA: secretRef,
   requireClientCert: z.boolean().default(true),
 });
+
+/**
+ * The admin listener. Every endpoint but `/healthz`, `/readyz` (and `/metrics` unless `authenticateMetrics`)
+ * needs the admin credential: the bearer `token`, or a client certificate issued by `clientCA` (the listener then
+ * serves TLS with `cert` and `key`). Neither configured: those endpoints are refused (gateway/admin-auth.ts).
+ */
+export const adminSchema = z
+  .strictObject({
+    listen: listenAddress.default('127.0.0.1:9090'),
+    /** Bearer token for the admin endpoints (`Authorization: Bearer …`), at least 16 characters. */
+    token: secretRef.optional(),
+    /** Serve the admin listener over TLS with this certificate chain (PEM); needs `key`. */
+    cert: secretRef.optional(),
+    /** The admin listener's private key (PEM). */
+    key: secretRef.optional(),
+    /** CA bundle (PEM): a client certificate that chains to it is an admin credential (needs `cert`, `key`). */
+    clientCA: secretRef.optional(),
+    /** Require the admin credential for `/metrics` too (Prometheus then sends it: `authorization` in its config). */
+    authenticateMetrics: z.boolean().default(false),
+  })
+  .refine((a) => (a.cert === undefined) === (a.key === undefined), {
+    path: ['cert'],
+    message: 'cert and key go together (the admin listener then serves TLS)',
+  })
+  .refine((a) => a.clientCA === undefined || a.cert !== undefined, {
+    path: ['clientCA'],
+    message: 'client certificates need a TLS admin listener: set admin.cert and admin.key too',
+  });
 
 const auditSchema = z.strictObject({
   /**
@@ -188,7 +229,7 @@ export const configSchema = z.strictObject({
       maxConcurrentPerPrincipal: 256,
       drainTimeoutMs: 10_000,
     }),
-  admin: z.strictObject({ listen: listenAddress.default('127.0.0.1:9090') }).default({ listen: '127.0.0.1:9090' }),
+  admin: adminSchema.default({ listen: '127.0.0.1:9090', authenticateMetrics: false }),
   store: z
     .string()
     .regex(

@@ -5,8 +5,8 @@ import { exportJWK, generateKeyPair } from 'jose';
 
 /**
  * Development key material for the embedded default, generated once into `dir` (mode 0600): an ES256
- * signing key for dev workload tokens and its JWK Set, the lease encryption key, the audit key and the demo
- * upstream's API key. Never used by a non-dev config.
+ * signing key for dev workload tokens and its JWK Set, the lease encryption key, the audit key, the admin API
+ * token and the demo upstream's API key. Never used by a non-dev config.
  */
 export async function ensureDevMaterial(dir: string): Promise<void> {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
@@ -19,6 +19,7 @@ export async function ensureDevMaterial(dir: string): Promise<void> {
   }
   if (!existsSync(join(dir, 'lease.key'))) write('lease.key', randomBytes(32).toString('base64'));
   if (!existsSync(join(dir, 'audit.key'))) write('audit.key', randomBytes(32).toString('base64'));
+  if (!existsSync(join(dir, 'admin-token'))) write('admin-token', randomBytes(24).toString('base64url'));
   if (!existsSync(join(dir, 'echo-api-key'))) write('echo-api-key', `demo-key-${randomBytes(12).toString('hex')}`);
   if (!existsSync(join(dir, 'ledger-api-key')))
     write('ledger-api-key', `ledger-key-${randomBytes(12).toString('hex')}`);

@@ -6,6 +6,8 @@
 export interface RevocationJob {
   readonly describe: string;
   run(): Promise<void>;
+  /** Called once: true when the job succeeded, false when it was given up (or dropped at shutdown). */
+  settled?(revoked: boolean): void;
 }
 
 export interface RevocationQueueOptions {
@@ -67,7 +69,7 @@ export class RevocationQueue {
   close(): void {
     for (const t of this.#timers) clearTimeout(t);
     this.#timers.clear();
-    this.#jobs.length = 0;
+    for (const { job } of this.#jobs.splice(0)) job.settled?.(false);
   }
 
   #pump(): void {
@@ -76,7 +78,10 @@ export class RevocationQueue {
       this.#running++;
       next.job
         .run()
-        .catch((error: unknown) => this.#retry(next, error))
+        .then(
+          () => next.job.settled?.(true),
+          (error: unknown) => this.#retry(next, error),
+        )
         .finally(() => {
           this.#running--;
           this.#pump();
@@ -88,6 +93,7 @@ export class RevocationQueue {
   #retry(entry: { job: RevocationJob; attempt: number }, error: unknown): void {
     if (entry.attempt >= this.#attempts) {
       this.#onGiveUp(entry.job, error);
+      entry.job.settled?.(false);
       return;
     }
     // Jitter spreads the retries of a mass failure instead of sending them back in one wave.

@@ -1,11 +1,13 @@
 import type { Adapter } from '../../adapters/types.js';
 import type { AuditLog } from '../audit/types.js';
+import type { LiveConnections } from '../connections.js';
 import type { Task } from '../domain.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import type { Store } from '../store/types.js';
-import { parseTask, principalHash } from '../tasks/model.js';
+import { parseTask } from '../tasks/model.js';
 import type { TaskService } from '../tasks/service.js';
+import { type CloseReason, TaskClosing } from './closing.js';
 import type { LeaseRecord } from './record.js';
 import { RevocationQueue, type RevocationQueueOptions } from './revocation-queue.js';
 import { type LeaseService, RETIRE_REASONS, type RetireReason } from './service.js';
@@ -23,6 +25,8 @@ export interface RevokerOptions {
   readonly store: Store;
   readonly tasks: TaskService;
   readonly leases: LeaseService;
+  /** The live connections of this replica, cut when their task is closed anywhere. */
+  readonly connections?: LiveConnections;
   readonly adapterFor: (target: string) => Adapter | undefined;
   readonly audit: AuditLog;
   readonly metrics: Metrics;
@@ -37,14 +41,16 @@ export interface RevokerOptions {
 }
 
 /**
- * Revocation: delete a task's leases from the store, tell every replica (pub/sub) to drop its cached copies,
- * and revoke dynamic credentials at the upstream through a bounded retrying queue. Children go with their parent.
+ * Revocation: close tasks so that every replica refuses them (gateway/leases/closing.ts), drop cached copies and
+ * cut live connections on the notices of other replicas (pub/sub), and revoke dynamic credentials at the upstream
+ * through a bounded retrying queue. Children go with their parent.
  */
 export class Revoker {
   readonly #o: RevokerOptions;
   readonly #now: () => number;
   readonly #watchers = new Set<(notice: RevocationNotice) => void>();
   readonly queue: RevocationQueue;
+  readonly closing: TaskClosing;
 
   constructor(options: RevokerOptions) {
     this.#o = options;
@@ -52,6 +58,14 @@ export class Revoker {
     this.queue = new RevocationQueue({
       ...options.queue,
       onGiveUp: (job) => options.log.error({ job: job.describe }, 'upstream revocation failed after retries'),
+    });
+    this.closing = new TaskClosing({
+      store: options.store,
+      now: this.#now,
+      log: options.log,
+      openLease: (envelope, taskId, target) => options.leases.openEnvelope(envelope, taskId, target),
+      revoke: (lease, reason, task) => this.#revoked(lease, reason, task),
+      onClosed: (taskId) => this.#drop(`task:${taskId}`),
     });
   }
 
@@ -98,6 +112,7 @@ export class Revoker {
       this.#o.tasks.cache.clear();
       this.#o.leases.cache.clear();
       this.#notify({ kind: 'all' });
+      this.#o.connections?.cutAll('revoked');
     } else if (message.startsWith('lease:')) {
       this.#o.leases.cache.delete(message.slice(6));
     } else {
@@ -105,31 +120,17 @@ export class Revoker {
       this.#o.tasks.cache.delete(taskId);
       this.#o.leases.cache.deletePrefix(`${taskId}:`);
       this.#notify({ kind: 'task', taskId });
+      this.#o.connections?.cutTask(taskId, 'task_closed');
     }
   }
 
-  /** Close a task now: its record, its leases, its children's. Returns how many leases were revoked. */
-  async revokeTask(taskId: string, reason: RevocationReason, knownHash?: string): Promise<number> {
-    const text = await this.#o.store.tasks.get(taskId);
-    const task = text === null ? undefined : parseTask(text);
-    const children = await this.#o.store.tasks.delete(taskId);
-    // Drop locally and tell the other replicas before anything slow (upstream calls) happens, and close the
-    // steps right after, so that a step stops about as soon as its parent.
-    this.#drop(`task:${taskId}`);
-    await this.#o.store.revocations.publish(`task:${taskId}`);
-    let count = 0;
-    for (const child of children) count += await this.revokeTask(child, 'parent_closed');
-    const deleted = await this.#o.store.leases.deleteForTask(taskId);
-    const hash = knownHash ?? (task ? principalHash(task.principal) : undefined);
-    if (hash !== undefined) await this.#o.store.index.remove(taskId, hash);
-    for (const { target, value } of deleted) {
-      try {
-        this.#revoked(this.#o.leases.openEnvelope(value, taskId, target), reason, task);
-      } catch (error) {
-        this.#o.log.error({ taskId, target, err: (error as Error).message }, 'cannot open a lease being revoked');
-      }
-    }
-    return count + deleted.length;
+  /**
+   * Close a task now, its steps with it: refused on every replica, its leases taken and revoked upstream.
+   * Returns how many leases it took. Rejects with 503 `close_pending` when the store did not confirm every step:
+   * the close then goes on in the background (and from the outbox on any replica) and a retry finishes it.
+   */
+  revokeTask(taskId: string, reason: CloseReason, knownHash?: string): Promise<number> {
+    return this.closing.close(taskId, reason, knownHash);
   }
 
   /**
@@ -140,10 +141,11 @@ export class Revoker {
     this.#o.store.revocations
       .publish(`lease:${lease.taskId}:${lease.target}`)
       .catch((error: Error) => this.#o.log.warn({ err: error.message }, 'cannot publish a lease notice'));
-    this.#revoked(lease, reason, task);
+    void this.#revoked(lease, reason, task);
   }
 
-  #revoked(lease: LeaseRecord, reason: RevocationReason, task: Task | undefined): void {
+  /** Audit and count one revocation, and queue it upstream. Resolves true once revoked (or nothing to revoke). */
+  #revoked(lease: LeaseRecord, reason: RevocationReason, task: Task | undefined): Promise<boolean> {
     this.#o.metrics.leasesRevoked.inc({ reason });
     this.#o.audit.record({
       event: 'lease.revoked',
@@ -155,23 +157,25 @@ export class Revoker {
       ...(task ? {} : { task: { id: lease.taskId, chain: [lease.taskId] } }),
     });
     const adapter = this.#o.adapterFor(lease.target);
-    if (adapter?.revoke) {
-      const revoke = adapter.revoke.bind(adapter);
-      const delayMs = reason === 'renewed' ? (this.#o.renewedRevokeDelayMs ?? 2_000) : 0;
+    if (!adapter?.revoke) return Promise.resolve(true);
+    const revoke = adapter.revoke.bind(adapter);
+    const delayMs = reason === 'renewed' ? (this.#o.renewedRevokeDelayMs ?? 2_000) : 0;
+    return new Promise<boolean>((resolve) => {
       const accepted = this.queue.push(
-        { describe: `${lease.target}/${lease.id}`, run: () => revoke(lease.credential) },
+        { describe: `${lease.target}/${lease.id}`, run: () => revoke(lease.credential), settled: resolve },
         delayMs,
       );
       if (!accepted) {
-        this.#o.log.error({ leaseId: lease.id }, 'revocation queue full: not revoked upstream, lives until it expires');
+        this.#o.log.error({ leaseId: lease.id }, 'revocation queue full: not revoked upstream yet, retried later');
+        resolve(false);
       }
-    }
+    });
   }
 
   /**
-   * Revoke the leases of tasks that expired (the store dropped the task; the leases wait out a grace period).
-   * While the upstream revocation queue is half full the sweep waits: expired tasks stay in the index and the
-   * next sweep takes them, so a mass expiry drains at the upstream's pace instead of overflowing the queue.
+   * Revoke the leases of tasks that expired (the store keeps their records a while; the leases wait out a grace
+   * period). While the upstream revocation queue is half full the sweep waits: expired tasks stay in the index and
+   * the next sweep takes them, so a mass expiry drains at the upstream's pace instead of overflowing the queue.
    */
   async sweepExpired(limit = 500): Promise<number> {
     if (this.queue.pending >= this.queue.capacity / 2) return 0;
@@ -181,7 +185,7 @@ export class Revoker {
     return count;
   }
 
-  /** Admin kill switch: every live task matching `match` (by principal id, by target, or all). */
+  /** Admin kill switch: every task and ambient lease matching `match` (by principal id, by target, or all). */
   async revokeWhere(match: (task: Task) => boolean): Promise<{ tasks: number; leases: number }> {
     const all = await this.#o.store.index.range(Number.NEGATIVE_INFINITY, Number.POSITIVE_INFINITY, 1_000_000);
     let tasks = 0;

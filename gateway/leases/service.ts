@@ -5,9 +5,11 @@ import { EscrowError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import type { Store } from '../store/types.js';
-import { TASK_ID } from '../tasks/model.js';
+import { isAmbient } from '../tasks/ambient.js';
+import { principalHash, serializeTask } from '../tasks/model.js';
 import type { LeaseCipher } from './crypto.js';
 import { issueLease, type LeaseRequest, renewWindowMs } from './issue.js';
+import { underLock } from './lock.js';
 import { type LeaseRecord, leaseAad } from './record.js';
 
 export type { LeaseRequest } from './issue.js';
@@ -43,7 +45,8 @@ type Stored = LeaseRecord | 'unreadable' | null;
  * Get-or-issue the lease for (task, target). One credential per lease across replicas: concurrent requests in
  * one process share one attempt; across processes the issuer holds a Redis lock (`SET NX PX`) and the others
  * wait for the lease to appear. A lease near its end under a live task is renewed transparently and the old
- * credential revoked.
+ * credential revoked. A lease is written only while its task has no tombstone (one atomic step in the store):
+ * a credential issued while its task was being closed is revoked, never handed out.
  */
 export class LeaseService {
   readonly #o: LeaseServiceOptions;
@@ -75,14 +78,8 @@ export class LeaseService {
     for (;;) {
       const stored = await this.#read(req.task.id, req.target);
       if (this.#usable(stored, req.task)) return this.#remember(key, stored, generation);
-      const token = await this.#o.store.locks.acquire(lockName, LOCK_TTL_MS);
-      if (token !== null) {
-        try {
-          return this.#remember(key, await this.#issueLocked(req), generation);
-        } finally {
-          await this.#o.store.locks.release(lockName, token).catch(() => {});
-        }
-      }
+      const issued = await underLock(this.#o.store.locks, lockName, LOCK_TTL_MS, () => this.#issueLocked(req));
+      if (issued) return this.#remember(key, issued, generation);
       if (this.#now() > deadline) throw new EscrowError('credential_unavailable', 'timed out waiting for the lease');
       await new Promise((resolve) => setTimeout(resolve, WAIT_STEP_MS));
     }
@@ -122,21 +119,42 @@ export class LeaseService {
     if (!this.#o.audit.healthy && this.#o.auditFailMode === 'closed') {
       throw new EscrowError('audit_unavailable', 'the audit sink is unavailable: no new credentials are issued');
     }
+    const fence = isAmbient(req.task.id) ? await this.#enterAmbient(req.task) : '';
     const now = this.#now();
     const lease = await issueLease(req, now, (secret) => this.#o.audit.fingerprint(secret));
     const old = current === 'unreadable' ? null : current;
     await this.#recordDurably(req, lease, old);
     const envelope = this.#o.cipher.seal(JSON.stringify(lease), leaseAad(req.task.id, req.target));
     const storeTtl = req.task.expiresAt - now + LEASE_GRACE_MS;
-    if (current !== null) await this.#o.store.leases.replace(req.task.id, req.target, envelope, storeTtl);
-    else if (!(await this.#o.store.leases.putIfAbsent(req.task.id, req.target, envelope, storeTtl))) {
+    const leases = this.#o.store.leases;
+    const written =
+      current !== null
+        ? await leases.replace(req.task.id, req.target, envelope, storeTtl, fence)
+        : await leases.putIfAbsent(req.task.id, req.target, envelope, storeTtl, fence);
+    if (written === 'exists') {
       // Only when issuing outlasted the lock and another replica wrote first: this credential is never used.
       this.#o.onRetired?.(lease, 'superseded', req.task);
       throw new EscrowError('credential_unavailable', 'lease written concurrently');
     }
+    if (written === 'closed') {
+      // The task was closed (its tombstone written) while this credential was being issued: never used.
+      this.#o.onRetired?.(lease, 'task_closed', req.task);
+      throw new EscrowError('task_closed', 'the task was closed while its lease was being issued');
+    }
     if (old) this.#o.onRetired?.(old, 'renewed', req.task);
-    await this.#abandonIfClosed(req.task);
     return lease;
+  }
+
+  /**
+   * An ambient lease's task is stored and indexed like any task (kill switch, sweeper, listings see it). Its
+   * tombstone is a fence: a close overwrites it, so a credential issued across a close is refused when written.
+   */
+  async #enterAmbient(task: Task): Promise<string> {
+    const { store } = this.#o;
+    const hash = principalHash(task.principal);
+    await store.tasks.put(task.id, serializeTask(task), task.expiresAt - this.#now() + LEASE_GRACE_MS);
+    await store.index.add(task.id, hash, task.expiresAt);
+    return (await store.tasks.read(task.id))?.tombstone ?? '';
   }
 
   /**
@@ -170,29 +188,6 @@ export class LeaseService {
       expiresAt: new Date(lease.expiresAt).toISOString(),
       ...(old ? { previousLeaseId: old.id } : {}),
     };
-  }
-
-  /**
-   * A task closed while its lease was being issued: the close may have swept the task's leases before this
-   * one was written. Closing deletes the task record before its leases, so if the record is still there now,
-   * the close (if any) will see this lease; if it is gone, take the leases back here.
-   */
-  async #abandonIfClosed(task: Task): Promise<void> {
-    if (!TASK_ID.test(task.id) || (await this.#o.store.tasks.get(task.id)) !== null) return;
-    const reason: RetireReason = task.expiresAt <= this.#now() ? 'task_expired' : 'task_closed';
-    for (const { target, value } of await this.#o.store.leases.deleteForTask(task.id)) {
-      const lease = this.#tryOpen(value, task.id, target);
-      if (lease) this.#o.onRetired?.(lease, reason, task);
-    }
-    throw new EscrowError('task_closed', 'the task was closed while its lease was being issued');
-  }
-
-  #tryOpen(envelope: string, taskId: string, target: string): LeaseRecord | null {
-    try {
-      return this.openEnvelope(envelope, taskId, target);
-    } catch {
-      return null;
-    }
   }
 
   /** Every readable lease still stored for a task (for the task API's view). */

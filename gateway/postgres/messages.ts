@@ -68,6 +68,8 @@ const SQLSTATE: Readonly<Record<EscrowErrorCode, string>> = {
   audit_unavailable: '57P03',
   credential_unavailable: '57P03',
   circuit_open: '57P03',
+  upstream_busy: '53300', // the database's own connection slots are all in use
+  admin_unauthorized: '28000',
   upstream_unavailable: '08006', // connection_failure
   upstream_timeout: '08006',
   upstream_error: '08006',

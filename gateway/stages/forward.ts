@@ -100,14 +100,33 @@ export async function forwardAndScrub(
   target: TargetRuntime,
   request: Omit<ForwardRequest, 'signal'>,
   outcome: ForwardOutcome,
+  abort: EventEmitter = new EventEmitter(),
   onFinal?: () => Promise<void>,
+): Promise<void> {
+  // A bounded, timed wait for one of the target's connections (503 upstream_busy), whatever undici's pool state.
+  const release = await target.slots.acquire((gone) => res.once('close', gone));
+  try {
+    await send(gw, res, target, request, outcome, abort, onFinal);
+  } finally {
+    release();
+  }
+}
+
+async function send(
+  gw: Gateway,
+  res: ServerResponse,
+  target: TargetRuntime,
+  request: Omit<ForwardRequest, 'signal'>,
+  outcome: ForwardOutcome,
+  abort: EventEmitter,
+  onFinal: (() => Promise<void>) | undefined,
 ): Promise<void> {
   const pool = target.pool;
   if (!pool) throw new EscrowError('unknown_target', 'no such target'); // a postgres target: no HTTP upstream
   const breaker = breakerFor(target, gw.metrics);
   const ticket = breaker?.admit(); // throws while the target's circuit is open: nothing is sent
-  // undici takes an EventEmitter as its abort signal: far cheaper per request than an AbortController.
-  const abort = new EventEmitter();
+  // undici takes an EventEmitter as its abort signal: far cheaper per request than an AbortController. The caller
+  // may emit on it too (a task closed while the request is in flight).
   const onClose = () => {
     if (!res.writableFinished) abort.emit('abort');
   };

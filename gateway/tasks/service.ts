@@ -3,7 +3,9 @@ import { formatIssues } from '../config/issues.js';
 import type { Config } from '../config/schema.js';
 import { type Decision, type Principal, principalRef, samePrincipal, type Task } from '../domain.js';
 import { EscrowError } from '../errors.js';
+import { RETAIN_MS } from '../leases/closing.js';
 import type { Store } from '../store/types.js';
+import { AMBIENT_ID } from './ambient.js';
 import { newTaskId, openTaskBody, parseTask, principalHash, serializeTask, TASK_ID } from './model.js';
 
 export interface TaskServiceOptions {
@@ -64,11 +66,6 @@ export class TaskService {
       input.parent === undefined ? undefined : await this.#parentFor(input.parent, principal, input.targets);
     const ttlMs = (input.ttlSeconds ?? this.#limits.defaultTtlSeconds) * 1000;
     const expiresAt = Math.min(now + ttlMs, parent?.expiresAt ?? Number.POSITIVE_INFINITY);
-    const hash = principalHash(principal);
-    const open = await this.#store.index.byPrincipal(hash, now);
-    if (open.length >= this.#limits.maxOpenPerPrincipal) {
-      throw new EscrowError('task_limit', `at most ${this.#limits.maxOpenPerPrincipal} open tasks per principal`);
-    }
     const draft: TaskDraft = { intent: input.intent, targets: input.targets, depth: parent ? parent.depth + 1 : 0 };
     const decisions = input.targets.map((name) => authorizeOpen(name, draft));
     const denied = decisions.find((d) => d.decision !== 'allow');
@@ -84,23 +81,41 @@ export class TaskService {
       targets: input.targets,
       ...(parent ? { parent: parent.id } : {}),
       ancestors: parent ? [...parent.ancestors, parent.id] : [],
-      depth: parent ? parent.depth + 1 : 0,
+      depth: draft.depth,
       openedAt: now,
       expiresAt,
     };
-    await this.#store.tasks.put(task.id, serializeTask(task), expiresAt - now, task.parent);
-    await this.#store.index.add(task.id, hash, expiresAt);
-    if (parent) await this.#confirmParent(task, hash);
+    await this.#persist(task, principalHash(principal), now);
     return { task, decisions };
   }
 
+  /** Take a slot under the open-task limit, write the record and index it; a step then checks its parent. */
+  async #persist(task: Task, hash: string, now: number): Promise<void> {
+    // The limit is one atomic step in the store (prune, count, add): it holds exactly across replicas.
+    const max = this.#limits.maxOpenPerPrincipal;
+    if (!(await this.#store.index.reserve(task.id, hash, task.expiresAt, now, max))) {
+      throw new EscrowError('task_limit', `at most ${max} open tasks per principal`);
+    }
+    try {
+      // The record outlives the task by RETAIN_MS, so that a close or a sweep after expiry still finds it.
+      await this.#store.tasks.put(task.id, serializeTask(task), task.expiresAt - now + RETAIN_MS, task.parent);
+      await this.#store.index.add(task.id, hash, task.expiresAt);
+    } catch (error) {
+      // Never handed out: give the slot back if the store lets us (else it frees itself at the task's expiry).
+      this.#store.index.remove(task.id, hash).catch(() => {});
+      throw error;
+    }
+    if (task.parent) await this.#confirmParent(task, hash);
+  }
+
   /**
-   * A parent closed while its step was being opened must not leave the step behind. Closing deletes the
-   * parent and reads its child set in one atomic step, and the step joined that set before this check: either
-   * the close saw the step (and revokes it) or the parent is already gone here.
+   * A parent closed while its step was being opened must not leave the step behind. Closing writes the parent's
+   * tombstone and reads its child set in one atomic step, and the step joined that set before this check: either
+   * the close saw the step (and closes it) or the parent's tombstone is visible here.
    */
   async #confirmParent(task: Task, hash: string): Promise<void> {
-    if ((await this.#store.tasks.get(task.parent!)) !== null) return;
+    const parent = await this.#store.tasks.read(task.parent!);
+    if (parent !== null && parent.tombstone === null) return;
     await this.#store.tasks.delete(task.id);
     await this.#store.index.remove(task.id, hash);
     throw new EscrowError('task_invalid', 'parent: no such live task');
@@ -125,19 +140,30 @@ export class TaskService {
     return parent;
   }
 
-  /** A live task, or null when unknown, closed or expired. */
+  /** A live task, or null when unknown, closed or expired. A cache miss reads the tombstone with the record. */
   async get(id: string): Promise<Task | null> {
     if (!TASK_ID.test(id)) return null;
     const now = this.#now();
     const cached = this.cache.get(id);
     if (cached) return cached;
     const generation = this.cache.generation;
-    const text = await this.#store.tasks.get(id);
-    if (text === null) return null;
-    const task = parseTask(text);
+    const entry = await this.#store.tasks.read(id);
+    if (entry === null || entry.tombstone !== null) return null;
+    const task = parseTask(entry.record);
     if (task.expiresAt <= now) return null;
     this.cache.set(id, task, task.expiresAt, generation);
     return task;
+  }
+
+  /**
+   * The task as the store holds it, live, closed or expired (while its record is retained), never from the
+   * cache: for closing, which must work on a task that is already closing, and answer 404 only for ids unknown.
+   */
+  async find(id: string): Promise<{ task: Task; closed: boolean } | null> {
+    if (!TASK_ID.test(id) && !AMBIENT_ID.test(id)) return null;
+    const entry = await this.#store.tasks.read(id);
+    if (entry === null) return null;
+    return { task: parseTask(entry.record), closed: entry.tombstone !== null };
   }
 
   /** The live task `id` as `principal` may use it for `target`; throws the matching 403 otherwise. */

@@ -50,7 +50,10 @@ describe('the kill switch revokes a principal’s or a target’s leases at once
     const bystander = await escrow.openTask(tokens.B!, ['crm']);
     expect(await call('A', rogue, '/crm/x')).toBe(200);
     expect(await call('B', bystander, '/crm/x')).toBe(200);
-    const res = await fetch(`${escrow.adminUrl}/admin/revoke?principal=${encodeURIComponent(A)}`, { method: 'POST' });
+    const res = await fetch(`${escrow.adminUrl}/admin/revoke?principal=${encodeURIComponent(A)}`, {
+      method: 'POST',
+      headers: escrow.adminHeaders,
+    });
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({ tasks: 1, leases: 1 });
     const before = upstream.requests.length;
@@ -65,15 +68,11 @@ describe('the kill switch revokes a principal’s or a target’s leases at once
     const onBilling = await escrow.openTask(tokens.B!, ['billing']);
     const onCrm = await escrow.openTask(tokens.B!, ['crm']);
     expect(await call('B', onBilling, '/billing/x')).toBe(200);
-    const { stdout } = await run(process.execPath, [
-      CLI,
-      'revoke',
-      '--target',
-      'billing',
-      '--admin',
-      escrow.adminUrl,
-      '--json',
-    ]);
+    const { stdout } = await run(
+      process.execPath,
+      [CLI, 'revoke', '--target', 'billing', '--admin', escrow.adminUrl, '--json'],
+      { env: { ...process.env, ESCROW_ADMIN_TOKEN: escrow.adminToken } },
+    );
     expect(JSON.parse(stdout)).toEqual({ tasks: 1, leases: 1 });
     expect(await call('B', onBilling, '/billing/x')).toBe(403);
     expect(await call('B', onCrm, '/crm/x')).toBe(200);

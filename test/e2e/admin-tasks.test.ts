@@ -35,32 +35,37 @@ describe('operators list, show and close tasks through the admin API and `escrow
     await escrow?.close();
     await upstream?.close();
   });
+  const withToken = () => ({ env: { ...process.env, ESCROW_ADMIN_TOKEN: escrow.adminToken } });
 
   it('lists the live task of a principal, with no secret', async () => {
-    const { stdout } = await run('node', [
-      cli,
-      'tasks',
-      'list',
-      '--principal',
-      'spiffe://test.example/agent/ops-view',
-      '--admin',
-      escrow.adminUrl,
-      '--json',
-    ]);
+    const { stdout } = await run(
+      'node',
+      [
+        cli,
+        'tasks',
+        'list',
+        '--principal',
+        'spiffe://test.example/agent/ops-view',
+        '--admin',
+        escrow.adminUrl,
+        '--json',
+      ],
+      withToken(),
+    );
     const body = JSON.parse(stdout) as { tasks: { id: string; intent: string }[] };
     expect(body.tasks.map((t) => t.id)).toEqual([task]);
     expect(stdout).not.toContain(CANARY);
   });
 
   it('shows the task with its active lease and fingerprint, never the secret', async () => {
-    const { stdout } = await run('node', [cli, 'tasks', 'show', task, '--admin', escrow.adminUrl]);
+    const { stdout } = await run('node', [cli, 'tasks', 'show', task, '--admin', escrow.adminUrl], withToken());
     expect(stdout).toContain('lease lse_');
     expect(stdout).toContain('active');
     expect(stdout).not.toContain(CANARY);
   });
 
   it('closes the task: the agent’s next call is refused', async () => {
-    const { stdout } = await run('node', [cli, 'tasks', 'close', task, '--admin', escrow.adminUrl]);
+    const { stdout } = await run('node', [cli, 'tasks', 'close', task, '--admin', escrow.adminUrl], withToken());
     expect(stdout).toContain('1 lease(s) revoked');
     const res = await fetch(`${escrow.url}/echo/x`, {
       headers: { authorization: `Bearer ${token}`, 'x-escrow-task': task },

@@ -4,32 +4,21 @@ import { join } from 'node:path';
 import type { Cluster, Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { keyLayout } from '../../gateway/store/keys.js';
-import { storeClientOptions } from '../../gateway/store/redis.js';
+import { createRedisStore, storeClientOptions } from '../../gateway/store/redis.js';
 import { createRedisEventStream } from '../../gateway/store/redis-audit.js';
 import { createRedisClient } from '../../gateway/store/topology.js';
-import { REPO_ROOT } from './support/escrow-process.js';
 import { waitFor } from './support/ports.js';
 import { type ClusterSetup, startClusterSetup } from './support/topologies.js';
 
 // The store's own client options (gateway/store/redis.ts), with a 500 ms command timeout.
 const storeOptions = storeClientOptions(500);
 
-/** The store's Lua scripts, read from gateway/store/redis.ts itself so that this test follows them. */
-function storeScripts(): Record<string, string> {
-  const source = readFileSync(join(REPO_ROOT, 'gateway/store/redis.ts'), 'utf8');
-  return Object.fromEntries([...source.matchAll(/const ([A-Z_]+) = `([^`]*)`;/g)].map((m) => [m[1]!, m[2]!]));
-}
-
 describe('the store’s keys and scripts work on a Redis Cluster: one task’s keys share a slot', () => {
   let setup: ClusterSetup;
   let client: Cluster;
-  const keys = keyLayout(`escrowtest:cluster:${randomBytes(3).toString('hex')}:`);
-  const scripts = storeScripts();
-  const script = (name: string) => {
-    const text = scripts[name];
-    if (text === undefined) throw new Error(`script ${name} is no longer in gateway/store/redis.ts: update this test`);
-    return text;
-  };
+  const prefix = `escrowtest:cluster:${randomBytes(3).toString('hex')}:`;
+  const keys = keyLayout(prefix);
+  const clusterStore = () => createRedisStore({ url: setup.url, prefix, timeoutMs: 2_000 });
 
   beforeAll(async () => {
     setup = await startClusterSetup();
@@ -47,38 +36,63 @@ describe('the store’s keys and scripts work on a Redis Cluster: one task’s k
       const id = `tsk_${randomBytes(8).toString('hex')}`;
       const slot = async (key: string) => Number(await client.cluster('KEYSLOT', key));
       const taskSlot = await slot(keys.task(id));
-      for (const key of [keys.taskLeases(id), keys.taskChildren(id), keys.lease(id, 'echo'), keys.lease(id, 'b')]) {
+      const taskKeys = [keys.taskClosed(id), keys.taskLeases(id), keys.taskRevoking(id), keys.taskChildren(id)];
+      for (const key of [...taskKeys, keys.lease(id, 'echo'), keys.lease(id, 'b')]) {
         expect(await slot(key)).toBe(taskSlot);
       }
     }
   });
 
-  it('runs the lease scripts on tasks whose keys live on different nodes', async () => {
-    const ids = Array.from({ length: 12 }, () => `tsk_${randomBytes(8).toString('hex')}`);
-    for (const id of ids) {
-      const put = script('PUT_LEASE_IF_ABSENT');
-      expect(await client.eval(put, 2, keys.lease(id, 'echo'), keys.taskLeases(id), 'sealed-1', 60_000)).toBe(1);
-      expect(await client.eval(put, 2, keys.lease(id, 'echo'), keys.taskLeases(id), 'sealed-2', 60_000)).toBe(0);
-      await client.eval(script('REPLACE_LEASE'), 2, keys.lease(id, 'other'), keys.taskLeases(id), 'sealed-3', 60_000);
-      const deleted = (await client.eval(script('DELETE_LEASES'), 1, keys.taskLeases(id))) as string[];
-      expect(deleted).toHaveLength(4); // two key/value pairs
-      expect(await client.exists(keys.lease(id, 'echo'), keys.lease(id, 'other'))).toBe(0);
+  it('runs the store’s lease scripts on tasks whose keys live on different nodes', async () => {
+    const store = await clusterStore();
+    try {
+      const ids = Array.from({ length: 12 }, () => `tsk_${randomBytes(8).toString('hex')}`);
+      for (const id of ids) {
+        await store.tasks.put(id, '{}', 60_000);
+        expect(await store.leases.putIfAbsent(id, 'echo', 'sealed-1', 60_000)).toBe('written');
+        expect(await store.leases.putIfAbsent(id, 'echo', 'sealed-2', 60_000)).toBe('exists');
+        expect(await store.leases.replace(id, 'other', 'sealed-3', 60_000)).toBe('written');
+        const taken = await store.leases.take(id, { claim: 'c', nowMs: Date.now(), staleAfterMs: 1, retainMs: 60_000 });
+        expect(taken.map((t) => t.value).sort()).toEqual(['sealed-1', 'sealed-3']);
+        expect(
+          await store.leases.settle(
+            id,
+            taken.map((t) => t.ref),
+          ),
+        ).toBe(0);
+        expect(await client.exists(keys.lease(id, 'echo'), keys.lease(id, 'other'))).toBe(0);
+      }
+      const owners = new Set(
+        await Promise.all(ids.map(async (id) => Number(await client.cluster('KEYSLOT', keys.task(id))) >> 12)),
+      );
+      expect(owners.size).toBeGreaterThan(1); // the ids really spread over the slot space
+    } finally {
+      await store.close();
     }
-    const owners = new Set(
-      await Promise.all(ids.map(async (id) => Number(await client.cluster('KEYSLOT', keys.task(id))) >> 12)),
-    );
-    expect(owners.size).toBeGreaterThan(1); // the ids really spread over the slot space
   });
 
-  it('runs the task scripts: children, close, lock', async () => {
-    const parent = `tsk_${randomBytes(8).toString('hex')}`;
-    await client.set(keys.task(parent), '{}', 'PX', 60_000);
-    await client.eval(script('ADD_CHILD'), 1, keys.taskChildren(parent), 'tsk_child', 60_000);
-    expect(await client.eval(script('DELETE_TASK'), 2, keys.task(parent), keys.taskChildren(parent))).toEqual([
-      'tsk_child',
-    ]);
-    expect(await client.set(keys.lock('l'), 'token', 'PX', 5_000, 'NX')).toBe('OK');
-    expect(await client.eval(script('RELEASE_LOCK'), 1, keys.lock('l'), 'token')).toBe(1);
+  it('runs the store’s task scripts: children, close with its tombstone, fenced leases, limits, locks', async () => {
+    const store = await clusterStore();
+    try {
+      const parent = `tsk_${randomBytes(8).toString('hex')}`;
+      await store.tasks.put(parent, '{}', 60_000);
+      await store.tasks.put('tsk_child', '{}', 60_000, parent);
+      expect(await store.tasks.close(parent, 'closed', 60_000)).toEqual({
+        entry: { record: '{}', tombstone: 'closed' },
+        children: ['tsk_child'],
+      });
+      expect(await store.leases.putIfAbsent(parent, 'echo', 'late', 60_000)).toBe('closed');
+      expect(await store.tasks.delete(parent)).toEqual(['tsk_child']);
+      expect(await store.index.reserve('tsk_a', 'hash', Date.now() + 60_000, Date.now(), 1)).toBe(true);
+      expect(await store.index.reserve('tsk_b', 'hash', Date.now() + 60_000, Date.now(), 1)).toBe(false);
+      expect(await store.locks.acquire('l', 'token', 5_000)).toBe(true);
+      await store.locks.release('l', 'token');
+      expect(await store.locks.acquire('l', 'other', 5_000)).toBe(true);
+      await store.closing.schedule('tsk_a:admin:-', Date.now());
+      expect(await store.closing.due(Date.now(), 10)).toEqual(['tsk_a:admin:-']);
+    } finally {
+      await store.close();
+    }
   });
 
   it('keeps the single-key indexes and the audit stream working', async () => {

@@ -33,6 +33,8 @@ export interface EscrowOptions {
   readonly secrets?: { leaseKey: string; auditKey: string };
   /** A logger to inspect (default: silent). */
   readonly log?: Logger;
+  /** The gateway's clock (default: Date.now), for tests that move time forward. */
+  readonly now?: () => number;
 }
 
 export interface TestEscrow {
@@ -44,6 +46,9 @@ export interface TestEscrow {
   readonly prefix: string;
   readonly dir: string;
   readonly secrets: { leaseKey: string; auditKey: string };
+  /** The admin API's bearer token (`admin.token`), and the headers that present it. */
+  readonly adminToken: string;
+  readonly adminHeaders: Record<string, string>;
   token(options?: TokenOptions): Promise<string>;
   /** Open a task as `token` and return its id (throws on a non-201). */
   openTask(
@@ -68,6 +73,8 @@ export async function startEscrow(options: EscrowOptions): Promise<TestEscrow> {
   writeFileSync(join(dir, 'jwks.json'), JSON.stringify(keys.jwks));
   writeFileSync(join(dir, 'lease.key'), secrets.leaseKey);
   writeFileSync(join(dir, 'audit.key'), secrets.auditKey);
+  const adminToken = `admin-${randomBytes(18).toString('base64url')}`;
+  writeFileSync(join(dir, 'admin.token'), adminToken);
   let policies = REPO_POLICIES;
   if (options.policies) {
     policies = join(dir, 'policies');
@@ -78,7 +85,7 @@ export async function startEscrow(options: EscrowOptions): Promise<TestEscrow> {
   const prefix = options.prefix ?? testPrefix('e2e');
   const config = {
     proxy: { listen: '127.0.0.1:0' },
-    admin: { listen: '127.0.0.1:0' },
+    admin: { listen: '127.0.0.1:0', token: 'file:admin.token' },
     store: store === 'redis' ? REDIS_URL : 'memory://',
     storePrefix: prefix,
     keys: { leaseEncryption: 'file:lease.key', auditHmac: 'file:audit.key' },
@@ -97,6 +104,7 @@ export async function startEscrow(options: EscrowOptions): Promise<TestEscrow> {
     env: { ...process.env, ...options.env },
     metrics: createMetrics(),
     sweepIntervalMs: 0,
+    ...(options.now ? { now: options.now } : {}),
   });
   const listeners = await startListeners(gw);
   const url = `http://127.0.0.1:${(listeners.proxy.address() as AddressInfo).port}`;
@@ -110,6 +118,8 @@ export async function startEscrow(options: EscrowOptions): Promise<TestEscrow> {
     prefix,
     dir,
     secrets,
+    adminToken,
+    adminHeaders: { authorization: `Bearer ${adminToken}` },
     token: (o) => signToken(keys, o),
     async openTask(token, targets, intent = 'test task', extra = {}) {
       const res = await fetch(`${url}/_escrow/tasks`, {

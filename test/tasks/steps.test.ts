@@ -95,7 +95,12 @@ describe('a step (child task) narrows its parent and dies with it', () => {
         answers.filter((r) => r.status === 201).map(async (r) => ((await r.json()) as { id: string }).id),
       );
       for (const r of answers.filter((a) => a.status !== 201)) expect(r.status).toBe(400);
-      for (const step of steps) expect(await escrow.gw.store.tasks.get(step)).toBeNull();
+      // Every step that was handed out is closed: its record (if still kept) carries a tombstone.
+      for (const step of steps) {
+        const entry = await escrow.gw.store.tasks.read(step);
+        expect(entry === null || entry.tombstone !== null).toBe(true);
+      }
+      for (const step of steps) expect(await escrow.gw.tasks.get(step)).toBeNull();
       opened += steps.length;
     }
     expect(opened).toBeGreaterThan(0); // some steps did open before the close took them

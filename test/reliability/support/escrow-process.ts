@@ -51,6 +51,8 @@ export interface ProcessEscrow {
   readonly configPath: string;
   readonly prefix: string;
   readonly keys: IssuerKeys;
+  /** The admin API's bearer token (`admin.token`). */
+  readonly adminToken: string;
   readonly proc: ChildProcess;
   /** Resolves with the exit code once the process is gone. */
   readonly exited: Promise<number | null>;
@@ -87,12 +89,13 @@ async function writeLayout(options: ProcessEscrowOptions): Promise<Layout> {
   writeFileSync(join(dir, 'jwks.json'), JSON.stringify(keys.jwks));
   writeFileSync(join(dir, 'lease.key'), randomBytes(32).toString('base64'));
   writeFileSync(join(dir, 'audit.key'), randomBytes(32).toString('base64'));
+  writeFileSync(join(dir, 'admin.token'), `admin-${randomBytes(18).toString('base64url')}`);
   for (const [name, content] of Object.entries(options.files ?? {})) writeFileSync(join(dir, name), content);
   const [port, adminPort] = [await freePort(), await freePort()];
   const prefix = options.prefix ?? `escrowtest:reliability:${randomBytes(4).toString('hex')}:`;
   const config = {
     proxy: { listen: `127.0.0.1:${port}` },
-    admin: { listen: `127.0.0.1:${adminPort}` },
+    admin: { listen: `127.0.0.1:${adminPort}`, token: 'file:admin.token' },
     store: options.store,
     storePrefix: prefix,
     keys: { leaseEncryption: 'file:lease.key', auditHmac: 'file:audit.key' },
@@ -159,6 +162,7 @@ async function launch(layout: Layout): Promise<ProcessEscrow> {
     configPath,
     prefix: layout.prefix,
     keys: layout.keys,
+    adminToken: readFileSync(join(dir, 'admin.token'), 'utf8'),
     proc,
     exited,
     logs: () =>

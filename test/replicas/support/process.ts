@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -16,10 +17,14 @@ export interface EscrowProcess {
   readonly url: string;
   readonly adminUrl: string;
   readonly pid: number;
+  /** The admin API's bearer token (`admin.token`). */
+  readonly adminToken: string;
   /** Everything it wrote to stdout and stderr so far (its logs). */
   output(): string;
   /** SIGTERM, then wait for it to drain and exit. */
   stop(): Promise<number | null>;
+  /** SIGKILL (a crash: nothing is drained or finished), and wait for it to be gone. */
+  kill(): Promise<void>;
 }
 
 export interface ProcessOptions {
@@ -79,10 +84,12 @@ export async function spawnEscrow(options: ProcessOptions): Promise<EscrowProces
   writeFileSync(join(dir, 'jwks.json'), JSON.stringify(options.keys.jwks));
   writeFileSync(join(dir, 'lease.key'), options.secrets.leaseKey);
   writeFileSync(join(dir, 'audit.key'), options.secrets.auditKey);
+  const adminToken = `admin-${randomBytes(18).toString('base64url')}`;
+  writeFileSync(join(dir, 'admin.token'), adminToken);
   const [proxyPort, adminPort] = [await freePort(), await freePort()];
   const config = {
     proxy: { listen: `127.0.0.1:${proxyPort}` },
-    admin: { listen: `127.0.0.1:${adminPort}` },
+    admin: { listen: `127.0.0.1:${adminPort}`, token: 'file:admin.token' },
     store: REDIS_URL,
     storePrefix: options.prefix,
     keys: { leaseEncryption: 'file:lease.key', auditHmac: 'file:audit.key' },
@@ -115,9 +122,16 @@ export async function spawnEscrow(options: ProcessOptions): Promise<EscrowProces
     url: `http://127.0.0.1:${proxyPort}`,
     adminUrl,
     pid: child.pid!,
+    adminToken,
     output,
+    async kill() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGKILL');
+      await exited;
+    },
     async stop() {
-      if (child.exitCode === null) {
+      if (child.exitCode === null && child.signalCode === null) {
         const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
         child.kill('SIGTERM');
         const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
