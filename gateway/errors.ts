@@ -32,6 +32,7 @@ export type EscrowErrorCode =
   | 'upstream_error'
   | 'config_invalid'
   | 'admin_unauthorized'
+  | 'client_closed'
   | 'internal';
 
 interface ProblemKind {
@@ -69,6 +70,8 @@ export const PROBLEMS: Readonly<Record<EscrowErrorCode, ProblemKind>> = Object.f
   upstream_error: { status: 502, title: 'Upstream failed' },
   config_invalid: { status: 500, title: 'Configuration invalid' },
   admin_unauthorized: { status: 401, title: 'Admin credential required' },
+  // Never sent (the agent is gone); recorded in metrics and the audit trail, as nginx's 499.
+  client_closed: { status: 499, title: 'The agent closed the connection' },
   internal: { status: 500, title: 'Internal error' },
 });
 

@@ -73,6 +73,7 @@ const SQLSTATE: Readonly<Record<EscrowErrorCode, string>> = {
   upstream_unavailable: '08006', // connection_failure
   upstream_timeout: '08006',
   upstream_error: '08006',
+  client_closed: '08006',
   config_invalid: 'XX000',
   internal: 'XX000',
 };

@@ -53,8 +53,9 @@ describe('an answer is completed only once its audit event is written', () => {
     const seen = upstream.requests.length;
     redis.freeze();
     try {
-      const res = await call();
-      await expect(res.text()).rejects.toThrow();
+      // Never completed: cut before its head (a short answer is held whole by the scrubber's window, so fetch itself
+      // rejects) or after it (reading the body fails).
+      await expect(call().then((res) => res.text())).rejects.toThrow();
       expect(upstream.requests.length).toBe(seen + 1); // the upstream did answer
     } finally {
       redis.thaw();

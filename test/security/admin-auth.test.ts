@@ -53,7 +53,7 @@ describe('the admin API requires the admin credential except for /healthz, /read
     ]) {
       const res = await call(path, { method, headers: authorization ? { authorization } : {} });
       expect(res.status).toBe(401);
-      expect(res.headers.get('content-type')).toBe('application/problem+json');
+      expect(res.headers.get('content-type')).toBe('application/problem+json; charset=utf-8');
       const text = await res.text();
       expect(JSON.parse(text)).toMatchObject({ code: 'admin_unauthorized' });
       expect(text).not.toContain('secretive');
