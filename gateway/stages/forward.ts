@@ -164,8 +164,6 @@ async function send(
   } catch (thrown) {
     const error = bodyError instanceof EscrowError ? bodyError : thrown;
     const audit = isAuditFailure(error);
-    // The agent went away before its answer completed: whatever undici or the sink reported, that is what happened.
-    const gone = !audit && res.destroyed && !res.writableFinished;
     const mapped = upstreamError(error);
     // The upstream answered; only the audit trail failed: that is no upstream failure for the breaker.
     if (breaker && ticket) {
@@ -175,7 +173,10 @@ async function send(
       outcome.upstreamErrorKind = mapped.kind;
       gw.metrics.upstreamErrors.inc({ target: target.config.name, kind: mapped.kind });
     }
-    if (gone) throw new EscrowError('client_closed', 'the agent closed the connection', { cause: error });
+    // Aborted: the agent went away (its 'close' aborted the upstream request) before its answer completed.
+    if (mapped.kind === 'aborted' && !audit) {
+      throw new EscrowError('client_closed', 'the agent closed the connection', { cause: error });
+    }
     throw mapped.error;
   } finally {
     res.off('close', onClose);

@@ -99,7 +99,7 @@ export class ScrubSink extends Writable {
   }
 
   async #finish(): Promise<void> {
-    const gone = () => new EscrowError('upstream_error', 'the agent closed the connection');
+    const gone = () => new EscrowError('client_closed', 'the agent closed the connection');
     if (this.#res.destroyed) throw gone();
     const last = this.#o.scrubber.end();
     if (this.#o.onFinal) await this.#o.onFinal();
@@ -131,7 +131,7 @@ export class ScrubSink extends Writable {
     };
     const onClose = () => {
       res.off('drain', onDrain);
-      callback(new Error('the agent closed the connection'));
+      callback(new EscrowError('client_closed', 'the agent closed the connection'));
     };
     res.once('drain', onDrain);
     res.once('close', onClose);
