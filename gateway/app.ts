@@ -12,6 +12,7 @@ import { createLeaseCipher } from './leases/crypto.js';
 import { Revoker } from './leases/revoker.js';
 import { LeaseService } from './leases/service.js';
 import type { Logger } from './log.js';
+import { createMcpRuntime } from './mcp/runtime.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { createPolicyEngine } from './policy/engine.js';
 import { createUpstreamPool } from './proxy/forward.js';
@@ -178,6 +179,13 @@ async function buildGateway(loaded: LoadedConfig, options: GatewayOptions, close
     issuers: config.identity.issuers.map((issuer) => issuer.name),
   });
   const tasks = new TaskService({ store, limits: config.tasks, targetNames: new Set(targets.keys()), now });
+  const mcp = createMcpRuntime({
+    store,
+    prefix: config.storePrefix,
+    registry: metrics.registry,
+    now,
+    targets: config.targets.filter((t) => t.protocol === 'mcp').map((t) => t.name),
+  });
   let revoker: Revoker | undefined;
   const leases = new LeaseService({
     store,
@@ -193,7 +201,18 @@ async function buildGateway(loaded: LoadedConfig, options: GatewayOptions, close
     },
     onRetired: (lease, reason, task) => revoker?.retire(lease, reason, task),
   });
-  revoker = new Revoker({ store, tasks, leases, adapterFor: (t) => targets.get(t)?.adapter, audit, metrics, log, now });
+  revoker = new Revoker({
+    store,
+    tasks,
+    leases,
+    adapterFor: (t) => targets.get(t)?.adapter,
+    audit,
+    metrics,
+    log,
+    now,
+    // A closed task's MCP streams end with it, on every replica (gateway/mcp/streams.ts).
+    onNotice: (message) => mcp.streams.onNotice(message),
+  });
   const { queue } = revoker;
   closers.add(async () => {
     await queue.drain();
@@ -228,6 +247,7 @@ async function buildGateway(loaded: LoadedConfig, options: GatewayOptions, close
     store,
     audit,
     metrics,
+    mcp,
     log,
     now,
     state,

@@ -11,6 +11,7 @@ import { parseRoute, queryKeys, type Route } from './http/route.js';
 import { randomId } from './ids.js';
 import type { LeaseRecord } from './leases/record.js';
 import { admitPrincipal, countLimit } from './limits.js';
+import { type McpExchange, openMcpExchange } from './mcp/exchange.js';
 import { authorize, clientIp, requireAllow } from './stages/authorize.js';
 import { requestBody } from './stages/body.js';
 import { type ForwardOutcome, forwardAndScrub } from './stages/forward.js';
@@ -35,6 +36,8 @@ interface Exchange extends Admission {
   path?: string;
   error?: EscrowError;
   forward: ForwardOutcome;
+  /** Set for MCP targets: the protocol's hooks into stages 4, 6 and 8 and into failure answers (gateway/mcp/). */
+  mcp?: McpExchange;
 }
 
 /** What is being asked of which target. */
@@ -44,6 +47,8 @@ export interface Ask {
   /** The upstream path (what policy sees, byte for byte what is sent). */
   readonly path: string;
   readonly query: string;
+  /** An MCP target's request: stage 4 decides each of its JSON-RPC calls instead of the HTTP method. */
+  readonly mcp?: McpExchange;
 }
 
 /**
@@ -61,16 +66,18 @@ export async function admit(
   into.principal = await identify(gw, req, into.requestId, target.config.identityHeader);
   admitPrincipal(gw, into.principal, owner);
   into.task = await taskFor(gw, req, into.principal, target);
-  into.decision = authorize(gw, {
-    principal: into.principal,
-    action: ask.action,
-    target: target.facts,
-    method: req.method ?? 'GET',
-    path: ask.path,
-    queryKeys: queryKeys(ask.query),
-    ...(into.task ? { task: into.task } : {}),
-    clientIp: clientIp(req.socket.remoteAddress),
-  });
+  into.decision = ask.mcp
+    ? await ask.mcp.authorize(into)
+    : authorize(gw, {
+        principal: into.principal,
+        action: ask.action,
+        target: target.facts,
+        method: req.method ?? 'GET',
+        path: ask.path,
+        queryKeys: queryKeys(ask.query),
+        ...(into.task ? { task: into.task } : {}),
+        clientIp: clientIp(req.socket.remoteAddress),
+      });
   requireAllow(into.decision);
   into.lease = await gw.leases.acquire({
     task: into.task ?? ambientTask(gw, into.principal, target),
@@ -111,13 +118,14 @@ export async function handleRequest(gw: Gateway, req: IncomingMessage, res: Serv
     ex.path = upstreamPath(target, route.rest);
     const action = methodAction(req.method);
     checkRequestHeaders(req);
-    await admit(gw, req, res, { target, action, path: ex.path, query: route.query }, ex);
+    ex.mcp = openMcpExchange(gw, req, res, target, route, ex.requestId);
+    await admit(gw, req, res, { target, action, path: ex.path, query: route.query, mcp: ex.mcp }, ex);
     await proxy(gw, req, res, target, route, ex);
   } catch (error) {
     ex.error = toEscrowError(error);
     countLimit(gw.metrics, ex.error);
     if (ex.error.code === 'internal') gw.log.error({ requestId: ex.requestId, err: ex.error.cause }, 'request failed');
-    sendProblem(res, ex.error, ex.requestId);
+    if (!ex.mcp?.answer(res, ex.error)) sendProblem(res, ex.error, ex.requestId);
   } finally {
     if (ex.target) record(gw, req, res, ex);
   }
@@ -162,8 +170,11 @@ async function proxy(
   ex: Exchange,
 ) {
   const lease = ex.lease!;
-  if (req.headers.expect?.toLowerCase() === '100-continue') res.writeContinue();
-  const body = await requestBody(req, target.config.limits.maxBodyBytes, target.adapter.needsBody === true);
+  if (req.headers.expect?.toLowerCase() === '100-continue' && !ex.mcp) res.writeContinue();
+  // An MCP request's body was read (and decided) at stage 4.
+  const body = ex.mcp
+    ? { buffer: ex.mcp.body }
+    : await requestBody(req, target.config.limits.maxBodyBytes, target.adapter.needsBody === true);
   const headers = upstreamHeaders(req, {
     tokenHeaders: target.tokenHeaders,
     forwarded: gw.config.proxy.forwardedHeaders,
@@ -188,6 +199,7 @@ async function proxy(
       target,
       { method: upstream.method, path: upstream.path, headers: upstream.headers, body: body.buffer ?? body.stream },
       ex.forward,
+      ex.mcp,
     );
   } finally {
     unpinDerived();
@@ -199,7 +211,7 @@ async function proxy(
 function record(gw: Gateway, req: IncomingMessage, res: ServerResponse, ex: Exchange): void {
   const end = performance.now();
   const target = ex.target!.config.name;
-  const status = ex.error?.status ?? ex.forward.status ?? res.statusCode;
+  const status = ex.mcp?.answeredStatus ?? ex.error?.status ?? ex.forward.status ?? res.statusCode;
   const decision = ex.decision?.decision ?? 'deny';
   gw.metrics.requestsTotal.inc({ target, decision, code_class: `${Math.floor(status / 100)}xx` });
   const dispatched = ex.forward.dispatchedAt ?? end;

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { checkMcpTarget, mcpTargetSchema } from '../mcp/config.js';
 import { identitySchema } from './identity-schema.js';
 
 /** A reference to a secret: `env:NAME` or `file:PATH`. Literal secrets are refused in config. */
@@ -75,6 +76,9 @@ export const targetSchema = z.strictObject({
       keepAliveTimeoutMs: z.number().int().positive().default(30_000),
     })
     .default({ connections: 128, keepAliveTimeoutMs: 30_000 }),
+  /** `mcp`: Model Context Protocol over Streamable HTTP, authorized per JSON-RPC call (docs/mcp.md). */
+  protocol: z.enum(['http', 'mcp']).default('http'),
+  mcp: mcpTargetSchema.optional(),
 });
 
 const tlsSchema = z.strictObject({
@@ -156,7 +160,7 @@ export const configSchema = z.strictObject({
   watchPolicies: z.boolean().default(true),
   tasks: tasksSchema.default(tasksSchema.parse({})),
   audit: auditSchema.default(auditSchema.parse({})),
-  targets: z.array(targetSchema).min(1),
+  targets: z.array(targetSchema.superRefine(checkMcpTarget)).min(1),
   /** Marks a development config: `escrow token dev` refuses to mint tokens for any other. */
   dev: z.strictObject({ signingKey: z.string().min(1), demoUpstream: z.boolean().default(false) }).optional(),
 });

@@ -28,6 +28,8 @@ export interface RevokerOptions {
    * picked it up just before (on any replica) still reach the upstream with a working credential.
    */
   readonly renewedRevokeDelayMs?: number;
+  /** Told of every revocation notice, local or from another replica, after the caches dropped it. */
+  readonly onNotice?: (message: string) => void;
 }
 
 /**
@@ -80,6 +82,7 @@ export class Revoker {
       this.#o.tasks.cache.delete(taskId);
       this.#o.leases.cache.deletePrefix(`${taskId}:`);
     }
+    this.#o.onNotice?.(message);
   }
 
   /** Close a task now: its record, its leases, its children's. Returns how many leases were revoked. */

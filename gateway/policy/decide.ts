@@ -48,7 +48,7 @@ export function evaluate(set: CompiledPolicySet, request: AuthorizationRequest, 
   let key: string;
   try {
     const slice = set.sliceFor(request.target.name, request.action, request.principal.type);
-    const call = buildCall(request, slice.setId, now, slice.usage);
+    const call = buildCall(request, slice.setId, now, slice.usage, set.declared);
     key = JSON.stringify(call);
     const cached = cache.get(key);
     if (cached) return cached;

@@ -2,7 +2,7 @@ import { performance } from 'node:perf_hooks';
 import type { Action, Decision, Principal, Task } from '../domain.js';
 import { EscrowError } from '../errors.js';
 import type { Gateway } from '../gateway.js';
-import type { TargetFacts, TaskFacts } from '../policy/types.js';
+import type { McpFacts, TargetFacts, TaskFacts } from '../policy/types.js';
 
 export interface AuthorizeInput {
   readonly principal: Principal;
@@ -13,6 +13,8 @@ export interface AuthorizeInput {
   readonly queryKeys: readonly string[];
   readonly task?: Task;
   readonly clientIp: string;
+  /** One JSON-RPC call of an MCP target (gateway/mcp/). */
+  readonly mcp?: McpFacts;
 }
 
 export function taskFacts(task: Task, now: number): TaskFacts {
@@ -42,6 +44,7 @@ export function authorize(gw: Gateway, input: AuthorizeInput): Decision {
     request: { method: input.method, path: input.path, queryKeys: input.queryKeys },
     ...(input.task ? { task: taskFacts(input.task, now) } : {}),
     clientIp: input.clientIp,
+    ...(input.mcp ? { mcp: input.mcp } : {}),
     now,
   });
   gw.metrics.policyEvaluation.observe((performance.now() - started) / 1000);

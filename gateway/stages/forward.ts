@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
-import { pipeline, type Writable } from 'node:stream';
+import { pipeline, type Transform, type Writable } from 'node:stream';
 import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
 import { EscrowError } from '../errors.js';
 import type { Gateway } from '../gateway.js';
@@ -12,6 +12,11 @@ import { StreamScrubber } from '../scrub/stream.js';
 import type { TargetRuntime } from '../targets.js';
 import { finishResponseHeaders } from './response.js';
 import { ScrubSink } from './scrub-sink.js';
+
+/** A protocol's look at the answer before it is scrubbed (MCP filters list answers: gateway/mcp/respond.ts). */
+export interface ResponseHook {
+  responseFilter(head: { status: number; headers: Record<string, string | string[]> }): Transform | undefined;
+}
 
 export interface ForwardOutcome {
   status?: number;
@@ -33,7 +38,8 @@ export const DEFAULT_MAX_DECODED_BYTES = 64 * 1024 * 1024;
  * Where the body goes: a ScrubSink writing into `res`. An encoded body is decoded first so it can be scrubbed
  * (no gzip bypass), sent identity-encoded, bounded by `maxResponseBytes` once decoded (a 300 KB bomb must not
  * become 300 MB for the agent), and its head is sent with the first released bytes, so a body that is refused
- * before then still gets a 502 problem. Unknown encodings fail. The `onError` hook sees a decoded body's failure.
+ * before then still gets a 502 problem. Unknown encodings fail. A protocol's `filter` (MCP) sees the decoded body
+ * before the scrubber, also with a lazily sent head. The `onError` hook sees a decoded or filtered body's failure.
  */
 function bodySink(
   gw: Gateway,
@@ -41,6 +47,7 @@ function bodySink(
   target: TargetRuntime,
   head: { status: number; headers: Record<string, string | string[]> },
   onError: (error: Error) => void,
+  filter: Transform | undefined,
 ): { writable: Writable; done?: Promise<void> } {
   const { headers } = head;
   const encoding = String(headers['content-encoding'] ?? 'identity')
@@ -51,31 +58,33 @@ function bodySink(
     scrubber: new StreamScrubber(gw.secrets.index, { sse: contentType.startsWith('text/event-stream') }),
     flushAfterMs: target.config.scrub.flushAfterMs,
   };
-  if (encoding === 'identity') {
+  if (encoding === 'identity' && filter === undefined) {
     res.writeHead(head.status, headers);
     return { writable: new ScrubSink(res, options) };
   }
-  const decoder = DECODERS[encoding];
-  if (!decoder) throw new EscrowError('upstream_error', 'the upstream used a content encoding Escrow cannot scrub');
+  const decoder = encoding === 'identity' ? undefined : DECODERS[encoding];
+  if (encoding !== 'identity' && !decoder) {
+    throw new EscrowError('upstream_error', 'the upstream used a content encoding Escrow cannot scrub');
+  }
   delete headers['content-length'];
-  delete headers['content-encoding'];
+  if (decoder) delete headers['content-encoding'];
   const sink = new ScrubSink(res, {
     ...options,
-    maxBytes: target.config.limits.maxResponseBytes ?? DEFAULT_MAX_DECODED_BYTES,
+    ...(decoder ? { maxBytes: target.config.limits.maxResponseBytes ?? DEFAULT_MAX_DECODED_BYTES } : {}),
     head: () => res.writeHead(head.status, headers),
     onRefused: onError,
   });
-  const stream = decoder();
-  // undici is done once the decoder took the last compressed byte; the response is done when the sink is.
+  const stages: Writable[] = [...(decoder ? [decoder()] : []), ...(filter ? [filter] : [])];
+  // undici is done once the first stage took the last upstream byte; the response is done when the sink is.
   const done = new Promise<void>((resolve, reject) =>
-    pipeline(stream, sink, (error) => {
+    pipeline([...stages, sink] as unknown as [NodeJS.ReadableStream, Writable], (error) => {
       if (!error) return resolve();
       onError(error);
       reject(error);
     }),
   );
   done.catch(() => {}); // also awaited by forwardAndScrub, unless undici failed first
-  return { writable: stream, done };
+  return { writable: stages[0]!, done };
 }
 
 /** Stages 7 and 8: forward with undici (streaming both ways) and scrub the answer on its way back. */
@@ -85,6 +94,7 @@ export async function forwardAndScrub(
   target: TargetRuntime,
   request: Omit<ForwardRequest, 'signal'>,
   outcome: ForwardOutcome,
+  hook?: ResponseHook,
 ): Promise<void> {
   const breaker = breakerFor(target, gw.metrics);
   const ticket = breaker?.admit(); // throws while the target's circuit is open: nothing is sent
@@ -103,14 +113,22 @@ export async function forwardAndScrub(
       outcome.status = status;
       const index = gw.secrets.index;
       const headers = finishResponseHeaders(responseHeaders(upstream, target.allowedResponseHeaders), target, index);
+      const filter = hook?.responseFilter({ status, headers });
       const noBody = request.method === 'HEAD' || status === 204 || status === 304;
       if (noBody) {
         res.writeHead(status, headers);
         return res;
       }
-      const sink = bodySink(gw, res, target, { status, headers }, (error) => {
-        bodyError ??= error;
-      });
+      const sink = bodySink(
+        gw,
+        res,
+        target,
+        { status, headers },
+        (error) => {
+          bodyError ??= error;
+        },
+        filter,
+      );
       bodyDone = sink.done;
       return sink.writable;
     });
