@@ -60,8 +60,9 @@ export class LiveStreams {
     for (const res of [...(this.#byTask.get(taskId)?.keys() ?? [])]) this.#cut(taskId, res, reason);
   }
 
-  /** Responses tracked now (for tests). */
-  get size(): number {
+  /** Responses tracked now, of one task or of all (for tests and debugging). */
+  count(taskId?: string): number {
+    if (taskId !== undefined) return this.#byTask.get(taskId)?.size ?? 0;
     let n = 0;
     for (const entries of this.#byTask.values()) n += entries.size;
     return n;

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { EventEmitter, once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { McpServer, ResourceTemplate } from '@modelcontextprotocol/sdk/server/mcp.js';
@@ -22,6 +23,8 @@ export interface TestMcpServer {
   readonly calls: string[];
   /** Open GET (standalone SSE) responses, and how many have closed. */
   readonly streams: { open: number; closed: number };
+  /** Resolves when the next GET stream opens (`'open'`) or closes (`'close'`) at the server. */
+  nextStream(event: 'open' | 'close'): Promise<unknown>;
   /** Sessions the server holds. */
   sessionCount(): number;
   /** Send `notifications/tools/list_changed` on every session (it travels on the GET stream). */
@@ -92,6 +95,7 @@ export async function startMcpServer(options: McpServerOptions): Promise<TestMcp
   const requests: SeenRequest[] = [];
   const calls: string[] = [];
   const streams = { open: 0, closed: 0 };
+  const streamEvents = new EventEmitter();
   const sessions = new Map<string, { transport: StreamableHTTPServerTransport; server: McpServer }>();
   let lastKey = '';
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
@@ -127,8 +131,10 @@ export async function startMcpServer(options: McpServerOptions): Promise<TestMcp
     }
     if (req.method === 'GET') {
       streams.open += 1;
+      streamEvents.emit('open');
       res.once('close', () => {
         streams.closed += 1;
+        streamEvents.emit('close');
       });
     }
     await session.transport.handleRequest(req, res, parsed);
@@ -145,6 +151,7 @@ export async function startMcpServer(options: McpServerOptions): Promise<TestMcp
     requests,
     calls,
     streams,
+    nextStream: (event) => once(streamEvents, event),
     sessionCount: () => sessions.size,
     async notifyToolsChanged() {
       for (const { server } of sessions.values()) server.sendToolListChanged();
