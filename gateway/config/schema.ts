@@ -76,8 +76,9 @@ export const targetSchema = z.strictObject({
       keepAliveTimeoutMs: z.number().int().positive().default(30_000),
     })
     .default({ connections: 128, keepAliveTimeoutMs: 30_000 }),
-  /** `mcp`: Model Context Protocol over Streamable HTTP, authorized per JSON-RPC call (docs/mcp.md). */
+  /** `http`, or `mcp`: Model Context Protocol over Streamable HTTP, authorized per JSON-RPC call (docs/mcp.md). */
   protocol: z.enum(['http', 'mcp']).default('http'),
+  /** How Escrow reads an MCP target's JSON-RPC: bounds, audit, metric labels, revisions (`protocol: mcp` only). */
   mcp: mcpTargetSchema.optional(),
 });
 

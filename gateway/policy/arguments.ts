@@ -106,7 +106,7 @@ export function toCedarValue(value: unknown, type: ArgumentType, path: string): 
     case 'extension':
       // Cedar checks the text itself (`decimal("1.5")`): a malformed one fails the evaluation, which denies.
       if (typeof value !== 'string') throw mismatch(path, type.name);
-      return { __extn: { fn: type.name, arg: value } };
+      return { __extn: { fn: type.name === 'ipaddr' ? 'ip' : type.name, arg: value } };
     case 'Set':
       if (!Array.isArray(value)) throw mismatch(path, 'Set');
       return value.map((item, i) => toCedarValue(item, type.element, `${path}[${i}]`));
