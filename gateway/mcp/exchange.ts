@@ -1,11 +1,11 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Transform } from 'node:stream';
 import type { Decision } from '../domain.js';
 import { EscrowError } from '../errors.js';
 import type { Gateway } from '../gateway.js';
 import type { Route } from '../http/route.js';
 import type { Admission } from '../pipeline.js';
 import { clientIp } from '../stages/authorize.js';
+import type { ResponseFilter } from '../stages/forward.js';
 import type { TargetRuntime } from '../targets.js';
 import { principalHash } from '../tasks/model.js';
 import type { ListKind } from './calls.js';
@@ -77,7 +77,7 @@ export class McpExchange {
   }
 
   /** Stage 8 hook: what the upstream's answer goes through before the scrubber (undefined: nothing). */
-  responseFilter(head: { status: number; headers: Record<string, string | string[]> }): Transform | undefined {
+  responseFilter(head: { status: number; headers: Record<string, string | string[]> }): ResponseFilter | undefined {
     return responseFilterFor(this, head, {
       initialize: this.#initialize,
       sessionId: this.#sessionId,

@@ -1,5 +1,5 @@
-import type { Transform } from 'node:stream';
 import { EscrowError } from '../errors.js';
+import type { ResponseFilter } from '../stages/forward.js';
 import { principalHash } from '../tasks/model.js';
 import type { McpExchange } from './exchange.js';
 import type { ItemCheck, ListRouting } from './filter.js';
@@ -54,7 +54,7 @@ function endSession(ex: McpExchange, sessionId: string): void {
  * (JSON read whole, SSE event by event), a GET stream is watched for list answers (a replay), a new session is bound
  * before the first byte goes out. Undefined when the answer passes as it is.
  */
-export function responseFilterFor(ex: McpExchange, head: Head, state: AnswerState): Transform | undefined {
+export function responseFilterFor(ex: McpExchange, head: Head, state: AnswerState): ResponseFilter | undefined {
   if (ex.req.method === 'DELETE') {
     if (ok(head.status) && state.sessionId !== undefined) endSession(ex, state.sessionId);
     return undefined;
@@ -66,8 +66,12 @@ export function responseFilterFor(ex: McpExchange, head: Head, state: AnswerStat
   const lists = state.routing.lists.size > 0 || (ex.req.method === 'GET' && sse);
   if (!lists && gate === undefined) return undefined;
   const target = ex.target.config.name;
-  return new McpResponseFilter({
-    mode: lists ? (sse ? 'sse' : 'json') : 'pass',
+  const mode = lists ? (sse ? 'sse' : 'json') : 'pass';
+  // A JSON list answer may still be refused whole (502); a new session's answer waits for its binding. An event
+  // stream otherwise shows the agent its head at once (a GET stream may stay quiet for long).
+  const holdHead = gate !== undefined || mode === 'json';
+  const transform = new McpResponseFilter({
+    mode,
     ...(gate ? { gate } : {}),
     routing: state.routing,
     check: state.check,
@@ -76,4 +80,5 @@ export function responseFilterFor(ex: McpExchange, head: Head, state: AnswerStat
       for (const [list, count] of hidden) ex.gw.mcp.metrics.hidden(target, list, count);
     },
   });
+  return { transform, holdHead };
 }

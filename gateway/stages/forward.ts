@@ -15,7 +15,13 @@ import { ScrubSink } from './scrub-sink.js';
 
 /** A protocol's look at the answer before it is scrubbed (MCP filters list answers: gateway/mcp/respond.ts). */
 export interface ResponseHook {
-  responseFilter(head: { status: number; headers: Record<string, string | string[]> }): Transform | undefined;
+  responseFilter(head: { status: number; headers: Record<string, string | string[]> }): ResponseFilter | undefined;
+}
+
+export interface ResponseFilter {
+  readonly transform: Transform;
+  /** Send the head only with the first bytes the filter lets through (it may still refuse the answer with a 502). */
+  readonly holdHead: boolean;
 }
 
 export interface ForwardOutcome {
@@ -47,7 +53,7 @@ function bodySink(
   target: TargetRuntime,
   head: { status: number; headers: Record<string, string | string[]> },
   onError: (error: Error) => void,
-  filter: Transform | undefined,
+  filter: ResponseFilter | undefined,
 ): { writable: Writable; done?: Promise<void> } {
   const { headers } = head;
   const encoding = String(headers['content-encoding'] ?? 'identity')
@@ -68,13 +74,15 @@ function bodySink(
   }
   delete headers['content-length'];
   if (decoder) delete headers['content-encoding'];
+  const holdHead = decoder !== undefined || filter?.holdHead === true;
+  if (!holdHead) res.writeHead(head.status, headers).flushHeaders(); // a stream the agent should see open now
   const sink = new ScrubSink(res, {
     ...options,
     ...(decoder ? { maxBytes: target.config.limits.maxResponseBytes ?? DEFAULT_MAX_DECODED_BYTES } : {}),
-    head: () => res.writeHead(head.status, headers),
+    ...(holdHead ? { head: () => res.writeHead(head.status, headers) } : {}),
     onRefused: onError,
   });
-  const stages: Writable[] = [...(decoder ? [decoder()] : []), ...(filter ? [filter] : [])];
+  const stages: Writable[] = [...(decoder ? [decoder()] : []), ...(filter ? [filter.transform] : [])];
   // undici is done once the first stage took the last upstream byte; the response is done when the sink is.
   const done = new Promise<void>((resolve, reject) =>
     pipeline([...stages, sink] as unknown as [NodeJS.ReadableStream, Writable], (error) => {
