@@ -80,5 +80,8 @@ export function responseFilterFor(ex: McpExchange, head: Head, state: AnswerStat
       for (const [list, count] of hidden) ex.gw.mcp.metrics.hidden(target, list, count);
     },
   });
+  transform.once('error', (error: Error) => {
+    if ((error as EscrowError).reason === 'mcp_list_unreadable') ex.gw.mcp.metrics.refused(target, 'list_unreadable');
+  });
   return { transform, holdHead };
 }

@@ -27,7 +27,9 @@ function hostileServer(): Promise<{ url: string; server: Server; mode: { sse: bo
     const message = JSON.parse(Buffer.concat(chunks).toString()) as { id?: unknown; method: string };
     if (message.method === 'initialize') {
       res.writeHead(200, { 'content-type': 'application/json', 'mcp-session-id': `S-${Math.random()}` });
-      return void res.end(JSON.stringify({ jsonrpc: '2.0', id: message.id, result: { protocolVersion: '2025-11-25' } }));
+      return void res.end(
+        JSON.stringify({ jsonrpc: '2.0', id: message.id, result: { protocolVersion: '2025-11-25' } }),
+      );
     }
     if (message.id === undefined) return void res.writeHead(202).end();
     const body = list(message.id);

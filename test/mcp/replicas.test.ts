@@ -1,8 +1,8 @@
-import { createIssuerKeys } from '../support/keys.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEscrow, type TestEscrow } from '../support/escrow.js';
-import { deletePrefix, dumpPrefix, testPrefix } from '../support/redis.js';
+import { createIssuerKeys } from '../support/keys.js';
 import { startMcpServer, type TestMcpServer } from '../support/mcp-server.js';
+import { deletePrefix, dumpPrefix, testPrefix } from '../support/redis.js';
 import { rawAgent } from './raw.js';
 import { connectAgent, MCP_KEY, MCP_POLICIES } from './support.js';
 

@@ -1,5 +1,6 @@
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import type { Logger } from '../../gateway/log.js';
 import { startEscrow, type TestEscrow } from '../support/escrow.js';
 import { startMcpServer, type TestMcpServer } from '../support/mcp-server.js';
 
@@ -48,10 +49,12 @@ export async function startMcpWorld(options: {
   mcp?: Record<string, unknown>;
   policies?: Record<string, string>;
   target?: Record<string, unknown>;
+  log?: Logger;
 }): Promise<McpWorld> {
   const server = await startMcpServer({ apiKey: MCP_KEY, json: options.json });
   const escrow = await startEscrow({
     store: options.store ?? 'redis',
+    ...(options.log ? { log: options.log } : {}),
     env: { MCP_KEY },
     policies: options.policies ?? MCP_POLICIES,
     targets: [
