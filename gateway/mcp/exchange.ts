@@ -65,7 +65,8 @@ export class McpExchange {
     const sessionHeader = this.req.headersDistinct['mcp-session-id'];
     this.#sessionId = await checkSession(asker, sessionHeader, (reason) => this.#refuse(404, reason));
     const expiresAt = into.task?.expiresAt;
-    this.gw.mcp.streams.add(into.task?.id ?? `amb:${principalHash(asker.principal)}`, this.res, expiresAt);
+    // Keyed like the pipeline's ambient task (`amb_<hash>`) when the target needs no task.
+    this.gw.mcp.streams.add(into.task?.id ?? `amb_${principalHash(asker.principal)}`, this.res, expiresAt);
     if (this.req.method !== 'POST') return this.#decideStream(asker);
     const post = await readPost(asker, this.req, this.res, (...args) => this.#refuseRpc(...args));
     this.body = post.body;

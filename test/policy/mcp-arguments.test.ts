@@ -2,6 +2,9 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { requestSchema, toAuthorizationRequest } from '../../gateway/policy/cases.js';
+import { cachedVerdicts, evaluate } from '../../gateway/policy/decide.js';
+import { compileDir } from '../../gateway/policy/engine.js';
 import { explain } from '../../gateway/policy/tooling.js';
 import { REPO_POLICIES } from '../support/escrow.js';
 
@@ -96,6 +99,35 @@ describe('tool arguments in Cedar: the schema declares which, and as which type'
       await expect(ask(bad, 'search', {})).rejects.toThrow(/McpArguments\.owner: arguments can be/);
     } finally {
       rmSync(bad, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('the decision cache and large arguments', () => {
+  it('decides a call with a large declared argument without keeping it in the cache', async () => {
+    const dir = policyDir(
+      '{ query?: String }',
+      '@id("all")\npermit (principal, action == Escrow::Action::"callTool", resource)\nwhen { context.mcp.arguments has query };',
+    );
+    const set = await compileDir(dir);
+    try {
+      const ask = (query: string) => {
+        const request = toAuthorizationRequest(
+          requestSchema.parse({
+            action: 'callTool',
+            target: { name: 'docs' },
+            context: { mcp: { tool: 't', arguments: { query } } },
+          }),
+        );
+        return evaluate(set, request, request.now).decision;
+      };
+      expect(ask('small')).toBe('allow');
+      expect(cachedVerdicts(set)).toBe(1);
+      for (let i = 0; i < 20; i++) expect(ask(`${i}${'x'.repeat(100_000)}`)).toBe('allow');
+      expect(cachedVerdicts(set)).toBe(1);
+    } finally {
+      set.release();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
