@@ -4,6 +4,7 @@ import type { McpFacts } from '../policy/types.js';
 import { authorize } from '../stages/authorize.js';
 import type { TargetRuntime } from '../targets.js';
 import type { McpTargetConfig } from './config.js';
+import type { ItemCheck } from './filter.js';
 import type { RpcId } from './jsonrpc.js';
 
 /** Who is asking, as stages 2–3 established it, and where: what every decision of one MCP request shares. */
@@ -32,6 +33,26 @@ export function decide(asker: Asker, action: McpAction, facts: McpFacts): Decisi
     clientIp: asker.clientIp,
     mcp: facts,
   });
+}
+
+const ITEM_ACTION = {
+  tools: ['callTool', 'tools/call'],
+  prompts: ['getPrompt', 'prompts/get'],
+  resources: ['readResource', 'resources/read'],
+  resourceTemplates: ['readResource', 'resources/read'],
+} as const;
+
+/**
+ * May this principal use this list item now: the Cedar question its call would ask (tool, prompt or URI), with no
+ * arguments (a list has none). Nothing is allowed before the request's asker is known.
+ */
+export function itemCheck(asker: () => Asker | undefined, protocolVersion: string): ItemCheck {
+  return (kind, name) => {
+    const who = asker();
+    if (who === undefined) return false;
+    const [action, method] = ITEM_ACTION[kind];
+    return decide(who, action, { method, kind: 'request', protocolVersion, name, arguments: {} }).decision === 'allow';
+  };
 }
 
 const clip = (text: string, max: number) => (text.length > max ? `${text.slice(0, max)}…` : text);

@@ -10,22 +10,16 @@ import type { TargetRuntime } from '../targets.js';
 import { principalHash } from '../tasks/model.js';
 import type { ListKind } from './calls.js';
 import { DEFAULT_MCP, type McpTargetConfig } from './config.js';
-import { type Asker, decide, recordCall } from './decide.js';
-import type { ItemCheck, ListRouting } from './filter.js';
+import { type Asker, decide, itemCheck, recordCall } from './decide.js';
+import type { ListRouting } from './filter.js';
 import type { RpcId } from './jsonrpc.js';
 import type { McpRefusal } from './metrics.js';
+import { combineDecisions } from './post.js';
 import { isHeaderProblem, protocolOf } from './protocol.js';
 import { readPost } from './read-post.js';
 import { RPC_ERRORS, type RpcReply, rpcError, sendRpcReply } from './replies.js';
 import { responseFilterFor } from './respond.js';
 import { checkSession, type SessionRefusal } from './session-check.js';
-
-const ITEM_ACTION = {
-  tools: ['callTool', 'tools/call'],
-  prompts: ['getPrompt', 'prompts/get'],
-  resources: ['readResource', 'resources/read'],
-  resourceTemplates: ['readResource', 'resources/read'],
-} as const;
 
 /**
  * One HTTP request to an MCP target, from admission to the end of its answer: the hooks the pipeline calls at stage 4
@@ -74,7 +68,7 @@ export class McpExchange {
     this.#initialize = post.initialize;
     this.#routing = { lists: post.decided.lists, forwarded: post.decided.forwarded };
     if (post.decided.reply !== undefined) this.#reply = post.decided.reply;
-    return combine(post.decided.decisions, this.#reply !== undefined);
+    return combineDecisions(post.decided.decisions, this.#reply !== undefined);
   }
 
   /** Stage 8 hook: what the upstream's answer goes through before the scrubber (undefined: nothing). */
@@ -83,7 +77,7 @@ export class McpExchange {
       initialize: this.#initialize,
       sessionId: this.#sessionId,
       routing: this.#routing,
-      check: this.#itemCheck(),
+      check: itemCheck(() => this.#asker, this.#protocolVersion),
     });
   }
 
@@ -164,29 +158,6 @@ export class McpExchange {
     this.gw.mcp.metrics.refused(this.target.config.name, reason);
     return new EscrowError('not_found', 'no such MCP session', { reason: `mcp_${reason}` });
   }
-
-  /** May this principal use this list item now: the Cedar question its call would ask, without arguments. */
-  #itemCheck(): ItemCheck {
-    return (kind, name) => {
-      const asker = this.#asker;
-      if (asker === undefined) return false;
-      const [action, method] = ITEM_ACTION[kind];
-      const facts = { method, kind: 'request', protocolVersion: this.#protocolVersion, name, arguments: {} } as const;
-      return decide(asker, action, facts).decision === 'allow';
-    };
-  }
-}
-
-/** One decision standing for every call of the request: an allow only if each call was allowed and none refused. */
-function combine(decisions: readonly Decision[], refused: boolean): Decision {
-  const denied = decisions.find((d) => d.decision !== 'allow');
-  const allowed = !refused && denied === undefined && decisions.length > 0;
-  return {
-    id: (denied ? [denied] : decisions).map((d) => d.id).join(','),
-    decision: allowed ? 'allow' : 'deny',
-    policies: [...new Set(decisions.flatMap((d) => d.policies))],
-    errors: decisions.flatMap((d) => d.errors),
-  };
 }
 
 /**

@@ -71,6 +71,18 @@ function replyFor(asker: Asker, modern: boolean, outcomes: readonly Outcome[]): 
   return { status: 200, body: requests.map((o) => errorOf(o).body) };
 }
 
+/** One decision standing for every call of the request: an allow only if each call was allowed and none refused. */
+export function combineDecisions(decisions: readonly Decision[], refused: boolean): Decision {
+  const denied = decisions.find((d) => d.decision !== 'allow');
+  const allowed = !refused && denied === undefined && decisions.length > 0;
+  return {
+    id: (denied ? [denied] : decisions).map((d) => d.id).join(','),
+    decision: allowed ? 'allow' : 'deny',
+    policies: [...new Set(decisions.flatMap((d) => d.policies))],
+    errors: decisions.flatMap((d) => d.errors),
+  };
+}
+
 /** Classify, decide, audit and count every message of a POST; the reply says what to answer if anything was refused. */
 export function decidePost(
   asker: Asker,

@@ -35,6 +35,8 @@ export interface TestMcpServer {
 export interface McpServerOptions {
   /** The key the server requires as `Authorization: Bearer <key>` (401 otherwise, like a real hosted server). */
   readonly apiKey: string;
+  /** Instead of `apiKey`: accept a request when this resolves true (e.g. an OAuth access token that verifies). */
+  readonly accept?: (authorization: string | undefined) => Promise<boolean>;
   /** Answer POSTs with one JSON object instead of an SSE stream. */
   readonly json: boolean;
 }
@@ -101,11 +103,14 @@ export async function startMcpServer(options: McpServerOptions): Promise<TestMcp
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     const body = req.method === 'POST' ? await readBody(req) : '';
     requests.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, body });
-    if (req.headers.authorization !== `Bearer ${options.apiKey}`) {
+    const accepted = options.accept
+      ? await options.accept(req.headers.authorization)
+      : req.headers.authorization === `Bearer ${options.apiKey}`;
+    if (!accepted) {
       res.writeHead(401, { 'content-type': 'application/json' }).end('{"error":"invalid api key"}');
       return;
     }
-    lastKey = req.headers.authorization.slice('Bearer '.length);
+    lastKey = (req.headers.authorization ?? '').slice('Bearer '.length);
     const parsed: unknown = body === '' ? undefined : JSON.parse(body);
     const sessionId = req.headers['mcp-session-id'] as string | undefined;
     let session = sessionId ? sessions.get(sessionId) : undefined;
