@@ -4,11 +4,14 @@ import { connectAgent, type McpWorld, startMcpWorld } from './support.js';
 
 const OTHER = 'spiffe://test.example/agent/intruder';
 
-describe('an Mcp-Session-Id is bound to the principal and task that created it', () => {
+describe.each([
+  { mode: 'JSON answers', json: true },
+  { mode: 'SSE answers', json: false },
+])('an Mcp-Session-Id is bound to the principal and task that created it ($mode)', ({ json }) => {
   let world: McpWorld;
 
   beforeAll(async () => {
-    world = await startMcpWorld({ json: true });
+    world = await startMcpWorld({ json });
   });
   afterAll(async () => {
     await world?.close();
