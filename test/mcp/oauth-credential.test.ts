@@ -62,7 +62,10 @@ describe('an MCP server behind OAuth: a token minted per lease, injected, masked
     expect(used.split('.')).toHaveLength(3); // a JWT access token from the authorization server
     expect(echoed).not.toContain(used);
     expect(echoed).not.toContain(CLIENT_SECRET);
-    await fetch(`${escrow.url}/_escrow/tasks/${first}`, { method: 'DELETE', headers: { authorization: `Bearer ${token}` } });
+    await fetch(`${escrow.url}/_escrow/tasks/${first}`, {
+      method: 'DELETE',
+      headers: { authorization: `Bearer ${token}` },
+    });
     const revoked = (await escrow.auditEvents()).filter((e) => e.event === 'lease.revoked');
     expect(revoked.map((e) => (e.task as { id: string }).id)).toContain(first);
 
