@@ -76,6 +76,23 @@ describe.each([
     await expect(reuse.client.listTools()).rejects.toMatchObject({ code: 404 });
   });
 
+  it('refuses a request whose task is closed while it is being admitted, and tracks no stream for it', async () => {
+    const owner = await session();
+    const tasks = world.escrow.gw.tasks as { forRequest: typeof world.escrow.gw.tasks.forRequest };
+    const original = tasks.forRequest;
+    tasks.forRequest = async (...args) => {
+      const task = await original.apply(world.escrow.gw.tasks, args);
+      await world.escrow.gw.revoker.revokeTask(task.id, 'task_closed'); // the close lands right after stage 3
+      return task;
+    };
+    try {
+      await expect(owner.agent.client.listTools()).rejects.toMatchObject({ code: 403 });
+    } finally {
+      tasks.forRequest = original;
+    }
+    expect(world.escrow.gw.mcp.streams.count(owner.task)).toBe(0);
+  });
+
   it('forgets the session when the agent ends it (DELETE), and the server ends it too', async () => {
     const owner = await session();
     const before = world.server.sessionCount();
