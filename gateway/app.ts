@@ -16,6 +16,7 @@ import { createLeaseCipher } from './leases/crypto.js';
 import { Revoker } from './leases/revoker.js';
 import { LeaseService } from './leases/service.js';
 import type { Logger } from './log.js';
+import { createMcpRuntime } from './mcp/runtime.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { createPolicyEngine } from './policy/engine.js';
 import { createPostgresListeners, type PostgresListener } from './postgres/index.js';
@@ -212,6 +213,13 @@ async function buildGateway(loaded: LoadedConfig, options: GatewayOptions, close
     issuers: config.identity.issuers.map((issuer) => issuer.name),
   });
   const tasks = new TaskService({ store, limits: config.tasks, targetNames: new Set(targets.keys()), now });
+  const mcp = createMcpRuntime({
+    store,
+    prefix: config.storePrefix,
+    registry: metrics.registry,
+    now,
+    targets: config.targets.filter((t) => t.protocol === 'mcp').map((t) => t.name),
+  });
   let revoker: Revoker | undefined;
   const leases = new LeaseService({
     store,
@@ -238,6 +246,8 @@ async function buildGateway(loaded: LoadedConfig, options: GatewayOptions, close
     metrics,
     log,
     now,
+    // A closed task's MCP streams end with it, on every replica (gateway/mcp/streams.ts).
+    onNotice: (message) => mcp.streams.onNotice(message),
   });
   const { queue } = revoker;
   closers.add(async () => {
@@ -258,6 +268,7 @@ async function buildGateway(loaded: LoadedConfig, options: GatewayOptions, close
     store,
     audit,
     metrics,
+    mcp,
     log,
     now,
   };

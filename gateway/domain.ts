@@ -38,7 +38,19 @@ export function samePrincipal(a: PrincipalRef, b: PrincipalRef): boolean {
   return a.type === b.type && a.id === b.id && a.issuer === b.issuer;
 }
 
-export type Action = 'read' | 'write' | 'delete' | 'openTask' | 'connect';
+/** The Cedar actions of MCP targets (docs/mcp.md): one per kind of JSON-RPC call, `useSession` for the plumbing. */
+export const MCP_ACTIONS = [
+  'useSession',
+  'callTool',
+  'listTools',
+  'readResource',
+  'listResources',
+  'getPrompt',
+  'listPrompts',
+] as const;
+export type McpAction = (typeof MCP_ACTIONS)[number];
+
+export type Action = 'read' | 'write' | 'delete' | 'openTask' | 'connect' | McpAction;
 
 /** The Cedar action for an HTTP method; undefined for methods Escrow never proxies. */
 export function actionForMethod(method: string): Action | undefined {

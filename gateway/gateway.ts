@@ -5,6 +5,7 @@ import type { IdentityVerifier } from './identity/types.js';
 import type { Revoker } from './leases/revoker.js';
 import type { LeaseService } from './leases/service.js';
 import type { Logger } from './log.js';
+import type { McpRuntime } from './mcp/runtime.js';
 import type { Metrics } from './metrics.js';
 import type { PolicyEngine } from './policy/types.js';
 import type { SecretRegistry } from './scrub/registry.js';
@@ -28,6 +29,8 @@ export interface Gateway {
   readonly store: Store;
   readonly audit: AuditLog;
   readonly metrics: Metrics;
+  /** MCP targets' session bindings, live responses and metrics (gateway/mcp/). */
+  readonly mcp: McpRuntime;
   readonly log: Logger;
   readonly now: () => number;
 }

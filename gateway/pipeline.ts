@@ -14,6 +14,7 @@ import { parseRoute, queryKeys, type Route } from './http/route.js';
 import { randomId } from './ids.js';
 import type { LeaseRecord } from './leases/record.js';
 import { admitPrincipal, countLimit } from './limits.js';
+import { type McpExchange, openMcpExchange } from './mcp/exchange.js';
 import { authorize, clientIp, requireAllow } from './stages/authorize.js';
 import { requestBody } from './stages/body.js';
 import { cutError, cutRequest } from './stages/cut.js';
@@ -49,6 +50,8 @@ interface Exchange extends Admission {
   audited?: boolean;
   /** The caller's address, taken at once (`req.socket` is gone once the connection closes). */
   readonly client: string;
+  /** Set for MCP targets: the protocol's hooks into stages 4, 6 and 8 and into failure answers (gateway/mcp/). */
+  mcp?: McpExchange;
 }
 
 /** What is being asked of which target. */
@@ -58,6 +61,8 @@ export interface Ask {
   /** The upstream path (what policy sees, byte for byte what is sent). */
   readonly path: string;
   readonly query: string;
+  /** An MCP target's request: stage 4 decides each of its JSON-RPC calls instead of the HTTP method. */
+  readonly mcp?: McpExchange;
 }
 
 /**
@@ -76,16 +81,18 @@ export async function admit(
   into.principal = await identify(gw, req, into.requestId, target.config.identityHeader);
   admitPrincipal(gw, into.principal, owner);
   into.task = await taskFor(gw, req, into.principal, target);
-  into.decision = authorize(gw, {
-    principal: into.principal,
-    action: ask.action,
-    target: target.facts,
-    method: req.method ?? 'GET',
-    path: ask.path,
-    queryKeys: queryKeys(ask.query),
-    ...(into.task ? { task: into.task } : {}),
-    clientIp: clientIp(req.socket.remoteAddress),
-  });
+  into.decision = ask.mcp
+    ? await ask.mcp.authorize(into)
+    : authorize(gw, {
+        principal: into.principal,
+        action: ask.action,
+        target: target.facts,
+        method: req.method ?? 'GET',
+        path: ask.path,
+        queryKeys: queryKeys(ask.query),
+        ...(into.task ? { task: into.task } : {}),
+        clientIp: clientIp(req.socket.remoteAddress),
+      });
   requireAllow(into.decision);
   into.lease = await gw.leases.acquire({
     task: into.task ?? ambientTask(gw, into.principal, target),
@@ -127,13 +134,14 @@ export async function handleRequest(gw: Gateway, req: IncomingMessage, res: Serv
     }
     const target = gw.targets.get(route.target);
     // A postgres target is reached on its own listener, never over HTTP.
-    if (target?.config.protocol !== 'http') throw new EscrowError('unknown_target', 'no such target');
+    if (!target || target.config.protocol === 'postgres') throw new EscrowError('unknown_target', 'no such target');
     ex.target = target;
     ex.path = upstreamPath(target, route.rest);
     requireAudit(gw.audit);
     const action = methodAction(req.method);
     checkRequestHeaders(req);
-    await admit(gw, req, res, { target, action, path: ex.path, query: route.query }, ex);
+    ex.mcp = openMcpExchange(gw, req, res, target, route, ex.requestId);
+    await admit(gw, req, res, { target, action, path: ex.path, query: route.query, mcp: ex.mcp }, ex);
     // The task's close, expiry or a kill switch stops this request wherever it is (stages/cut.ts).
     const unbind = bindConnection(gw.connections, ex, (reason) => cutRequest(res, ex, reason));
     res.once('close', unbind);
@@ -145,7 +153,7 @@ export async function handleRequest(gw: Gateway, req: IncomingMessage, res: Serv
     // A cut before the answer began has already told the agent why.
     if (ex.cut && res.writableEnded) return;
     if (ex.target && !res.headersSent) await commitBeforeAnswer(gw, req, res, ex);
-    sendProblem(res, ex.error, ex.requestId);
+    if (!ex.mcp?.answer(res, ex.error)) sendProblem(res, ex.error, ex.requestId);
   } finally {
     if (ex.target) record(gw, req, res, ex);
   }
@@ -180,8 +188,11 @@ async function proxy(
   ex: Exchange,
 ) {
   const lease = ex.lease!;
-  if (req.headers.expect?.toLowerCase() === '100-continue') res.writeContinue();
-  const body = await requestBody(req, target.config.limits.maxBodyBytes, target.adapter.needsBody === true);
+  if (req.headers.expect?.toLowerCase() === '100-continue' && !ex.mcp) res.writeContinue();
+  // An MCP request's body was read (and decided) at stage 4.
+  const body = ex.mcp
+    ? { buffer: ex.mcp.body }
+    : await requestBody(req, target.config.limits.maxBodyBytes, target.adapter.needsBody === true);
   const headers = upstreamHeaders(req, {
     tokenHeaders: target.tokenHeaders,
     forwarded: gw.config.proxy.forwardedHeaders,
@@ -208,6 +219,7 @@ async function proxy(
       ex.forward,
       ex.abort,
       () => commitRequest(gw, req, res, ex),
+      ex.mcp,
     );
   } finally {
     unpinDerived();
@@ -235,7 +247,7 @@ async function commitBeforeAnswer(gw: Gateway, req: IncomingMessage, res: Server
 function record(gw: Gateway, req: IncomingMessage, res: ServerResponse, ex: Exchange): void {
   const end = performance.now();
   const target = ex.target!.config.name;
-  const status = ex.error?.status ?? ex.forward.status ?? res.statusCode;
+  const status = ex.mcp?.answeredStatus ?? ex.error?.status ?? ex.forward.status ?? res.statusCode;
   const decision = ex.decision?.decision ?? 'deny';
   gw.metrics.requestsTotal.inc({ target, decision, code_class: `${Math.floor(status / 100)}xx` });
   const dispatched = ex.forward.dispatchedAt ?? end;

@@ -23,6 +23,8 @@ export interface TargetRuntime {
 }
 
 export function upstreamPath(target: TargetRuntime, rest: string): string {
+  // An MCP target is one endpoint, the upstream URL itself (gateway/mcp/exchange.ts refuses any other `rest`).
+  if (target.config.protocol === 'mcp') return target.basePath || '/';
   return target.basePath + rest;
 }
 

@@ -16,7 +16,7 @@ import { z } from 'zod';
 import { configSchema } from '../gateway/config/schema.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
-const SOURCES = ['gateway/config/schema.ts', 'gateway/config/identity-schema.ts'];
+const SOURCES = ['gateway/config/schema.ts', 'gateway/config/identity-schema.ts', 'gateway/mcp/config.ts'];
 
 /** Descriptions for keys whose schema carries neither `.describe()` nor TSDoc (better: add one there). */
 const NOTES: Record<string, string> = {

@@ -4,6 +4,7 @@ export type AuditEventName =
   | 'task.opened'
   | 'task.closed'
   | 'request'
+  | 'mcp.call'
   | 'lease.issued'
   | 'lease.renewed'
   | 'lease.revoked'

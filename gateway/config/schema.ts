@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { checkMcpTarget, mcpTargetSchema } from '../mcp/config.js';
 import { checkPostgresUrl, isLoopback, listenHost, postgresSchemas } from '../postgres/config.js';
 import { identitySchema } from './identity-schema.js';
 
@@ -52,8 +53,11 @@ function checkHttpUrl(u: string): string | undefined {
 
 const baseTargetSchema = z.strictObject({
   name: targetName,
-  /** `http` (default) proxies HTTP under `/<name>/`; `postgres` listens on `listen` for the PostgreSQL wire protocol. */
-  protocol: z.enum(['http', 'postgres']).default('http'),
+  /**
+   * `http` (default) proxies HTTP under `/<name>/`; `mcp` too, authorizing each JSON-RPC call of the Model Context
+   * Protocol over Streamable HTTP (docs/mcp.md); `postgres` listens on `listen` for the PostgreSQL wire protocol.
+   */
+  protocol: z.enum(['http', 'mcp', 'postgres']).default('http'),
   /** Address of this target's own listener (`protocol: postgres` only). */
   listen: listenAddress.optional(),
   upstream: z.string(),
@@ -101,6 +105,8 @@ const baseTargetSchema = z.strictObject({
   allowEncodedSlash: z.boolean().default(false),
   /** The PostgreSQL listener's options (`protocol: postgres` only; docs/databases.md). */
   postgres: postgres.listener.optional(),
+  /** How Escrow reads an MCP target's JSON-RPC: bounds, audit, metric labels, revisions (`protocol: mcp` only). */
+  mcp: mcpTargetSchema.optional(),
 });
 
 type TargetShape = z.output<typeof baseTargetSchema>;
@@ -108,7 +114,8 @@ type TargetShape = z.output<typeof baseTargetSchema>;
 /** The rules that tie a target's keys to its protocol, each reported at the key it concerns. */
 function checkProtocol(t: TargetShape, ctx: z.core.$RefinementCtx<TargetShape>): void {
   const fail = (path: string, message: string) => ctx.addIssue({ code: 'custom', path: path.split('.'), message });
-  if (t.protocol === 'http') {
+  checkMcpTarget(t, ctx);
+  if (t.protocol !== 'postgres') {
     const bad = checkHttpUrl(t.upstream);
     if (bad) fail('upstream', bad);
     if (t.listen !== undefined) fail('listen', 'only a protocol: postgres target has its own listener');
@@ -258,7 +265,7 @@ export const configSchema = z.strictObject({
   watchPolicies: z.boolean().default(true),
   tasks: tasksSchema.default(tasksSchema.parse({})),
   audit: auditSchema.default(auditSchema.parse({})),
-  targets: z.array(targetSchema).min(1),
+  targets: z.array(targetSchema.superRefine(checkMcpTarget)).min(1),
   /** Marks a development config: `escrow token dev` refuses to mint tokens for any other. */
   dev: z.strictObject({ signingKey: z.string().min(1), demoUpstream: z.boolean().default(false) }).optional(),
 });

@@ -38,6 +38,8 @@ export interface RevokerOptions {
    * picked it up just before (on any replica) still reach the upstream with a working credential.
    */
   readonly renewedRevokeDelayMs?: number;
+  /** Told of every revocation notice, local or from another replica, after the caches dropped it. */
+  readonly onNotice?: (message: string) => void;
 }
 
 /**
@@ -122,6 +124,7 @@ export class Revoker {
       this.#notify({ kind: 'task', taskId });
       this.#o.connections?.cutTask(taskId, 'task_closed');
     }
+    this.#o.onNotice?.(message);
   }
 
   /**

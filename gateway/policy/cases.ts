@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import type { AuthorizationRequest } from './types.js';
+import { type Action, MCP_ACTIONS, type McpAction } from '../domain.js';
+import type { AuthorizationRequest, McpFacts } from './types.js';
 
 /**
  * The YAML form of an authorization question, shared by policy test cases and `escrow policy explain`. Everything but
@@ -25,6 +26,17 @@ const taskSchema = z.strictObject({
   targets: z.array(z.string()).optional(),
 });
 
+/** An MCP call (`context.mcp`); the method defaults from the action, the name may be given as tool, prompt or resource. */
+const mcpSchema = z.strictObject({
+  method: z.string().optional(),
+  kind: z.enum(['request', 'notification', 'response', 'stream', 'close']).default('request'),
+  protocolVersion: z.string().default('2025-11-25'),
+  tool: z.string().optional(),
+  prompt: z.string().optional(),
+  resource: z.string().optional(),
+  arguments: z.record(z.string(), z.unknown()).default({}),
+});
+
 const contextSchema = z.strictObject({
   /** ISO 8601 instant; default Monday 2025-01-06 12:00 UTC (inside business hours). */
   time: z.iso.datetime({ offset: true }).default('2025-01-06T12:00:00Z'),
@@ -36,11 +48,12 @@ const contextSchema = z.strictObject({
   tokenAgeSeconds: z.number().int().min(0).optional(),
   /** A database connection (`protocol: postgres`): the database asked for (`context.database.name`). */
   database: z.string().optional(),
+  mcp: mcpSchema.optional(),
 });
 
 export const requestSchema = z.strictObject({
   principal: principalSchema.default(principalSchema.parse({})),
-  action: z.enum(['read', 'write', 'delete', 'openTask', 'connect']),
+  action: z.enum(['read', 'write', 'delete', 'openTask', 'connect', ...MCP_ACTIONS]),
   target: z.strictObject({
     name: z.string().min(1),
     attributes: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).default({}),
@@ -50,12 +63,52 @@ export const requestSchema = z.strictObject({
 
 export type RequestSpec = z.output<typeof requestSchema>;
 
-const METHOD_OF = { read: 'GET', write: 'POST', delete: 'DELETE', openTask: 'POST', connect: 'GET' } as const;
+const METHOD_OF: Record<Action, string> = {
+  read: 'GET',
+  write: 'POST',
+  delete: 'DELETE',
+  openTask: 'POST',
+  connect: 'GET',
+  useSession: 'POST',
+  callTool: 'POST',
+  listTools: 'POST',
+  readResource: 'POST',
+  listResources: 'POST',
+  getPrompt: 'POST',
+  listPrompts: 'POST',
+};
+
+const RPC_METHOD_OF: Record<McpAction, string> = {
+  useSession: 'ping',
+  callTool: 'tools/call',
+  listTools: 'tools/list',
+  readResource: 'resources/read',
+  listResources: 'resources/list',
+  getPrompt: 'prompts/get',
+  listPrompts: 'prompts/list',
+};
+
+function mcpFacts(action: Action, mcp: z.output<typeof mcpSchema> | undefined): McpFacts | undefined {
+  const rpcMethod = (MCP_ACTIONS as readonly string[]).includes(action)
+    ? RPC_METHOD_OF[action as McpAction]
+    : undefined;
+  if (rpcMethod === undefined) return undefined;
+  const given = mcp ?? mcpSchema.parse({});
+  const name = given.tool ?? given.prompt ?? given.resource;
+  return {
+    method: given.method ?? rpcMethod,
+    kind: given.kind,
+    protocolVersion: given.protocolVersion,
+    ...(name === undefined ? {} : { name }),
+    arguments: given.arguments,
+  };
+}
 
 /** The engine's question for a parsed request spec. */
 export function toAuthorizationRequest(spec: RequestSpec): AuthorizationRequest {
   const now = Date.parse(spec.context.time);
   const { task, tokenAgeSeconds, database } = spec.context;
+  const mcp = mcpFacts(spec.action, spec.context.mcp);
   return {
     principal: {
       ...spec.principal,
@@ -71,6 +124,7 @@ export function toAuthorizationRequest(spec: RequestSpec): AuthorizationRequest 
     ...(task === undefined ? {} : { task: { ...task, targets: task.targets ?? [spec.target.name] } }),
     clientIp: spec.context.clientIp,
     ...(database === undefined ? {} : { database: { name: database } }),
+    ...(mcp === undefined ? {} : { mcp }),
     now,
   };
 }

@@ -1,5 +1,6 @@
 import type { Action, PrincipalType } from '../domain.js';
 import { EscrowError } from '../errors.js';
+import { type DeclaredArguments, declaredArguments } from './arguments.js';
 import { cedar, describeErrors } from './cedar.js';
 import type { PolicySetSource, PolicySource } from './load.js';
 import { scopeAdmits } from './scope.js';
@@ -16,6 +17,8 @@ export interface Slice {
 export interface CompiledPolicySet {
   readonly hash: string;
   readonly policyCount: number;
+  /** The MCP arguments the schema declares (gateway/policy/arguments.ts). */
+  readonly declared: DeclaredArguments;
   /** The preparsed set holding every policy whose scope can match this target, action and principal type. */
   sliceFor(target: string, action: Action, principalType: PrincipalType): Slice;
   /** Drop the preparsed sets (overwrite them with empty sets). Call once nothing evaluates against this set. */
@@ -96,11 +99,12 @@ function lazySlices(source: PolicySetSource, prefix: string, prune: boolean): Sl
  * seconds with hundreds of targets. `slice: false, prune: false` is the plain form the sliced one is tested against.
  */
 export function compilePolicySet(source: PolicySetSource, options: CompileOptions = {}): CompiledPolicySet {
+  const declared = declaredArguments(source.schema); // before preparsing: a refused schema leaves nothing behind
   const prefix = `escrow#${++compilations}#`;
   const whole = `${prefix}all`;
   preparse(whole, source.policies);
   const prune = options.prune !== false;
-  const base = { hash: source.hash, policyCount: source.policies.length };
+  const base = { hash: source.hash, policyCount: source.policies.length, declared };
   if (options.slice !== false) {
     release([whole]);
     return { ...base, ...lazySlices(source, prefix, prune) };

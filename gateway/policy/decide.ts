@@ -22,6 +22,11 @@ export function newDecisionId(): string {
  * a verdict with evaluation errors is recomputed (and denies) every time.
  */
 const MAX_CACHED = 10_000;
+/**
+ * Requests whose call is larger than this are decided without the cache: a key holds the whole call (an MCP tool's
+ * declared arguments included), and 10 000 keys of a megabyte each would be 10 GB an agent could make Escrow keep.
+ */
+const MAX_KEY_CHARS = 8_192;
 const decisionCaches = new WeakMap<CompiledPolicySet, Map<string, Verdict>>();
 
 function cacheFor(set: CompiledPolicySet): Map<string, Verdict> {
@@ -31,6 +36,11 @@ function cacheFor(set: CompiledPolicySet): Map<string, Verdict> {
     decisionCaches.set(set, cache);
   }
   return cache;
+}
+
+/** How many verdicts the cache of `set` holds (for tests). */
+export function cachedVerdicts(set: CompiledPolicySet): number {
+  return decisionCaches.get(set)?.size ?? 0;
 }
 
 function deny(policies: readonly string[], errors: readonly string[]): Verdict {
@@ -48,7 +58,7 @@ export function evaluate(set: CompiledPolicySet, request: AuthorizationRequest, 
   let key: string;
   try {
     const slice = set.sliceFor(request.target.name, request.action, request.principal.type);
-    const call = buildCall(request, slice.setId, now, slice.usage);
+    const call = buildCall(request, slice.setId, now, slice.usage, set.declared);
     key = JSON.stringify(call);
     const cached = cache.get(key);
     if (cached) return cached;
@@ -70,6 +80,7 @@ export function evaluate(set: CompiledPolicySet, request: AuthorizationRequest, 
     );
   }
   const verdict: Verdict = { decision, policies: diagnostics.reason, errors: [] };
+  if (key.length > MAX_KEY_CHARS) return verdict;
   if (cache.size >= MAX_CACHED) cache.clear();
   cache.set(key, verdict);
   return verdict;

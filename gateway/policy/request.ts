@@ -1,7 +1,9 @@
 import { isIP } from 'node:net';
 import type { CedarValueJson, Context, EntityJson } from '@cedar-policy/cedar-wasm/nodejs';
 import type { ClaimValue, Principal } from '../domain.js';
+import { type DeclaredArguments, NO_ARGUMENTS } from './arguments.js';
 import type { StatefulAuthorizationCall } from './cedar.js';
+import { mcpContext } from './mcp-context.js';
 import type { AuthorizationRequest, TargetFacts, TaskFacts } from './types.js';
 import type { EntityUsage, PayloadUsage } from './usage.js';
 
@@ -61,7 +63,7 @@ function taskContext(task: TaskFacts): CedarValueJson {
   };
 }
 
-function fullContext(r: AuthorizationRequest, now: number): Context {
+function fullContext(r: AuthorizationRequest, now: number, declared: DeclaredArguments): Context {
   const date = new Date(now);
   const identity: Values = { authMethod: r.principal.authMethod };
   if (r.principal.issuedAt !== undefined) {
@@ -79,6 +81,7 @@ function fullContext(r: AuthorizationRequest, now: number): Context {
   };
   if (r.task !== undefined) ctx.task = taskContext(r.task);
   if (r.database !== undefined) ctx.database = { name: r.database.name };
+  if (r.mcp !== undefined) ctx.mcp = mcpContext(r.action, r.mcp, declared);
   return ctx;
 }
 
@@ -108,17 +111,19 @@ function pickEntity(entity: EntityJson, usage: EntityUsage, out: EntityJson[]): 
 /**
  * The cedar-wasm call for one request against one preparsed set. Extension values are spelled out (`__extn`) because
  * no schema is passed per call. With `usage`, only what the set's policies can read is sent (the rest costs
- * marshalling time and cannot change the decision); without it, everything is sent.
+ * marshalling time and cannot change the decision); without it, everything is sent. `declared` says which MCP
+ * arguments the schema lets policies read, and as which types.
  */
 export function buildCall(
   r: AuthorizationRequest,
   setId: string,
   now: number,
   usage?: PayloadUsage,
+  declared: DeclaredArguments = NO_ARGUMENTS,
 ): StatefulAuthorizationCall {
   const principal = principalEntity(r.principal);
   const target = targetEntity(r.target);
-  const context = fullContext(r, now);
+  const context = fullContext(r, now, declared);
   let entities = [principal, target];
   let sent = context;
   if (usage !== undefined && !usage.everything) {

@@ -1,4 +1,4 @@
-import type { Action, PrincipalType } from '../domain.js';
+import { type Action, MCP_ACTIONS, type PrincipalType } from '../domain.js';
 import type { PolicyJson } from './cedar.js';
 
 /**
@@ -13,7 +13,14 @@ export interface PolicyScope {
   readonly principalTypes: ReadonlySet<PrincipalType> | undefined;
 }
 
-const ACTIONS: ReadonlySet<string> = new Set<Action>(['read', 'write', 'delete', 'openTask', 'connect']);
+const ACTIONS: ReadonlySet<string> = new Set<Action>([
+  'read',
+  'write',
+  'delete',
+  'openTask',
+  'connect',
+  ...MCP_ACTIONS,
+]);
 const PRINCIPAL_TYPES: Record<string, PrincipalType> = { 'Escrow::Agent': 'Agent', 'Escrow::Human': 'Human' };
 
 type Uid = { type?: string; id: string } | { __entity: { type: string; id: string } };

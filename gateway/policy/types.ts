@@ -14,6 +14,19 @@ export interface TaskFacts {
   readonly targets: readonly string[];
 }
 
+/**
+ * One JSON-RPC call to an MCP target, as policy sees it (`context.mcp`). `arguments` is the raw JSON object; the engine
+ * sends Cedar only the members the schema declares, typed (gateway/policy/arguments.ts).
+ */
+export interface McpFacts {
+  readonly method: string;
+  readonly kind: 'request' | 'notification' | 'response' | 'stream' | 'close';
+  readonly protocolVersion: string;
+  /** tools/call: the tool; prompts/get: the prompt; resources/*: the URI (or URI template). */
+  readonly name?: string;
+  readonly arguments?: Readonly<Record<string, unknown>>;
+}
+
 /** One authorization question. The engine turns it into Cedar entities and context. */
 export interface AuthorizationRequest {
   readonly principal: Principal;
@@ -24,6 +37,8 @@ export interface AuthorizationRequest {
   readonly clientIp: string;
   /** A database connection (`protocol: postgres`): the database asked for. */
   readonly database?: { readonly name: string };
+  /** Set for the actions of MCP targets (`callTool`, `useSession`, …). */
+  readonly mcp?: McpFacts;
   /** Epoch milliseconds. */
   readonly now: number;
 }

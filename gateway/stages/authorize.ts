@@ -2,7 +2,7 @@ import { performance } from 'node:perf_hooks';
 import type { Action, Decision, Principal, Task } from '../domain.js';
 import { EscrowError } from '../errors.js';
 import type { Gateway } from '../gateway.js';
-import type { TargetFacts, TaskFacts } from '../policy/types.js';
+import type { McpFacts, TargetFacts, TaskFacts } from '../policy/types.js';
 
 export interface AuthorizeInput {
   readonly principal: Principal;
@@ -15,6 +15,8 @@ export interface AuthorizeInput {
   readonly clientIp: string;
   /** The database a `protocol: postgres` connection asks for (Cedar `context.database`). */
   readonly database?: string;
+  /** One JSON-RPC call of an MCP target (gateway/mcp/). */
+  readonly mcp?: McpFacts;
 }
 
 export function taskFacts(task: Task, now: number): TaskFacts {
@@ -45,6 +47,7 @@ export function authorize(gw: Gateway, input: AuthorizeInput): Decision {
     ...(input.task ? { task: taskFacts(input.task, now) } : {}),
     clientIp: input.clientIp,
     ...(input.database !== undefined ? { database: { name: input.database } } : {}),
+    ...(input.mcp ? { mcp: input.mcp } : {}),
     now,
   });
   gw.metrics.policyEvaluation.observe((performance.now() - started) / 1000);

@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
-import { pipeline, type Writable } from 'node:stream';
+import { pipeline, type Transform, type Writable } from 'node:stream';
 import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
 import { EscrowError } from '../errors.js';
 import type { Gateway } from '../gateway.js';
@@ -12,6 +12,17 @@ import { StreamScrubber } from '../scrub/stream.js';
 import type { TargetRuntime } from '../targets.js';
 import { finishResponseHeaders } from './response.js';
 import { ScrubSink } from './scrub-sink.js';
+
+/** A protocol's look at the answer before it is scrubbed (MCP filters list answers: gateway/mcp/respond.ts). */
+export interface ResponseHook {
+  responseFilter(head: { status: number; headers: Record<string, string | string[]> }): ResponseFilter | undefined;
+}
+
+export interface ResponseFilter {
+  readonly transform: Transform;
+  /** Send the head only with the first bytes the filter lets through (it may still refuse the answer with a 502). */
+  readonly holdHead: boolean;
+}
 
 export interface ForwardOutcome {
   status?: number;
@@ -41,7 +52,8 @@ function lengthOf(headers: Record<string, string | string[]>): number | undefine
  * Where the body goes: a ScrubSink writing into `res`. An encoded body is decoded first so it can be scrubbed
  * (no gzip bypass), sent identity-encoded, bounded by `maxResponseBytes` once decoded (a 300 KB bomb must not
  * become 300 MB for the agent), and its head is sent with the first released bytes, so a body that is refused
- * before then still gets a 502 problem. Unknown encodings fail. The `onError` hook sees a decoded body's failure.
+ * before then still gets a 502 problem. Unknown encodings fail. A protocol's `filter` (MCP) sees the decoded body
+ * before the scrubber, also with a lazily sent head. The `onError` hook sees a decoded or filtered body's failure.
  * Whatever the encoding, the answer ends only after `onFinal` resolves (the audit log's group commit).
  */
 function bodySink(
@@ -51,6 +63,7 @@ function bodySink(
   head: { status: number; headers: Record<string, string | string[]> },
   onError: (error: Error) => void,
   onFinal: (() => Promise<void>) | undefined,
+  filter: ResponseFilter | undefined,
 ): { writable: Writable; done?: Promise<void> } {
   const { headers } = head;
   const encoding = String(headers['content-encoding'] ?? 'identity')
@@ -62,32 +75,36 @@ function bodySink(
     flushAfterMs: target.config.scrub.flushAfterMs,
     ...(onFinal ? { onFinal } : {}),
   };
-  if (encoding === 'identity') {
+  if (encoding === 'identity' && filter === undefined) {
     res.writeHead(head.status, headers);
     const contentLength = lengthOf(headers);
     return { writable: new ScrubSink(res, contentLength === undefined ? options : { ...options, contentLength }) };
   }
-  const decoder = DECODERS[encoding];
-  if (!decoder) throw new EscrowError('upstream_error', 'the upstream used a content encoding Escrow cannot scrub');
+  const decoder = encoding === 'identity' ? undefined : DECODERS[encoding];
+  if (encoding !== 'identity' && !decoder) {
+    throw new EscrowError('upstream_error', 'the upstream used a content encoding Escrow cannot scrub');
+  }
   delete headers['content-length'];
-  delete headers['content-encoding'];
+  if (decoder) delete headers['content-encoding'];
+  const holdHead = decoder !== undefined || filter?.holdHead === true;
+  if (!holdHead) res.writeHead(head.status, headers).flushHeaders(); // a stream the agent should see open now
   const sink = new ScrubSink(res, {
     ...options,
-    maxBytes: target.config.limits.maxResponseBytes ?? DEFAULT_MAX_DECODED_BYTES,
-    head: () => res.writeHead(head.status, headers),
+    ...(decoder ? { maxBytes: target.config.limits.maxResponseBytes ?? DEFAULT_MAX_DECODED_BYTES } : {}),
+    ...(holdHead ? { head: () => res.writeHead(head.status, headers) } : {}),
     onRefused: onError,
   });
-  const stream = decoder();
-  // undici is done once the decoder took the last compressed byte; the response is done when the sink is.
+  const stages: Writable[] = [...(decoder ? [decoder()] : []), ...(filter ? [filter.transform] : [])];
+  // undici is done once the first stage took the last upstream byte; the response is done when the sink is.
   const done = new Promise<void>((resolve, reject) =>
-    pipeline(stream, sink, (error) => {
+    pipeline([...stages, sink] as unknown as [NodeJS.ReadableStream, Writable], (error) => {
       if (!error) return resolve();
       onError(error);
       reject(error);
     }),
   );
   done.catch(() => {}); // also awaited by forwardAndScrub, unless undici failed first
-  return { writable: stream, done };
+  return { writable: stages[0]!, done };
 }
 
 /**
@@ -102,11 +119,12 @@ export async function forwardAndScrub(
   outcome: ForwardOutcome,
   abort: EventEmitter = new EventEmitter(),
   onFinal?: () => Promise<void>,
+  hook?: ResponseHook,
 ): Promise<void> {
   // A bounded, timed wait for one of the target's connections (503 upstream_busy), whatever undici's pool state.
   const release = await target.slots.acquire((gone) => res.once('close', gone));
   try {
-    await send(gw, res, target, request, outcome, abort, onFinal);
+    await send(gw, res, target, request, outcome, abort, onFinal, hook);
   } finally {
     release();
   }
@@ -120,6 +138,7 @@ async function send(
   outcome: ForwardOutcome,
   abort: EventEmitter,
   onFinal: (() => Promise<void>) | undefined,
+  hook: ResponseHook | undefined,
 ): Promise<void> {
   const pool = target.pool;
   if (!pool) throw new EscrowError('unknown_target', 'no such target'); // a postgres target: no HTTP upstream
@@ -140,6 +159,7 @@ async function send(
       outcome.status = status;
       const index = gw.secrets.index;
       const headers = finishResponseHeaders(responseHeaders(upstream, target.allowedResponseHeaders), target, index);
+      const filter = hook?.responseFilter({ status, headers });
       const noBody = request.method === 'HEAD' || status === 204 || status === 304;
       if (noBody) {
         res.writeHead(status, headers);
@@ -155,6 +175,7 @@ async function send(
           bodyError ??= error;
         },
         onFinal,
+        filter,
       );
       bodyDone = sink.done;
       return sink.writable;

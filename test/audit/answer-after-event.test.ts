@@ -76,7 +76,10 @@ describe('the audit event of an answer is written before the answer arrives', ()
 
     const second = await escrow.openTask(token, ['echo']);
     await (await fetch(`${escrow.url}/echo/y`, { headers: { ...auth, 'x-escrow-task': second } })).arrayBuffer();
-    const revoke = await fetch(`${escrow.adminUrl}/admin/revoke?target=echo`, { method: 'POST', headers: escrow.adminHeaders });
+    const revoke = await fetch(`${escrow.adminUrl}/admin/revoke?target=echo`, {
+      method: 'POST',
+      headers: escrow.adminHeaders,
+    });
     expect(revoke.status).toBe(200);
     await revoke.arrayBuffer();
     expect(written().find((e) => e.event === 'admin.revoked')).toMatchObject({

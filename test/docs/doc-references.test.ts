@@ -3,7 +3,7 @@ import { dirname, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 const ROOT = resolve(import.meta.dirname, '../..');
-const PAGES = ['docs/agents.md', 'docs/cli.md', 'docs/operations.md', 'docs/security.md'];
+const PAGES = ['docs/agents.md', 'docs/cli.md', 'docs/operations.md', 'docs/security.md', 'docs/mcp.md'];
 /** Pages other helpers write; links to them are checked once they exist. */
 const PENDING = new Set(['docs/redis.md', 'docs/performance.md']);
 
