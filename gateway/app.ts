@@ -91,7 +91,7 @@ async function buildTargets(
     }
     const url = new URL(config.upstream);
     closers.add(async () => adapter.close?.());
-    const pool = config.protocol === 'http' ? createUpstreamPool(config) : undefined;
+    const pool = config.protocol === 'postgres' ? undefined : createUpstreamPool(config);
     if (pool) closers.add(() => pool.close());
     targets.set(config.name, {
       config,
