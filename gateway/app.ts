@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import { createAdapter } from '../adapters/registry.js';
+import { approvalForOpen, createApprovals } from './approvals/index.js';
 import { createAuditLog } from './audit/index.js';
 import type { AuditLog } from './audit/types.js';
 import { explainError } from './cause.js';
@@ -34,6 +35,8 @@ export interface GatewayOptions {
   readonly metrics?: Metrics;
   /** Periodic sweep of expired tasks' leases (ms); 0 disables it. */
   readonly sweepIntervalMs?: number;
+  /** Periodic expiry of approval requests nobody decided (ms); 0 disables it (expiry is then seen on read). */
+  readonly approvalSweepMs?: number;
 }
 
 /**
@@ -177,7 +180,13 @@ async function buildGateway(loaded: LoadedConfig, options: GatewayOptions, close
     ),
     issuers: config.identity.issuers.map((issuer) => issuer.name),
   });
-  const tasks = new TaskService({ store, limits: config.tasks, targetNames: new Set(targets.keys()), now });
+  const tasks = new TaskService({
+    store,
+    limits: config.tasks,
+    targetNames: new Set(targets.keys()),
+    now,
+    approvalFor: approvalForOpen,
+  });
   let revoker: Revoker | undefined;
   const leases = new LeaseService({
     store,
@@ -193,7 +202,28 @@ async function buildGateway(loaded: LoadedConfig, options: GatewayOptions, close
     },
     onRetired: (lease, reason, task) => revoker?.retire(lease, reason, task),
   });
-  revoker = new Revoker({ store, tasks, leases, adapterFor: (t) => targets.get(t)?.adapter, audit, metrics, log, now });
+  const approvals = createApprovals({
+    config,
+    store,
+    audit,
+    metrics,
+    log,
+    now,
+    secret,
+    closeTask: (taskId) => revoker!.revokeTask(taskId, 'task_closed'),
+  });
+  closers.add(() => approvals.close());
+  revoker = new Revoker({
+    store,
+    tasks,
+    leases,
+    adapterFor: (t) => targets.get(t)?.adapter,
+    audit,
+    metrics,
+    log,
+    now,
+    onNotice: (message) => approvals.onNotice(message),
+  });
   const { queue } = revoker;
   closers.add(async () => {
     await queue.drain();
@@ -215,6 +245,15 @@ async function buildGateway(loaded: LoadedConfig, options: GatewayOptions, close
       : undefined;
   sweeper?.unref();
   closers.add(() => clearInterval(sweeper));
+  const approvalMs = options.approvalSweepMs ?? 1_000;
+  const approvalSweeper =
+    approvalMs > 0
+      ? setInterval(() => {
+          approvals.sweep().catch((error: Error) => log.warn({ err: error.message }, 'approval expiry sweep failed'));
+        }, approvalMs)
+      : undefined;
+  approvalSweeper?.unref();
+  closers.add(() => clearInterval(approvalSweeper));
 
   return {
     config,
@@ -224,6 +263,7 @@ async function buildGateway(loaded: LoadedConfig, options: GatewayOptions, close
     tasks,
     leases,
     revoker,
+    approvals,
     secrets,
     store,
     audit,

@@ -1,3 +1,4 @@
+import type { ApprovalService } from './approvals/service.js';
 import type { AuditLog } from './audit/types.js';
 import type { Config } from './config/schema.js';
 import type { IdentityVerifier } from './identity/types.js';
@@ -20,6 +21,8 @@ export interface Gateway {
   readonly tasks: TaskService;
   readonly leases: LeaseService;
   readonly revoker: Revoker;
+  /** What waits for a person (gateway/approvals/). */
+  readonly approvals: ApprovalService;
   /** Every secret this replica holds, as the scrubber's needles (gateway/scrub/registry.ts). */
   readonly secrets: SecretRegistry;
   readonly store: Store;

@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { UpstreamRequest } from '../adapters/types.js';
+import { admitApproval } from './approvals/index.js';
 import type { AuditEventInput } from './audit/types.js';
 import { type Action, actionForMethod, type Decision, type Principal, principalRef, type Task } from './domain.js';
 import { EscrowError, toEscrowError } from './errors.js';
@@ -25,6 +26,8 @@ export interface Admission {
   principal?: Principal;
   task?: Task;
   decision?: Decision;
+  /** The approval a person gave this request or its task (gateway/approvals/), for the audit trail. */
+  approvalId?: string;
   lease?: LeaseRecord;
 }
 
@@ -48,7 +51,8 @@ export interface Ask {
 
 /**
  * Stages 2–5, shared by plain requests and WebSocket upgrades: identify the caller, take a concurrency slot,
- * resolve the task, ask Cedar, and only after an allow get-or-issue the lease. Throws the matching EscrowError.
+ * resolve the task, ask Cedar, check that nothing of it waits for a person, and only then get-or-issue the lease.
+ * Throws the matching EscrowError.
  */
 export async function admit(
   gw: Gateway,
@@ -72,8 +76,22 @@ export async function admit(
     clientIp: clientIp(req.socket.remoteAddress),
   });
   requireAllow(into.decision);
+  const task = into.task ?? ambientTask(gw, into.principal, target);
+  // No lease while the task or this very request waits for a person.
+  into.approvalId = await admitApproval(gw.approvals, {
+    task,
+    principal: into.principal,
+    decision: into.decision,
+    target: target.config.name,
+    action: ask.action,
+    method: req.method ?? 'GET',
+    path: ask.path,
+    query: ask.query,
+    queryKeys: queryKeys(ask.query),
+    requestId: into.requestId,
+  });
   into.lease = await gw.leases.acquire({
-    task: into.task ?? ambientTask(gw, into.principal, target),
+    task,
     target: target.config.name,
     adapter: target.adapter,
     ttlSeconds: target.config.credential.ttl,
@@ -234,6 +252,8 @@ export function requestEvent(
     ...(a.task ? { task: { id: a.task.id, chain: [...a.task.ancestors, a.task.id] } } : {}),
     target,
     ...(a.lease ? { leaseId: a.lease.id, secretFingerprint: a.lease.fingerprint } : {}),
+    ...(a.approvalId ? { approvalId: a.approvalId } : {}),
+    ...(error?.approvalId ? { approvalId: error.approvalId } : {}),
     method,
     ...(path ? { path } : {}),
     status,

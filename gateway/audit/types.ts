@@ -9,7 +9,13 @@ export type AuditEventName =
   | 'lease.revoked'
   | 'identity.rejected'
   | 'policy.reloaded'
-  | 'policy.shadow_mismatch';
+  | 'policy.shadow_mismatch'
+  | 'approval.requested'
+  | 'approval.granted'
+  | 'approval.denied'
+  | 'approval.expired'
+  | 'approval.cancelled'
+  | 'approval.refused';
 
 /** What a stage hands to the audit log. Never a secret, never a token. */
 export interface AuditEventInput {

@@ -28,6 +28,8 @@ export interface RevokerOptions {
    * picked it up just before (on any replica) still reach the upstream with a working credential.
    */
   readonly renewedRevokeDelayMs?: number;
+  /** Told of every notice, this replica's own and other replicas' (the approvals listen: gateway/approvals/). */
+  readonly onNotice?: (message: string) => void;
 }
 
 /**
@@ -70,6 +72,8 @@ export class Revoker {
 
   /** Notices: `task:<id>` (closed or expired), `lease:<taskId>:<target>` (renewed), `*` (drop everything). */
   #drop(message: string): void {
+    this.#o.onNotice?.(message);
+    if (message.startsWith('approval:')) return; // the approvals' own notices: no cache holds approvals here
     if (message === '*') {
       this.#o.tasks.cache.clear();
       this.#o.leases.cache.clear();

@@ -25,6 +25,21 @@ const taskSchema = z.strictObject({
   targets: z.array(z.string()).optional(),
 });
 
+/** For `approve`: what the person decides on. */
+const approvalSchema = z.strictObject({
+  id: z.string().default('apr_example'),
+  kind: z.enum(['task', 'request']).default('request'),
+  action: z.enum(['read', 'write', 'delete', 'openTask', 'connect']).default('write'),
+  requester: z
+    .strictObject({
+      type: z.enum(['Agent', 'Human']).default('Agent'),
+      id: z.string().min(1).default('spiffe://example.org/agent'),
+      issuer: z.string().min(1).default('spire'),
+      trustDomain: z.string().optional(),
+    })
+    .default({ type: 'Agent', id: 'spiffe://example.org/agent', issuer: 'spire' }),
+});
+
 const contextSchema = z.strictObject({
   /** ISO 8601 instant; default Monday 2025-01-06 12:00 UTC (inside business hours). */
   time: z.iso.datetime({ offset: true }).default('2025-01-06T12:00:00Z'),
@@ -34,11 +49,12 @@ const contextSchema = z.strictObject({
   queryKeys: z.array(z.string()).default([]),
   task: taskSchema.optional(),
   tokenAgeSeconds: z.number().int().min(0).optional(),
+  approval: approvalSchema.optional(),
 });
 
 export const requestSchema = z.strictObject({
   principal: principalSchema.default(principalSchema.parse({})),
-  action: z.enum(['read', 'write', 'delete', 'openTask', 'connect']),
+  action: z.enum(['read', 'write', 'delete', 'openTask', 'connect', 'approve']),
   target: z.strictObject({
     name: z.string().min(1),
     attributes: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).default({}),
@@ -48,12 +64,19 @@ export const requestSchema = z.strictObject({
 
 export type RequestSpec = z.output<typeof requestSchema>;
 
-const METHOD_OF = { read: 'GET', write: 'POST', delete: 'DELETE', openTask: 'POST', connect: 'GET' } as const;
+const METHOD_OF = {
+  read: 'GET',
+  write: 'POST',
+  delete: 'DELETE',
+  openTask: 'POST',
+  connect: 'GET',
+  approve: 'POST',
+} as const;
 
 /** The engine's question for a parsed request spec. */
 export function toAuthorizationRequest(spec: RequestSpec): AuthorizationRequest {
   const now = Date.parse(spec.context.time);
-  const { task, tokenAgeSeconds } = spec.context;
+  const { task, tokenAgeSeconds, approval } = spec.context;
   return {
     principal: {
       ...spec.principal,
@@ -68,6 +91,7 @@ export function toAuthorizationRequest(spec: RequestSpec): AuthorizationRequest 
     },
     ...(task === undefined ? {} : { task: { ...task, targets: task.targets ?? [spec.target.name] } }),
     clientIp: spec.context.clientIp,
+    ...(approval === undefined ? {} : { approval }),
     now,
   };
 }
@@ -77,6 +101,8 @@ export const caseSchema = requestSchema.extend({
   decision: z.enum(['allow', 'deny']),
   /** Exactly these determining policies, in any order. Omit to check only the decision. */
   policies: z.array(z.string()).optional(),
+  /** An allow that waits for a person says `required` ("allow, pending approval"); the default is `none`. */
+  approval: z.enum(['required', 'none']).optional(),
 });
 
 export type PolicyCase = z.output<typeof caseSchema>;

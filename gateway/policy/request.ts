@@ -2,7 +2,7 @@ import { isIP } from 'node:net';
 import type { CedarValueJson, Context, EntityJson } from '@cedar-policy/cedar-wasm/nodejs';
 import type { ClaimValue, Principal } from '../domain.js';
 import type { StatefulAuthorizationCall } from './cedar.js';
-import type { AuthorizationRequest, TargetFacts, TaskFacts } from './types.js';
+import type { ApprovalFacts, AuthorizationRequest, TargetFacts, TaskFacts } from './types.js';
 import type { EntityUsage, PayloadUsage } from './usage.js';
 
 /** Target attributes that the schema declares; every other config attribute becomes a string tag. */
@@ -61,6 +61,12 @@ function taskContext(task: TaskFacts): CedarValueJson {
   };
 }
 
+function approvalContext(a: ApprovalFacts): CedarValueJson {
+  const requester: Values = { type: a.requester.type, id: a.requester.id, issuer: a.requester.issuer };
+  if (a.requester.trustDomain !== undefined) requester.trustDomain = a.requester.trustDomain;
+  return { id: a.id, kind: a.kind, action: a.action, requester };
+}
+
 function fullContext(r: AuthorizationRequest, now: number): Context {
   const date = new Date(now);
   const identity: Values = { authMethod: r.principal.authMethod };
@@ -78,6 +84,7 @@ function fullContext(r: AuthorizationRequest, now: number): Context {
     client: { ip: { __extn: { fn: 'ip', arg: cedarIp(r.clientIp) } } },
   };
   if (r.task !== undefined) ctx.task = taskContext(r.task);
+  if (r.approval !== undefined) ctx.approval = approvalContext(r.approval);
   return ctx;
 }
 

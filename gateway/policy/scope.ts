@@ -13,7 +13,7 @@ export interface PolicyScope {
   readonly principalTypes: ReadonlySet<PrincipalType> | undefined;
 }
 
-const ACTIONS: ReadonlySet<string> = new Set<Action>(['read', 'write', 'delete', 'openTask', 'connect']);
+const ACTIONS: ReadonlySet<string> = new Set<Action>(['read', 'write', 'delete', 'openTask', 'connect', 'approve']);
 const PRINCIPAL_TYPES: Record<string, PrincipalType> = { 'Escrow::Agent': 'Agent', 'Escrow::Human': 'Human' };
 
 type Uid = { type?: string; id: string } | { __entity: { type: string; id: string } };

@@ -14,6 +14,21 @@ export interface TaskFacts {
   readonly targets: readonly string[];
 }
 
+/** What a person is asked to approve (`context.approval`, action `approve` only; gateway/approvals/). */
+export interface ApprovalFacts {
+  readonly id: string;
+  /** `task` (opening a task) or `request` (one request). */
+  readonly kind: 'task' | 'request';
+  /** The action that waits: `openTask`, `read`, `write`, `delete` or `connect`. */
+  readonly action: string;
+  readonly requester: {
+    readonly type: string;
+    readonly id: string;
+    readonly issuer: string;
+    readonly trustDomain?: string;
+  };
+}
+
 /** One authorization question. The engine turns it into Cedar entities and context. */
 export interface AuthorizationRequest {
   readonly principal: Principal;
@@ -22,6 +37,8 @@ export interface AuthorizationRequest {
   readonly request: { readonly method: string; readonly path: string; readonly queryKeys: readonly string[] };
   readonly task?: TaskFacts;
   readonly clientIp: string;
+  /** For `approve` only: what the person decides on (the `request` and `task` above are the agent's). */
+  readonly approval?: ApprovalFacts;
   /** Epoch milliseconds. */
   readonly now: number;
 }

@@ -12,6 +12,11 @@ export interface TaskServiceOptions {
   readonly targetNames: ReadonlySet<string>;
   readonly now?: () => number;
   readonly cacheSize?: number;
+  /**
+   * The approval a new task waits for, when an `openTask` allow asked for a person (gateway/approvals/): the task
+   * is then written `pending`, and holds no lease until a person approves it.
+   */
+  readonly approvalFor?: (decisions: readonly Decision[]) => string | undefined;
 }
 
 /** What policy sees of a task being opened. */
@@ -33,6 +38,7 @@ export class TaskService {
   readonly #targets: ReadonlySet<string>;
   readonly #now: () => number;
   readonly #bodySchema;
+  readonly #approvalFor: TaskServiceOptions['approvalFor'];
   readonly cache: ExpiringCache<Task>;
 
   constructor(options: TaskServiceOptions) {
@@ -41,6 +47,7 @@ export class TaskService {
     this.#targets = options.targetNames;
     this.#now = options.now ?? Date.now;
     this.#bodySchema = openTaskBody(options.limits.maxIntentLength, options.limits.maxTtlSeconds);
+    this.#approvalFor = options.approvalFor;
     this.cache = new ExpiringCache<Task>(options.cacheSize ?? 10_000, this.#now);
   }
 
@@ -77,6 +84,7 @@ export class TaskService {
         decisionId: denied.id,
       });
     }
+    const approval = this.#approvalFor?.(decisions);
     const task: Task = {
       id: newTaskId(),
       principal: principalRef(principal),
@@ -87,6 +95,7 @@ export class TaskService {
       depth: parent ? parent.depth + 1 : 0,
       openedAt: now,
       expiresAt,
+      ...(approval === undefined ? {} : { approval }),
     };
     await this.#store.tasks.put(task.id, serializeTask(task), expiresAt - now, task.parent);
     await this.#store.index.add(task.id, hash, expiresAt);
