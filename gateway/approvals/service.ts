@@ -54,22 +54,34 @@ export class ApprovalService {
   }
 
   /**
-   * Record a new pending approval: within the requester's bound, readable by id, listed as pending, audited as
-   * `approval.requested` and announced on the webhook. `field` binds it under its task.
+   * Record a new pending approval: readable by id, bound under its task (`field`, if it still holds `expected`),
+   * within its requester's bound, listed as pending, audited as `approval.requested` and announced. False when a
+   * concurrent request bound its own first (the caller waits for that one).
    */
   async create(subject: ApprovalSubject, key: string, field: string, expected: string | null, requestId: string) {
     const { store } = this.o;
-    const hash = principalHash(subject.requester);
-    const max = this.o.limits.maxPendingPerRequester;
-    if (!(await store.requesters.reserve(hash, subject.id, subject.expiresAt, subject.requestedAt, max))) {
-      throw new EscrowError('approval_limit', `at most ${max} approvals may wait for a person per principal`);
-    }
     const ttl = this.retention(subject);
+    const quietly = () => store.transitions.settle(subject.id, 'cancelled', subject.requestedAt).catch(() => false);
+    // Written before it is bound: whoever finds the binding finds the record. A loser of the race to bind is left
+    // cancelled and unlisted, and never took a slot: nobody is asked about it.
+    await store.records.put(subject, key, ttl);
     if (!(await store.tasks.bind(subject.task.id, field, expected, subject.id, ttl))) {
-      await store.requesters.release(hash, subject.id).catch(() => {});
+      await quietly();
       return false;
     }
-    await store.records.put(subject, key, ttl);
+    const max = this.o.limits.maxPendingPerRequester;
+    if (
+      !(await store.requesters.reserve(
+        principalHash(subject.requester),
+        subject.id,
+        subject.expiresAt,
+        subject.requestedAt,
+        max,
+      ))
+    ) {
+      await quietly();
+      throw new EscrowError('approval_limit', `at most ${max} approvals may wait for a person per principal`);
+    }
     await store.pending.add(subject.id, subject.expiresAt);
     this.o.audit.record(requestedEvent(subject, requestId));
     this.o.webhook?.notify('approval.requested', { subject, state: 'pending' });
