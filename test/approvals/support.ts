@@ -24,8 +24,13 @@ export function twoIssuers() {
 }
 
 /** A person's token from the corp identity provider (`groups` becomes a Cedar tag). */
-export function humanToken(keys: IssuerKeys, sub: string, groups: readonly string[] = []): Promise<string> {
-  return signToken(keys, { sub, iss: HUMAN_ISSUER, claims: { groups } });
+export function humanToken(
+  keys: IssuerKeys,
+  sub: string,
+  groups: readonly string[] = [],
+  expiresIn = 600,
+): Promise<string> {
+  return signToken(keys, { sub, iss: HUMAN_ISSUER, claims: { groups }, expiresIn });
 }
 
 /** A production target whose writes and deletes wait for a person, request by request (policies/approvals.cedar). */
