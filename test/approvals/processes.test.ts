@@ -66,7 +66,8 @@ describe('two Escrow processes over one Redis, agents and people from two issuer
     ];
     const identity = { issuers: [...TEST_IDENTITY.issuers, humanIssuer(`file:${join(dir, 'human-jwks.json')}`)] };
     const config = { identity, audit: { sinks: ['redis'] } };
-    [a, b] = await Promise.all([0, 1].map(() => spawnEscrow({ prefix, keys, secrets, targets, config })));
+    const options = { prefix, keys, secrets, targets, config };
+    [a, b] = await Promise.all([spawnEscrow(options), spawnEscrow(options)]);
     // What an operator's `escrow audit trace --config` reads: the same store and audit key.
     configFile = join(dir, 'escrow.yaml');
     writeFileSync(

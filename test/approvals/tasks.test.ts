@@ -123,7 +123,9 @@ describe('a task that policy marks waits for a person: pending, then active, den
       const family = name.replace(/_bucket$/, '');
       const metric = await registry.getSingleMetric(family)!.get();
       const match = metric.values.find(
-        (v) => (v.metricName ?? family) === name && Object.entries(labels).every(([k, l]) => String(v.labels[k]) === l),
+        (v) =>
+          ((v as { metricName?: string }).metricName ?? family) === name &&
+          Object.entries(labels).every(([k, l]) => String(v.labels[k]) === l),
       );
       return match?.value ?? 0;
     };
