@@ -29,8 +29,17 @@ export interface ApprovalOptions {
   readonly closeTask: (taskId: string) => Promise<unknown>;
 }
 
+/** Resolve a secret reference of the webhook; a failure names its config path, never a value. */
+function resolveAt(path: string, ref: string, secret: (ref: string) => string): string {
+  try {
+    return secret(ref);
+  } catch (error) {
+    throw new EscrowError('config_invalid', `approvals.webhook.${path}: ${(error as Error).message}`);
+  }
+}
+
 function webhookUrl(value: string, secret: (ref: string) => string): string {
-  const url = /^(env|file):/.test(value) ? secret(value) : value;
+  const url = /^(env|file):/.test(value) ? resolveAt('url', value, secret) : value;
   if (!URL.canParse(url) || !/^https?:$/.test(new URL(url).protocol)) {
     // Never the value: it may be a secret (a Slack webhook URL).
     throw new EscrowError('config_invalid', 'approvals.webhook.url: must resolve to an http:// or https:// URL');
@@ -49,7 +58,7 @@ export function createApprovals(o: ApprovalOptions): ApprovalService {
   const webhook = hook
     ? new Webhook({
         url: webhookUrl(hook.url, o.secret),
-        ...(hook.secret ? { secret: o.secret(hook.secret) } : {}),
+        ...(hook.secret ? { secret: resolveAt('secret', hook.secret, o.secret) } : {}),
         format: hook.format,
         timeoutMs: hook.timeoutMs,
         maxAttempts: hook.maxAttempts,

@@ -18,14 +18,18 @@ export interface ApprovalIndex {
   readonly byTask: ReadonlyMap<string, TracedApproval>;
 }
 
-/** Every `approval.granted` event of the trail, by approval id and (for a task's own approval) by task id. */
+/**
+ * Every `approval.granted` event of the trail, by approval id and (for a task's own approval) by task id. The last
+ * one wins: a decision is audited before it is written, so a person whose write never took effect (the store
+ * failed) may be followed by the one whose did.
+ */
 export function approvalIndex(records: readonly AuditRecord[]): ApprovalIndex {
   const byId = new Map<string, TracedApproval>();
   const byTask = new Map<string, TracedApproval>();
   for (const record of records) {
     if (record.event !== 'approval.granted') continue;
     const approvalId = stringField(record, 'approvalId');
-    if (approvalId === undefined || byId.has(approvalId)) continue;
+    if (approvalId === undefined) continue;
     const by = objectField(record, 'principal');
     const approval: TracedApproval = {
       approvalId,

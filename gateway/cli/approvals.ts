@@ -59,6 +59,25 @@ async function callProxy(url: string, path: string, token: string, body?: unknow
   return answer;
 }
 
+/**
+ * Text an agent wrote (its intent, ids from its token) reaches a person's terminal: control characters are shown
+ * escaped, so that no escape sequence can rewrite what the person reads before approving.
+ */
+export function printable(text: string): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
+  return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+/** Every string of a view made printable (the JSON output keeps the view as it is: JSON escapes itself). */
+function safe<T>(value: T): T {
+  if (typeof value === 'string') return printable(value) as T;
+  if (Array.isArray(value)) return value.map(safe) as T;
+  if (value && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, safe(v)])) as T;
+  }
+  return value;
+}
+
 const what = (a: ApproverView) =>
   a.kind === 'task' ? `open a task on ${a.targets.join(', ')}` : `${a.method} ${a.targets[0]}${a.path}${a.query}`;
 
@@ -104,7 +123,8 @@ export async function approvalsCommand(argv: string[]): Promise<number> {
     const { approvals } = (await (token ? asPerson('/approvals') : asAdmin('/admin/approvals'))) as {
       approvals: ApproverView[];
     };
-    print({ approvals }, approvals.length ? approvals.map(line).join('\n') : '(nothing waits for a person)');
+    const text = approvals.length ? approvals.map((a) => line(safe(a))).join('\n') : '(nothing waits for a person)';
+    print({ approvals }, text);
     return 0;
   }
   if (!id || !['show', 'approve', 'deny'].includes(sub ?? '')) {
@@ -113,7 +133,7 @@ export async function approvalsCommand(argv: string[]): Promise<number> {
   const path = `/approvals/${encodeURIComponent(id)}`;
   if (sub === 'show') {
     const approval = (await (token ? asPerson(path) : asAdmin(`/admin${path}`))) as ApproverView;
-    print(approval, details(approval));
+    print(approval, details(safe(approval)));
     return 0;
   }
   if (!token) throw new UsageError(`${sub} needs a person's token: --human-token-file FILE|- or $ESCROW_HUMAN_TOKEN`);

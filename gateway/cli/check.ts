@@ -28,6 +28,8 @@ function checkSecrets(config: Config, secret: (ref: string) => string): void {
     ['proxy.tls.cert', config.proxy.tls?.cert],
     ['proxy.tls.key', config.proxy.tls?.key],
     ['proxy.tls.clientCA', config.proxy.tls?.clientCA],
+    ['approvals.webhook.secret', config.approvals.webhook?.secret],
+    ['approvals.webhook.url', config.approvals.webhook?.url.match(/^(env|file):/) ? config.approvals.webhook.url : undefined],
   ];
   for (const [path, ref] of refs) {
     if (ref === undefined) continue;
