@@ -47,9 +47,27 @@ function webhookUrl(value: string, secret: (ref: string) => string): string {
   return url;
 }
 
+/**
+ * Only a `Human` principal decides, and which issuer makes one is config: a people's issuer that shares its `iss`
+ * or its keys with an agents' issuer would let whoever mints agent tokens mint approvers. Said at start.
+ */
+function warnOnSharedIssuers(config: Config, log: Logger): void {
+  const agents = config.identity.issuers.filter((i) => i.principal === 'Agent');
+  for (const person of config.identity.issuers.filter((i) => i.principal === 'Human')) {
+    const shared = agents.find((a) => a.jwks === person.jwks || (a.issuer !== undefined && a.issuer === person.issuer));
+    if (shared) {
+      log.warn(
+        { human: person.name, agent: shared.name },
+        'a Human issuer shares its issuer or key set with an Agent issuer: whoever mints agent tokens could mint approvers',
+      );
+    }
+  }
+}
+
 /** Build the approvals from config, on the store's own Redis client (or in memory for `memory://`). */
 export function createApprovals(o: ApprovalOptions): ApprovalService {
   const { approvals } = o.config;
+  warnOnSharedIssuers(o.config, o.log);
   const store = o.store.redis
     ? createRedisApprovalStore(o.store.redis, o.config.storePrefix, () => o.metrics.storeErrors.inc())
     : createMemoryApprovalStore(o.now);
