@@ -64,7 +64,6 @@ async function callProxy(url: string, path: string, token: string, body?: unknow
  * escaped, so that no escape sequence can rewrite what the person reads before approving.
  */
 export function printable(text: string): string {
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
   return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
