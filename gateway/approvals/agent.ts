@@ -35,7 +35,7 @@ const waiting = (id: string, kind: 'task' | 'request') =>
     kind === 'task'
       ? 'this task waits for a person to approve it: wait on the approval, then retry'
       : 'this request waits for a person to approve it: wait on the approval, then retry the same request',
-    { approvalId: id, reason: kind },
+    { approvalId: id, reason: `${kind}_pending` },
   );
 
 /**

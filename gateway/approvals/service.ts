@@ -151,7 +151,10 @@ export class ApprovalService {
 
   async #cancelFor(taskId: string): Promise<void> {
     const bindings = await this.o.store.tasks.bindings(taskId);
-    for (const id of new Set(Object.values(bindings))) await this.settle(id, 'cancelled');
+    // A task that expired took its overdue approvals with it: those expired (the sweep may not have run yet).
+    for (const id of new Set(Object.values(bindings))) {
+      if (!(await this.settle(id, 'expired'))) await this.settle(id, 'cancelled');
+    }
   }
 
   /** Expire what is overdue (every replica runs this; the store lets one win each). Returns how many it expired. */

@@ -40,7 +40,7 @@ describe('a request approval covers exactly one method, target, canonical path a
   it('issues no lease and sends nothing upstream while the request waits', async () => {
     const task = await escrow.openTask(agent, ['billing'], 'refund CHG-7');
     const waiting = await problem(await ask(task, 'DELETE', '/invoices/42'));
-    expect(waiting).toMatchObject({ status: 403, code: 'approval_required', reason: 'request' });
+    expect(waiting).toMatchObject({ status: 403, code: 'approval_required', reason: 'request_pending' });
     expect(waiting.approvalId).toMatch(/^apr_/);
     expect(await escrow.gw.leases.list(task, ['billing'])).toEqual([]);
     expect(await dumpPrefix(escrow.prefix)).not.toContain(`lease:{${task}}`);

@@ -54,7 +54,7 @@ describe('a task that policy marks waits for a person: pending, then active, den
     const opened = await open();
     expect(opened).toMatchObject({ status: 202, state: 'pending', approval: { state: 'pending' } });
     const refused = (await (await use(opened.id)).json()) as Body;
-    expect(refused).toMatchObject({ code: 'approval_required', reason: 'task', approvalId: opened.approvalId });
+    expect(refused).toMatchObject({ code: 'approval_required', reason: 'task_pending', approvalId: opened.approvalId });
     expect(await status(opened.id)).toMatchObject({ state: 'pending', approvalId: opened.approvalId, leases: [] });
     const step = await open({ parent: opened.id });
     expect(step).toMatchObject({ status: 403, code: 'approval_required', approvalId: opened.approvalId });
@@ -115,6 +115,16 @@ describe('a task that policy marks waits for a person: pending, then active, den
     expect((await decide(opened.approvalId!, 'approve')).status).toBe(409);
     expect(await status(opened.id)).toMatchObject({ state: 'closed' });
     expect(await events('approval.cancelled', opened.approvalId!)).toHaveLength(1);
+  });
+
+  it('records an expiry, not a cancellation, when the task is closed after its approval fell due', async () => {
+    const opened = await open({ ttlSeconds: 3_600 }); // the approval falls due (900 s) before the task
+    clock += 901_000;
+    // The close's notice reaches the approvals before any sweep does (the order seen when a task expires too).
+    expect((await call(`${escrow.url}/_escrow/tasks/${opened.id}`, agent, { method: 'DELETE' })).status).toBe(204);
+    await expect.poll(async () => (await escrow.gw.approvals.get(opened.approvalId!))?.state).toBe('expired');
+    expect(await events('approval.expired', opened.approvalId!)).toHaveLength(1);
+    expect(await events('approval.cancelled', opened.approvalId!)).toHaveLength(0);
   });
 
   it('counts pending approvals, decisions by outcome, and the time they took', async () => {
