@@ -110,9 +110,9 @@ function methodAction(method: string | undefined): Action {
 /**
  * The pipeline for one request. The order is the security argument: the request target is checked before
  * any token is looked at; nothing is evaluated for an unverified caller; the task is resolved before policy
- * (policy sees it); a credential is touched only after an allow; the agent's headers are stripped before the
- * adapter injects; the response is scrubbed before the agent sees a byte. Audit and metrics run in `finally`,
- * on every path.
+ * (policy sees it); a credential is touched only after an allow, and after a person's approval where policy asks
+ * for one; the agent's headers are stripped before the adapter injects; the response is scrubbed before the agent
+ * sees a byte. Audit and metrics run in `finally`, on every path.
  */
 export async function handleRequest(gw: Gateway, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const ex: Exchange = {

@@ -42,7 +42,7 @@ export async function policyCommand(argv: string[]): Promise<number> {
       const report = await runPolicyTests(dir, resolve(values.cases ?? join(dir, 'tests')));
       const lines = report.results.map((r) =>
         r.ok
-          ? `  ok    ${r.name}`
+          ? `  ok    ${r.name}${r.actual.approval ? ' (allow, pending approval)' : ''}`
           : `  FAIL  ${r.name}\n        expected ${JSON.stringify(r.expected)}, got ${describeVerdict(r.actual)} ${JSON.stringify(r.actual.policies)}${r.actual.errors.length ? ` errors ${JSON.stringify(r.actual.errors)}` : ''}`,
       );
       out(report, `${lines.join('\n')}\n${report.passed} passed, ${report.failed} failed`);
