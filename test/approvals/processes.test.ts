@@ -146,6 +146,9 @@ describe('two Escrow processes over one Redis, agents and people from two issuer
     const listed = await cli(['approvals', 'list', '--human-token-file', '-', '--url', b.url], alice);
     expect(listed.stdout).toContain(opened.approvalId);
     expect(listed.stdout).toContain('open a task on payroll');
+    // Operators see it too, through the admin API, without a person's token.
+    const asOperator = await cli(['approvals', 'list', '--admin', a.adminUrl]);
+    expect(asOperator.stdout).toContain(opened.approvalId);
     const polled = call(`${a.url}/_escrow/tasks/${opened.id}?wait=30s`, agent).then(json);
     const approved = await cli(
       [

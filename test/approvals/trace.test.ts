@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { auditTrace } from '../../gateway/audit/index.js';
+import { auditTrace, auditVerify } from '../../gateway/audit/index.js';
 import { startUpstream, type TestUpstream } from '../support/upstream.js';
 import {
   type ApprovalEscrow,
@@ -49,13 +49,17 @@ describe('escrow audit trace names the person who approved the task or the reque
     await upstream?.close();
   });
 
+  const lines = () => readFileSync(join(escrow.dir, 'audit.log'), 'utf8').split('\n').filter(Boolean);
   const trace = (secret: string, json = false) =>
-    auditTrace({
-      input: readFileSync(join(escrow.dir, 'audit.log'), 'utf8').split('\n').filter(Boolean),
-      secretOrFingerprint: secret,
-      hmacKey: escrow.secrets.auditKey,
-      json,
-    });
+    auditTrace({ input: lines(), secretOrFingerprint: secret, hmacKey: escrow.secrets.auditKey, json });
+
+  it('writes the approval events into the hash chain, which verifies', () => {
+    const events = lines().map((l) => JSON.parse(l) as { event: string; seq: number; hash: string });
+    const kinds = new Set(events.map((e) => e.event).filter((e) => e.startsWith('approval.')));
+    expect([...kinds].sort()).toEqual(['approval.granted', 'approval.requested']);
+    for (const e of events) expect(e.hash).toMatch(/^[0-9a-f]{64}$/);
+    expect(auditVerify({ input: lines(), json: false }).ok).toBe(true);
+  });
 
   it('shows who approved the task that the secret served', () => {
     const text = trace(PAYROLL);
