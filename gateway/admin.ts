@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AdminAuth } from './admin-auth.js';
 import { handleAdminTasks } from './admin-tasks.js';
 import type { RunningGateway } from './app.js';
+import { handleAdminApprovals } from './approvals/index.js';
 import { EscrowError, toEscrowError } from './errors.js';
 import { sendJson, sendProblem } from './http/respond.js';
 
@@ -84,6 +85,7 @@ export async function handleAdmin(
       return sendJson(res, 200, result, requestId);
     }
     if (url.pathname.startsWith('/admin/tasks') && (await handleAdminTasks(gw, req, res, url))) return;
+    if (url.pathname.startsWith('/admin/approvals') && (await handleAdminApprovals(gw, req, res, url))) return;
     throw new EscrowError('not_found', 'no such admin endpoint');
   } catch (error) {
     const problem = toEscrowError(error);

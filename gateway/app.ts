@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import { createAdapter } from '../adapters/registry.js';
 import { type AdminAuth, createAdminAuth } from './admin-auth.js';
+import { approvalForOpen, createApprovals } from './approvals/index.js';
 import { auditSinks, sinkKinds } from './audit/config.js';
 import { createAuditLog } from './audit/index.js';
 import type { AuditLog } from './audit/types.js';
@@ -48,6 +49,8 @@ export interface GatewayOptions {
   readonly sweepIntervalMs?: number;
   /** How often the close outbox is checked for closes another replica did not finish (ms); 0 disables it. */
   readonly outboxIntervalMs?: number;
+  /** Periodic expiry of approval requests nobody decided (ms); 0 disables it (expiry is then seen on read). */
+  readonly approvalSweepMs?: number;
 }
 
 /**
@@ -212,7 +215,13 @@ async function buildGateway(loaded: LoadedConfig, options: GatewayOptions, close
     auditSinks: sinkKinds(sinks),
     issuers: config.identity.issuers.map((issuer) => issuer.name),
   });
-  const tasks = new TaskService({ store, limits: config.tasks, targetNames: new Set(targets.keys()), now });
+  const tasks = new TaskService({
+    store,
+    limits: config.tasks,
+    targetNames: new Set(targets.keys()),
+    now,
+    approvalFor: approvalForOpen,
+  });
   const mcp = createMcpRuntime({
     store,
     prefix: config.storePrefix,
@@ -236,6 +245,17 @@ async function buildGateway(loaded: LoadedConfig, options: GatewayOptions, close
     onRetired: (lease, reason, task) => revoker?.retire(lease, reason, task),
   });
   const connections = new LiveConnections(now, (reason) => metrics.connectionsCut.inc({ reason }));
+  const approvals = createApprovals({
+    config,
+    store,
+    audit,
+    metrics,
+    log,
+    now,
+    secret,
+    closeTask: (taskId) => revoker!.revokeTask(taskId, 'task_closed'),
+  });
+  closers.add(() => approvals.close());
   revoker = new Revoker({
     store,
     tasks,
@@ -246,8 +266,11 @@ async function buildGateway(loaded: LoadedConfig, options: GatewayOptions, close
     metrics,
     log,
     now,
-    // A closed task's MCP streams end with it, on every replica (gateway/mcp/streams.ts).
-    onNotice: (message) => mcp.streams.onNotice(message),
+    // Approval notices settle waiting approvals; a closed task's MCP streams end with it (on every replica).
+    onNotice: (message) => {
+      approvals.onNotice(message);
+      mcp.streams.onNotice(message);
+    },
   });
   const { queue } = revoker;
   closers.add(async () => {
@@ -263,6 +286,7 @@ async function buildGateway(loaded: LoadedConfig, options: GatewayOptions, close
     tasks,
     leases,
     revoker,
+    approvals,
     secrets,
     connections,
     store,
@@ -281,6 +305,7 @@ async function buildGateway(loaded: LoadedConfig, options: GatewayOptions, close
   const sweepers = [
     every(options.sweepIntervalMs ?? 10_000, () => revoker.sweepExpired(), log, 'expired-lease sweep failed'),
     every(options.outboxIntervalMs ?? 1_000, () => revoker.closing.sweepOutbox(), log, 'close outbox sweep failed'),
+    every(options.approvalSweepMs ?? 1_000, () => approvals.sweep(), log, 'approval expiry sweep failed'),
   ];
   closers.add(() => {
     for (const sweeper of sweepers) clearInterval(sweeper);

@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { approvalsCommand, approvalsHelp } from './cli/approvals.js';
 import { auditCommand, auditHelp } from './cli/audit.js';
 import { checkCommand, checkHelp } from './cli/check.js';
 import { reportFailure, UsageError } from './cli/common.js';
@@ -16,6 +17,7 @@ const commands: Record<string, { run: (argv: string[]) => Promise<number>; help:
   audit: { run: auditCommand, help: auditHelp },
   revoke: { run: revokeCommand, help: revokeHelp },
   tasks: { run: tasksCommand, help: tasksHelp },
+  approvals: { run: approvalsCommand, help: approvalsHelp },
 };
 
 /** How long a failed command may take to close what it opened before it is made to exit. */
@@ -32,6 +34,7 @@ Usage: escrow <command> [options]      (escrow <command> --help for details)
   audit     trace | verify | hash the audit trail
   revoke    kill switch: revoke leases by principal, target, or all
   tasks     list | show | close live tasks (operators, via the admin API)
+  approvals list | show | approve | deny what waits for a person
 
 Exit codes: 0 ok, 1 failure, 2 invalid config or usage.`;
 

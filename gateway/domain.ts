@@ -50,7 +50,8 @@ export const MCP_ACTIONS = [
 ] as const;
 export type McpAction = (typeof MCP_ACTIONS)[number];
 
-export type Action = 'read' | 'write' | 'delete' | 'openTask' | 'connect' | McpAction;
+/** `approve` is a person's: deciding an approval request (gateway/approvals/). */
+export type Action = 'read' | 'write' | 'delete' | 'openTask' | 'connect' | 'approve' | McpAction;
 
 /** The Cedar action for an HTTP method; undefined for methods Escrow never proxies. */
 export function actionForMethod(method: string): Action | undefined {
@@ -82,6 +83,8 @@ export interface Task {
   /** Epoch milliseconds. */
   readonly openedAt: number;
   readonly expiresAt: number;
+  /** The approval request this task waits for (gateway/approvals/): no lease until a person approves it. */
+  readonly approval?: string;
 }
 
 export type DecisionEffect = 'allow' | 'deny';
@@ -93,4 +96,17 @@ export interface Decision {
   readonly policies: readonly string[];
   /** Evaluation errors (any error denies). Policy ids and messages, never request secrets. */
   readonly errors: readonly string[];
+  /** Set on an allow that a person must approve first ("allow, pending approval"). */
+  readonly approval?: ApprovalNeed;
+}
+
+/**
+ * What an allow needs before it takes effect: a person's approval, asked for by `policies` (their
+ * `@approval("required")`). `uses` and `windowSeconds` bound a per-request grant (the smallest of the policies').
+ */
+export interface ApprovalNeed {
+  readonly policies: readonly string[];
+  readonly uses: number;
+  /** Absent: the configured default (`approvals.grantWindowSeconds`). */
+  readonly windowSeconds?: number;
 }

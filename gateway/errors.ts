@@ -18,6 +18,13 @@ export type EscrowErrorCode =
   | 'task_forbidden'
   | 'task_invalid'
   | 'task_limit'
+  | 'approval_required'
+  | 'approval_denied'
+  | 'approval_expired'
+  | 'approval_forbidden'
+  | 'approval_not_found'
+  | 'approval_decided'
+  | 'approval_limit'
   | 'request_timeout'
   | 'payload_too_large'
   | 'headers_too_large'
@@ -56,6 +63,13 @@ export const PROBLEMS: Readonly<Record<EscrowErrorCode, ProblemKind>> = Object.f
   task_forbidden: { status: 403, title: 'Task does not allow this request' },
   task_invalid: { status: 400, title: 'Invalid task request' },
   task_limit: { status: 429, title: 'Task limit reached' },
+  approval_required: { status: 403, title: 'Waiting for a person to approve' },
+  approval_denied: { status: 403, title: 'Denied by a person' },
+  approval_expired: { status: 403, title: 'Approval request expired' },
+  approval_forbidden: { status: 403, title: 'Not allowed to decide this approval' },
+  approval_not_found: { status: 404, title: 'Approval not found' },
+  approval_decided: { status: 409, title: 'Approval already settled' },
+  approval_limit: { status: 429, title: 'Too many approvals pending' },
   request_timeout: { status: 408, title: 'Request not received in time' },
   payload_too_large: { status: 413, title: 'Request body too large' },
   headers_too_large: { status: 431, title: 'Request headers too large' },
@@ -80,6 +94,8 @@ export interface EscrowErrorOptions {
   /** A stable machine-readable sub-reason (e.g. `token_expired`); safe to show the agent. */
   reason?: string;
   decisionId?: string;
+  /** The approval request the caller waits for (gateway/approvals/). */
+  approvalId?: string;
 }
 
 /** Base error: a stable code, an optional stable reason, the original kept as `cause`. */
@@ -87,6 +103,7 @@ export class EscrowError extends Error {
   readonly code: EscrowErrorCode;
   readonly reason: string | undefined;
   readonly decisionId: string | undefined;
+  readonly approvalId: string | undefined;
 
   constructor(code: EscrowErrorCode, message: string, options: EscrowErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
@@ -94,6 +111,7 @@ export class EscrowError extends Error {
     this.code = code;
     this.reason = options.reason;
     this.decisionId = options.decisionId;
+    this.approvalId = options.approvalId;
   }
 
   get status(): number {
@@ -123,6 +141,8 @@ export interface Problem {
   code: EscrowErrorCode;
   reason?: string;
   decisionId?: string;
+  /** The approval to wait for (`GET /_escrow/approvals/<id>?wait=30s`), then retry. */
+  approvalId?: string;
   requestId?: string;
   /**
    * Extension members for SDKs that build their error message from a body of another API's shape: the
@@ -152,6 +172,7 @@ export function toProblem(error: EscrowError, requestId?: string): Problem {
     problem.error.reason = error.reason;
   }
   if (error.decisionId !== undefined) problem.decisionId = error.decisionId;
+  if (error.approvalId !== undefined) problem.approvalId = error.approvalId;
   if (requestId !== undefined) problem.requestId = requestId;
   return problem;
 }

@@ -1,3 +1,4 @@
+import type { ApprovalService } from './approvals/service.js';
 import type { AuditLog } from './audit/types.js';
 import type { Config } from './config/schema.js';
 import type { LiveConnections } from './connections.js';
@@ -22,6 +23,8 @@ export interface Gateway {
   readonly tasks: TaskService;
   readonly leases: LeaseService;
   readonly revoker: Revoker;
+  /** What waits for a person (gateway/approvals/). */
+  readonly approvals: ApprovalService;
   /** Every secret this replica holds, as the scrubber's needles (gateway/scrub/registry.ts). */
   readonly secrets: SecretRegistry;
   /** Live streams and WebSockets bound to a task: cut when it closes or expires (gateway/connections.ts). */

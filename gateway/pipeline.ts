@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { UpstreamRequest } from '../adapters/types.js';
+import { admitApproval } from './approvals/index.js';
 import { requireAudit } from './audit/index.js';
 import type { AuditEventInput } from './audit/types.js';
 import { bindConnection, type CutReason } from './connections.js';
@@ -32,6 +33,8 @@ export interface Admission {
   principal?: Principal;
   task?: Task;
   decision?: Decision;
+  /** The approval a person gave this request or its task (gateway/approvals/), for the audit trail. */
+  approvalId?: string;
   lease?: LeaseRecord;
 }
 
@@ -67,7 +70,8 @@ export interface Ask {
 
 /**
  * Stages 2–5, shared by plain requests and WebSocket upgrades: identify the caller, take a concurrency slot,
- * resolve the task, ask Cedar, and only after an allow get-or-issue the lease. Throws the matching EscrowError.
+ * resolve the task, ask Cedar, check that nothing of it waits for a person, and only then get-or-issue the lease.
+ * Throws the matching EscrowError.
  */
 export async function admit(
   gw: Gateway,
@@ -94,8 +98,22 @@ export async function admit(
         clientIp: clientIp(req.socket.remoteAddress),
       });
   requireAllow(into.decision);
+  const task = into.task ?? ambientTask(gw, into.principal, target);
+  // No lease while the task or this very request waits for a person.
+  into.approvalId = await admitApproval(gw.approvals, {
+    task,
+    principal: into.principal,
+    decision: into.decision,
+    target: target.config.name,
+    action: ask.action,
+    method: req.method ?? 'GET',
+    path: ask.path,
+    query: ask.query,
+    queryKeys: queryKeys(ask.query),
+    requestId: into.requestId,
+  });
   into.lease = await gw.leases.acquire({
-    task: into.task ?? ambientTask(gw, into.principal, target),
+    task,
     target: target.config.name,
     adapter: target.adapter,
     ttlSeconds: target.config.credential.ttl,
@@ -114,9 +132,9 @@ function methodAction(method: string | undefined): Action {
 /**
  * The pipeline for one request. The order is the security argument: the request target is checked before
  * any token is looked at; nothing is evaluated for an unverified caller; the task is resolved before policy
- * (policy sees it); a credential is touched only after an allow; the agent's headers are stripped before the
- * adapter injects; the response is scrubbed before the agent sees a byte. Audit and metrics run in `finally`,
- * on every path.
+ * (policy sees it); a credential is touched only after an allow, and after a person's approval where policy asks
+ * for one; the agent's headers are stripped before the adapter injects; the response is scrubbed before the agent
+ * sees a byte. Audit and metrics run in `finally`, on every path.
  */
 export async function handleRequest(gw: Gateway, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const ex: Exchange = {
@@ -290,6 +308,8 @@ export function requestEvent(
     ...(a.task ? { task: { id: a.task.id, chain: [...a.task.ancestors, a.task.id] } } : {}),
     target,
     ...(a.lease ? { leaseId: a.lease.id, secretFingerprint: a.lease.fingerprint } : {}),
+    ...(a.approvalId ? { approvalId: a.approvalId } : {}),
+    ...(error?.approvalId ? { approvalId: error.approvalId } : {}),
     method,
     ...(path ? { path } : {}),
     status,

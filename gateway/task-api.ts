@@ -1,11 +1,17 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import {
+  handleApprovalApi,
+  openedState,
+  requestTaskApproval,
+  requireParentApproved,
+  taskStatus,
+} from './approvals/index.js';
 import { type PrincipalRef, principalRef, samePrincipal, type Task } from './domain.js';
 import { EscrowError } from './errors.js';
 import type { Gateway } from './gateway.js';
 import { checkRequestHeaders } from './http/headers.js';
 import { readJson, sendJson } from './http/respond.js';
 import type { Route } from './http/route.js';
-import { leaseView } from './leases/record.js';
 import { authorize, clientIp } from './stages/authorize.js';
 import { identify } from './stages/identify.js';
 import { principalHash, taskView } from './tasks/model.js';
@@ -13,8 +19,9 @@ import { principalHash, taskView } from './tasks/model.js';
 const chainOf = (task: Task) => ({ id: task.id, chain: [...task.ancestors, task.id], intent: task.intent });
 
 /**
- * Escrow's own API: `POST /_escrow/tasks`, `GET|DELETE /_escrow/tasks/<id>`. Every call is made with the
- * caller's workload identity; a task is visible only to the principal that opened it (others get 404).
+ * Escrow's own API: `POST /_escrow/tasks`, `GET|DELETE /_escrow/tasks/<id>`, and `/_escrow/approvals`
+ * (gateway/approvals/api.ts). Every call is made with the caller's workload identity; a task is visible only to
+ * the principal that opened it (others get 404).
  */
 export async function handleTaskApi(
   gw: Gateway,
@@ -24,6 +31,7 @@ export async function handleTaskApi(
   requestId: string,
 ): Promise<void> {
   const parts = route.rest.split('/').filter(Boolean);
+  if (parts[0] === 'approvals') return handleApprovalApi(gw, req, res, parts, route.query, requestId);
   if (parts[0] !== 'tasks' || parts.length > 2) throw new EscrowError('not_found', 'no such Escrow API');
   checkRequestHeaders(req);
   const method = req.method ?? '';
@@ -35,6 +43,7 @@ export async function handleTaskApi(
     if (req.headers.expect?.toLowerCase() === '100-continue') res.writeContinue();
     const body = await readJson(req);
     const ip = clientIp(req.socket.remoteAddress);
+    await requireParentApproved(gw, body, principal);
     const { task, decisions } = await gw.tasks.open(principal, body, (name, draft) => {
       const target = gw.targets.get(name)!;
       const now = gw.now();
@@ -69,15 +78,20 @@ export async function handleTaskApi(
       task: chainOf(task),
       targets: task.targets,
       expiresAt: new Date(task.expiresAt).toISOString(),
+      ...(task.approval ? { state: 'pending', approvalId: task.approval } : {}),
     });
+    // A task that policy says waits for a person: 202, pending, with the approval to wait on.
+    const approval = task.approval ? await requestTaskApproval(gw, task, principal, decisions, requestId) : undefined;
+    const opened = openedState(approval, gw.now());
     sendJson(
       res,
-      201,
+      opened.status,
       {
         id: task.id,
         expiresAt: new Date(task.expiresAt).toISOString(),
         targets: task.targets,
         parent: task.parent ?? null,
+        ...opened.body,
       },
       requestId,
     );
@@ -85,12 +99,10 @@ export async function handleTaskApi(
   }
 
   if (method === 'GET') {
-    const task = await gw.tasks.get(parts[1]!);
-    if (!task || !samePrincipal(task.principal, principal))
-      throw new EscrowError('task_not_found', 'no such live task');
-    const now = gw.now();
-    const leases = (await gw.leases.list(task.id, task.targets)).map((l) => leaseView(l, now));
-    sendJson(res, 200, { ...taskView(task), leases }, requestId);
+    // The task's state and leases; `?wait=30s` holds a pending task's answer until it changes.
+    const status = await taskStatus(gw, parts[1]!, principal, route.query);
+    if (!status) throw new EscrowError('task_not_found', 'no such live task');
+    sendJson(res, 200, status, requestId);
     return;
   }
   // Closing is idempotent: the owner may close (or retry closing) a task that is already closed or expired, as

@@ -1,3 +1,4 @@
+import { describeApproval } from './approvals.js';
 import type { SecretTrace, TracedLease, TracedPrincipal, TracedRequest, TracedTask } from './trace.js';
 
 export type TraceFormat = 'text' | 'json';
@@ -11,7 +12,8 @@ function request(entry: TracedRequest): string {
   const outcome = [entry.decision, entry.decisionId].filter(Boolean).join(', ');
   const status = entry.status === undefined ? '' : ` → ${entry.status}`;
   const id = entry.requestId === undefined ? '' : ` [${entry.requestId}]`;
-  return `    ${entry.time ?? '?'} ${entry.method ?? '?'} ${entry.path ?? '?'}${status} (${outcome || 'no decision'})${id}`;
+  const line = `    ${entry.time ?? '?'} ${entry.method ?? '?'} ${entry.path ?? '?'}${status} (${outcome || 'no decision'})${id}`;
+  return entry.approval ? `${line}\n      ${describeApproval(entry.approval)}` : line;
 }
 
 function opening(task: TracedTask): string {
@@ -28,6 +30,7 @@ function lease(entry: TracedLease): string[] {
       ? `  task       ${task.id} ${JSON.stringify(task.intent ?? '')} (chain ${task.chain.join(' > ')})`
       : '  task       unknown',
     ...(task?.openedAt ? [`  opened     ${task.openedAt}${opening(task)}`] : []),
+    ...(entry.approval ? [`  approved   task ${describeApproval(entry.approval).replace(/^approved /, '')}`] : []),
     `  decision   ${entry.decisionId ?? '?'} by ${entry.policies.length > 0 ? entry.policies.join(', ') : 'no recorded policy'}`,
     `  ${entry.grantedBy === 'lease.renewed' ? 'renewal  ' : 'issued   '}  ${entry.issuedAt ?? '?'}${entry.renews ? ` (renews ${entry.renews})` : ''}`,
   ];

@@ -1,3 +1,4 @@
+import { type ApprovalIndex, approvalIndex, type TracedApproval } from './approvals.js';
 import { type AuditRecord, objectField, parseLine, stringField, stringsField } from './parse.js';
 
 export interface TracedPrincipal {
@@ -26,6 +27,8 @@ export interface TracedRequest {
   readonly status?: number;
   readonly decision?: string;
   readonly decisionId?: string;
+  /** The person who approved this very request, when it waited for one. */
+  readonly approval?: TracedApproval;
 }
 
 /** One lease that carried the secret: who got it, for what, on whose authority, and what was done with it. */
@@ -48,6 +51,8 @@ export interface TracedLease {
   readonly renewedAt: string[];
   revoked?: { readonly time?: string; readonly reason?: string };
   readonly requests: TracedRequest[];
+  /** The person who approved the task, when it waited for one. */
+  readonly approval?: TracedApproval;
 }
 
 export interface SecretTrace {
@@ -90,6 +95,7 @@ function openedTask(record: AuditRecord, id: string): TracedTask {
 interface TraceIndex {
   readonly tasks: ReadonlyMap<string, TracedTask>;
   readonly policies: ReadonlyMap<string, readonly string[]>;
+  readonly approvals: ApprovalIndex;
 }
 
 function newLease(record: AuditRecord, index: TraceIndex): TracedLease {
@@ -99,7 +105,9 @@ function newLease(record: AuditRecord, index: TraceIndex): TracedLease {
     (taskId !== undefined ? index.tasks.get(taskId) : undefined) ??
     (taskId !== undefined && fromEvent ? openedTask({ task: fromEvent }, taskId) : undefined);
   const decisionId = stringField(record, 'decisionId');
+  const approval = taskId !== undefined ? index.approvals.byTask.get(taskId) : undefined;
   return {
+    ...(approval ? { approval } : {}),
     leaseId: leaseKey(record),
     target: stringField(record, 'target'),
     adapter: stringField(record, 'adapter'),
@@ -117,9 +125,11 @@ function newLease(record: AuditRecord, index: TraceIndex): TracedLease {
   };
 }
 
-function requestOf(record: AuditRecord): TracedRequest {
+function requestOf(record: AuditRecord, approvals: ApprovalIndex): TracedRequest {
   const status = record.status;
+  const approval = approvals.byId.get(stringField(record, 'approvalId') ?? '');
   return {
+    ...(approval ? { approval } : {}),
     time: stringField(record, 'time'),
     requestId: stringField(record, 'requestId'),
     method: stringField(record, 'method'),
@@ -140,7 +150,7 @@ function buildIndex(records: readonly AuditRecord[]): TraceIndex {
     const determining = stringsField(record, 'policies');
     if (decisionId !== undefined && determining && determining.length > 0) policies.set(decisionId, determining);
   }
-  return { tasks, policies };
+  return { tasks, policies, approvals: approvalIndex(records) };
 }
 
 const GRANTS = new Set(['lease.issued', 'lease.renewed']);
@@ -161,6 +171,7 @@ function attach(
   leases: ReadonlyMap<string, TracedLease>,
   grants: ReadonlyMap<string, AuditRecord>,
   record: AuditRecord,
+  approvals: ApprovalIndex,
 ): void {
   const time = stringField(record, 'time');
   const key = leaseKey(record);
@@ -173,14 +184,14 @@ function attach(
   } else if (record.event === 'lease.revoked' && lease) {
     lease.revoked = { time, reason: stringField(record, 'reason') };
   } else if (record.event === 'request' && lease) {
-    lease.requests.push(requestOf(record));
+    lease.requests.push(requestOf(record, approvals));
   }
 }
 
 /**
  * Who was given the secret with this fingerprint: every lease whose `lease.issued`/`lease.renewed` event
- * carries it, with the task (from `task.opened`), the deciding policies, renewals, the revocation, and every
- * request made under the lease (matched by `leaseId`). Lines that are not audit events are skipped; the
+ * carries it, with the task (from `task.opened`), the deciding policies, renewals, the revocation, every
+ * request made under the lease (matched by `leaseId`), and the people who approved the task or a request. Lines that are not audit events are skipped; the
  * input may interleave several writers and need not be in time order.
  */
 export function traceSecret(lines: readonly string[], fingerprint: string): SecretTrace {
@@ -192,7 +203,7 @@ export function traceSecret(lines: readonly string[], fingerprint: string): Secr
   const grants = grantsOf(records, fingerprint);
   const leases = new Map<string, TracedLease>();
   for (const [key, record] of grants) leases.set(key, newLease(record, index));
-  for (const record of records) attach(leases, grants, record);
+  for (const record of records) attach(leases, grants, record, index.approvals);
   return { fingerprint, leases: [...leases.values()] };
 }
 

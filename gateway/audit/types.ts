@@ -16,7 +16,13 @@ export type AuditEventName =
   | 'policy.shadow_mismatch'
   | 'denials.aggregated'
   | 'config.reloaded'
-  | 'admin.revoked';
+  | 'admin.revoked'
+  | 'approval.requested'
+  | 'approval.granted'
+  | 'approval.denied'
+  | 'approval.expired'
+  | 'approval.cancelled'
+  | 'approval.refused';
 
 /** What a stage hands to the audit log. Never a secret, never a token. */
 export interface AuditEventInput {

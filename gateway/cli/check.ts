@@ -20,6 +20,12 @@ files are read, and JWKS URLs and OIDC discovery documents are fetched (--offlin
 Exit 0 when all is well; 2 with a message naming the offending path when the config is invalid; 1 when a key
 set could not be fetched (each one is named).`;
 
+/** The webhook's URL when it is a secret reference (a Slack URL is a secret), else nothing to resolve. */
+function webhookUrlRef(config: Config): string | undefined {
+  const url = config.approvals.webhook?.url;
+  return url !== undefined && /^(env|file):/.test(url) ? url : undefined;
+}
+
 /** Every secret reference outside the targets (theirs are resolved by their adapters): each must resolve. */
 function checkSecrets(config: Config, secret: (ref: string) => string): void {
   const refs: [string, string | undefined][] = [
@@ -28,6 +34,8 @@ function checkSecrets(config: Config, secret: (ref: string) => string): void {
     ['proxy.tls.cert', config.proxy.tls?.cert],
     ['proxy.tls.key', config.proxy.tls?.key],
     ['proxy.tls.clientCA', config.proxy.tls?.clientCA],
+    ['approvals.webhook.secret', config.approvals.webhook?.secret],
+    ['approvals.webhook.url', webhookUrlRef(config)],
   ];
   for (const [path, ref] of refs) {
     if (ref === undefined) continue;

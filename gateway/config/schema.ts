@@ -211,6 +211,43 @@ const tasksSchema = z.strictObject({
   maxIntentLength: z.number().int().positive().default(1024),
 });
 
+const webhookSchema = z
+  .strictObject({
+    /** Where notifications go: an http(s) URL, or a secret reference to one (a Slack webhook URL is a secret). */
+    url: z.union([
+      secretRef,
+      z
+        .string()
+        .url()
+        .refine((u) => /^https?:\/\//.test(u), 'must be an http:// or https:// URL or a secret reference'),
+    ]),
+    /** Key of the `x-escrow-signature` HMAC-SHA256 (required with `format: json`). */
+    secret: secretRef.optional(),
+    /** `json` (Escrow's own body) or `slack` (an incoming-webhook body; agent text escaped). */
+    format: z.enum(['json', 'slack']).default('json'),
+    /** Each delivery attempt gives up after this long. */
+    timeoutMs: z.number().int().positive().max(60_000).default(5_000),
+    /** Attempts per notification (retried on network errors, timeouts, 408, 429 and 5xx). */
+    maxAttempts: z.number().int().min(1).max(20).default(6),
+    /** The first retry waits this long; each next one twice as long (at most 60 s). */
+    retryBaseMs: z.number().int().positive().max(60_000).default(1_000),
+  })
+  .refine((w) => w.format === 'slack' || w.secret !== undefined, {
+    message: 'required with format json',
+    path: ['secret'],
+  });
+
+const approvalsSchema = z.strictObject({
+  /** An approval request expires after this long without a decision (never after its task). */
+  ttlSeconds: z.number().int().positive().max(86_400).default(900),
+  /** How long a granted per-request approval covers its request, unless a policy's `@approvalWindow` says less. */
+  grantWindowSeconds: z.number().int().positive().max(86_400).default(600),
+  /** Approvals one principal may have waiting at once; more get 429 `approval_limit`. */
+  maxPendingPerRequester: z.number().int().positive().max(10_000).default(10),
+  /** Tell people when an approval is requested and when it is decided (docs/approvals.md). */
+  webhook: webhookSchema.optional(),
+});
+
 export const configSchema = z.strictObject({
   proxy: z
     .strictObject({
@@ -265,6 +302,8 @@ export const configSchema = z.strictObject({
   watchPolicies: z.boolean().default(true),
   tasks: tasksSchema.default(tasksSchema.parse({})),
   audit: auditSchema.default(auditSchema.parse({})),
+  /** Human approval of tasks and requests that policy marks `@approval("required")` (docs/approvals.md). */
+  approvals: approvalsSchema.default(approvalsSchema.parse({})),
   targets: z.array(targetSchema.superRefine(checkMcpTarget)).min(1),
   /** Marks a development config: `escrow token dev` refuses to mint tokens for any other. */
   dev: z.strictObject({ signingKey: z.string().min(1), demoUpstream: z.boolean().default(false) }).optional(),

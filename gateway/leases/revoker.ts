@@ -38,7 +38,7 @@ export interface RevokerOptions {
    * picked it up just before (on any replica) still reach the upstream with a working credential.
    */
   readonly renewedRevokeDelayMs?: number;
-  /** Told of every revocation notice, local or from another replica, after the caches dropped it. */
+  /** Told of every revocation notice, this replica's own and other replicas', after the caches dropped it. */
   readonly onNotice?: (message: string) => void;
 }
 
@@ -110,6 +110,12 @@ export class Revoker {
 
   /** Notices: `task:<id>` (closed or expired), `lease:<taskId>:<target>` (renewed), `*` (drop everything). */
   #drop(message: string): void {
+    // The approvals' own notices (`approval:<id>`) concern no cache or connection here: only the listeners.
+    if (!message.startsWith('approval:')) this.#invalidate(message);
+    this.#o.onNotice?.(message);
+  }
+
+  #invalidate(message: string): void {
     if (message === '*') {
       this.#o.tasks.cache.clear();
       this.#o.leases.cache.clear();
@@ -124,7 +130,6 @@ export class Revoker {
       this.#notify({ kind: 'task', taskId });
       this.#o.connections?.cutTask(taskId, 'task_closed');
     }
-    this.#o.onNotice?.(message);
   }
 
   /**

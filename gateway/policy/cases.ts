@@ -37,6 +37,21 @@ const mcpSchema = z.strictObject({
   arguments: z.record(z.string(), z.unknown()).default({}),
 });
 
+/** For `approve`: what the person decides on. */
+const approvalSchema = z.strictObject({
+  id: z.string().default('apr_example'),
+  kind: z.enum(['task', 'request']).default('request'),
+  action: z.enum(['read', 'write', 'delete', 'openTask', 'connect']).default('write'),
+  requester: z
+    .strictObject({
+      type: z.enum(['Agent', 'Human']).default('Agent'),
+      id: z.string().min(1).default('spiffe://example.org/agent'),
+      issuer: z.string().min(1).default('spire'),
+      trustDomain: z.string().optional(),
+    })
+    .default({ type: 'Agent', id: 'spiffe://example.org/agent', issuer: 'spire' }),
+});
+
 const contextSchema = z.strictObject({
   /** ISO 8601 instant; default Monday 2025-01-06 12:00 UTC (inside business hours). */
   time: z.iso.datetime({ offset: true }).default('2025-01-06T12:00:00Z'),
@@ -49,11 +64,12 @@ const contextSchema = z.strictObject({
   /** A database connection (`protocol: postgres`): the database asked for (`context.database.name`). */
   database: z.string().optional(),
   mcp: mcpSchema.optional(),
+  approval: approvalSchema.optional(),
 });
 
 export const requestSchema = z.strictObject({
   principal: principalSchema.default(principalSchema.parse({})),
-  action: z.enum(['read', 'write', 'delete', 'openTask', 'connect', ...MCP_ACTIONS]),
+  action: z.enum(['read', 'write', 'delete', 'openTask', 'connect', 'approve', ...MCP_ACTIONS]),
   target: z.strictObject({
     name: z.string().min(1),
     attributes: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).default({}),
@@ -69,6 +85,7 @@ const METHOD_OF: Record<Action, string> = {
   delete: 'DELETE',
   openTask: 'POST',
   connect: 'GET',
+  approve: 'POST',
   useSession: 'POST',
   callTool: 'POST',
   listTools: 'POST',
@@ -107,7 +124,7 @@ function mcpFacts(action: Action, mcp: z.output<typeof mcpSchema> | undefined): 
 /** The engine's question for a parsed request spec. */
 export function toAuthorizationRequest(spec: RequestSpec): AuthorizationRequest {
   const now = Date.parse(spec.context.time);
-  const { task, tokenAgeSeconds, database } = spec.context;
+  const { task, tokenAgeSeconds, database, approval } = spec.context;
   const mcp = mcpFacts(spec.action, spec.context.mcp);
   return {
     principal: {
@@ -125,6 +142,7 @@ export function toAuthorizationRequest(spec: RequestSpec): AuthorizationRequest 
     clientIp: spec.context.clientIp,
     ...(database === undefined ? {} : { database: { name: database } }),
     ...(mcp === undefined ? {} : { mcp }),
+    ...(approval === undefined ? {} : { approval }),
     now,
   };
 }
@@ -134,6 +152,8 @@ export const caseSchema = requestSchema.extend({
   decision: z.enum(['allow', 'deny']),
   /** Exactly these determining policies, in any order. Omit to check only the decision. */
   policies: z.array(z.string()).optional(),
+  /** An allow that waits for a person says `required` ("allow, pending approval"); the default is `none`. */
+  approval: z.enum(['required', 'none']).optional(),
 });
 
 export type PolicyCase = z.output<typeof caseSchema>;

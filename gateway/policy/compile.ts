@@ -1,3 +1,4 @@
+import { type ApprovalRule, approvalRules } from '../approvals/annotations.js';
 import type { Action, PrincipalType } from '../domain.js';
 import { EscrowError } from '../errors.js';
 import { type DeclaredArguments, declaredArguments } from './arguments.js';
@@ -21,6 +22,13 @@ export interface CompiledPolicySet {
   readonly declared: DeclaredArguments;
   /** The preparsed set holding every policy whose scope can match this target, action and principal type. */
   sliceFor(target: string, action: Action, principalType: PrincipalType): Slice;
+  /** Policies that ask for a person (`@approval`), by id (gateway/approvals/annotations.ts). */
+  readonly approvals: ReadonlyMap<string, ApprovalRule>;
+  /**
+   * The same slice without its `@approval` forbids ("forbid unless approved"): what would be decided once a person
+   * approved. Undefined when the slice has none.
+   */
+  softSliceFor(target: string, action: Action, principalType: PrincipalType): Slice | undefined;
   /** Drop the preparsed sets (overwrite them with empty sets). Call once nothing evaluates against this set. */
   release(): void;
 }
@@ -52,16 +60,26 @@ function usageOf(policies: readonly PolicySource[]): PayloadUsage {
   return usage;
 }
 
-type SliceLookup = Pick<CompiledPolicySet, 'sliceFor' | 'release'>;
+type SliceLookup = Pick<CompiledPolicySet, 'sliceFor' | 'softSliceFor' | 'release'>;
 
 /** Slices built on first use, one preparsed set per distinct list of policies. */
-function lazySlices(source: PolicySetSource, prefix: string, prune: boolean): SliceLookup {
+function lazySlices(
+  source: PolicySetSource,
+  prefix: string,
+  prune: boolean,
+  soft: (p: PolicySource) => boolean,
+): SliceLookup {
   const named = new Set(source.policies.flatMap((p) => (p.scope.target === undefined ? [] : [p.scope.target])));
-  const byKey = new Map<string, Slice>();
+  const byKey = new Map<string, Slice | undefined>();
   const byPolicies = new Map<string, Slice>();
   let released = false;
-  const build = (target: string | undefined, action: Action, type: PrincipalType): Slice => {
-    const policies = source.policies.filter((p) => scopeAdmits(p.scope, target, action, type));
+  const build = (
+    target: string | undefined,
+    action: Action,
+    type: PrincipalType,
+    keep = (_p: PolicySource) => true,
+  ) => {
+    const policies = source.policies.filter((p) => scopeAdmits(p.scope, target, action, type) && keep(p));
     const ids = policies.map((p) => p.id).join('\0');
     let slice = byPolicies.get(ids);
     if (slice === undefined) {
@@ -71,19 +89,21 @@ function lazySlices(source: PolicySetSource, prefix: string, prune: boolean): Sl
     }
     return slice;
   };
+  const lookup = (target: string, action: Action, type: PrincipalType, variant: 'all' | 'soft') => {
+    // After release nothing is preparsed any more: the missing set makes cedar fail, which denies.
+    if (released) return { setId: `${prefix}released`, usage: undefined };
+    const scoped = named.has(target) ? target : undefined;
+    const key = `${scoped ?? '*'}\0${action}\0${type}\0${variant}`;
+    if (!byKey.has(key)) {
+      const hasSoft = source.policies.some((p) => soft(p) && scopeAdmits(p.scope, scoped, action, type));
+      if (variant === 'all') byKey.set(key, build(scoped, action, type));
+      else byKey.set(key, hasSoft ? build(scoped, action, type, (p) => !soft(p)) : undefined);
+    }
+    return byKey.get(key);
+  };
   return {
-    sliceFor: (target, action, type) => {
-      // After release nothing is preparsed any more: the missing set makes cedar fail, which denies.
-      if (released) return { setId: `${prefix}released`, usage: undefined };
-      const scoped = named.has(target) ? target : undefined;
-      const key = `${scoped ?? '*'}\0${action}\0${type}`;
-      let slice = byKey.get(key);
-      if (slice === undefined) {
-        slice = build(scoped, action, type);
-        byKey.set(key, slice);
-      }
-      return slice;
-    },
+    sliceFor: (target, action, type) => lookup(target, action, type, 'all')!,
+    softSliceFor: (target, action, type) => lookup(target, action, type, 'soft'),
     release: () => {
       released = true;
       release([...byPolicies.values()].map((s) => s.setId));
@@ -100,17 +120,38 @@ function lazySlices(source: PolicySetSource, prefix: string, prune: boolean): Sl
  */
 export function compilePolicySet(source: PolicySetSource, options: CompileOptions = {}): CompiledPolicySet {
   const declared = declaredArguments(source.schema); // before preparsing: a refused schema leaves nothing behind
+  const approvals = approvalRulesOf(source);
+  const soft = (p: PolicySource) => p.effect === 'forbid' && approvals.has(p.id);
   const prefix = `escrow#${++compilations}#`;
   const whole = `${prefix}all`;
   preparse(whole, source.policies);
   const prune = options.prune !== false;
-  const base = { hash: source.hash, policyCount: source.policies.length, declared };
+  const base = { hash: source.hash, policyCount: source.policies.length, declared, approvals };
   if (options.slice !== false) {
     release([whole]);
-    return { ...base, ...lazySlices(source, prefix, prune) };
+    return { ...base, ...lazySlices(source, prefix, prune, soft) };
   }
   const wholeSlice: Slice = { setId: whole, usage: prune ? usageOf(source.policies) : undefined };
-  return { ...base, sliceFor: () => wholeSlice, release: () => release([whole]) };
+  const softPolicies = source.policies.filter((p) => !soft(p));
+  const softSlice: Slice | undefined =
+    softPolicies.length === source.policies.length ? undefined : { setId: `${prefix}soft`, usage: wholeSlice.usage };
+  if (softSlice) preparse(softSlice.setId, softPolicies);
+  return {
+    ...base,
+    sliceFor: () => wholeSlice,
+    softSliceFor: () => softSlice,
+    release: () => release(softSlice ? [whole, softSlice.setId] : [whole]),
+  };
+}
+
+function approvalRulesOf(source: PolicySetSource): ReadonlyMap<string, ApprovalRule> {
+  try {
+    return approvalRules(
+      source.policies.map((p) => ({ id: p.id, effect: p.effect, annotations: p.json.annotations ?? {} })),
+    );
+  } catch (error) {
+    throw new EscrowError('config_invalid', `policy set: ${(error as Error).message}`, { reason: 'policy_invalid' });
+  }
 }
 
 function release(setIds: Iterable<string>): void {

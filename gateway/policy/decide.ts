@@ -1,7 +1,8 @@
+import { combineNeeds, mergeNeed } from '../approvals/annotations.js';
 import type { Decision } from '../domain.js';
 import { randomId } from '../ids.js';
 import { cedar } from './cedar.js';
-import type { CompiledPolicySet } from './compile.js';
+import type { CompiledPolicySet, Slice } from './compile.js';
 import { buildCall } from './request.js';
 import type { AuthorizationRequest } from './types.js';
 
@@ -47,17 +48,12 @@ function deny(policies: readonly string[], errors: readonly string[]): Verdict {
   return { decision: 'deny', policies, errors };
 }
 
-/**
- * Evaluate one request. Fails closed: no policies, a request cedar cannot read, or any policy that errored (cedar skips
- * it, so a broken `forbid` would otherwise let the request through) all deny.
- */
-export function evaluate(set: CompiledPolicySet, request: AuthorizationRequest, now: number): Verdict {
-  if (set.policyCount === 0) return deny([], []);
+/** One call of one slice: cached when clean. Fails closed like `evaluate`. */
+function decideSlice(set: CompiledPolicySet, slice: Slice, request: AuthorizationRequest, now: number): Verdict {
   let answer: ReturnType<typeof cedar.statefulIsAuthorized>;
   const cache = cacheFor(set);
   let key: string;
   try {
-    const slice = set.sliceFor(request.target.name, request.action, request.principal.type);
     const call = buildCall(request, slice.setId, now, slice.usage, set.declared);
     key = JSON.stringify(call);
     const cached = cache.get(key);
@@ -84,4 +80,43 @@ export function evaluate(set: CompiledPolicySet, request: AuthorizationRequest, 
   if (cache.size >= MAX_CACHED) cache.clear();
   cache.set(key, verdict);
   return verdict;
+}
+
+/**
+ * Evaluate one request. Fails closed: no policies, a request cedar cannot read, or any policy that errored (cedar skips
+ * it, so a broken `forbid` would otherwise let the request through) all deny.
+ *
+ * Approvals (gateway/approvals/annotations.ts): an allow whose determining permits include an `@approval` one is
+ * "allow, pending approval". A deny whose every determining policy is an `@approval` forbid is decided again
+ * without those forbids; if that allows, the answer is "allow, pending approval" too. A person's own `approve`
+ * decision never waits for another person: there, `@approval` forbids are plain forbids.
+ */
+export function evaluate(set: CompiledPolicySet, request: AuthorizationRequest, now: number): Verdict {
+  if (set.policyCount === 0) return deny([], []);
+  const { name } = request.target;
+  const { action } = request;
+  const type = request.principal.type;
+  let slice: Slice;
+  try {
+    slice = set.sliceFor(name, action, type);
+  } catch {
+    return deny([], ['request: could not be evaluated']);
+  }
+  const verdict = decideSlice(set, slice, request, now);
+  if (action === 'approve' || set.approvals.size === 0) return verdict;
+  if (verdict.decision === 'allow') {
+    const need = mergeNeed(set.approvals, verdict.policies);
+    return need ? { ...verdict, approval: need } : verdict;
+  }
+  const soft =
+    verdict.errors.length === 0 &&
+    verdict.policies.length > 0 &&
+    verdict.policies.every((id) => set.approvals.get(id)?.effect === 'forbid');
+  if (!soft) return verdict;
+  const softSlice = set.softSliceFor(name, action, type);
+  if (!softSlice) return verdict;
+  const approved = decideSlice(set, softSlice, request, now);
+  if (approved.decision !== 'allow') return verdict;
+  const need = combineNeeds(mergeNeed(set.approvals, verdict.policies), mergeNeed(set.approvals, approved.policies));
+  return { ...approved, approval: need! };
 }

@@ -4,7 +4,7 @@ import type { ClaimValue, Principal } from '../domain.js';
 import { type DeclaredArguments, NO_ARGUMENTS } from './arguments.js';
 import type { StatefulAuthorizationCall } from './cedar.js';
 import { mcpContext } from './mcp-context.js';
-import type { AuthorizationRequest, TargetFacts, TaskFacts } from './types.js';
+import type { ApprovalFacts, AuthorizationRequest, TargetFacts, TaskFacts } from './types.js';
 import type { EntityUsage, PayloadUsage } from './usage.js';
 
 /** Target attributes that the schema declares; every other config attribute becomes a string tag. */
@@ -63,6 +63,12 @@ function taskContext(task: TaskFacts): CedarValueJson {
   };
 }
 
+function approvalContext(a: ApprovalFacts): CedarValueJson {
+  const requester: Values = { type: a.requester.type, id: a.requester.id, issuer: a.requester.issuer };
+  if (a.requester.trustDomain !== undefined) requester.trustDomain = a.requester.trustDomain;
+  return { id: a.id, kind: a.kind, action: a.action, requester };
+}
+
 function fullContext(r: AuthorizationRequest, now: number, declared: DeclaredArguments): Context {
   const date = new Date(now);
   const identity: Values = { authMethod: r.principal.authMethod };
@@ -82,6 +88,7 @@ function fullContext(r: AuthorizationRequest, now: number, declared: DeclaredArg
   if (r.task !== undefined) ctx.task = taskContext(r.task);
   if (r.database !== undefined) ctx.database = { name: r.database.name };
   if (r.mcp !== undefined) ctx.mcp = mcpContext(r.action, r.mcp, declared);
+  if (r.approval !== undefined) ctx.approval = approvalContext(r.approval);
   return ctx;
 }
 

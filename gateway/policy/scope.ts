@@ -19,6 +19,7 @@ const ACTIONS: ReadonlySet<string> = new Set<Action>([
   'delete',
   'openTask',
   'connect',
+  'approve',
   ...MCP_ACTIONS,
 ]);
 const PRINCIPAL_TYPES: Record<string, PrincipalType> = { 'Escrow::Agent': 'Agent', 'Escrow::Human': 'Human' };

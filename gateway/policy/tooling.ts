@@ -36,8 +36,13 @@ export interface CaseResult {
   /** `<file>: <case name>` */
   name: string;
   ok: boolean;
-  expected: { decision: 'allow' | 'deny'; policies?: string[] };
+  expected: { decision: 'allow' | 'deny'; policies?: string[]; approval?: 'required' | 'none' };
   actual: Verdict;
+}
+
+/** A verdict as people read it: `allow`, `deny`, or `allow, pending approval`. */
+export function describeVerdict(verdict: Verdict): string {
+  return verdict.approval ? 'allow, pending approval' : verdict.decision;
 }
 
 export interface TestReport {
@@ -85,8 +90,17 @@ function sameSet(a: readonly string[], b: readonly string[]): boolean {
 function runCase(set: CompiledPolicySet, file: string, c: PolicyCase): CaseResult {
   const request = toAuthorizationRequest(c);
   const actual = evaluate(set, request, request.now);
-  const expected = c.policies === undefined ? { decision: c.decision } : { decision: c.decision, policies: c.policies };
-  const ok = actual.decision === c.decision && (c.policies === undefined || sameSet(actual.policies, c.policies));
+  const expected = {
+    decision: c.decision,
+    ...(c.policies === undefined ? {} : { policies: c.policies }),
+    ...(c.approval === undefined ? {} : { approval: c.approval }),
+  };
+  // An allow that waits for a person is not the allow a case expects unless it says so.
+  const approval = actual.approval ? 'required' : 'none';
+  const ok =
+    actual.decision === c.decision &&
+    (c.policies === undefined || sameSet(actual.policies, c.policies)) &&
+    (c.decision === 'deny' || approval === (c.approval ?? 'none'));
   return { name: `${file}: ${c.name}`, ok, expected, actual };
 }
 

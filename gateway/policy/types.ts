@@ -27,6 +27,21 @@ export interface McpFacts {
   readonly arguments?: Readonly<Record<string, unknown>>;
 }
 
+/** What a person is asked to approve (`context.approval`, action `approve` only; gateway/approvals/). */
+export interface ApprovalFacts {
+  readonly id: string;
+  /** `task` (opening a task) or `request` (one request). */
+  readonly kind: 'task' | 'request';
+  /** The action that waits: `openTask`, `read`, `write`, `delete` or `connect`. */
+  readonly action: string;
+  readonly requester: {
+    readonly type: string;
+    readonly id: string;
+    readonly issuer: string;
+    readonly trustDomain?: string;
+  };
+}
+
 /** One authorization question. The engine turns it into Cedar entities and context. */
 export interface AuthorizationRequest {
   readonly principal: Principal;
@@ -39,6 +54,8 @@ export interface AuthorizationRequest {
   readonly database?: { readonly name: string };
   /** Set for the actions of MCP targets (`callTool`, `useSession`, …). */
   readonly mcp?: McpFacts;
+  /** For `approve` only: what the person decides on (the `request` and `task` above are the agent's). */
+  readonly approval?: ApprovalFacts;
   /** Epoch milliseconds. */
   readonly now: number;
 }

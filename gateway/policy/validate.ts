@@ -1,3 +1,4 @@
+import { approvalRule } from '../approvals/annotations.js';
 import { cedar, describeErrors } from './cedar.js';
 import { type PolicySetSource, SCHEMA_FILE } from './load.js';
 
@@ -22,5 +23,17 @@ export function validatePolicySet(source: PolicySetSource): string[] {
   });
   if (answer.type === 'failure') return answer.errors.map((e) => e.message);
   const fileOf = new Map(source.policies.map((p) => [p.id, p.file]));
-  return answer.validationErrors.map((e) => `${fileOf.get(e.policyId) ?? '?'} (${e.policyId}): ${e.error.message}`);
+  return [
+    ...answer.validationErrors.map((e) => `${fileOf.get(e.policyId) ?? '?'} (${e.policyId}): ${e.error.message}`),
+    ...annotationErrors(source),
+  ];
+}
+
+/** `@approval…` annotations that mean nothing (gateway/approvals/annotations.ts): refused like any policy error. */
+function annotationErrors(source: PolicySetSource): string[] {
+  return source.policies.flatMap((p) =>
+    approvalRule({ id: p.id, effect: p.effect, annotations: p.json.annotations ?? {} }).problems.map(
+      (problem) => `${p.file} (${p.id}): ${problem}`,
+    ),
+  );
 }

@@ -74,6 +74,13 @@ const SQLSTATE: Readonly<Record<EscrowErrorCode, string>> = {
   upstream_timeout: '08006',
   upstream_error: '08006',
   client_closed: '08006',
+  approval_required: '42501', // a connection waits for a person: refused like a policy denial, the id in the message
+  approval_denied: '42501',
+  approval_expired: '42501',
+  approval_forbidden: '42501',
+  approval_not_found: '42704',
+  approval_decided: '55000',
+  approval_limit: '53300',
   config_invalid: 'XX000',
   internal: 'XX000',
 };

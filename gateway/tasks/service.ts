@@ -14,6 +14,11 @@ export interface TaskServiceOptions {
   readonly targetNames: ReadonlySet<string>;
   readonly now?: () => number;
   readonly cacheSize?: number;
+  /**
+   * The approval a new task waits for, when an `openTask` allow asked for a person (gateway/approvals/): the task
+   * is then written `pending`, and holds no lease until a person approves it.
+   */
+  readonly approvalFor?: (decisions: readonly Decision[]) => string | undefined;
 }
 
 /** What policy sees of a task being opened. */
@@ -35,6 +40,7 @@ export class TaskService {
   readonly #targets: ReadonlySet<string>;
   readonly #now: () => number;
   readonly #bodySchema;
+  readonly #approvalFor: TaskServiceOptions['approvalFor'];
   readonly cache: ExpiringCache<Task>;
 
   constructor(options: TaskServiceOptions) {
@@ -43,6 +49,7 @@ export class TaskService {
     this.#targets = options.targetNames;
     this.#now = options.now ?? Date.now;
     this.#bodySchema = openTaskBody(options.limits.maxIntentLength, options.limits.maxTtlSeconds);
+    this.#approvalFor = options.approvalFor;
     this.cache = new ExpiringCache<Task>(options.cacheSize ?? 10_000, this.#now);
   }
 
@@ -74,6 +81,7 @@ export class TaskService {
         decisionId: denied.id,
       });
     }
+    const approval = this.#approvalFor?.(decisions);
     const task: Task = {
       id: newTaskId(),
       principal: principalRef(principal),
@@ -84,6 +92,7 @@ export class TaskService {
       depth: draft.depth,
       openedAt: now,
       expiresAt,
+      ...(approval === undefined ? {} : { approval }),
     };
     await this.#persist(task, principalHash(principal), now);
     return { task, decisions };

@@ -33,8 +33,10 @@ export interface EscrowOptions {
   readonly secrets?: { leaseKey: string; auditKey: string };
   /** A logger to inspect (default: silent). */
   readonly log?: Logger;
-  /** The gateway's clock (default: Date.now), for tests that move time forward. */
+  /** The gateway's clock (default: Date.now). */
   readonly now?: () => number;
+  /** Periodic expiry of approval requests (ms; default 0: tests call `gw.approvals.sweep()`). */
+  readonly approvalSweepMs?: number;
 }
 
 export interface TestEscrow {
@@ -104,6 +106,7 @@ export async function startEscrow(options: EscrowOptions): Promise<TestEscrow> {
     env: { ...process.env, ...options.env },
     metrics: createMetrics(),
     sweepIntervalMs: 0,
+    approvalSweepMs: options.approvalSweepMs ?? 0,
     ...(options.now ? { now: options.now } : {}),
   });
   const listeners = await startListeners(gw);

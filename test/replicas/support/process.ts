@@ -57,7 +57,7 @@ function newestSource(dir: string): number {
  * How to run the CLI: the built `dist/gateway/cli.js` when `npm run build` is newer than every source file,
  * otherwise the TypeScript source through tsx (same code, no stale build).
  */
-function cliCommand(): string[] {
+export function cliCommand(): string[] {
   const fresh =
     existsSync(BUILT_CLI) &&
     statSync(BUILT_CLI).mtimeMs >= Math.max(newestSource(join(ROOT, 'gateway')), newestSource(join(ROOT, 'adapters')));
