@@ -71,11 +71,12 @@ function decideSlice(set: CompiledPolicySet, slice: Slice, request: Authorizatio
   const { decision, diagnostics } = answer.response;
   if (diagnostics.errors.length > 0) {
     return deny(
-      diagnostics.errors.map((e) => e.policyId),
+      diagnostics.errors.map((e) => e.policyId).sort(),
       diagnostics.errors.map((e) => `${e.policyId}: ${e.error.message}`),
     );
   }
-  const verdict: Verdict = { decision, policies: diagnostics.reason, errors: [] };
+  // Cedar's order of determining policies differs between the plain and the sliced set: sorted, the audit reads alike.
+  const verdict: Verdict = { decision, policies: [...diagnostics.reason].sort(), errors: [] };
   if (key.length > MAX_KEY_CHARS) return verdict;
   if (cache.size >= MAX_CACHED) cache.clear();
   cache.set(key, verdict);

@@ -144,10 +144,17 @@ describe('only a person whom policy allows decides, never an agent and never the
 
   it('shows operators what waits on the admin API, which has no way to decide', async () => {
     const { id } = await pending();
-    const list = (await (await fetch(`${escrow.adminUrl}/admin/approvals`)).json()) as { approvals: { id: string }[] };
+    const list = (await (
+      await fetch(`${escrow.adminUrl}/admin/approvals`, { headers: escrow.adminHeaders })
+    ).json()) as { approvals: { id: string }[] };
     expect(list.approvals.map((a) => a.id)).toContain(id);
-    expect((await fetch(`${escrow.adminUrl}/admin/approvals/${id}`)).status).toBe(200);
-    const posted = await fetch(`${escrow.adminUrl}/admin/approvals/${id}`, { method: 'POST' });
+    expect((await fetch(`${escrow.adminUrl}/admin/approvals/${id}`, { headers: escrow.adminHeaders })).status).toBe(
+      200,
+    );
+    const posted = await fetch(`${escrow.adminUrl}/admin/approvals/${id}`, {
+      method: 'POST',
+      headers: escrow.adminHeaders,
+    });
     expect(posted.status).toBe(404);
     expect((await escrow.gw.approvals.get(id))?.state).toBe('pending');
   });
@@ -159,7 +166,8 @@ describe('only a person whom policy allows decides, never an agent and never the
     rmSync(file);
     mkdirSync(file); // the file sink fails: the audit is unhealthy
     try {
-      await escrow.openTask(agent, ['billing'], 'refund CHG-32'); // an event that cannot be written
+      // An event that cannot be written: with the audit failing closed, the task is refused as well.
+      await expect(escrow.openTask(agent, ['billing'], 'refund CHG-32')).rejects.toThrow(/503/);
       await escrow.gw.audit.flush();
       expect(await decide(id, alice)).toMatchObject({ status: 503, code: 'audit_unavailable' });
       expect((await escrow.gw.approvals.get(id))?.state).toBe('pending');
@@ -172,7 +180,7 @@ describe('only a person whom policy allows decides, never an agent and never the
   it('puts no secret and no token in any view or approval event', async () => {
     const views = [
       await (await call(`${escrow.url}/_escrow/approvals`, alice)).text(),
-      await (await fetch(`${escrow.adminUrl}/admin/approvals`)).text(),
+      await (await fetch(`${escrow.adminUrl}/admin/approvals`, { headers: escrow.adminHeaders })).text(),
       JSON.stringify((await escrow.auditEvents()).filter((e) => String(e.event).startsWith('approval.'))),
     ].join('\n');
     expect(views).toContain('approval');

@@ -18,9 +18,17 @@ const BILLING = `canary-proc-billing-${randomBytes(6).toString('hex')}`;
 const PAYROLL = `canary-proc-payroll-${randomBytes(6).toString('hex')}`;
 
 /** Run the `escrow` CLI as its own process; `input` goes to its standard input (a token, never an argument). */
-function cli(args: string[], input = ''): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function cli(
+  args: string[],
+  input = '',
+  env: Record<string, string> = {},
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((done) => {
-    const child = spawn(process.execPath, [...cliCommand(), ...args], { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [...cliCommand(), ...args], {
+      cwd: ROOT,
+      stdio: ['pipe', 'pipe', 'pipe'],
+      env: { ...process.env, ...env },
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
@@ -106,7 +114,8 @@ describe('two Escrow processes over one Redis, agents and people from two issuer
     const redis = new Redis(REDIS_URL);
     try {
       const entries = await redis.xrange(`${prefix}audit`, '-', '+');
-      return entries.map(([, fields]) => JSON.parse(fields[1]!) as Record<string, unknown>);
+      // Each entry holds `p` (the writer's previous entry) and `e` (the event line).
+      return entries.map(([, fields]) => JSON.parse(fields[fields.indexOf('e') + 1]!) as Record<string, unknown>);
     } finally {
       redis.disconnect();
     }
@@ -146,8 +155,11 @@ describe('two Escrow processes over one Redis, agents and people from two issuer
     const listed = await cli(['approvals', 'list', '--human-token-file', '-', '--url', b.url], alice);
     expect(listed.stdout).toContain(opened.approvalId);
     expect(listed.stdout).toContain('open a task on payroll');
-    // Operators see it too, through the admin API, without a person's token.
-    const asOperator = await cli(['approvals', 'list', '--admin', a.adminUrl]);
+    // Operators see it too, through the admin API, with the admin credential rather than a person's token.
+    const asOperator = await cli(['approvals', 'list', '--admin', a.adminUrl], '', {
+      ESCROW_ADMIN_TOKEN: a.adminToken,
+    });
+    expect(asOperator.code, asOperator.stderr).toBe(0);
     expect(asOperator.stdout).toContain(opened.approvalId);
     const polled = call(`${a.url}/_escrow/tasks/${opened.id}?wait=30s`, agent).then(json);
     const approved = await cli(
