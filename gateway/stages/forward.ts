@@ -6,7 +6,7 @@ import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
 import { EscrowError } from '../errors.js';
 import type { Gateway } from '../gateway.js';
 import { responseHeaders } from '../http/headers.js';
-import { breakerFor, circuitOutcome } from '../proxy/breaker.js';
+import { circuitOutcome } from '../proxy/breaker.js';
 import { type ForwardRequest, forward, upstreamError } from '../proxy/forward.js';
 import { StreamScrubber } from '../scrub/stream.js';
 import type { TargetRuntime } from '../targets.js';
@@ -142,7 +142,7 @@ async function send(
 ): Promise<void> {
   const pool = target.pool;
   if (!pool) throw new EscrowError('unknown_target', 'no such target'); // a postgres target: no HTTP upstream
-  const breaker = breakerFor(target, gw.metrics);
+  const breaker = target.breaker;
   const ticket = breaker?.admit(); // throws while the target's circuit is open: nothing is sent
   // undici takes an EventEmitter as its abort signal: far cheaper per request than an AbortController. The caller
   // may emit on it too (a task closed while the request is in flight).
