@@ -6,8 +6,8 @@ import type { RunningGateway } from './app.js';
 import { resolveSecretRef } from './config/secret-ref.js';
 import { EscrowError, PROBLEM_CONTENT_TYPE, toProblem } from './errors.js';
 import { clientErrorHandler } from './limits.js';
-import { handleRequest } from './pipeline.js';
-import { handleUpgrade } from './websocket.js';
+import { handleRequest } from './pipeline/index.js';
+import { handleUpgrade } from './pipeline/lib/upgrade.js';
 
 export interface Listeners {
   readonly proxy: Server;

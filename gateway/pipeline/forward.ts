@@ -10,8 +10,8 @@ import { circuitOutcome } from '../proxy/breaker.js';
 import { type ForwardRequest, forward, upstreamError } from '../proxy/forward.js';
 import { StreamScrubber } from '../scrub/stream.js';
 import type { TargetRuntime } from '../targets.js';
-import { finishResponseHeaders } from './response.js';
-import { ScrubSink } from './scrub-sink.js';
+import { ScrubSink } from './lib/scrub-sink.js';
+import { finishResponseHeaders } from './scrub.js';
 
 /** A protocol's look at the answer before it is scrubbed (MCP filters list answers: gateway/mcp/respond.ts). */
 export interface ResponseHook {

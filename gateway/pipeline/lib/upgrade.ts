@@ -1,25 +1,25 @@
 import { request as httpRequest, type IncomingMessage, STATUS_CODES } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { type Duplex, pipeline } from 'node:stream';
-import type { UpstreamRequest } from '../adapters/types.js';
-import { requireAudit } from './audit/index.js';
-import { bindConnection } from './connections.js';
-import type { Decision, Principal, Task } from './domain.js';
-import { EscrowError, PROBLEM_CONTENT_TYPE, toEscrowError, toProblem } from './errors.js';
-import type { Gateway } from './gateway.js';
-import { checkRequestHeaders, responseHeaders, upstreamHeaders } from './http/headers.js';
-import { parseRoute } from './http/route.js';
-import { randomId } from './ids.js';
-import type { LeaseRecord } from './leases/record.js';
-import { countLimit } from './limits.js';
-import { admit as admitRequest, requestEvent } from './pipeline.js';
-import { upstreamError } from './proxy/forward.js';
-import { ScrubStream } from './proxy/scrub.js';
-import { WebSocketScrubber } from './proxy/ws-frames.js';
-import type { NeedleIndex } from './scrub/index.js';
-import { clientIp } from './stages/authorize.js';
-import { finishResponseHeaders } from './stages/response.js';
-import { pathOptions, type TargetRuntime, upstreamPath } from './targets.js';
+import type { UpstreamRequest } from '../../../adapters/types.js';
+import { requireAudit } from '../../audit/index.js';
+import { bindConnection } from '../../connections.js';
+import type { Decision, Principal, Task } from '../../domain.js';
+import { EscrowError, PROBLEM_CONTENT_TYPE, toEscrowError, toProblem } from '../../errors.js';
+import type { Gateway } from '../../gateway.js';
+import { checkRequestHeaders, responseHeaders, upstreamHeaders } from '../../http/headers.js';
+import { parseRoute } from '../../http/route.js';
+import { randomId } from '../../ids.js';
+import type { LeaseRecord } from '../../leases/record.js';
+import { countLimit } from '../../limits.js';
+import { upstreamError } from '../../proxy/forward.js';
+import { ScrubStream } from '../../proxy/scrub.js';
+import { WebSocketScrubber } from '../../proxy/ws-frames.js';
+import type { NeedleIndex } from '../../scrub/index.js';
+import { pathOptions, type TargetRuntime, upstreamPath } from '../../targets.js';
+import { clientIp } from '../authorize.js';
+import { admit as admitRequest, requestEvent } from '../index.js';
+import { finishResponseHeaders } from '../scrub.js';
 
 /** What one upgrade accumulates; recorded in `finally` like a proxied request. */
 interface Upgrade {

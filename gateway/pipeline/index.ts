@@ -1,29 +1,29 @@
 import { EventEmitter } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
-import type { UpstreamRequest } from '../adapters/types.js';
-import { admitApproval } from './approvals/index.js';
-import { requireAudit } from './audit/index.js';
-import type { AuditEventInput } from './audit/types.js';
-import { bindConnection, type CutReason } from './connections.js';
-import { type Action, actionForMethod, type Decision, type Principal, principalRef, type Task } from './domain.js';
-import { EscrowError, toEscrowError } from './errors.js';
-import type { Gateway } from './gateway.js';
-import { checkRequestHeaders, upstreamHeaders } from './http/headers.js';
-import { sendProblem } from './http/respond.js';
-import { parseRoute, queryKeys, type Route } from './http/route.js';
-import { randomId } from './ids.js';
-import type { LeaseRecord } from './leases/record.js';
-import { admitPrincipal, countLimit } from './limits.js';
-import { type McpExchange, openMcpExchange } from './mcp/exchange.js';
-import { authorize, clientIp, requireAllow } from './stages/authorize.js';
-import { requestBody } from './stages/body.js';
-import { cutError, cutRequest } from './stages/cut.js';
-import { type ForwardOutcome, forwardAndScrub } from './stages/forward.js';
-import { identify } from './stages/identify.js';
-import { pathOptions, type TargetRuntime, upstreamPath } from './targets.js';
-import { handleTaskApi } from './task-api.js';
-import { ambientTask as ambientTaskFor } from './tasks/ambient.js';
+import type { UpstreamRequest } from '../../adapters/types.js';
+import { admitApproval } from '../approvals/index.js';
+import { requireAudit } from '../audit/index.js';
+import type { AuditEventInput } from '../audit/types.js';
+import { bindConnection, type CutReason } from '../connections.js';
+import { type Action, actionForMethod, type Decision, type Principal, principalRef, type Task } from '../domain.js';
+import { EscrowError, toEscrowError } from '../errors.js';
+import type { Gateway } from '../gateway.js';
+import { checkRequestHeaders, upstreamHeaders } from '../http/headers.js';
+import { sendProblem } from '../http/respond.js';
+import { parseRoute, queryKeys, type Route } from '../http/route.js';
+import { randomId } from '../ids.js';
+import type { LeaseRecord } from '../leases/record.js';
+import { admitPrincipal, countLimit } from '../limits.js';
+import { type McpExchange, openMcpExchange } from '../mcp/exchange.js';
+import { pathOptions, type TargetRuntime, upstreamPath } from '../targets.js';
+import { handleTaskApi } from '../task-api.js';
+import { ambientTask as ambientTaskFor } from '../tasks/ambient.js';
+import { authorize, clientIp, requireAllow } from './authorize.js';
+import { type ForwardOutcome, forwardAndScrub } from './forward.js';
+import { identify } from './identify.js';
+import { requestBody } from './lib/body.js';
+import { cutError, cutRequest } from './lib/cut.js';
 
 /** What stages 2–5 establish about a request. Filled in as they pass, so a failure still records what was known. */
 export interface Admission {
@@ -160,7 +160,7 @@ export async function handleRequest(gw: Gateway, req: IncomingMessage, res: Serv
     checkRequestHeaders(req);
     ex.mcp = openMcpExchange(gw, req, res, target, route, ex.requestId);
     await admit(gw, req, res, { target, action, path: ex.path, query: route.query, mcp: ex.mcp }, ex);
-    // The task's close, expiry or a kill switch stops this request wherever it is (stages/cut.ts).
+    // The task's close, expiry or a kill switch stops this request wherever it is (pipeline/lib/cut.ts).
     const unbind = bindConnection(gw.connections, ex, (reason) => cutRequest(res, ex, reason));
     res.once('close', unbind);
     await proxy(gw, req, res, target, route, ex);
