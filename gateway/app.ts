@@ -22,6 +22,7 @@ import { createMcpRuntime } from './mcp/runtime.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { createPolicyEngine } from './policy/engine.js';
 import { createPostgresListeners, type PostgresListener } from './postgres/index.js';
+import { CIRCUIT_GAUGE, type CircuitState } from './proxy/breaker.js';
 import { SecretRegistry } from './scrub/registry.js';
 import { createStore } from './store/index.js';
 import { buildTargetRuntime, type TargetRuntime, TargetTable } from './targets.js';
@@ -73,6 +74,14 @@ export function registeringResolver(
   };
 }
 
+/** `escrow_circuit_state{target}` and `escrow_circuit_open_total{target}`, kept by every target's breaker. */
+export function circuitMetrics(metrics: Metrics) {
+  return (target: string, state: CircuitState): void => {
+    metrics.circuitState.set({ target }, CIRCUIT_GAUGE[state]);
+    if (state === 'open') metrics.circuitOpens.inc({ target });
+  };
+}
+
 async function buildTargets(
   loaded: LoadedConfig,
   env: NodeJS.ProcessEnv,
@@ -95,7 +104,10 @@ async function buildTargets(
       throw new EscrowError('config_invalid', `targets[${i}].credential.adapter: postgres needs protocol: postgres`);
     }
     closers.add(async () => adapter.close?.());
-    targets.set(config.name, buildTargetRuntime(config, adapter, { tokenHeaders, metrics }));
+    targets.set(
+      config.name,
+      buildTargetRuntime(config, adapter, { tokenHeaders, onCircuitState: circuitMetrics(metrics) }),
+    );
   }
   const table = new TargetTable(targets);
   // The pools of the snapshot in force at shutdown (a reload closes the pools it replaces).

@@ -1,8 +1,5 @@
 import type { Socket } from 'node:net';
-import type { Principal } from './domain.js';
 import { EscrowError, PROBLEM_CONTENT_TYPE, toProblem } from './errors.js';
-import type { Gateway } from './gateway.js';
-import type { SlotOwner } from './in-flight.js';
 import type { Logger } from './log.js';
 import type { Metrics } from './metrics.js';
 
@@ -21,19 +18,6 @@ const LIMIT_OF_CODE: Partial<Record<EscrowError['code'], LimitName>> = {
 export function countLimit(metrics: Metrics, error: EscrowError): void {
   const limit = LIMIT_OF_CODE[error.code];
   if (limit) metrics.limitsExceeded.inc({ limit });
-}
-
-/**
- * Admit one more request for `principal`, or refuse it with 429 when `proxy.maxConcurrentPerPrincipal` are
- * already in flight. The slot is given back once, when `owner` (the response or the upgraded socket) closes.
- */
-export function admitPrincipal(gw: Gateway, principal: Principal, owner: SlotOwner): void {
-  gw.inFlight.admit(principal, owner);
-}
-
-/** Requests in flight for every principal (for tests and debugging; never exported as a metric label). */
-export function inFlightCount(gw: Gateway): number {
-  return gw.inFlight.total;
 }
 
 const STATUS_TEXT: Record<number, string> = {

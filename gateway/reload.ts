@@ -1,6 +1,6 @@
 import { createAdapter } from '../adapters/registry.js';
 import type { Adapter } from '../adapters/types.js';
-import { type RunningGateway, registeringResolver } from './app.js';
+import { circuitMetrics, type RunningGateway, registeringResolver } from './app.js';
 import { type LoadedConfig, loadConfig } from './config/load.js';
 import type { Config } from './config/schema.js';
 import { EscrowError } from './errors.js';
@@ -113,7 +113,7 @@ export async function reloadConfig(
   const next = new Map<string, TargetRuntime>();
   for (const config of loaded.config.targets) {
     const previous = gw.targets.get(config.name);
-    const options = { tokenHeaders: gw.identity.tokenHeaders, metrics: gw.metrics, previous };
+    const options = { tokenHeaders: gw.identity.tokenHeaders, onCircuitState: circuitMetrics(gw.metrics), previous };
     next.set(config.name, buildTargetRuntime(config, adapters.get(config.name)!, options));
   }
   const replaced = gw.targets.replace(next);

@@ -6,8 +6,7 @@ import type { RunningGateway } from './app.js';
 import { resolveSecretRef } from './config/secret-ref.js';
 import { EscrowError, PROBLEM_CONTENT_TYPE, toProblem } from './errors.js';
 import { clientErrorHandler } from './limits.js';
-import { handleRequest } from './pipeline/index.js';
-import { handleUpgrade } from './pipeline/lib/upgrade.js';
+import { handleRequest, handleUpgrade } from './pipeline/index.js';
 
 export interface Listeners {
   readonly proxy: Server;

@@ -2,9 +2,8 @@ import type { Pool } from 'undici';
 import type { Adapter } from '../adapters/types.js';
 import type { TargetConfig } from './config/schema.js';
 import { type PathOptions, STRICT_PATHS } from './http/canonical.js';
-import type { Metrics } from './metrics.js';
 import type { TargetFacts } from './policy/types.js';
-import { CIRCUIT_GAUGE, CircuitBreaker } from './proxy/breaker.js';
+import { CircuitBreaker, type CircuitState } from './proxy/breaker.js';
 import { createUpstreamPool } from './proxy/forward.js';
 import { UpstreamSlots } from './proxy/slots.js';
 
@@ -33,7 +32,8 @@ export interface TargetRuntime {
 export interface TargetRuntimeOptions {
   /** Headers that carry a workload token for every target (the identity issuers'). */
   readonly tokenHeaders: readonly string[];
-  readonly metrics: Metrics;
+  /** Every change of a target's circuit state (the gateway's metrics). */
+  readonly onCircuitState: (target: string, state: CircuitState) => void;
   /** The target's runtime before a reload: what still fits the new config is carried over. */
   readonly previous?: TargetRuntime | undefined;
 }
@@ -55,18 +55,15 @@ function breakerFits(previous: TargetRuntime, config: TargetConfig): boolean {
   return previous.config.upstream === config.upstream && same(previous.config.circuitBreaker, config.circuitBreaker);
 }
 
-function createBreaker(config: TargetConfig, metrics: Metrics): CircuitBreaker | null {
+function createBreaker(config: TargetConfig, onCircuitState: TargetRuntimeOptions['onCircuitState']) {
   const options = config.circuitBreaker;
   if (!options) return null;
   const target = config.name;
-  metrics.circuitState.set({ target }, CIRCUIT_GAUGE.closed);
+  onCircuitState(target, 'closed');
   return new CircuitBreaker({
     failureThreshold: options.failureThreshold,
     coolDownMs: options.coolDownMs,
-    onState: (state) => {
-      metrics.circuitState.set({ target }, CIRCUIT_GAUGE[state]);
-      if (state === 'open') metrics.circuitOpens.inc({ target });
-    },
+    onState: (state) => onCircuitState(target, state),
   });
 }
 
@@ -91,7 +88,7 @@ export function buildTargetRuntime(config: TargetConfig, adapter: Adapter, o: Ta
             maxQueued: config.pool.maxQueued,
             timeoutMs: config.pool.queueTimeoutMs,
           }),
-    breaker: previous && breakerFits(previous, config) ? previous.breaker : createBreaker(config, o.metrics),
+    breaker: previous && breakerFits(previous, config) ? previous.breaker : createBreaker(config, o.onCircuitState),
     basePath: url.pathname.replace(/\/+$/, ''),
     origin: url.origin,
     facts: { name: config.name, attributes: config.attributes },

@@ -12,8 +12,8 @@ import type { Gateway } from './gateway.js';
 import { checkRequestHeaders } from './http/headers.js';
 import { readJson, sendJson } from './http/respond.js';
 import type { Route } from './http/route.js';
-import { authorize, clientIp } from './pipeline/authorize.js';
 import { identify } from './pipeline/identify.js';
+import { authorize, clientIp } from './pipeline/lib/decide.js';
 import { principalHash, taskView } from './tasks/model.js';
 
 const chainOf = (task: Task) => ({ id: task.id, chain: [...task.ancestors, task.id], intent: task.intent });

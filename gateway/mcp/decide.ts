@@ -1,6 +1,6 @@
 import { type Decision, type McpAction, type Principal, principalRef, type Task } from '../domain.js';
 import type { Gateway } from '../gateway.js';
-import { authorize } from '../pipeline/authorize.js';
+import { authorize } from '../pipeline/lib/decide.js';
 import type { McpFacts } from '../policy/types.js';
 import type { TargetRuntime } from '../targets.js';
 import type { McpTargetConfig } from './config.js';

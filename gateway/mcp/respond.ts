@@ -1,5 +1,5 @@
 import { EscrowError } from '../errors.js';
-import type { ResponseFilter } from '../pipeline/forward.js';
+import type { ResponseFilter } from '../pipeline/scrub.js';
 import { principalHash } from '../tasks/model.js';
 import type { McpExchange } from './exchange.js';
 import type { ItemCheck, ListRouting } from './filter.js';

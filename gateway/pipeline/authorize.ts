@@ -1,61 +1,28 @@
-import { performance } from 'node:perf_hooks';
-import type { Action, Decision, Principal, Task } from '../domain.js';
-import { EscrowError } from '../errors.js';
+import type { IncomingMessage } from 'node:http';
+import type { Decision } from '../domain.js';
 import type { Gateway } from '../gateway.js';
-import type { McpFacts, TargetFacts, TaskFacts } from '../policy/types.js';
+import { queryKeys } from '../http/route.js';
+import type { Admission } from './admission.js';
+import type { Ask } from './exchange.js';
+import { authorize, clientIp, requireAllow } from './lib/decide.js';
 
-export interface AuthorizeInput {
-  readonly principal: Principal;
-  readonly action: Action;
-  readonly target: TargetFacts;
-  readonly method: string;
-  readonly path: string;
-  readonly queryKeys: readonly string[];
-  readonly task?: Task;
-  readonly clientIp: string;
-  /** The database a `protocol: postgres` connection asks for (Cedar `context.database`). */
-  readonly database?: string;
-  /** One JSON-RPC call of an MCP target (gateway/mcp/). */
-  readonly mcp?: McpFacts;
-}
-
-export function taskFacts(task: Task, now: number): TaskFacts {
-  return {
-    id: task.id,
-    intent: task.intent,
-    ageSeconds: Math.max(0, Math.floor((now - task.openedAt) / 1000)),
-    depth: task.depth,
-    targets: task.targets,
-  };
-}
-
-/** Normalise a socket address for Cedar's `ipaddr` (IPv4-mapped IPv6 becomes IPv4). */
-export function clientIp(address: string | undefined): string {
-  if (!address) return '0.0.0.0';
-  return address.startsWith('::ffff:') ? address.slice(7) : address;
-}
-
-/** Stage 4: one Cedar decision. The engine denies on any evaluation error; a deny throws 403 with its id. */
-export function authorize(gw: Gateway, input: AuthorizeInput): Decision {
-  const now = gw.now();
-  const started = performance.now();
-  const decision = gw.policy.authorize({
-    principal: input.principal,
-    action: input.action,
-    target: input.target,
-    request: { method: input.method, path: input.path, queryKeys: input.queryKeys },
-    ...(input.task ? { task: taskFacts(input.task, now) } : {}),
-    clientIp: input.clientIp,
-    ...(input.database !== undefined ? { database: { name: input.database } } : {}),
-    ...(input.mcp ? { mcp: input.mcp } : {}),
-    now,
-  });
-  gw.metrics.policyEvaluation.observe((performance.now() - started) / 1000);
-  return decision;
-}
-
-export function requireAllow(decision: Decision): void {
-  if (decision.decision !== 'allow') {
-    throw new EscrowError('policy_denied', 'the policy does not allow this request', { decisionId: decision.id });
-  }
+/**
+ * Stage 4: Cedar decides the exact request (an MCP request: each of its JSON-RPC calls) for this principal and task.
+ * Anything but an allow throws 403 with the decision's id.
+ */
+export async function authorizeAsk(gw: Gateway, req: IncomingMessage, ask: Ask, into: Admission): Promise<Decision> {
+  into.decision = ask.mcp
+    ? await ask.mcp.authorize(into)
+    : authorize(gw, {
+        principal: into.principal!,
+        action: ask.action,
+        target: ask.target.facts,
+        method: req.method ?? 'GET',
+        path: ask.path,
+        queryKeys: queryKeys(ask.query),
+        ...(into.task ? { task: into.task } : {}),
+        clientIp: clientIp(req.socket.remoteAddress),
+      });
+  requireAllow(into.decision);
+  return into.decision;
 }

@@ -1,8 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
-import { pipeline, type Transform, type Writable } from 'node:stream';
-import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
 import { EscrowError } from '../errors.js';
 import type { Gateway } from '../gateway.js';
 import { responseHeaders } from '../http/headers.js';
@@ -11,100 +9,14 @@ import { type ForwardRequest, forward, upstreamError } from '../proxy/forward.js
 import { StreamScrubber } from '../scrub/stream.js';
 import type { TargetRuntime } from '../targets.js';
 import { ScrubSink } from './lib/scrub-sink.js';
-import { finishResponseHeaders } from './scrub.js';
+import { bodySink, finishResponseHeaders, type ResponseHook } from './scrub.js';
 
-/** A protocol's look at the answer before it is scrubbed (MCP filters list answers: gateway/mcp/respond.ts). */
-export interface ResponseHook {
-  responseFilter(head: { status: number; headers: Record<string, string | string[]> }): ResponseFilter | undefined;
-}
-
-export interface ResponseFilter {
-  readonly transform: Transform;
-  /** Send the head only with the first bytes the filter lets through (it may still refuse the answer with a 502). */
-  readonly holdHead: boolean;
-}
+const isAuditFailure = (error: unknown) => error instanceof EscrowError && error.code === 'audit_unavailable';
 
 export interface ForwardOutcome {
   status?: number;
   dispatchedAt?: number;
   upstreamErrorKind?: string;
-}
-
-const DECODERS: Record<string, () => Writable & NodeJS.ReadableStream> = {
-  gzip: createGunzip,
-  'x-gzip': createGunzip,
-  deflate: createInflate,
-  br: createBrotliDecompress,
-};
-
-/** The decompressed-size bound when a target sets no `limits.maxResponseBytes` (docs/configuration.md). */
-export const DEFAULT_MAX_DECODED_BYTES = 64 * 1024 * 1024;
-
-const isAuditFailure = (error: unknown) => error instanceof EscrowError && error.code === 'audit_unavailable';
-
-/** A body's Content-Length as a number, when the upstream gave a plain one. */
-function lengthOf(headers: Record<string, string | string[]>): number | undefined {
-  const length = headers['content-length'];
-  return typeof length === 'string' && /^\d+$/.test(length) ? Number(length) : undefined;
-}
-
-/**
- * Where the body goes: a ScrubSink writing into `res`. An encoded body is decoded first so it can be scrubbed
- * (no gzip bypass), sent identity-encoded, bounded by `maxResponseBytes` once decoded (a 300 KB bomb must not
- * become 300 MB for the agent), and its head is sent with the first released bytes, so a body that is refused
- * before then still gets a 502 problem. Unknown encodings fail. A protocol's `filter` (MCP) sees the decoded body
- * before the scrubber, also with a lazily sent head. The `onError` hook sees a decoded or filtered body's failure.
- * Whatever the encoding, the answer ends only after `onFinal` resolves (the audit log's group commit).
- */
-function bodySink(
-  gw: Gateway,
-  res: ServerResponse,
-  target: TargetRuntime,
-  head: { status: number; headers: Record<string, string | string[]> },
-  onError: (error: Error) => void,
-  onFinal: (() => Promise<void>) | undefined,
-  filter: ResponseFilter | undefined,
-): { writable: Writable; done?: Promise<void> } {
-  const { headers } = head;
-  const encoding = String(headers['content-encoding'] ?? 'identity')
-    .toLowerCase()
-    .trim();
-  const contentType = String(headers['content-type'] ?? '').toLowerCase();
-  const options = {
-    scrubber: new StreamScrubber(gw.secrets.index, { sse: contentType.startsWith('text/event-stream') }),
-    flushAfterMs: target.config.scrub.flushAfterMs,
-    ...(onFinal ? { onFinal } : {}),
-  };
-  if (encoding === 'identity' && filter === undefined) {
-    res.writeHead(head.status, headers);
-    const contentLength = lengthOf(headers);
-    return { writable: new ScrubSink(res, contentLength === undefined ? options : { ...options, contentLength }) };
-  }
-  const decoder = encoding === 'identity' ? undefined : DECODERS[encoding];
-  if (encoding !== 'identity' && !decoder) {
-    throw new EscrowError('upstream_error', 'the upstream used a content encoding Escrow cannot scrub');
-  }
-  delete headers['content-length'];
-  if (decoder) delete headers['content-encoding'];
-  const holdHead = decoder !== undefined || filter?.holdHead === true;
-  if (!holdHead) res.writeHead(head.status, headers).flushHeaders(); // a stream the agent should see open now
-  const sink = new ScrubSink(res, {
-    ...options,
-    ...(decoder ? { maxBytes: target.config.limits.maxResponseBytes ?? DEFAULT_MAX_DECODED_BYTES } : {}),
-    ...(holdHead ? { head: () => res.writeHead(head.status, headers) } : {}),
-    onRefused: onError,
-  });
-  const stages: Writable[] = [...(decoder ? [decoder()] : []), ...(filter ? [filter.transform] : [])];
-  // undici is done once the first stage took the last upstream byte; the response is done when the sink is.
-  const done = new Promise<void>((resolve, reject) =>
-    pipeline([...stages, sink] as unknown as [NodeJS.ReadableStream, Writable], (error) => {
-      if (!error) return resolve();
-      onError(error);
-      reject(error);
-    }),
-  );
-  done.catch(() => {}); // also awaited by forwardAndScrub, unless undici failed first
-  return { writable: stages[0]!, done };
 }
 
 /**

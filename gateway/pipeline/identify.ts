@@ -4,7 +4,7 @@ import type { Principal } from '../domain.js';
 import { EscrowError } from '../errors.js';
 import type { Gateway } from '../gateway.js';
 import type { IdentityInput } from '../identity/types.js';
-import { clientIp } from './authorize.js';
+import { clientIp } from './lib/decide.js';
 
 /**
  * Stage 2: the caller's verified workload identity. Failures are counted by reason and audited, then rethrown (or,

@@ -6,7 +6,7 @@ import { EscrowError, toEscrowError } from '../errors.js';
 import type { Gateway } from '../gateway.js';
 import { randomId } from '../ids.js';
 import { countLimit } from '../limits.js';
-import { clientIp } from '../pipeline/authorize.js';
+import { clientIp } from '../pipeline/lib/decide.js';
 import { admitConnection, type ConnectionAdmission } from './admission.js';
 import { isLoopback } from './config.js';
 import type { ListenerContext } from './listener.js';
