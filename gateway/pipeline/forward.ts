@@ -20,8 +20,9 @@ export interface ForwardOutcome {
 }
 
 /**
- * Stages 7 and 8: forward with undici (streaming both ways) and scrub the answer on its way back. `onFinal` is
- * awaited before the answer's last byte goes out (the request's audit event); if it rejects, the answer is cut.
+ * Stage 7: forward with undici (streaming both ways), asking the target's circuit breaker first; the answer goes
+ * back through stage 8 (pipeline/scrub.ts) as it streams. `onFinal` is awaited before the answer's last byte goes
+ * out (the request's audit event); if it rejects, the answer is cut.
  */
 export async function forwardAndScrub(
   gw: Gateway,
