@@ -20,7 +20,7 @@ import { LeaseService } from './leases/service.js';
 import type { Logger } from './log.js';
 import { createMcpRuntime } from './mcp/runtime.js';
 import { createMetrics, type Metrics } from './metrics.js';
-import { createPolicyEngine } from './policy/engine.js';
+import { createPolicyEngine, type LoadedPolicyEngine } from './policy/engine.js';
 import { createPostgresListeners, type PostgresListener } from './postgres/index.js';
 import { CIRCUIT_GAUGE, type CircuitState } from './proxy/breaker.js';
 import { SecretRegistry } from './scrub/registry.js';
@@ -35,6 +35,8 @@ export interface RunningGateway extends Gateway {
   readonly baseDir: string;
   /** The targets' current snapshot; a reload swaps it (gateway/reload.ts). */
   readonly targets: TargetTable;
+  /** The policy engine, with the reload a SIGHUP asks of it. */
+  readonly policy: LoadedPolicyEngine;
   /** One listener per `protocol: postgres` target (started by gateway/server.ts, stopped by `close`). */
   readonly postgres: readonly PostgresListener[];
   /** The admin listener's credential check (admin-auth.ts), built at start so a bad `admin.token` stops it. */

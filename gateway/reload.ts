@@ -103,8 +103,7 @@ export async function reloadConfig(
     const reason = rejectReason(error, 'invalid_credential');
     return { outcome: 'rejected', reason, message: (error as Error).message };
   }
-  const policy = gw.policy as { reload?: () => Promise<boolean> };
-  if (policy.reload && !(await policy.reload())) {
+  if (!(await gw.policy.reload())) {
     const message = 'policies do not validate (the last good set stays enforced)';
     return { outcome: 'rejected', reason: 'invalid_policy', message };
   }
