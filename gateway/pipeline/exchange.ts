@@ -25,9 +25,8 @@ export interface Exchange extends Admission {
   /** Set when the task's close, expiry or a kill switch cut this request in flight. */
   cut?: CutReason;
   target?: TargetRuntime;
-  /** The upstream path (what policy sees, byte for byte what is sent) and the query string. */
+  /** The upstream path, for the audit event (the request's is in its Ask). */
   path?: string;
-  query?: string;
   error?: EscrowError;
   /** The upstream's status (a WebSocket's 101 or its refusal) and timings. */
   forward: ForwardOutcome;

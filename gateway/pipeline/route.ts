@@ -6,7 +6,7 @@ import type { Gateway } from '../gateway.js';
 import { checkRequestHeaders } from '../http/headers.js';
 import { parseRoute, type Route } from '../http/route.js';
 import { pathOptions, type TargetRuntime, upstreamPath } from '../targets.js';
-import type { Exchange } from './exchange.js';
+import type { Ask, Exchange } from './exchange.js';
 
 /** Stage 1: `/<target>/<rest>` under strict path normalisation (gateway/http/route.ts), before any token is read. */
 export function parseRequestRoute(gw: Gateway, req: IncomingMessage): Route {
@@ -19,15 +19,15 @@ function methodAction(method: string | undefined): Action {
   return action;
 }
 
+/** From here on the exchange is recorded (stage 9 records whatever reached a target); nothing passes without audit. */
 function enter(gw: Gateway, ex: Exchange, target: TargetRuntime, route: Route): void {
   ex.target = target;
   ex.path = upstreamPath(target, route.rest);
-  ex.query = route.query;
   requireAudit(gw.audit);
 }
 
 /** Stage 1 for a plain request: the target (a postgres target is reached on its own listener, never over HTTP). */
-export function routeRequest(gw: Gateway, req: IncomingMessage, route: Route, ex: Exchange) {
+export function routeRequest(gw: Gateway, req: IncomingMessage, route: Route, ex: Exchange): Ask {
   const target = gw.targets.get(route.target);
   if (!target || target.config.protocol === 'postgres') throw new EscrowError('unknown_target', 'no such target');
   enter(gw, ex, target, route);
@@ -40,7 +40,7 @@ export function routeRequest(gw: Gateway, req: IncomingMessage, route: Route, ex
  * Stage 1 for a WebSocket upgrade: only `GET` + `Upgrade: websocket` to a target with `websocket: true`, authorized
  * as `connect`. Escrow's own API is never upgraded.
  */
-export function routeUpgrade(gw: Gateway, req: IncomingMessage, ex: Exchange) {
+export function routeUpgrade(gw: Gateway, req: IncomingMessage, ex: Exchange): Ask {
   const route = parseRequestRoute(gw, req);
   const target = gw.targets.get(route.target);
   if (route.target === '_escrow' || (target && !target.config.websocket)) {
@@ -56,5 +56,5 @@ export function routeUpgrade(gw: Gateway, req: IncomingMessage, ex: Exchange) {
     });
   }
   checkRequestHeaders(req);
-  return { target, action: 'connect' as const, path: ex.path!, query: route.query };
+  return { target, action: 'connect', path: ex.path!, query: route.query };
 }
