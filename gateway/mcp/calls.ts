@@ -55,6 +55,14 @@ const NAMED: Record<string, { action: McpAction; name: 'name' | 'uri'; args: boo
   'resources/unsubscribe': { action: 'readResource', name: 'uri', args: false },
 };
 
+/** Every method Escrow knows how to authorize: the bounded set of the `method` metric label (metrics.ts). */
+export const KNOWN_METHODS: ReadonlySet<string> = new Set([
+  ...SESSION_METHODS,
+  ...Object.keys(LISTS),
+  ...Object.keys(NAMED),
+  'completion/complete',
+]);
+
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
