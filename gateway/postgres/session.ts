@@ -131,6 +131,7 @@ function recordOpened(gw: Gateway, ctx: ListenerContext, s: SessionStart): void 
     role: a.lease!.credential.fields.username,
     database: s.database,
     authMethod: a.authMethod,
+    ...(a.approvalId ? { approvalId: a.approvalId } : {}),
   });
 }
 
