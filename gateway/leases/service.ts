@@ -1,8 +1,9 @@
 import type { AuditLog } from '../audit/types.js';
-import { type CacheListener, ExpiringCache } from '../cache.js';
+import { type CacheListener, ExpiringCache, type Invalidation, type InvalidationScope } from '../cache.js';
 import { principalRef, type Task } from '../domain.js';
 import { EscrowError } from '../errors.js';
 import type { Logger } from '../log.js';
+import type { RetireReason } from '../metric-labels.js';
 import type { Metrics } from '../metrics.js';
 import type { Store } from '../store/types.js';
 import { isAmbient } from '../tasks/ambient.js';
@@ -18,10 +19,6 @@ export type { LeaseRequest } from './issue.js';
 export const LEASE_GRACE_MS = 5 * 60_000;
 const LOCK_TTL_MS = 15_000;
 const WAIT_STEP_MS = 20;
-
-/** Why a lease's credential is withdrawn by the lease service itself. */
-export const RETIRE_REASONS = ['renewed', 'superseded', 'task_closed', 'task_expired'] as const;
-export type RetireReason = (typeof RETIRE_REASONS)[number];
 
 export interface LeaseServiceOptions {
   readonly store: Store;
@@ -48,7 +45,7 @@ type Stored = LeaseRecord | 'unreadable' | null;
  * credential revoked. A lease is written only while its task has no tombstone (one atomic step in the store):
  * a credential issued while its task was being closed is revoked, never handed out.
  */
-export class LeaseService {
+export class LeaseService implements Invalidation {
   readonly #o: LeaseServiceOptions;
   readonly #now: () => number;
   readonly #inflight = new Map<string, Promise<LeaseRecord>>();
@@ -58,6 +55,16 @@ export class LeaseService {
     this.#o = options;
     this.#now = options.now ?? Date.now;
     this.cache = new ExpiringCache<LeaseRecord>(options.cacheSize ?? 10_000, this.#now, options.cacheListener);
+  }
+
+  invalidate(scope: InvalidationScope): void {
+    if (scope.kind === 'all') this.cache.clear();
+    else if (scope.kind === 'task') this.cache.deletePrefix(`${scope.taskId}:`);
+    else this.cache.delete(`${scope.taskId}:${scope.target}`);
+  }
+
+  setTrusted(trusted: boolean): void {
+    this.cache.setTrusted(trusted);
   }
 
   async acquire(req: LeaseRequest): Promise<LeaseRecord> {
