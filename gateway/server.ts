@@ -3,6 +3,7 @@ import { createServer as createTlsServer } from 'node:https';
 import type { Socket } from 'node:net';
 import { handleAdmin } from './admin.js';
 import type { RunningGateway } from './app.js';
+import { parseListen } from './config/listen.js';
 import { resolveSecretRef } from './config/secret-ref.js';
 import { EscrowError, PROBLEM_CONTENT_TYPE, toProblem } from './errors.js';
 import { clientErrorHandler } from './limits.js';
@@ -15,13 +16,6 @@ export interface Listeners {
   readonly admin: Server;
   /** Stop accepting, let in-flight requests finish up to `deadlineMs`, then close everything. */
   shutdown(deadlineMs?: number): Promise<void>;
-}
-
-export function parseListen(listen: string): { host: string; port: number } {
-  const at = listen.lastIndexOf(':');
-  if (at === -1) return { host: '127.0.0.1', port: Number(listen) };
-  const host = listen.slice(0, at).replace(/^\[|\]$/g, '') || '0.0.0.0';
-  return { host, port: Number(listen.slice(at + 1)) };
 }
 
 /** Listen on `address`; a failure names the config key and the address (`proxy.listen 127.0.0.1:8080: …`). */

@@ -13,9 +13,10 @@ import type { AuditEventInput, AuditFailMode, AuditLog } from './types.js';
 
 export { GENESIS, hashSecret, isHex64 } from './canonical.js';
 export { auditHash, auditTrace, auditVerify } from './cli.js';
+export { formatTrace } from './format.js';
 export { createSimpleAuditLog } from './log.js';
 export { looksLikeJwt } from './redact.js';
-export { formatTrace, traceSecret } from './trace.js';
+export { traceSecret } from './trace.js';
 export type * from './types.js';
 export { VERIFY_EXIT, verifyChain } from './verify.js';
 

@@ -76,3 +76,14 @@ export interface AuditLog {
   /** Ends the current aggregation window, writes everything queued, and stops. */
   close(): Promise<void>;
 }
+
+/**
+ * Where audit lines go. `write` gets one consecutive run of the writer's chain (`lines[i]` has seq `firstSeq + i`)
+ * and resolves once every line is accepted; it rejects if any was not. A sink writes a batch whole or not at all
+ * as far as readers can tell (see each sink), so a retry never duplicates or reorders what was written.
+ */
+export interface AuditSink {
+  /** Bounded label for metrics and health: `stdout`, `stderr`, `file` or `redis` (never a path). */
+  readonly name: 'stdout' | 'stderr' | 'file' | 'redis';
+  write(lines: readonly string[], firstSeq: number): Promise<void>;
+}

@@ -9,7 +9,7 @@ import { countLimit } from '../limits.js';
 import { clientIp } from '../stages/authorize.js';
 import { admitConnection, type ConnectionAdmission } from './admission.js';
 import { isLoopback } from './config.js';
-import type { ListenerContext } from './listener.js';
+import type { ListenerContext } from './context.js';
 import { errorFor, negotiateProtocolVersion } from './messages.js';
 import { outcomeOf } from './metrics.js';
 import { runSession } from './session.js';

@@ -6,7 +6,7 @@ import type { Gateway } from '../gateway.js';
 import type { TargetRuntime } from '../targets.js';
 import type { ConnectionAdmission } from './admission.js';
 import { postgresAddress } from './config.js';
-import type { ListenerContext } from './listener.js';
+import type { ListenerContext } from './context.js';
 import { authentication, backendKeyData, errorFor, readyForQuery } from './messages.js';
 import { type RelayEnd, relay } from './relay.js';
 import type { LiveSession } from './sessions.js';
