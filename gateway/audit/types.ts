@@ -69,7 +69,7 @@ export interface AuditLog {
   fingerprint(secret: string): string;
   /** False while a required sink is failing (lease issuance must then be refused unless failMode=open). */
   readonly healthy: boolean;
-  /** How the pipeline must treat `healthy=false` (absent: `closed`). See `auditPermitsIssuance`. */
+  /** How the pipeline must treat `healthy=false` (absent: `closed`). See `auditState` (fail-mode.ts). */
   readonly failMode?: AuditFailMode;
   /** Resolves once every queued event is written (or has failed). */
   flush(): Promise<void>;

@@ -1,3 +1,4 @@
+import { requireAudit } from '../audit/fail-mode.js';
 import type { AuditLog } from '../audit/types.js';
 import { type CacheListener, ExpiringCache, type Invalidation, type InvalidationScope } from '../cache.js';
 import { principalRef, type Task } from '../domain.js';
@@ -24,7 +25,8 @@ export interface LeaseServiceOptions {
   readonly store: Store;
   readonly cipher: LeaseCipher;
   readonly audit: AuditLog;
-  readonly auditFailMode: 'closed' | 'open';
+  /** @deprecated Ignored: the audit log's own `failMode` decides (gateway/audit/fail-mode.ts). */
+  readonly auditFailMode?: 'closed' | 'open';
   readonly metrics: Metrics;
   readonly now?: () => number;
   readonly cacheSize?: number;
@@ -123,9 +125,7 @@ export class LeaseService implements Invalidation {
     // Re-read under the lock: another replica may have issued between our read and our lock.
     const current = await this.#read(req.task.id, req.target);
     if (this.#usable(current, req.task)) return current;
-    if (!this.#o.audit.healthy && this.#o.auditFailMode === 'closed') {
-      throw new EscrowError('audit_unavailable', 'the audit sink is unavailable: no new credentials are issued');
-    }
+    requireAudit(this.#o.audit, 'no new credentials are issued');
     const fence = isAmbient(req.task.id) ? await this.#enterAmbient(req.task) : '';
     const now = this.#now();
     const lease = await issueLease(req, now, (secret) => this.#o.audit.fingerprint(secret));
