@@ -1,4 +1,4 @@
-import type { PrincipalRef } from '../domain.js';
+import type { PrincipalRef, TaskRef } from '../domain.js';
 
 export type AuditEventName =
   | 'task.opened'
@@ -33,7 +33,7 @@ export interface AuditEventInput {
   readonly policies?: readonly string[];
   readonly principal?: PrincipalRef;
   /** The task and its ancestors, root first. */
-  readonly task?: { readonly id: string; readonly chain: readonly string[]; readonly intent?: string };
+  readonly task?: TaskRef & { readonly intent?: string };
   readonly target?: string;
   readonly leaseId?: string;
   /** HMAC-SHA256 of the secret under the audit key (`AuditLog.fingerprint`). */

@@ -2,7 +2,7 @@ import type { Adapter } from '../../adapters/types.js';
 import type { AuditLog } from '../audit/types.js';
 import type { Invalidation, InvalidationScope } from '../cache.js';
 import type { LiveConnections } from '../connections.js';
-import type { Task } from '../domain.js';
+import { type Task, taskRef } from '../domain.js';
 import type { Logger } from '../log.js';
 import type { RetireReason, RevocationReason } from '../metric-labels.js';
 import type { Metrics } from '../metrics.js';
@@ -158,8 +158,9 @@ export class Revoker {
       leaseId: lease.id,
       target: lease.target,
       secretFingerprint: lease.fingerprint,
-      ...(task ? { principal: task.principal, task: { id: task.id, chain: [...task.ancestors, task.id] } } : {}),
-      ...(task ? {} : { task: { id: lease.taskId, chain: [lease.taskId] } }),
+      ...(task ? { principal: task.principal } : {}),
+      // A lease whose task record is gone is named by its task id alone.
+      task: taskRef(task ?? { id: lease.taskId, ancestors: [] }),
     });
     const adapter = this.#o.adapterFor(lease.target);
     if (!adapter?.revoke) return Promise.resolve(true);

@@ -1,7 +1,7 @@
 import { requireAudit } from '../audit/fail-mode.js';
 import type { AuditLog } from '../audit/types.js';
 import { type CacheListener, ExpiringCache, type Invalidation, type InvalidationScope } from '../cache.js';
-import { principalRef, type Task } from '../domain.js';
+import { principalRef, type Task, taskRef } from '../domain.js';
 import { EscrowError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { RetireReason } from '../metric-labels.js';
@@ -187,7 +187,7 @@ export class LeaseService implements Invalidation {
       requestId: req.requestId,
       decisionId: req.decisionId,
       principal: principalRef(req.principal),
-      task: { id: req.task.id, chain: [...req.task.ancestors, req.task.id], intent: req.task.intent },
+      task: { ...taskRef(req.task), intent: req.task.intent },
       target: req.target,
       leaseId: lease.id,
       secretFingerprint: lease.fingerprint,

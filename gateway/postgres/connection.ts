@@ -1,7 +1,7 @@
 import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { Duplex } from 'node:stream';
-import { principalRef } from '../domain.js';
+import { principalRef, taskRef } from '../domain.js';
 import { EscrowError, toEscrowError } from '../errors.js';
 import type { Gateway } from '../gateway.js';
 import { clientIp } from '../http/address.js';
@@ -37,7 +37,7 @@ function recordRefusal(gw: Gateway, ctx: ListenerContext, a: ConnectionAdmission
     ...(a.decision ? { decisionId: a.decision.id, policies: a.decision.policies } : {}),
     decision: 'deny',
     ...(a.principal ? { principal: principalRef(a.principal) } : {}),
-    ...(a.task ? { task: { id: a.task.id, chain: [...a.task.ancestors, a.task.id] } } : {}),
+    ...(a.task ? { task: taskRef(a.task) } : {}),
     target,
     reason: error.reason ?? error.code,
   });

@@ -1,6 +1,6 @@
 import { randomInt } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import { principalRef } from '../domain.js';
+import { principalRef, taskRef } from '../domain.js';
 import { EscrowError } from '../errors.js';
 import type { Gateway } from '../gateway.js';
 import type { TargetRuntime } from '../targets.js';
@@ -124,7 +124,7 @@ function recordOpened(gw: Gateway, ctx: ListenerContext, s: SessionStart): void 
     decision: 'allow',
     policies: a.decision!.policies,
     principal: principalRef(a.principal!),
-    task: { id: a.task!.id, chain: [...a.task!.ancestors, a.task!.id] },
+    task: taskRef(a.task!),
     target,
     leaseId: a.lease!.id,
     secretFingerprint: a.lease!.fingerprint,
@@ -152,7 +152,7 @@ function recordClosed(
     event: 'connection.closed',
     requestId: a.requestId,
     principal: principalRef(a.principal!),
-    task: { id: a.task!.id, chain: [...a.task!.ancestors, a.task!.id] },
+    task: taskRef(a.task!),
     target,
     leaseId: a.lease!.id,
     reason: why,

@@ -1,7 +1,7 @@
 import { ExpiringCache, type Invalidation, type InvalidationScope } from '../cache.js';
 import { formatIssues } from '../config/issues.js';
 import type { Config } from '../config/schema.js';
-import { type Decision, type Principal, principalRef, samePrincipal, type Task } from '../domain.js';
+import { type Decision, type Principal, principalRef, samePrincipal, type Task, taskRef } from '../domain.js';
 import { EscrowError } from '../errors.js';
 import { RETAIN_MS } from '../leases/closing.js';
 import type { Store } from '../store/types.js';
@@ -98,7 +98,7 @@ export class TaskService implements Invalidation {
       intent: input.intent,
       targets: input.targets,
       ...(parent ? { parent: parent.id } : {}),
-      ancestors: parent ? [...parent.ancestors, parent.id] : [],
+      ancestors: parent ? taskRef(parent).chain : [],
       depth: draft.depth,
       openedAt: now,
       expiresAt,
