@@ -6,7 +6,7 @@ import {
   requireParentApproved,
   taskStatus,
 } from './approvals/index.js';
-import { type Decision, type PrincipalRef, principalRef, samePrincipal, type Task } from './domain.js';
+import { type Decision, type PrincipalRef, principalRef, samePrincipal, type Task, taskRef } from './domain.js';
 import { EscrowError } from './errors.js';
 import type { Gateway } from './gateway.js';
 import { checkRequestHeaders } from './http/headers.js';
@@ -16,7 +16,7 @@ import { authorize, clientIp } from './stages/authorize.js';
 import { identify } from './stages/identify.js';
 import { principalHash, taskView } from './tasks/model.js';
 
-const chainOf = (task: Task) => ({ id: task.id, chain: [...task.ancestors, task.id], intent: task.intent });
+const chainOf = (task: Task) => ({ ...taskRef(task), intent: task.intent });
 
 /**
  * Escrow's own API: `POST /_escrow/tasks`, `GET|DELETE /_escrow/tasks/<id>`, and `/_escrow/approvals`

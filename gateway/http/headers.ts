@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { EscrowError } from '../errors.js';
+import { unmapIPv4 } from './address.js';
 
 /** RFC 9110 §7.6.1 hop-by-hop headers, plus the legacy and proxy ones: never forwarded in either direction. */
 const HOP_BY_HOP = new Set([
@@ -70,8 +71,7 @@ export function upstreamHeaders(req: IncomingMessage, policy: RequestHeaderPolic
   }
   out['accept-encoding'] = 'identity';
   if (policy.forwarded) {
-    const address = req.socket.remoteAddress ?? '';
-    out['x-forwarded-for'] = address.startsWith('::ffff:') ? address.slice(7) : address;
+    out['x-forwarded-for'] = unmapIPv4(req.socket.remoteAddress ?? '');
     out['x-forwarded-proto'] = (req.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http';
   }
   return out;

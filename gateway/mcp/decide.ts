@@ -1,4 +1,4 @@
-import { type Decision, type McpAction, type Principal, principalRef, type Task } from '../domain.js';
+import { type Decision, type McpAction, type Principal, principalRef, type Task, taskRef } from '../domain.js';
 import type { Gateway } from '../gateway.js';
 import type { McpFacts } from '../policy/types.js';
 import { authorize } from '../stages/authorize.js';
@@ -101,7 +101,7 @@ export function recordCall(
     decision: decision.decision,
     policies: decision.policies,
     principal: principalRef(asker.principal),
-    ...(task ? { task: { id: task.id, chain: [...task.ancestors, task.id] } } : {}),
+    ...(task ? { task: taskRef(task) } : {}),
     target: target.config.name,
     action: call.action,
     mcp: {
