@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { RunningGateway } from './app.js';
+import { taskRef } from './domain.js';
 import { EscrowError } from './errors.js';
 import { sendJson } from './http/respond.js';
 import { leaseView } from './leases/record.js';
@@ -65,7 +66,7 @@ export async function handleAdminTasks(
     event: 'task.closed',
     reason: 'admin',
     principal: task.principal,
-    task: { id: task.id, chain: [...task.ancestors, task.id], intent: task.intent },
+    task: { ...taskRef(task), intent: task.intent },
     leasesRevoked: leases,
   });
   gw.log.warn({ taskId: task.id, leases }, 'task closed by an operator');

@@ -3,6 +3,7 @@ import type { AdminAuth } from './admin-auth.js';
 import { handleAdminTasks } from './admin-tasks.js';
 import type { RunningGateway } from './app.js';
 import { handleAdminApprovals } from './approvals/index.js';
+import { auditState } from './audit/fail-mode.js';
 import { EscrowError, toEscrowError } from './errors.js';
 import { sendJson, sendProblem } from './http/respond.js';
 
@@ -18,9 +19,8 @@ async function readiness(gw: RunningGateway) {
   }
   checks.revocations = gw.state.subscribed ? 'ok' : 'down';
   if (!gw.state.subscribed) ready = false;
-  const auditOk = gw.audit.healthy;
-  checks.audit = auditOk ? 'ok' : gw.config.audit.failMode === 'open' ? 'degraded' : 'unavailable';
-  if (!auditOk && gw.config.audit.failMode === 'closed') ready = false;
+  checks.audit = auditState(gw.audit);
+  if (checks.audit === 'unavailable') ready = false;
   // An issuer whose keys never loaded (or are past jwksMaxStaleSeconds) gets every token refused: a replica that
   // cannot verify its agents must not take their traffic (a new replica whose egress to the issuer is broken).
   const unusable = gw.identity.keyStates({ retry: true }).filter((k) => k.state !== 'ok');

@@ -4,6 +4,21 @@ export interface CacheListener<V> {
   removed(value: V): void;
 }
 
+/** What a revocation notice names: everything, one task's entries, or one lease of a task. */
+export type InvalidationScope =
+  | { readonly kind: 'all' }
+  | { readonly kind: 'task'; readonly taskId: string }
+  | { readonly kind: 'lease'; readonly taskId: string; readonly target: string };
+
+/**
+ * What the revoker asks of a service that caches tasks or leases: drop what a notice names, and stop trusting
+ * the cache while notices may be missed. The revoker never reaches into the cache itself.
+ */
+export interface Invalidation {
+  invalidate(scope: InvalidationScope): void;
+  setTrusted(trusted: boolean): void;
+}
+
 /**
  * A bounded in-process cache whose entries die at their own expiry, and which is trusted only while the
  * cross-replica revocation subscription is healthy: while it is down, `get` misses and callers go to the

@@ -1,9 +1,9 @@
 import type { Task } from './domain.js';
 import type { LeaseRecord } from './leases/record.js';
 
-/** Why a live connection was cut (the `reason` label of `escrow_connections_cut_total`). */
-export const CUT_REASONS = ['task_closed', 'expired', 'revoked'] as const;
-export type CutReason = (typeof CUT_REASONS)[number];
+import type { CutReason } from './metric-labels.js';
+
+export type { CutReason };
 
 interface Entry {
   readonly cut: (reason: CutReason) => void;

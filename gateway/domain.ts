@@ -87,6 +87,17 @@ export interface Task {
   readonly approval?: string;
 }
 
+/** A task as the audit trail names it: its id and its chain of task ids, from the root down to itself. */
+export interface TaskRef {
+  readonly id: string;
+  readonly chain: readonly string[];
+}
+
+/** The one place a task's chain is spelled: its ancestors, then itself (a child's ancestors are its parent's chain). */
+export function taskRef(task: Pick<Task, 'id' | 'ancestors'>): TaskRef {
+  return { id: task.id, chain: [...task.ancestors, task.id] };
+}
+
 export type DecisionEffect = 'allow' | 'deny';
 
 export interface Decision {

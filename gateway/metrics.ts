@@ -1,10 +1,12 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
-import { CUT_REASONS } from './connections.js';
-import { IDENTITY_REASONS } from './identity/reasons.js';
-import { REVOCATION_REASONS } from './leases/revoker.js';
-import { LIMIT_NAMES } from './limits.js';
-import { UPSTREAM_ERROR_KINDS } from './proxy/forward.js';
-import { RELOAD_RESULTS } from './reload-results.js';
+import {
+  CUT_REASONS,
+  IDENTITY_REASONS,
+  LIMIT_NAMES,
+  RELOAD_RESULTS,
+  REVOCATION_REASONS,
+  UPSTREAM_ERROR_KINDS,
+} from './metric-labels.js';
 
 /**
  * Escrow's Prometheus metrics (prefix `escrow_`). Label values are bounded: target names come from

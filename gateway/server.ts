@@ -1,10 +1,13 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createTlsServer } from 'node:https';
 import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { handleAdmin } from './admin.js';
 import type { RunningGateway } from './app.js';
+import { parseListen } from './config/listen.js';
 import { resolveSecretRef } from './config/secret-ref.js';
-import { EscrowError, PROBLEM_CONTENT_TYPE, toProblem } from './errors.js';
+import { EscrowError } from './errors.js';
+import { endWithProblem } from './http/raw.js';
 import { clientErrorHandler } from './limits.js';
 import { handleRequest, handleUpgrade } from './pipeline/index.js';
 
@@ -14,13 +17,6 @@ export interface Listeners {
   readonly admin: Server;
   /** Stop accepting, let in-flight requests finish up to `deadlineMs`, then close everything. */
   shutdown(deadlineMs?: number): Promise<void>;
-}
-
-export function parseListen(listen: string): { host: string; port: number } {
-  const at = listen.lastIndexOf(':');
-  if (at === -1) return { host: '127.0.0.1', port: Number(listen) };
-  const host = listen.slice(0, at).replace(/^\[|\]$/g, '') || '0.0.0.0';
-  return { host, port: Number(listen.slice(at + 1)) };
 }
 
 /** Listen on `address`; a failure names the config key and the address (`proxy.listen 127.0.0.1:8080: …`). */
@@ -54,13 +50,8 @@ async function listenAll(plan: readonly (readonly [Server, string, string])[]): 
 }
 
 /** CONNECT never reaches the request handler; answer it 405 rather than leaving the socket hanging. */
-function refuseRaw(status: string, code: 'method_not_allowed' | 'bad_request') {
-  return (_req: IncomingMessage, socket: Socket) => {
-    const body = JSON.stringify(toProblem(new EscrowError(code, 'not supported on this listener')));
-    socket.end(
-      `HTTP/1.1 ${status}\r\ncontent-type: ${PROBLEM_CONTENT_TYPE}\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
-    );
-  };
+function refuseConnect(_req: IncomingMessage, socket: Duplex): void {
+  endWithProblem(socket, new EscrowError('method_not_allowed', 'not supported on this listener'));
 }
 
 function proxyServerOptions(gw: RunningGateway) {
@@ -139,7 +130,7 @@ export async function startListeners(gw: RunningGateway): Promise<Listeners> {
     server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
       handleUpgrade(gw, req, socket, head).catch(() => socket.destroy());
     });
-    server.on('connect', refuseRaw('405 Method Not Allowed', 'method_not_allowed'));
+    server.on('connect', refuseConnect);
   }
   const admin = createAdminServer(gw);
   await listenAll([

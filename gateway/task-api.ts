@@ -6,17 +6,18 @@ import {
   requireParentApproved,
   taskStatus,
 } from './approvals/index.js';
-import { type PrincipalRef, principalRef, samePrincipal, type Task } from './domain.js';
+import { type Decision, type PrincipalRef, principalRef, samePrincipal, type Task, taskRef } from './domain.js';
 import { EscrowError } from './errors.js';
 import type { Gateway } from './gateway.js';
+import { clientIp } from './http/address.js';
 import { checkRequestHeaders } from './http/headers.js';
 import { readJson, sendJson } from './http/respond.js';
 import type { Route } from './http/route.js';
 import { identify } from './pipeline/identify.js';
-import { authorize, clientIp } from './pipeline/lib/decide.js';
+import { authorize } from './pipeline/lib/decide.js';
 import { principalHash, taskView } from './tasks/model.js';
 
-const chainOf = (task: Task) => ({ id: task.id, chain: [...task.ancestors, task.id], intent: task.intent });
+const chainOf = (task: Task) => ({ ...taskRef(task), intent: task.intent });
 
 /**
  * Escrow's own API: `POST /_escrow/tasks`, `GET|DELETE /_escrow/tasks/<id>`, and `/_escrow/approvals`
@@ -44,10 +45,11 @@ export async function handleTaskApi(
     const body = await readJson(req);
     const ip = clientIp(req.socket.remoteAddress);
     await requireParentApproved(gw, body, principal);
-    const { task, decisions } = await gw.tasks.open(principal, body, (name, draft) => {
+    const asked: { target: string; decision: Decision }[] = [];
+    const opening = gw.tasks.open(principal, body, (name, draft) => {
       const target = gw.targets.get(name)!;
       const now = gw.now();
-      return authorize(gw, {
+      const decision = authorize(gw, {
         principal,
         action: 'openTask',
         target: target.facts,
@@ -66,6 +68,28 @@ export async function handleTaskApi(
         },
         clientIp: ip,
       });
+      asked.push({ target: name, decision });
+      return decision;
+    });
+    const { task, decisions } = await opening.catch(async (error: unknown) => {
+      // A refusal by policy is evidence too: the 403's decision id must be found in the trail.
+      const denied = asked.find((a) => a.decision.decision !== 'allow');
+      if (error instanceof EscrowError && error.code === 'policy_denied' && denied) {
+        await gw.audit.commit({
+          event: 'request',
+          requestId,
+          decisionId: denied.decision.id,
+          decision: 'deny',
+          policies: denied.decision.policies,
+          principal: principalRef(principal),
+          target: denied.target,
+          method,
+          path: '/_escrow/tasks',
+          status: error.status,
+          reason: error.code,
+        });
+      }
+      throw error;
     });
     // The 201 goes out only once the task's opening is in the trail (group commit).
     await gw.audit.commit({

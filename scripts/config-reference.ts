@@ -14,8 +14,12 @@ import { resolve } from 'node:path';
 import ts from 'typescript';
 import { z } from 'zod';
 import { configSchema } from '../gateway/config/schema.js';
+import { type EscrowErrorCode, PROBLEMS } from '../gateway/errors.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
+
+/** The status an error code answers, read from the one table (gateway/errors.ts), so the prose cannot drift. */
+const status = (code: EscrowErrorCode): number => PROBLEMS[code].status;
 const SOURCES = ['gateway/config/schema.ts', 'gateway/config/identity-schema.ts', 'gateway/mcp/config.ts'];
 
 /** Descriptions for keys whose schema carries neither `.describe()` nor TSDoc (better: add one there). */
@@ -37,7 +41,7 @@ const NOTES: Record<string, string> = {
   store:
     'Where tasks, leases, revocations and the audit stream live: `redis://`/`rediss://` (one server), `redis+sentinel://`, `redis+cluster://`, or `memory://` (one process only). See docs/operations.md.',
   storePrefix: 'Prefix of every Redis key and channel; lets several Escrow deployments share one Redis.',
-  storeTimeoutMs: 'Per-command store timeout; a slower store is treated as unavailable (503, fail closed).',
+  storeTimeoutMs: `Per-command store timeout; a slower store is treated as unavailable (${status('store_unavailable')}, fail closed).`,
   keys: 'Escrow’s own keys, as secret references.',
   'keys.leaseEncryption': 'AES-256-GCM key for leases at rest in the store: 32 bytes, base64.',
   'keys.auditHmac': 'HMAC key for secret fingerprints and the audit hash chain: 32 bytes, base64.',
@@ -68,15 +72,14 @@ const NOTES: Record<string, string> = {
   'tasks.maxOpenPerPrincipal': 'Live tasks one workload may hold; more get 429 `task_limit`.',
   'tasks.maxIntentLength': 'Longest `intent` accepted, in characters.',
   audit: 'Where audit events go and what happens when they cannot be written. See docs/audit.md.',
-  'audit.failMode':
-    '`closed`: an answer waits for its audit event, and nothing is served while a sink fails (503); `open`: keep serving and queue events (bounded).',
+  'audit.failMode': `\`closed\`: an answer waits for its audit event, and nothing is served while a sink fails (${status('audit_unavailable')}); \`open\`: keep serving and queue events (bounded).`,
   targets: 'The upstreams agents may reach, one per `/<name>/` path prefix. See docs/targets.md.',
   'targets[].name': 'The first path segment agents use (`/<name>/…`); lower-case letters, digits, dashes.',
   'targets[].upstream':
     'Base URL requests are forwarded to (`http(s)://host[:port][/base/path]`), or `postgres://host[:port]` for `protocol: postgres`; no userinfo, query or fragment.',
   'targets[].attributes':
     'Cedar attributes of the target (`sensitivity`, `environment`, …) and tags policies can read.',
-  'targets[].requireTask': 'Refuse requests without a live `X-Escrow-Task` (403 `task_required`).',
+  'targets[].requireTask': `Refuse requests without a live \`X-Escrow-Task\` (${status('task_required')} \`task_required\`).`,
   'targets[].credential':
     'How the credential is obtained and injected: `adapter` plus the adapter’s own options (docs/targets.md).',
   'targets[].credential.adapter':
@@ -84,14 +87,12 @@ const NOTES: Record<string, string> = {
   'targets[].credential.ttl': 'Lease lifetime in seconds; a lease never outlives its task.',
   'targets[].limits': 'Size and time limits for this target.',
   'targets[].limits.maxBodyBytes': 'Largest request body; bigger gets 413.',
-  'targets[].limits.maxResponseBytes':
-    'Largest upstream response body, as received and once decompressed (502 before the head is sent, the connection cut after). Unset: unlimited as received, 64 MiB once decompressed.',
-  'targets[].limits.headersTimeoutMs': 'Time to wait for the upstream’s response head (504 after).',
+  'targets[].limits.maxResponseBytes': `Largest upstream response body, as received and once decompressed (${status('upstream_error')} before the head is sent, the connection cut after). Unset: unlimited as received, 64 MiB once decompressed.`,
+  'targets[].limits.headersTimeoutMs': `Time to wait for the upstream’s response head (${status('upstream_timeout')} after).`,
   'targets[].limits.bodyTimeoutMs': 'Longest pause between two chunks of the upstream’s body.',
   'targets[].limits.connectTimeoutMs': 'Time to connect to the upstream.',
   'targets[].websocket': 'Allow `GET` + `Upgrade: websocket` to this target.',
-  'targets[].circuitBreaker.failureThreshold':
-    'Consecutive upstream failures that open the circuit (requests then fail at once with 503 circuit_open).',
+  'targets[].circuitBreaker.failureThreshold': `Consecutive upstream failures that open the circuit (requests then fail at once with ${status('circuit_open')} circuit_open).`,
   'targets[].circuitBreaker.coolDownMs': 'How long the circuit stays open before one probe request is let through.',
   'targets[].pool': 'The connection pool to this upstream (one per replica).',
   'targets[].pool.connections':

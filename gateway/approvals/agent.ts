@@ -1,4 +1,4 @@
-import type { Action, ApprovalNeed, Decision, Principal, Task } from '../domain.js';
+import { type Action, type ApprovalNeed, type Decision, type Principal, type Task, taskRef } from '../domain.js';
 import { EscrowError } from '../errors.js';
 import { TASK_ID } from '../tasks/model.js';
 import { type ApprovalSubject, newApprovalId, type Requester, requestKey, visibleState } from './model.js';
@@ -25,8 +25,8 @@ export function requesterOf(p: Principal): Requester {
 }
 
 export function taskOf(task: Task): ApprovalSubject['task'] {
-  const { id, intent, targets, depth, openedAt, expiresAt } = task;
-  return { id, chain: [...task.ancestors, id], intent, targets, depth, openedAt, expiresAt };
+  const { intent, targets, depth, openedAt, expiresAt } = task;
+  return { ...taskRef(task), intent, targets, depth, openedAt, expiresAt };
 }
 
 const waiting = (id: string, kind: 'task' | 'request') =>

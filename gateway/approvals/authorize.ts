@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import type { Decision, Principal } from '../domain.js';
 import type { Gateway } from '../gateway.js';
-import { clientIp } from '../pipeline/lib/decide.js';
+import { clientIp } from '../http/address.js';
 import { newDecisionId } from '../policy/decide.js';
 import type { Approval } from './model.js';
 

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { auditPermitsIssuance } from '../audit/index.js';
+import { requireAudit } from '../audit/fail-mode.js';
 import { formatIssues } from '../config/issues.js';
 import { type Principal, principalRef, samePrincipal } from '../domain.js';
 import { EscrowError, type EscrowErrorCode } from '../errors.js';
@@ -79,9 +79,7 @@ async function write(
   const { transitions } = svc.o.store;
   const s = approval.subject;
   const granting = decision.outcome === 'approved';
-  if (granting && !auditPermitsIssuance(svc.o.audit)) {
-    throw new EscrowError('audit_unavailable', 'the audit sink is unavailable: nothing is approved until it is back');
-  }
+  if (granting) requireAudit(svc.o.audit, 'nothing is approved');
   const claimant = `${principalHash(decision.by)}:${decision.outcome}`;
   const claim = await transitions.claim(s.id, claimant, decision.at, decision.at + CLAIM_MS);
   if (claim === 'done') {
@@ -97,9 +95,13 @@ async function write(
   }
   svc.o.audit.record(decidedEvent(s, decision, ctx.requestId));
   await svc.o.audit.flush();
-  if (granting && !auditPermitsIssuance(svc.o.audit)) {
-    await transitions.unclaim(s.id, claimant).catch(() => {});
-    throw new EscrowError('audit_unavailable', 'the audit sink is unavailable: nothing is approved until it is back');
+  if (granting) {
+    try {
+      requireAudit(svc.o.audit, 'nothing is approved');
+    } catch (error) {
+      await transitions.unclaim(s.id, claimant).catch(() => {});
+      throw error;
+    }
   }
   const grant: Grant | undefined =
     granting && s.kind === 'request' ? { uses: s.uses, validUntil: decision.at + s.windowSeconds * 1000 } : undefined;

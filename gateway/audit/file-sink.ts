@@ -1,6 +1,6 @@
 import { type FileHandle, mkdir, open } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import type { AuditSink } from './sinks.js';
+import type { AuditSink } from './types.js';
 
 /** `batch`: fdatasync before a batch counts as written (survives a power loss); `none`: the page cache is enough. */
 export type FileSync = 'batch' | 'none';

@@ -13,9 +13,10 @@ import type { AuditEventInput, AuditFailMode, AuditLog } from './types.js';
 
 export { GENESIS, hashSecret, isHex64 } from './canonical.js';
 export { auditHash, auditTrace, auditVerify } from './cli.js';
-export { createSimpleAuditLog } from './log.js';
+export { type AuditState, auditState, requireAudit } from './fail-mode.js';
+export { formatTrace } from './format.js';
 export { looksLikeJwt } from './redact.js';
-export { formatTrace, traceSecret } from './trace.js';
+export { traceSecret } from './trace.js';
 export type * from './types.js';
 export { VERIFY_EXIT, verifyChain } from './verify.js';
 
@@ -154,20 +155,4 @@ export function createAuditLog(options: AuditLogOptions): AuditLog {
       for (const queue of queues) queue.close();
     },
   };
-}
-
-/** Whether a new lease may be issued now: always under `failMode: open`, only while healthy under `closed`. */
-export function auditPermitsIssuance(log: AuditLog): boolean {
-  return log.healthy || log.failMode === 'open';
-}
-
-/**
- * The fail-closed rule, in one place: under `failMode: closed` nothing is served and no lease issued while an
- * audit sink is failing (an answer could not be given anyway: it waits for its event, and the upstream must not
- * act on a request whose answer would be cut). Throws `audit_unavailable` (503).
- */
-export function requireAudit(log: AuditLog): void {
-  if (!auditPermitsIssuance(log)) {
-    throw new EscrowError('audit_unavailable', 'the audit trail is unavailable: nothing is served until it is back');
-  }
 }

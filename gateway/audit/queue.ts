@@ -1,4 +1,4 @@
-import type { AuditSink } from './sinks.js';
+import type { AuditSink } from './types.js';
 
 export interface SinkQueueOptions {
   /** Lines held per sink while it is failing; beyond this the oldest are dropped and counted. */

@@ -3,17 +3,7 @@ import type { Writable } from 'node:stream';
 import { EscrowError } from '../errors.js';
 import type { EventStream } from '../store/types.js';
 import { createFileSink, type FileSync } from './file-sink.js';
-
-/**
- * Where audit lines go. `write` gets one consecutive run of the writer's chain (`lines[i]` has seq `firstSeq + i`)
- * and resolves once every line is accepted; it rejects if any was not. A sink writes a batch whole or not at all
- * as far as readers can tell (see each sink), so a retry never duplicates or reorders what was written.
- */
-export interface AuditSink {
-  /** Bounded label for metrics and health: `stdout`, `stderr`, `file` or `redis` (never a path). */
-  readonly name: 'stdout' | 'stderr' | 'file' | 'redis';
-  write(lines: readonly string[], firstSeq: number): Promise<void>;
-}
+import type { AuditSink } from './types.js';
 
 export interface SinkContext {
   readonly events?: EventStream;

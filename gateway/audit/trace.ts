@@ -206,5 +206,3 @@ export function traceSecret(lines: readonly string[], fingerprint: string): Secr
   for (const record of records) attach(leases, grants, record, index.approvals);
   return { fingerprint, leases: [...leases.values()] };
 }
-
-export { formatTrace, type TraceFormat } from './format.js';

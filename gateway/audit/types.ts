@@ -1,4 +1,4 @@
-import type { PrincipalRef } from '../domain.js';
+import type { PrincipalRef, TaskRef } from '../domain.js';
 
 export type AuditEventName =
   | 'task.opened'
@@ -33,7 +33,7 @@ export interface AuditEventInput {
   readonly policies?: readonly string[];
   readonly principal?: PrincipalRef;
   /** The task and its ancestors, root first. */
-  readonly task?: { readonly id: string; readonly chain: readonly string[]; readonly intent?: string };
+  readonly task?: TaskRef & { readonly intent?: string };
   readonly target?: string;
   readonly leaseId?: string;
   /** HMAC-SHA256 of the secret under the audit key (`AuditLog.fingerprint`). */
@@ -69,10 +69,21 @@ export interface AuditLog {
   fingerprint(secret: string): string;
   /** False while a required sink is failing (lease issuance must then be refused unless failMode=open). */
   readonly healthy: boolean;
-  /** How the pipeline must treat `healthy=false` (absent: `closed`). See `auditPermitsIssuance`. */
+  /** How the pipeline must treat `healthy=false` (absent: `closed`). See `auditState` (fail-mode.ts). */
   readonly failMode?: AuditFailMode;
   /** Resolves once every queued event is written (or has failed). */
   flush(): Promise<void>;
   /** Ends the current aggregation window, writes everything queued, and stops. */
   close(): Promise<void>;
+}
+
+/**
+ * Where audit lines go. `write` gets one consecutive run of the writer's chain (`lines[i]` has seq `firstSeq + i`)
+ * and resolves once every line is accepted; it rejects if any was not. A sink writes a batch whole or not at all
+ * as far as readers can tell (see each sink), so a retry never duplicates or reorders what was written.
+ */
+export interface AuditSink {
+  /** Bounded label for metrics and health: `stdout`, `stderr`, `file` or `redis` (never a path). */
+  readonly name: 'stdout' | 'stderr' | 'file' | 'redis';
+  write(lines: readonly string[], firstSeq: number): Promise<void>;
 }

@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { EscrowError } from '../errors.js';
+import { unmapIPv4 } from './address.js';
 
 /** RFC 9110 §7.6.1 hop-by-hop headers, plus the legacy and proxy ones: never forwarded in either direction. */
 const HOP_BY_HOP = new Set([
@@ -15,6 +16,12 @@ const HOP_BY_HOP = new Set([
   'expect',
   'http2-settings',
 ]);
+
+/**
+ * Byte ranges: an agent that chooses where an answer starts and ends chooses where a reflected secret is split, and
+ * the scrubber only masks whole secrets, so it could read one slice by slice. Every answer is asked for whole.
+ */
+const PARTIAL = new Set(['range', 'if-range']);
 
 /** Headers an agent could use to lie about where the request came from or where it goes. */
 const SPOOFABLE = new Set(['host', 'forwarded', 'x-real-ip', 'x-original-url', 'x-rewrite-url', 'x-escrow-task']);
@@ -38,8 +45,8 @@ export function checkRequestHeaders(req: IncomingMessage): void {
 
 /**
  * The headers to send upstream, before the adapter runs. Strip first, then inject: hop-by-hop headers, every
- * header named in `Connection`, the agent's token headers, spoofable forwarding headers and names containing
- * `_` (some upstreams read them as `-`) are all removed, so nothing the agent sends can remove or shadow what
+ * header named in `Connection`, the agent's token headers, spoofable forwarding headers, `Range`/`If-Range` and
+ * names containing `_` (some upstreams read them as `-`) are all removed, so nothing the agent sends can remove or shadow what
  * the adapter injects. `accept-encoding` is pinned to identity so responses can be scrubbed.
  */
 export function upstreamHeaders(req: IncomingMessage, policy: RequestHeaderPolicy): Record<string, string | string[]> {
@@ -52,6 +59,7 @@ export function upstreamHeaders(req: IncomingMessage, policy: RequestHeaderPolic
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!.toLowerCase();
     if (HOP_BY_HOP.has(name) || named.has(name) || SPOOFABLE.has(name) || policy.tokenHeaders.has(name)) continue;
+    if (PARTIAL.has(name)) continue;
     if (name.includes('_') || name.startsWith('x-forwarded-') || name.startsWith('proxy-')) continue;
     if (name === 'accept-encoding') continue;
     const value = raw[i + 1]!;
@@ -63,8 +71,7 @@ export function upstreamHeaders(req: IncomingMessage, policy: RequestHeaderPolic
   }
   out['accept-encoding'] = 'identity';
   if (policy.forwarded) {
-    const address = req.socket.remoteAddress ?? '';
-    out['x-forwarded-for'] = address.startsWith('::ffff:') ? address.slice(7) : address;
+    out['x-forwarded-for'] = unmapIPv4(req.socket.remoteAddress ?? '');
     out['x-forwarded-proto'] = (req.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http';
   }
   return out;

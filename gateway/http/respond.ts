@@ -1,25 +1,35 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { EscrowError, PROBLEM_CONTENT_TYPE, toProblem } from '../errors.js';
 
+/** The problem document's bytes. A trailing newline keeps a shell prompt off the end of a curl'd error. */
+export function problemBody(error: EscrowError, requestId?: string): string {
+  return `${JSON.stringify(toProblem(error, requestId))}\n`;
+}
+
+/** The headers of every problem answer, on a `ServerResponse` or a raw socket (gateway/http/raw.ts). */
+export function problemHeaders(error: EscrowError, body: string, requestId?: string): Record<string, string> {
+  const headers: Record<string, string> = {
+    'content-type': PROBLEM_CONTENT_TYPE,
+    'content-length': String(Buffer.byteLength(body)),
+    ...(requestId === undefined ? {} : { 'x-request-id': requestId }),
+    'cache-control': 'no-store',
+  };
+  if (error.status === 401) headers['www-authenticate'] = 'Bearer realm="escrow"';
+  if (error.status === 405) headers.allow = 'GET, HEAD, OPTIONS, POST, PUT, PATCH, DELETE';
+  return headers;
+}
+
 /** Write an RFC 9457 problem document. A response whose head is already sent is cut instead. */
 export function sendProblem(res: ServerResponse, error: EscrowError, requestId: string): void {
   if (res.headersSent) {
     res.destroy();
     return;
   }
-  // A trailing newline keeps a shell prompt off the end of a curl'd error.
-  const body = `${JSON.stringify(toProblem(error, requestId))}\n`;
-  const headers: Record<string, string | number> = {
-    'content-type': PROBLEM_CONTENT_TYPE,
-    'content-length': Buffer.byteLength(body),
-    'x-request-id': requestId,
-    'cache-control': 'no-store',
-  };
-  if (error.status === 401) headers['www-authenticate'] = 'Bearer realm="escrow"';
+  const body = problemBody(error, requestId);
+  const headers = problemHeaders(error, body, requestId);
   // A refused request whose body was never read would leave those bytes in front of the next request on a
   // kept-alive connection: close it instead.
   if (res.req && !res.req.complete) headers.connection = 'close';
-  if (error.status === 405) headers.allow = 'GET, HEAD, OPTIONS, POST, PUT, PATCH, DELETE';
   res.writeHead(error.status, headers);
   res.end(body);
 }

@@ -1,35 +1,8 @@
 import { errors as jose } from 'jose';
 import { EscrowError } from '../errors.js';
+import type { IdentityReason } from '../metric-labels.js';
 
-/** Stable reason codes for identity failures: safe to show the agent and to use as a metric label. */
-export const IDENTITY_REASONS = [
-  'token_missing',
-  'token_malformed',
-  'token_too_large',
-  'token_expired',
-  'token_not_yet_valid',
-  'token_too_old',
-  'token_lifetime_too_long',
-  'token_replayed',
-  'audience_mismatch',
-  'issuer_mismatch',
-  'unknown_issuer',
-  'unknown_key',
-  'bad_signature',
-  'algorithm_not_allowed',
-  'header_not_allowed',
-  'claim_missing',
-  'claim_mismatch',
-  'trust_domain_mismatch',
-  'spiffe_id_invalid',
-  'typ_mismatch',
-  'duplicate_header',
-  'jwks_unavailable',
-  'replay_cache_unavailable',
-  'cert_invalid',
-  'cert_binding_mismatch',
-] as const;
-export type IdentityReason = (typeof IDENTITY_REASONS)[number];
+export type { IdentityReason };
 
 /**
  * The agent-facing message per reason. Generic on purpose: it never carries the token, a claim value or a

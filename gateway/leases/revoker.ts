@@ -1,19 +1,16 @@
 import type { Adapter } from '../../adapters/types.js';
 import type { AuditLog } from '../audit/types.js';
+import type { Invalidation, InvalidationScope } from '../cache.js';
 import type { LiveConnections } from '../connections.js';
-import type { Task } from '../domain.js';
+import { type Task, taskRef } from '../domain.js';
 import type { Logger } from '../log.js';
+import type { RetireReason, RevocationReason } from '../metric-labels.js';
 import type { Metrics } from '../metrics.js';
 import type { Store } from '../store/types.js';
 import { parseTask } from '../tasks/model.js';
-import type { TaskService } from '../tasks/service.js';
 import { type CloseReason, TaskClosing } from './closing.js';
 import type { LeaseRecord } from './record.js';
 import { RevocationQueue, type RevocationQueueOptions } from './revocation-queue.js';
-import { type LeaseService, RETIRE_REASONS, type RetireReason } from './service.js';
-
-export const REVOCATION_REASONS = [...RETIRE_REASONS, 'parent_closed', 'admin'] as const;
-export type RevocationReason = (typeof REVOCATION_REASONS)[number];
 
 /**
  * What live connections learn from revocation: a task closed or expired (on this replica or another), or
@@ -23,8 +20,12 @@ export type RevocationNotice = { readonly kind: 'task'; readonly taskId: string 
 
 export interface RevokerOptions {
   readonly store: Store;
-  readonly tasks: TaskService;
-  readonly leases: LeaseService;
+  /** The task cache: dropped on notices, bypassed while they may be missed. */
+  readonly tasks: Invalidation;
+  /** The lease cache, and the lease service's envelope opener (closing reads the leases it revokes). */
+  readonly leases: Invalidation & {
+    openEnvelope(envelope: string, taskId: string, target: string): LeaseRecord;
+  };
   /** The live connections of this replica, cut when their task is closed anywhere. */
   readonly connections?: LiveConnections;
   readonly adapterFor: (target: string) => Adapter | undefined;
@@ -104,8 +105,8 @@ export class Revoker {
   }
 
   #setTrusted(trusted: boolean): void {
-    this.#o.tasks.cache.setTrusted(trusted);
-    this.#o.leases.cache.setTrusted(trusted);
+    this.#o.tasks.setTrusted(trusted);
+    this.#o.leases.setTrusted(trusted);
   }
 
   /** Notices: `task:<id>` (closed or expired), `lease:<taskId>:<target>` (renewed), `*` (drop everything). */
@@ -116,19 +117,15 @@ export class Revoker {
   }
 
   #invalidate(message: string): void {
-    if (message === '*') {
-      this.#o.tasks.cache.clear();
-      this.#o.leases.cache.clear();
+    const scope = scopeOf(message);
+    this.#o.tasks.invalidate(scope);
+    this.#o.leases.invalidate(scope);
+    if (scope.kind === 'all') {
       this.#notify({ kind: 'all' });
       this.#o.connections?.cutAll('revoked');
-    } else if (message.startsWith('lease:')) {
-      this.#o.leases.cache.delete(message.slice(6));
-    } else {
-      const taskId = message.startsWith('task:') ? message.slice(5) : message;
-      this.#o.tasks.cache.delete(taskId);
-      this.#o.leases.cache.deletePrefix(`${taskId}:`);
-      this.#notify({ kind: 'task', taskId });
-      this.#o.connections?.cutTask(taskId, 'task_closed');
+    } else if (scope.kind === 'task') {
+      this.#notify({ kind: 'task', taskId: scope.taskId });
+      this.#o.connections?.cutTask(scope.taskId, 'task_closed');
     }
   }
 
@@ -161,8 +158,9 @@ export class Revoker {
       leaseId: lease.id,
       target: lease.target,
       secretFingerprint: lease.fingerprint,
-      ...(task ? { principal: task.principal, task: { id: task.id, chain: [...task.ancestors, task.id] } } : {}),
-      ...(task ? {} : { task: { id: lease.taskId, chain: [lease.taskId] } }),
+      ...(task ? { principal: task.principal } : {}),
+      // A lease whose task record is gone is named by its task id alone.
+      task: taskRef(task ?? { id: lease.taskId, ancestors: [] }),
     });
     const adapter = this.#o.adapterFor(lease.target);
     if (!adapter?.revoke) return Promise.resolve(true);
@@ -206,4 +204,18 @@ export class Revoker {
     }
     return { tasks, leases };
   }
+}
+
+/** A notice: `*`, `lease:<taskId>:<target>`, or `task:<taskId>` (a bare task id from older replicas). */
+function scopeOf(message: string): InvalidationScope {
+  if (message === '*') return { kind: 'all' };
+  if (message.startsWith('lease:')) {
+    // Task ids never hold a colon (tsk_…, amb_…): the first one ends the task id.
+    const rest = message.slice(6);
+    const colon = rest.indexOf(':');
+    return colon < 0
+      ? { kind: 'lease', taskId: rest, target: '' }
+      : { kind: 'lease', taskId: rest.slice(0, colon), target: rest.slice(colon + 1) };
+  }
+  return { kind: 'task', taskId: message.startsWith('task:') ? message.slice(5) : message };
 }

@@ -1,8 +1,10 @@
+import { requireAudit } from '../audit/fail-mode.js';
 import type { AuditLog } from '../audit/types.js';
-import { type CacheListener, ExpiringCache } from '../cache.js';
-import { principalRef, type Task } from '../domain.js';
+import { type CacheListener, ExpiringCache, type Invalidation, type InvalidationScope } from '../cache.js';
+import { principalRef, type Task, taskRef } from '../domain.js';
 import { EscrowError } from '../errors.js';
 import type { Logger } from '../log.js';
+import type { RetireReason } from '../metric-labels.js';
 import type { Metrics } from '../metrics.js';
 import type { Store } from '../store/types.js';
 import { isAmbient } from '../tasks/ambient.js';
@@ -19,15 +21,12 @@ export const LEASE_GRACE_MS = 5 * 60_000;
 const LOCK_TTL_MS = 15_000;
 const WAIT_STEP_MS = 20;
 
-/** Why a lease's credential is withdrawn by the lease service itself. */
-export const RETIRE_REASONS = ['renewed', 'superseded', 'task_closed', 'task_expired'] as const;
-export type RetireReason = (typeof RETIRE_REASONS)[number];
-
 export interface LeaseServiceOptions {
   readonly store: Store;
   readonly cipher: LeaseCipher;
   readonly audit: AuditLog;
-  readonly auditFailMode: 'closed' | 'open';
+  /** @deprecated Ignored: the audit log's own `failMode` decides (gateway/audit/fail-mode.ts). */
+  readonly auditFailMode?: 'closed' | 'open';
   readonly metrics: Metrics;
   readonly now?: () => number;
   readonly cacheSize?: number;
@@ -48,7 +47,7 @@ type Stored = LeaseRecord | 'unreadable' | null;
  * credential revoked. A lease is written only while its task has no tombstone (one atomic step in the store):
  * a credential issued while its task was being closed is revoked, never handed out.
  */
-export class LeaseService {
+export class LeaseService implements Invalidation {
   readonly #o: LeaseServiceOptions;
   readonly #now: () => number;
   readonly #inflight = new Map<string, Promise<LeaseRecord>>();
@@ -58,6 +57,16 @@ export class LeaseService {
     this.#o = options;
     this.#now = options.now ?? Date.now;
     this.cache = new ExpiringCache<LeaseRecord>(options.cacheSize ?? 10_000, this.#now, options.cacheListener);
+  }
+
+  invalidate(scope: InvalidationScope): void {
+    if (scope.kind === 'all') this.cache.clear();
+    else if (scope.kind === 'task') this.cache.deletePrefix(`${scope.taskId}:`);
+    else this.cache.delete(`${scope.taskId}:${scope.target}`);
+  }
+
+  setTrusted(trusted: boolean): void {
+    this.cache.setTrusted(trusted);
   }
 
   async acquire(req: LeaseRequest): Promise<LeaseRecord> {
@@ -116,9 +125,7 @@ export class LeaseService {
     // Re-read under the lock: another replica may have issued between our read and our lock.
     const current = await this.#read(req.task.id, req.target);
     if (this.#usable(current, req.task)) return current;
-    if (!this.#o.audit.healthy && this.#o.auditFailMode === 'closed') {
-      throw new EscrowError('audit_unavailable', 'the audit sink is unavailable: no new credentials are issued');
-    }
+    requireAudit(this.#o.audit, 'no new credentials are issued');
     const fence = isAmbient(req.task.id) ? await this.#enterAmbient(req.task) : '';
     const now = this.#now();
     const lease = await issueLease(req, now, (secret) => this.#o.audit.fingerprint(secret));
@@ -180,7 +187,7 @@ export class LeaseService {
       requestId: req.requestId,
       decisionId: req.decisionId,
       principal: principalRef(req.principal),
-      task: { id: req.task.id, chain: [...req.task.ancestors, req.task.id], intent: req.task.intent },
+      task: { ...taskRef(req.task), intent: req.task.intent },
       target: req.target,
       leaseId: lease.id,
       secretFingerprint: lease.fingerprint,

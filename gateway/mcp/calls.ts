@@ -55,6 +55,14 @@ const NAMED: Record<string, { action: McpAction; name: 'name' | 'uri'; args: boo
   'resources/unsubscribe': { action: 'readResource', name: 'uri', args: false },
 };
 
+/** Every method Escrow knows how to authorize: the bounded set of the `method` metric label (metrics.ts). */
+export const KNOWN_METHODS: ReadonlySet<string> = new Set([
+  ...SESSION_METHODS,
+  ...Object.keys(LISTS),
+  ...Object.keys(NAMED),
+  'completion/complete',
+]);
+
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
@@ -79,6 +87,11 @@ function completion(message: RpcMessage, version: string): McpCall | RefusedCall
   return refuse(message, 'invalid_params', 'ref must name a prompt or a resource');
 }
 
+/** A table entry for a method name the agent sent: own keys only (`constructor` must not find Object's). */
+function own<V>(table: Readonly<Record<string, V>>, key: string): V | undefined {
+  return Object.hasOwn(table, key) ? table[key] : undefined;
+}
+
 /**
  * The Cedar question for one message. A method is authorized by what it does whatever its kind (a `tools/call` sent
  * as a notification is still a tool call); responses (answers to the server's requests) are plumbing.
@@ -87,10 +100,10 @@ export function classify(message: RpcMessage, protocolVersion: string): McpCall 
   if (message.kind === 'response' || SESSION_METHODS.has(message.method)) {
     return { message, action: 'useSession', facts: facts(message, protocolVersion) };
   }
-  const list = LISTS[message.method];
+  const list = own(LISTS, message.method);
   if (list !== undefined) return { message, ...list, facts: facts(message, protocolVersion) };
   if (message.method === 'completion/complete') return completion(message, protocolVersion);
-  const named = NAMED[message.method];
+  const named = own(NAMED, message.method);
   if (named === undefined) return refuse(message, 'unknown_method', 'this method is not proxied by Escrow');
   const name = message.params[named.name];
   if (typeof name !== 'string') return refuse(message, 'invalid_params', `params.${named.name} must be a string`);

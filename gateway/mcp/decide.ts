@@ -1,4 +1,4 @@
-import { type Decision, type McpAction, type Principal, principalRef, type Task } from '../domain.js';
+import { type Decision, type McpAction, type Principal, principalRef, type Task, taskRef } from '../domain.js';
 import type { Gateway } from '../gateway.js';
 import { authorize } from '../pipeline/lib/decide.js';
 import type { McpFacts } from '../policy/types.js';
@@ -22,17 +22,34 @@ export interface Asker {
 
 /** One Cedar decision about one MCP call. Any evaluation problem denies (the engine's rule). */
 export function decide(asker: Asker, action: McpAction, facts: McpFacts): Decision {
-  return authorize(asker.gw, {
-    principal: asker.principal,
-    action,
-    target: asker.target.facts,
-    method: asker.method,
-    path: asker.path,
-    queryKeys: [],
-    ...(asker.task ? { task: asker.task } : {}),
-    clientIp: asker.clientIp,
-    mcp: facts,
-  });
+  return refuseWaiting(
+    authorize(asker.gw, {
+      principal: asker.principal,
+      action,
+      target: asker.target.facts,
+      method: asker.method,
+      path: asker.path,
+      queryKeys: [],
+      ...(asker.task ? { task: asker.task } : {}),
+      clientIp: asker.clientIp,
+      mcp: facts,
+    }),
+  );
+}
+
+/** The error a call carries when policy wants a person to approve it: MCP calls cannot wait for one. */
+export const APPROVAL_UNSUPPORTED =
+  'approval: an MCP call cannot wait for a person; a call that needs approval is refused';
+
+/**
+ * An allow that waits for a person ("allow, pending approval") is a deny here: a JSON-RPC call cannot be held for a
+ * person and retried as the same request, and one approved POST to the endpoint must not unlock every tool. Failing
+ * closed keeps `@approval` forbids forbidding; policies that ask for approval on MCP actions refuse those calls.
+ */
+function refuseWaiting(decision: Decision): Decision {
+  if (decision.approval === undefined) return decision;
+  const { id, policies, errors } = decision;
+  return { id, decision: 'deny', policies, errors: [...errors, APPROVAL_UNSUPPORTED] };
 }
 
 const ITEM_ACTION = {
@@ -84,7 +101,7 @@ export function recordCall(
     decision: decision.decision,
     policies: decision.policies,
     principal: principalRef(asker.principal),
-    ...(task ? { task: { id: task.id, chain: [...task.ancestors, task.id] } } : {}),
+    ...(task ? { task: taskRef(task) } : {}),
     target: target.config.name,
     action: call.action,
     mcp: {

@@ -1,10 +1,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Decision } from '../domain.js';
+import type { Decision, Principal, Task } from '../domain.js';
 import { EscrowError } from '../errors.js';
 import type { Gateway } from '../gateway.js';
+import { clientIp } from '../http/address.js';
 import type { Route } from '../http/route.js';
-import type { Admission } from '../pipeline/admission.js';
-import { clientIp } from '../pipeline/lib/decide.js';
 import type { ResponseFilter } from '../pipeline/scrub.js';
 import type { TargetRuntime } from '../targets.js';
 import { principalHash } from '../tasks/model.js';
@@ -20,6 +19,12 @@ import { readPost } from './read-post.js';
 import { RPC_ERRORS, type RpcReply, rpcError, sendRpcReply } from './replies.js';
 import { responseFilterFor } from './respond.js';
 import { checkSession, type SessionRefusal } from './session-check.js';
+
+/** What the pipeline has admitted by stage 4: who asks, and under which task (its `Admission`, read-only). */
+export interface Admitted {
+  readonly principal?: Principal;
+  readonly task?: Task;
+}
 
 /**
  * One HTTP request to an MCP target, from admission to the end of its answer: the hooks the pipeline calls at stage 4
@@ -54,7 +59,7 @@ export class McpExchange {
    * one by one). Returns the combined decision (an allow only when every call is allowed); a refusal leaves the
    * JSON-RPC answer for `answer` and denies or throws.
    */
-  async authorize(into: Admission): Promise<Decision> {
+  async authorize(into: Admitted): Promise<Decision> {
     const asker = this.#askerFor(into);
     await this.#track(into);
     const sessionHeader = this.req.headersDistinct['mcp-session-id'];
@@ -94,7 +99,7 @@ export class McpExchange {
     return this.#asker;
   }
 
-  #askerFor(into: Admission): Asker {
+  #askerFor(into: Admitted): Asker {
     this.#asker = {
       gw: this.gw,
       target: this.target,
@@ -114,7 +119,7 @@ export class McpExchange {
    * close whose notice arrived in between would be missed, so the task is read again once the response is tracked:
    * either the notice comes after (and cuts it) or the task is gone now (and the request is refused).
    */
-  async #track(into: Admission): Promise<void> {
+  async #track(into: Admitted): Promise<void> {
     const task = into.task;
     // Keyed like the pipeline's ambient task (`amb_<hash>`) when the target needs no task.
     this.gw.mcp.streams.add(task?.id ?? `amb_${principalHash(into.principal!)}`, this.res, task?.expiresAt);

@@ -1,5 +1,6 @@
 import { Counter, type Registry } from 'prom-client';
 import type { DecisionEffect } from '../domain.js';
+import { KNOWN_METHODS } from './calls.js';
 import type { CutReason } from './streams.js';
 
 /**
@@ -32,38 +33,10 @@ export const MCP_REFUSALS = [
 ] as const;
 export type McpRefusal = (typeof MCP_REFUSALS)[number];
 
-const METHODS = new Set([
-  'initialize',
-  'ping',
-  'logging/setLevel',
-  'server/discover',
-  'subscriptions/listen',
-  'tasks/get',
-  'tasks/result',
-  'tasks/list',
-  'tasks/cancel',
-  'tasks/update',
-  'tools/call',
-  'tools/list',
-  'resources/read',
-  'resources/subscribe',
-  'resources/unsubscribe',
-  'resources/list',
-  'resources/templates/list',
-  'prompts/get',
-  'prompts/list',
-  'completion/complete',
-  'notifications/initialized',
-  'notifications/cancelled',
-  'notifications/progress',
-  'notifications/roots/list_changed',
-  'notifications/tasks/status',
-]);
-
 /** The `method` label: a known method, `response` (an answer to the server), `GET`/`DELETE`, or `other`. */
 export function methodLabel(method: string): string {
   if (method === '') return 'response';
-  return METHODS.has(method) || method === 'GET' || method === 'DELETE' ? method : 'other';
+  return KNOWN_METHODS.has(method) || method === 'GET' || method === 'DELETE' ? method : 'other';
 }
 
 function counter<L extends string>(registry: Registry, name: string, help: string, labelNames: L[]): Counter<L> {

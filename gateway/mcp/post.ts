@@ -2,7 +2,7 @@ import type { Decision } from '../domain.js';
 import type { ListKind, McpCall, RefusedCall } from './calls.js';
 import { classify, isRefused } from './calls.js';
 import type { Asker } from './decide.js';
-import { decide, recordCall } from './decide.js';
+import { APPROVAL_UNSUPPORTED, decide, recordCall } from './decide.js';
 import type { RpcId, RpcMessage } from './jsonrpc.js';
 import { RPC_ERRORS, type RpcErrorResponse, type RpcReply, rpcError } from './replies.js';
 
@@ -34,8 +34,10 @@ function refusalError(asker: Asker, modern: boolean, refused: RefusedCall): { st
 }
 
 function deniedError(asker: Asker, message: RpcMessage, decision: Decision): RpcErrorResponse {
-  return rpcError(message.id ?? null, RPC_ERRORS.deniedByPolicy, `Denied by policy (decision ${decision.id})`, {
-    reason: 'policy_denied',
+  const waits = decision.errors.includes(APPROVAL_UNSUPPORTED);
+  const text = waits ? 'Needs a person’s approval, which MCP calls cannot wait for' : 'Denied by policy';
+  return rpcError(message.id ?? null, RPC_ERRORS.deniedByPolicy, `${text} (decision ${decision.id})`, {
+    reason: waits ? 'approval_unsupported' : 'policy_denied',
     requestId: asker.requestId,
     decisionId: decision.id,
   });

@@ -1,9 +1,22 @@
+import type { IncomingMessage } from 'node:http';
 import { EscrowError } from '../errors.js';
+import type { Gateway } from '../gateway.js';
 import type { ResponseFilter } from '../pipeline/scrub.js';
+import type { TargetRuntime } from '../targets.js';
 import { principalHash } from '../tasks/model.js';
-import type { McpExchange } from './exchange.js';
+import type { McpTargetConfig } from './config.js';
+import type { Asker } from './decide.js';
 import type { ItemCheck, ListRouting } from './filter.js';
 import { McpResponseFilter } from './response.js';
+
+/** The parts of an `McpExchange` its answer needs (the exchange passes itself). */
+export interface Answering {
+  readonly gw: Gateway;
+  readonly req: IncomingMessage;
+  readonly target: TargetRuntime;
+  readonly config: McpTargetConfig;
+  readonly asker: Asker | undefined;
+}
 
 /** What the exchange learnt at stage 4 that its answer depends on. */
 export interface AnswerState {
@@ -21,7 +34,7 @@ const ok = (status: number) => status >= 200 && status < 300;
  * Bind the session an `initialize` answer creates to this principal and task, before the agent sees the answer (and
  * so before it can send the next request, to any replica). It lives as long as the task.
  */
-function bindSession(ex: McpExchange, head: Head): Promise<void> | undefined {
+function bindSession(ex: Answering, head: Head): Promise<void> | undefined {
   const sessionId = head.headers['mcp-session-id'];
   if (sessionId === undefined) return undefined;
   const asker = ex.asker!;
@@ -43,7 +56,7 @@ function bindSession(ex: McpExchange, head: Head): Promise<void> | undefined {
 }
 
 /** A DELETE the server accepted ends the session for Escrow too. */
-function endSession(ex: McpExchange, sessionId: string): void {
+function endSession(ex: Answering, sessionId: string): void {
   ex.gw.mcp.sessions
     .end(ex.target.config.name, sessionId)
     .catch((error: Error) => ex.gw.log.warn({ err: error.message }, 'an ended MCP session binding was not deleted'));
@@ -54,7 +67,7 @@ function endSession(ex: McpExchange, sessionId: string): void {
  * (JSON read whole, SSE event by event), a GET stream is watched for list answers (a replay), a new session is bound
  * before the first byte goes out. Undefined when the answer passes as it is.
  */
-export function responseFilterFor(ex: McpExchange, head: Head, state: AnswerState): ResponseFilter | undefined {
+export function responseFilterFor(ex: Answering, head: Head, state: AnswerState): ResponseFilter | undefined {
   if (ex.req.method === 'DELETE') {
     if (ok(head.status) && state.sessionId !== undefined) endSession(ex, state.sessionId);
     return undefined;

@@ -1,10 +1,11 @@
 import type { IncomingMessage } from 'node:http';
 import type { Decision } from '../domain.js';
 import type { Gateway } from '../gateway.js';
+import { clientIp } from '../http/address.js';
 import { queryKeys } from '../http/route.js';
 import type { Admission } from './admission.js';
 import type { Ask } from './exchange.js';
-import { authorize, clientIp, requireAllow } from './lib/decide.js';
+import { authorize, requireAllow } from './lib/decide.js';
 
 /**
  * Stage 4: Cedar decides the exact request (an MCP request: each of its JSON-RPC calls) for this principal and task.

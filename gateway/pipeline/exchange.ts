@@ -5,13 +5,13 @@ import type { UpstreamRequest } from '../../adapters/types.js';
 import type { CutReason } from '../connections.js';
 import type { Action } from '../domain.js';
 import type { EscrowError } from '../errors.js';
+import { clientIp } from '../http/address.js';
 import { randomId } from '../ids.js';
 import type { SlotOwner } from '../in-flight.js';
 import type { McpExchange } from '../mcp/exchange.js';
 import type { TargetRuntime } from '../targets.js';
 import type { Admission } from './admission.js';
 import type { ForwardOutcome } from './forward.js';
-import { clientIp } from './lib/decide.js';
 
 /** What one request or WebSocket upgrade accumulates on its way through the stages; the `finally` records it. */
 export interface Exchange extends Admission {

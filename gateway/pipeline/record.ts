@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { AuditEventInput } from '../audit/types.js';
-import { principalRef } from '../domain.js';
+import { principalRef, taskRef } from '../domain.js';
 import { type EscrowError, toEscrowError } from '../errors.js';
 import type { Gateway } from '../gateway.js';
 import type { Admission } from './admission.js';
@@ -71,7 +71,7 @@ export function requestEvent(
     requestId: a.requestId,
     ...(a.decision ? { decisionId: a.decision.id, decision, policies: a.decision.policies } : { decision: 'deny' }),
     ...(a.principal ? { principal: principalRef(a.principal) } : {}),
-    ...(a.task ? { task: { id: a.task.id, chain: [...a.task.ancestors, a.task.id] } } : {}),
+    ...(a.task ? { task: taskRef(a.task) } : {}),
     target,
     ...(a.lease ? { leaseId: a.lease.id, secretFingerprint: a.lease.fingerprint } : {}),
     ...(a.approvalId ? { approvalId: a.approvalId } : {}),

@@ -3,19 +3,12 @@ import { EscrowError } from '../errors.js';
 import { type CompiledPolicySet, type CompileOptions, compilePolicySet } from './compile.js';
 import { evaluate, newDecisionId } from './decide.js';
 import { readPolicyDir } from './load.js';
-import { reloadSlot, type Slot } from './reload.js';
+import { type ReloadReporting, reloadSlot, type Slot } from './reload.js';
 import type { AuthorizationRequest, PolicyEngine } from './types.js';
 import { validatePolicySet } from './validate.js';
 import { type StopWatching, watchDirectory } from './watch.js';
 
-export type ReloadResult = 'ok' | 'rejected';
-
-/** What a reload reports. `set` says which policy set it was about (absent means the enforced one). */
-export interface ReloadInfo {
-  readonly hash: string;
-  readonly error?: string;
-  readonly set?: 'enforced' | 'shadow';
-}
+export type { ReloadInfo, ReloadResult } from './reload.js';
 
 /** A decision of the shadow set that differs from the enforced one. The shadow set never decides. */
 export interface ShadowMismatch {
@@ -26,16 +19,14 @@ export interface ShadowMismatch {
   readonly shadowPolicies: readonly string[];
 }
 
-export interface PolicyEngineOptions {
+export interface PolicyEngineOptions extends ReloadReporting {
   /** Directory with `schema.cedarschema` and `**\/*.cedar`. */
   dir: string;
   /** Clock (epoch ms), used only when a request carries no usable `now`. */
   now?: () => number;
-  onReload?: (result: ReloadResult, info: ReloadInfo) => void;
   /** Reload when a file under `dir` (or `shadowDir`) changes. */
   watch?: boolean;
   watchDebounceMs?: number;
-  logger?: { info(o: object, msg: string): void; warn(o: object, msg: string): void };
   /** A candidate policy set evaluated beside the enforced one on every request, never deciding. */
   shadowDir?: string;
   onShadowMismatch?: (info: ShadowMismatch) => void;

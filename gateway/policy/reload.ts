@@ -1,5 +1,4 @@
 import type { CompiledPolicySet } from './compile.js';
-import type { PolicyEngineOptions } from './engine.js';
 
 /** One policy directory and the set currently swapped in for it. */
 export interface Slot {
@@ -8,7 +7,20 @@ export interface Slot {
   current: CompiledPolicySet;
 }
 
-type Reporting = Pick<PolicyEngineOptions, 'logger' | 'onReload'>;
+export type ReloadResult = 'ok' | 'rejected';
+
+/** What a reload reports. `set` says which policy set it was about (absent means the enforced one). */
+export interface ReloadInfo {
+  readonly hash: string;
+  readonly error?: string;
+  readonly set?: 'enforced' | 'shadow';
+}
+
+/** Where a reload is reported: the engine's options carry both. */
+export interface ReloadReporting {
+  logger?: { info(o: object, msg: string): void; warn(o: object, msg: string): void };
+  onReload?: (result: ReloadResult, info: ReloadInfo) => void;
+}
 
 /**
  * Compile `slot.dir` afresh and swap it in, or keep the last good set and report why. The swap is one assignment, so
@@ -18,7 +30,7 @@ export async function reloadSlot(
   slot: Slot,
   compile: (dir: string) => Promise<CompiledPolicySet>,
   isClosed: () => boolean,
-  report: Reporting,
+  report: ReloadReporting,
 ): Promise<boolean> {
   let next: CompiledPolicySet;
   try {

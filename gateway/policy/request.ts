@@ -1,6 +1,7 @@
 import { isIP } from 'node:net';
 import type { CedarValueJson, Context, EntityJson } from '@cedar-policy/cedar-wasm/nodejs';
 import type { ClaimValue, Principal } from '../domain.js';
+import { unmapIPv4 } from '../http/address.js';
 import { type DeclaredArguments, NO_ARGUMENTS } from './arguments.js';
 import type { StatefulAuthorizationCall } from './cedar.js';
 import { mcpContext } from './mcp-context.js';
@@ -45,8 +46,7 @@ function targetEntity(t: TargetFacts): EntityJson {
  * would refuse, checked here so that a request is refused alike whether or not a policy reads the address.
  */
 export function cedarIp(address: string): string {
-  let bare = address.replace(/%.*$/, '');
-  if (bare.toLowerCase().startsWith('::ffff:') && bare.includes('.')) bare = bare.slice(7);
+  const bare = unmapIPv4(address.replace(/%.*$/, ''));
   const family = isIP(bare);
   // Cedar refuses every IPv6 form with an embedded IPv4 address.
   if (family === 4 || (family === 6 && !bare.includes('.'))) return bare;

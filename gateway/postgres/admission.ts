@@ -1,5 +1,6 @@
 import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
+import { admitApproval } from '../approvals/agent.js';
 import type { Decision, Principal, Task } from '../domain.js';
 import { EscrowError } from '../errors.js';
 import type { Gateway } from '../gateway.js';
@@ -23,6 +24,8 @@ export interface ConnectionAdmission {
   task?: Task;
   decision?: Decision;
   lease?: LeaseRecord;
+  /** The person's approval this connection used, when policy asked for one. */
+  approvalId?: string;
   authMethod?: 'password' | 'certificate';
 }
 
@@ -109,6 +112,19 @@ export async function admitConnection(
     database: facts.database,
   });
   requireAllow(into.decision);
+  // No role while the task or this connection waits for a person (a pending or denied task, an @approval connect).
+  into.approvalId = await admitApproval(gw.approvals, {
+    task: into.task,
+    principal: into.principal,
+    decision: into.decision,
+    target: target.config.name,
+    action: 'connect',
+    method: 'CONNECT',
+    path: `/${facts.database}`,
+    query: '',
+    queryKeys: [],
+    requestId: into.requestId,
+  });
   into.lease = await gw.leases.acquire({
     task: into.task,
     target: target.config.name,

@@ -1,5 +1,6 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
+import { unmapIPv4 } from '../http/address.js';
 
 /**
  * The schemas of a `protocol: postgres` target. A factory taking the config's `secretRef` schema, because
@@ -87,7 +88,7 @@ export function postgresAddress(value: string): { host: string; port: number } {
 
 /** True for 127.0.0.0/8, ::1 and `localhost`, the only hosts a plaintext listener may bind to or serve. */
 export function isLoopback(host: string): boolean {
-  const bare = host.replace(/^\[|\]$/g, '').replace(/^::ffff:/i, '');
+  const bare = unmapIPv4(host.replace(/^\[|\]$/g, ''));
   if (bare === 'localhost') return true;
   if (isIP(bare) === 4) return bare.startsWith('127.');
   return bare === '::1';

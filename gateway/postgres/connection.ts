@@ -1,15 +1,15 @@
 import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { Duplex } from 'node:stream';
-import { principalRef } from '../domain.js';
+import { principalRef, taskRef } from '../domain.js';
 import { EscrowError, toEscrowError } from '../errors.js';
 import type { Gateway } from '../gateway.js';
+import { clientIp } from '../http/address.js';
 import { randomId } from '../ids.js';
 import { countLimit } from '../limits.js';
-import { clientIp } from '../pipeline/lib/decide.js';
 import { admitConnection, type ConnectionAdmission } from './admission.js';
 import { isLoopback } from './config.js';
-import type { ListenerContext } from './listener.js';
+import type { ListenerContext } from './context.js';
 import { errorFor, negotiateProtocolVersion } from './messages.js';
 import { outcomeOf } from './metrics.js';
 import { runSession } from './session.js';
@@ -37,7 +37,7 @@ function recordRefusal(gw: Gateway, ctx: ListenerContext, a: ConnectionAdmission
     ...(a.decision ? { decisionId: a.decision.id, policies: a.decision.policies } : {}),
     decision: 'deny',
     ...(a.principal ? { principal: principalRef(a.principal) } : {}),
-    ...(a.task ? { task: { id: a.task.id, chain: [...a.task.ancestors, a.task.id] } } : {}),
+    ...(a.task ? { task: taskRef(a.task) } : {}),
     target,
     reason: error.reason ?? error.code,
   });

@@ -1,30 +1,15 @@
 import { createServer, type Server, type Socket } from 'node:net';
+import { parseListen } from '../config/listen.js';
 import type { Gateway } from '../gateway.js';
 import type { RevocationNotice } from '../leases/revoker.js';
-import { parseListen } from '../server.js';
 import type { PostgresListenerConfig } from './config.js';
 import { handleConnection } from './connection.js';
+import type { ListenerContext } from './context.js';
 import type { PostgresMetrics } from './metrics.js';
 import { SessionRegistry } from './sessions.js';
 import type { StartupOptions } from './startup.js';
 import { TlsUpgrader } from './tls.js';
 import { type ServerAddress, sendCancel } from './upstream.js';
-
-/** What a connection on this listener needs besides the gateway. */
-export interface ListenerContext {
-  readonly targetName: string;
-  readonly config: PostgresListenerConfig;
-  readonly startup: StartupOptions;
-  readonly upstreamTls: { readonly ca?: string; readonly servername?: string } | undefined;
-  readonly registry: SessionRegistry;
-  readonly metrics: PostgresMetrics;
-  /** Client connections open now (starting up or relayed). */
-  connections(): number;
-  /** A CancelRequest from a client: forwarded only to the session whose key it names. */
-  cancel(processId: number, secretKey: number): Promise<void>;
-  /** Send a CancelRequest to the database server for one of its backends. */
-  sendCancel(address: Omit<ServerAddress, 'tls'>, key: { processId: number; secretKey: number }): Promise<void>;
-}
 
 export interface ListenerOptions {
   readonly targetName: string;

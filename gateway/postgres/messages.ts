@@ -101,8 +101,9 @@ export function errorFor(error: EscrowError): Buffer {
   const sqlstate = sqlstateOf(error);
   if (error.code === 'internal') return errorResponse(sqlstate, 'internal error');
   const decision = error.decisionId !== undefined ? ` (decision ${error.decisionId})` : '';
+  const approval = error.approvalId !== undefined ? ` (approval ${error.approvalId})` : '';
   const hint = error.reason === 'tls_required' ? 'connect with sslmode=require or sslmode=verify-full' : undefined;
-  return errorResponse(sqlstate, `escrow: ${error.message}${decision}`, hint);
+  return errorResponse(sqlstate, `escrow: ${error.message}${decision}${approval}`, hint);
 }
 
 /**

@@ -1,12 +1,12 @@
 import { randomInt } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import { principalRef } from '../domain.js';
+import { principalRef, taskRef } from '../domain.js';
 import { EscrowError } from '../errors.js';
 import type { Gateway } from '../gateway.js';
 import type { TargetRuntime } from '../targets.js';
 import type { ConnectionAdmission } from './admission.js';
 import { postgresAddress } from './config.js';
-import type { ListenerContext } from './listener.js';
+import type { ListenerContext } from './context.js';
 import { authentication, backendKeyData, errorFor, readyForQuery } from './messages.js';
 import { type RelayEnd, relay } from './relay.js';
 import type { LiveSession } from './sessions.js';
@@ -124,13 +124,14 @@ function recordOpened(gw: Gateway, ctx: ListenerContext, s: SessionStart): void 
     decision: 'allow',
     policies: a.decision!.policies,
     principal: principalRef(a.principal!),
-    task: { id: a.task!.id, chain: [...a.task!.ancestors, a.task!.id] },
+    task: taskRef(a.task!),
     target,
     leaseId: a.lease!.id,
     secretFingerprint: a.lease!.fingerprint,
     role: a.lease!.credential.fields.username,
     database: s.database,
     authMethod: a.authMethod,
+    ...(a.approvalId ? { approvalId: a.approvalId } : {}),
   });
 }
 
@@ -152,7 +153,7 @@ function recordClosed(
     event: 'connection.closed',
     requestId: a.requestId,
     principal: principalRef(a.principal!),
-    task: { id: a.task!.id, chain: [...a.task!.ancestors, a.task!.id] },
+    task: taskRef(a.task!),
     target,
     leaseId: a.lease!.id,
     reason: why,

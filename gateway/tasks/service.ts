@@ -1,7 +1,7 @@
-import { ExpiringCache } from '../cache.js';
+import { ExpiringCache, type Invalidation, type InvalidationScope } from '../cache.js';
 import { formatIssues } from '../config/issues.js';
 import type { Config } from '../config/schema.js';
-import { type Decision, type Principal, principalRef, samePrincipal, type Task } from '../domain.js';
+import { type Decision, type Principal, principalRef, samePrincipal, type Task, taskRef } from '../domain.js';
 import { EscrowError } from '../errors.js';
 import { RETAIN_MS } from '../leases/closing.js';
 import type { Store } from '../store/types.js';
@@ -34,7 +34,7 @@ export interface OpenedTask {
 }
 
 /** Tasks: open (a child narrows its parent), look up (cached, invalidated by revocation notices). */
-export class TaskService {
+export class TaskService implements Invalidation {
   readonly #store: Store;
   readonly #limits: Config['tasks'];
   readonly #targets: ReadonlySet<string>;
@@ -51,6 +51,16 @@ export class TaskService {
     this.#bodySchema = openTaskBody(options.limits.maxIntentLength, options.limits.maxTtlSeconds);
     this.#approvalFor = options.approvalFor;
     this.cache = new ExpiringCache<Task>(options.cacheSize ?? 10_000, this.#now);
+  }
+
+  /** A lease notice concerns no task: only `all` and `task` drop cached tasks. */
+  invalidate(scope: InvalidationScope): void {
+    if (scope.kind === 'all') this.cache.clear();
+    else if (scope.kind === 'task') this.cache.delete(scope.taskId);
+  }
+
+  setTrusted(trusted: boolean): void {
+    this.cache.setTrusted(trusted);
   }
 
   /**
@@ -88,7 +98,7 @@ export class TaskService {
       intent: input.intent,
       targets: input.targets,
       ...(parent ? { parent: parent.id } : {}),
-      ancestors: parent ? [...parent.ancestors, parent.id] : [],
+      ancestors: parent ? taskRef(parent).chain : [],
       depth: draft.depth,
       openedAt: now,
       expiresAt,

@@ -1,4 +1,4 @@
-import { RELOAD_RESULTS } from '../../gateway/reload-results.js';
+import { RELOAD_RESULTS } from '../../gateway/metric-labels.js';
 
 /**
  * The bounded sets that Escrow's metric label values come from. A label value outside its set (a task id,

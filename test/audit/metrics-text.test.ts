@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { IDENTITY_REASONS } from '../../gateway/identity/reasons.js';
+import { IDENTITY_REASONS } from '../../gateway/metric-labels.js';
 import { createMetrics } from '../../gateway/metrics.js';
 import { labelValueProblem, TEST_TARGETS } from './label-values.js';
 import { parsePrometheusText } from './prom-text.js';

@@ -1,7 +1,7 @@
 import { createServer, type Socket } from 'node:net';
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
-import { auditPermitsIssuance, createAuditLog, verifyChain } from '../../gateway/audit/index.js';
+import { auditState, createAuditLog, verifyChain } from '../../gateway/audit/index.js';
 import { deletePrefix } from '../support/redis.js';
 import { HMAC_KEY } from './helpers.js';
 import { auditPrefix, failFastClient, redisEventStream } from './redis-stream.js';
@@ -49,12 +49,12 @@ describe('the Redis sink going down makes the audit log unhealthy until a write 
     log.record({ event: 'request', requestId: 'r-3' });
     await log.flush();
     expect(log.healthy).toBe(false);
-    expect(auditPermitsIssuance(log)).toBe(false);
+    expect(auditState(log)).toBe('unavailable');
     expect(errors[0]).toBe('redis');
 
     await client.connect();
     await until(() => log.healthy);
-    expect(auditPermitsIssuance(log)).toBe(true);
+    expect(auditState(log)).toBe('ok');
     const stored = await redisEventStream(client, key).readAll();
     expect(stored.map((line) => JSON.parse(line).requestId)).toEqual(['r-1', 'r-2', 'r-3']);
     expect(verifyChain(stored)).toMatchObject({ ok: true, outcome: 'ok', events: 3, writers: 1, findings: [] });
@@ -80,7 +80,7 @@ describe('a Redis sink whose writes hang counts as down after the write timeout'
     log.record({ event: 'request', requestId: 'r-1' });
     await log.flush();
     expect(log.healthy).toBe(false);
-    expect(auditPermitsIssuance(log)).toBe(true);
+    expect(auditState(log)).toBe('degraded');
     await log.close();
     client.disconnect();
     for (const socket of sockets) socket.destroy();

@@ -2,8 +2,8 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
+import { parseListen } from '../../gateway/config/listen.js';
 import { parseConfig } from '../../gateway/config/load.js';
-import { parseListen } from '../../gateway/server.js';
 
 const DIR = resolve(import.meta.dirname, '../../deploy/k8s');
 

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { RELOAD_RESULTS } from '../../gateway/reload-results.js';
+import { RELOAD_RESULTS } from '../../gateway/metric-labels.js';
 import { startUpstream, type TestUpstream } from '../support/upstream.js';
 import { type ProcessEscrow, REPO_ROOT, startEscrowProcess } from './support/escrow-process.js';
 import { metricValue } from './support/metrics.js';

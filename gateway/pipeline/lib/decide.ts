@@ -29,12 +29,6 @@ export function taskFacts(task: Task, now: number): TaskFacts {
   };
 }
 
-/** Normalise a socket address for Cedar's `ipaddr` (IPv4-mapped IPv6 becomes IPv4). */
-export function clientIp(address: string | undefined): string {
-  if (!address) return '0.0.0.0';
-  return address.startsWith('::ffff:') ? address.slice(7) : address;
-}
-
 /** One Cedar decision (stage 4 of every protocol). The engine denies on any evaluation error. */
 export function authorize(gw: Gateway, input: AuthorizeInput): Decision {
   const now = gw.now();

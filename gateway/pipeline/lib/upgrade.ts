@@ -1,11 +1,12 @@
-import { request as httpRequest, type IncomingMessage, STATUS_CODES } from 'node:http';
+import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { performance } from 'node:perf_hooks';
 import { type Duplex, pipeline } from 'node:stream';
 import type { UpstreamRequest } from '../../../adapters/types.js';
-import { EscrowError, PROBLEM_CONTENT_TYPE, toProblem } from '../../errors.js';
+import { EscrowError } from '../../errors.js';
 import type { Gateway } from '../../gateway.js';
 import { responseHeaders } from '../../http/headers.js';
+import { endWithProblem, rawHead } from '../../http/raw.js';
 import { type CircuitOutcome, circuitOutcome } from '../../proxy/breaker.js';
 import { upstreamError } from '../../proxy/forward.js';
 import { ScrubStream } from '../../proxy/scrub.js';
@@ -47,8 +48,8 @@ export function upgradeChannel(gw: Gateway, req: IncomingMessage, socket: Duplex
     answered: () => state.headSent,
     ended: () => false,
     refuse(error) {
-      if (state.headSent || !socket.writable) socket.destroy();
-      else writeProblem(socket, error, ex.requestId);
+      if (state.headSent) socket.destroy();
+      else endWithProblem(socket, error, ex.requestId);
     },
     fallbackStatus: () => 500,
   };
@@ -139,7 +140,7 @@ function connectUpstream(
             target,
             index,
           );
-          socket.write(headBytes(101, { upgrade: 'websocket', connection: 'Upgrade', ...scrubbed }));
+          socket.write(rawHead(101, { upgrade: 'websocket', connection: 'Upgrade', ...scrubbed }));
           splice(socket, head, upSocket, upHead, new WebSocketScrubber(index, { flushAfterMs }));
           resolve();
         },
@@ -180,30 +181,9 @@ function relayRefusal(
   const status = res.statusCode ?? 502;
   if (encoding !== 'identity') {
     res.resume();
-    socket.end(headBytes(status, { ...headers, 'content-length': '0', connection: 'close' }));
+    socket.end(rawHead(status, { ...headers, 'content-length': '0', connection: 'close' }));
     return;
   }
-  socket.write(headBytes(status, { ...headers, connection: 'close' }));
+  socket.write(rawHead(status, { ...headers, connection: 'close' }));
   pipeline(res, new ScrubStream(index, { flushAfterMs }), socket, () => socket.destroy());
-}
-
-function headBytes(status: number, headers: Record<string, string | string[]>): string {
-  const lines = [`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Unknown'}`];
-  for (const [name, value] of Object.entries(headers)) {
-    for (const v of Array.isArray(value) ? value : [value]) lines.push(`${name}: ${v}`);
-  }
-  return `${lines.join('\r\n')}\r\n\r\n`;
-}
-
-function writeProblem(socket: Duplex, error: EscrowError, requestId: string): void {
-  const body = JSON.stringify(toProblem(error, requestId));
-  const headers: Record<string, string> = {
-    'content-type': PROBLEM_CONTENT_TYPE,
-    'content-length': String(Buffer.byteLength(body)),
-    'x-request-id': requestId,
-    'cache-control': 'no-store',
-    connection: 'close',
-  };
-  if (error.status === 401) headers['www-authenticate'] = 'Bearer realm="escrow"';
-  socket.end(headBytes(error.status, headers) + body);
 }
