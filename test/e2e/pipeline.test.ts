@@ -75,7 +75,14 @@ describe('the whole pipeline over real Redis', () => {
 
   it('keeps the injected key when the agent names it in Connection', async () => {
     const before = upstream.requests.length;
-    const res = await call('/echo/x', {}, { connection: 'x-api-key', 'x-api-key': 'agent-supplied' });
+    // A raw request: fetch's undici either drops `connection` or refuses it, depending on which undici installed the
+    // global dispatcher first, so the header would not reliably reach Escrow.
+    const res = await rawGet(Number(new URL(escrow.url).port), '/echo/x', {
+      authorization: `Bearer ${token}`,
+      'x-escrow-task': task,
+      connection: 'x-api-key',
+      'x-api-key': 'agent-supplied',
+    });
     expect(res.status).toBe(200);
     expect(upstream.requests[before]!.headers['x-api-key']).toBe(CANARY);
   });
