@@ -11,7 +11,7 @@ import { restartDelay } from '../../gateway/cluster.js';
 import { cliCommand } from '../support/cli.js';
 import { createIssuerKeys, signToken, TEST_IDENTITY, TEST_ISSUER } from '../support/keys.js';
 import { deletePrefix, REDIS_URL, testPrefix } from '../support/redis.js';
-import { startUpstream, type TestUpstream } from '../support/upstream.js';
+import { echoTarget, startUpstream, type TestUpstream } from '../support/upstream.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 /** Node's arguments that run the CLI (test/support/cli.ts). */
@@ -97,14 +97,7 @@ describe('escrow start --workers runs a primary that keeps N workers on one port
       policies: join(ROOT, 'policies'),
       watchPolicies: false,
       audit: { sinks: ['file:audit.log'] },
-      targets: [
-        {
-          name: 'echo',
-          upstream: upstream.url,
-          attributes: { sensitivity: 'low', environment: 'dev' },
-          credential: { adapter: 'header', header: 'x-api-key', value: 'file:api-key', ttl: 300 },
-        },
-      ],
+      targets: [echoTarget(upstream.url, 'file:api-key')],
     };
     writeFileSync(join(dir, 'escrow.yaml'), stringify(config));
     proc = spawn(process.execPath, [...CLI, 'start', '--config', join(dir, 'escrow.yaml'), '--workers', '2'], {

@@ -3,7 +3,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cliCommand } from '../support/cli.js';
 import { startEscrow, type TestEscrow } from '../support/escrow.js';
-import { startUpstream, type TestUpstream } from '../support/upstream.js';
+import { echoTarget, startUpstream, type TestUpstream } from '../support/upstream.js';
 
 const run = promisify(execFile);
 /** Node's arguments that run the CLI (test/support/cli.ts). */
@@ -19,14 +19,7 @@ describe('operators list, show and close tasks through the admin API and `escrow
     upstream = await startUpstream();
     escrow = await startEscrow({
       env: { K: CANARY },
-      targets: [
-        {
-          name: 'echo',
-          upstream: upstream.url,
-          attributes: { sensitivity: 'low', environment: 'dev' },
-          credential: { adapter: 'header', header: 'x-api-key', value: 'env:K', ttl: 300 },
-        },
-      ],
+      targets: [echoTarget(upstream.url, 'env:K')],
     });
     token = await escrow.token({ sub: 'spiffe://test.example/agent/ops-view' });
     task = await escrow.openTask(token, ['echo'], 'nightly report');

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEscrow, type TestEscrow } from '../support/escrow.js';
 import { rawGet } from '../support/raw.js';
-import { startUpstream, type TestUpstream } from '../support/upstream.js';
+import { echoTarget, startUpstream, type TestUpstream } from '../support/upstream.js';
 
 const CANARY = 'canary-sk-7f3a9c1e5b2d4f60';
 
@@ -16,12 +16,7 @@ describe('the whole pipeline over real Redis', () => {
     escrow = await startEscrow({
       env: { ECHO_KEY: CANARY },
       targets: [
-        {
-          name: 'echo',
-          upstream: upstream.url,
-          attributes: { sensitivity: 'low', environment: 'dev' },
-          credential: { adapter: 'header', header: 'x-api-key', value: 'env:ECHO_KEY', ttl: 300 },
-        },
+        echoTarget(upstream.url, 'env:ECHO_KEY'),
         {
           name: 'vault',
           upstream: upstream.url,
@@ -123,14 +118,7 @@ describe('closing a task', () => {
     const upstream = await startUpstream();
     const escrow = await startEscrow({
       env: { K: CANARY },
-      targets: [
-        {
-          name: 'echo',
-          upstream: upstream.url,
-          attributes: { sensitivity: 'low', environment: 'dev' },
-          credential: { adapter: 'header', header: 'x-api-key', value: 'env:K', ttl: 300 },
-        },
-      ],
+      targets: [echoTarget(upstream.url, 'env:K')],
     });
     try {
       const token = await escrow.token();
