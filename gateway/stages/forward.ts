@@ -5,7 +5,7 @@ import { pipeline, type Transform, type Writable } from 'node:stream';
 import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
 import { EscrowError } from '../errors.js';
 import type { Gateway } from '../gateway.js';
-import { responseHeaders } from '../http/headers.js';
+import { requireScrubbableFraming, responseHeaders } from '../http/headers.js';
 import { breakerFor, circuitOutcome } from '../proxy/breaker.js';
 import { type ForwardRequest, forward, upstreamError } from '../proxy/forward.js';
 import { StreamScrubber } from '../scrub/stream.js';
@@ -157,6 +157,7 @@ async function send(
   try {
     await forward(pool, { ...request, signal: abort }, (status, upstream) => {
       outcome.status = status;
+      requireScrubbableFraming(upstream);
       const index = gw.secrets.index;
       const headers = finishResponseHeaders(responseHeaders(upstream, target.allowedResponseHeaders), target, index);
       const filter = hook?.responseFilter({ status, headers });
