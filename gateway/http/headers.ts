@@ -107,3 +107,19 @@ export function responseHeaders(
   }
   return out;
 }
+
+/**
+ * An answer framed with a transfer coding other than `chunked` (`Transfer-Encoding: gzip, chunked`): undici removes
+ * the chunking, not the gzip, so the body would reach the scrubber compressed and the agent could decompress what
+ * was never scanned. Such an answer is refused (502), like an unknown content encoding.
+ */
+export function requireScrubbableFraming(headers: Record<string, string | string[] | undefined>): void {
+  const value = headers['transfer-encoding'];
+  if (value === undefined) return;
+  for (const coding of (Array.isArray(value) ? value : [value]).flatMap((v) => v.split(','))) {
+    const name = coding.trim().toLowerCase();
+    if (name !== '' && name !== 'chunked') {
+      throw new EscrowError('upstream_error', 'the upstream used a transfer coding Escrow cannot scrub');
+    }
+  }
+}

@@ -3,7 +3,7 @@ import type { ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { EscrowError } from '../errors.js';
 import type { Gateway } from '../gateway.js';
-import { responseHeaders } from '../http/headers.js';
+import { requireScrubbableFraming, responseHeaders } from '../http/headers.js';
 import { circuitOutcome } from '../proxy/breaker.js';
 import { type ForwardRequest, forward, upstreamError } from '../proxy/forward.js';
 import { StreamScrubber } from '../scrub/stream.js';
@@ -70,6 +70,7 @@ async function send(
   try {
     await forward(pool, { ...request, signal: abort }, (status, upstream) => {
       outcome.status = status;
+      requireScrubbableFraming(upstream);
       const index = gw.secrets.index;
       const headers = finishResponseHeaders(responseHeaders(upstream, target.allowedResponseHeaders), target, index);
       const filter = hook?.responseFilter({ status, headers });

@@ -2,12 +2,33 @@
 import { execFile, spawnSync } from 'node:child_process';
 import { promisify } from 'node:util';
 
-export const MANAGEMENT_URL = 'http://127.0.0.1:15672';
+/** The broker's management API; ESCROW_TEST_RABBITMQ_URL points the tests elsewhere (or, to check the skip, nowhere). */
+export const MANAGEMENT_URL = process.env.ESCROW_TEST_RABBITMQ_URL ?? 'http://127.0.0.1:15672';
 const GUEST = `Basic ${Buffer.from('guest:guest').toString('base64')}`;
 
-/** True when the RabbitMQ CLI is installed (otherwise the RabbitMQ tests are skipped). */
+/** True when the RabbitMQ CLI is installed. */
 export function rabbitmqInstalled(): boolean {
   return spawnSync('rabbitmqctl', ['--help'], { stdio: 'ignore' }).error === undefined;
+}
+
+/** Whether a broker's management API answers here (enabling the plugin if the CLI is installed), and if not, why. */
+export type BrokerState = { readonly up: true } | { readonly up: false; readonly reason: string };
+
+/**
+ * Find the broker the RabbitMQ tests need. Without one the tests skip with the reason printed, except under CI
+ * (`CI` set, as .ci/run is run), where a missing broker is a broken setup: {@link requireBrokerInCi} fails then.
+ */
+export async function findBroker(): Promise<BrokerState> {
+  if (await answering()) return { up: true };
+  if (!rabbitmqInstalled()) {
+    return { up: false, reason: `no RabbitMQ management API on ${MANAGEMENT_URL} and rabbitmqctl is not on PATH` };
+  }
+  try {
+    await ensureManagementApi();
+    return { up: true };
+  } catch (error) {
+    return { up: false, reason: `RabbitMQ is installed but ${(error as Error).message}` };
+  }
 }
 
 async function answering(): Promise<boolean> {

@@ -1,6 +1,6 @@
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startWsUpstream, type WsUpstream, wsConnect } from '../security/support/ws.js';
+import { openWebSocket, startWsUpstream, type WsUpstream } from '../support/websocket.js';
 import { type ApprovalEscrow, call, humanToken, startApprovalEscrow } from './support.js';
 
 const KEY = 'canary-ws-approval-7e21';
@@ -44,7 +44,7 @@ describe('a WebSocket upgrade that policy marks waits for a person like any requ
     const agent = await escrow.token();
     const task = await escrow.openTask(agent, ['stream'], 'watch builds');
     const headers = { authorization: `Bearer ${agent}`, 'x-escrow-task': task };
-    const waiting = await wsConnect(port, '/stream/logs', headers);
+    const waiting = await openWebSocket(port, '/stream/logs', headers);
     expect(waiting.status).toBe(403);
     const problem = JSON.parse(waiting.body()) as { code: string; approvalId: string };
     expect(problem.code).toBe('approval_required');
@@ -55,7 +55,7 @@ describe('a WebSocket upgrade that policy marks waits for a person like any requ
     });
     expect(decided.status).toBe(200);
     for (let i = 0; i < 2; i++) {
-      const ws = await wsConnect(port, '/stream/logs', headers);
+      const ws = await openWebSocket(port, '/stream/logs', headers);
       expect(ws.status).toBe(101);
       ws.send('hi');
       expect(await ws.waitMessages(1)).toEqual(['echo:hi']);
@@ -63,7 +63,7 @@ describe('a WebSocket upgrade that policy marks waits for a person like any requ
     }
     expect(upstream.upgrades).toHaveLength(2);
     expect(upstream.upgrades[0]!.headers['x-api-key']).toBe(KEY);
-    const third = await wsConnect(port, '/stream/logs', headers);
+    const third = await openWebSocket(port, '/stream/logs', headers);
     expect(third.status).toBe(403); // @approvalUses("2"): the third asks again
     const requested = (await escrow.auditEvents()).filter((e) => e.event === 'approval.requested');
     expect(requested.map((e) => [e.action, e.uses])).toEqual([

@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEscrow, type TestEscrow } from '../support/escrow.js';
-import { startUpstream, type TestUpstream } from '../support/upstream.js';
+import { echoTarget, startUpstream, type TestUpstream } from '../support/upstream.js';
 
 /**
  * Every answer is given only once its event is in the trail: read the file the moment each answer has arrived,
@@ -27,14 +27,7 @@ describe('the audit event of an answer is written before the answer arrives', ()
     escrow = await startEscrow({
       store: 'memory',
       env: { ANSWER_KEY: 'canary-answer-after-event-3c1d' },
-      targets: [
-        {
-          name: 'echo',
-          upstream: upstream.url,
-          attributes: { sensitivity: 'low', environment: 'dev' },
-          credential: { adapter: 'header', header: 'x-api-key', value: 'env:ANSWER_KEY', ttl: 300 },
-        },
-      ],
+      targets: [echoTarget(upstream.url, 'env:ANSWER_KEY')],
     });
     token = await escrow.token();
   });

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { auditTrace, auditVerify, hashSecret, traceSecret, verifyChain } from '../../gateway/audit/index.js';
 import { startEscrow, type TestEscrow } from '../support/escrow.js';
-import { startUpstream, type TestUpstream } from '../support/upstream.js';
+import { echoTarget, startUpstream, type TestUpstream } from '../support/upstream.js';
 
 const CANARY = 'canary-drill-key-4b8e2f9a61c3';
 const INTENT = 'triage the nightly build failures';
@@ -25,14 +25,7 @@ describe('a leaked key is traced through a real Escrow to its principal, task, i
     escrow = await startEscrow({
       env: { DRILL_KEY: CANARY },
       config: { audit: { sinks: ['file:audit.log', 'redis'] } },
-      targets: [
-        {
-          name: 'echo',
-          upstream: upstream.url,
-          attributes: { sensitivity: 'low', environment: 'dev' },
-          credential: { adapter: 'header', header: 'x-api-key', value: 'env:DRILL_KEY', ttl: 300 },
-        },
-      ],
+      targets: [echoTarget(upstream.url, 'env:DRILL_KEY')],
     });
     token = await escrow.token();
     taskId = await escrow.openTask(token, ['echo'], INTENT);

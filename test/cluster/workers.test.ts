@@ -8,12 +8,14 @@ import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { restartDelay } from '../../gateway/cluster.js';
+import { cliCommand } from '../support/cli.js';
 import { createIssuerKeys, signToken, TEST_IDENTITY, TEST_ISSUER } from '../support/keys.js';
 import { deletePrefix, REDIS_URL, testPrefix } from '../support/redis.js';
-import { startUpstream, type TestUpstream } from '../support/upstream.js';
+import { echoTarget, startUpstream, type TestUpstream } from '../support/upstream.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
-const CLI = join(ROOT, 'dist/gateway/cli.js');
+/** Node's arguments that run the CLI (test/support/cli.ts). */
+const CLI = cliCommand();
 
 function freePort(): Promise<number> {
   return new Promise((done) => {
@@ -95,17 +97,10 @@ describe('escrow start --workers runs a primary that keeps N workers on one port
       policies: join(ROOT, 'policies'),
       watchPolicies: false,
       audit: { sinks: ['file:audit.log'] },
-      targets: [
-        {
-          name: 'echo',
-          upstream: upstream.url,
-          attributes: { sensitivity: 'low', environment: 'dev' },
-          credential: { adapter: 'header', header: 'x-api-key', value: 'file:api-key', ttl: 300 },
-        },
-      ],
+      targets: [echoTarget(upstream.url, 'file:api-key')],
     };
     writeFileSync(join(dir, 'escrow.yaml'), stringify(config));
-    proc = spawn(process.execPath, [CLI, 'start', '--config', join(dir, 'escrow.yaml'), '--workers', '2'], {
+    proc = spawn(process.execPath, [...CLI, 'start', '--config', join(dir, 'escrow.yaml'), '--workers', '2'], {
       env: { ...process.env, ESCROW_LOG_LEVEL: 'info' },
       stdio: ['ignore', 'ignore', 'pipe'],
     });
@@ -234,7 +229,7 @@ describe('escrow start --workers refuses what cannot be shared', () => {
         ],
       };
       writeFileSync(join(dir, 'escrow.yaml'), stringify(config));
-      const proc = spawn(process.execPath, [CLI, 'start', '--config', join(dir, 'escrow.yaml'), '--workers', '2'], {
+      const proc = spawn(process.execPath, [...CLI, 'start', '--config', join(dir, 'escrow.yaml'), '--workers', '2'], {
         stdio: ['ignore', 'ignore', 'pipe'],
       });
       let err = '';
@@ -249,7 +244,9 @@ describe('escrow start --workers refuses what cannot be shared', () => {
   });
 
   it('exits 2 on a --workers value that is not a count', async () => {
-    const proc = spawn(process.execPath, [CLI, 'start', '--workers', 'many'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const proc = spawn(process.execPath, [...CLI, 'start', '--workers', 'many'], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     expect(await exited(proc)).toBe(2);
   });
 });

@@ -2,13 +2,15 @@ import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../gateway/config/load.js';
 import { EscrowError } from '../../gateway/errors.js';
+import { cliCommand } from '../support/cli.js';
 
-const cli = resolve(import.meta.dirname, '../../dist/gateway/cli.js');
+/** Node's arguments that run the CLI (test/support/cli.ts). */
+const cli = cliCommand();
 const run = promisify(execFile);
 
 const base = `
@@ -36,7 +38,7 @@ describe('a bad config names the offending path', () => {
       `${base}targets:\n  - { name: a, upstream: "http://127.0.0.1:1", credential: { adapter: header, value: env:X, ttl: 60 } }\n`,
     );
     writeFileSync(join(dir, 'jwks.json'), '{"keys":[]}');
-    const failure = await run('node', [cli, 'check', '--config', join(dir, 'escrow.yaml')], {
+    const failure = await run(process.execPath, [...cli, 'check', '--config', join(dir, 'escrow.yaml')], {
       env: {
         ...process.env,
         LK: randomBytes(32).toString('base64'),

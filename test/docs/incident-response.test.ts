@@ -1,12 +1,13 @@
 import { execFile } from 'node:child_process';
-import { resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cliCommand } from '../support/cli.js';
 import { startEscrow, type TestEscrow } from '../support/escrow.js';
 import { startUpstream, type TestUpstream } from '../support/upstream.js';
 
 const run = promisify(execFile);
-const CLI = resolve(import.meta.dirname, '../../dist/gateway/cli.js');
+/** Node's arguments that run the CLI (test/support/cli.ts). */
+const CLI = cliCommand();
 const KEY = 'canary-kill-switch-5c1e8a92f04b';
 const A = 'spiffe://test.example/agent/rogue';
 const B = 'spiffe://test.example/agent/bystander';
@@ -70,7 +71,7 @@ describe('the kill switch revokes a principal’s or a target’s leases at once
     expect(await call('B', onBilling, '/billing/x')).toBe(200);
     const { stdout } = await run(
       process.execPath,
-      [CLI, 'revoke', '--target', 'billing', '--admin', escrow.adminUrl, '--json'],
+      [...CLI, 'revoke', '--target', 'billing', '--admin', escrow.adminUrl, '--json'],
       { env: { ...process.env, ESCROW_ADMIN_TOKEN: escrow.adminToken } },
     );
     expect(JSON.parse(stdout)).toEqual({ tasks: 1, leases: 1 });
@@ -79,9 +80,9 @@ describe('the kill switch revokes a principal’s or a target’s leases at once
   });
 
   it('`escrow revoke` exits 1 when the admin API cannot be reached, and 2 without a selector', async () => {
-    const unreachable = run(process.execPath, [CLI, 'revoke', '--all', '--admin', 'http://127.0.0.1:9']);
+    const unreachable = run(process.execPath, [...CLI, 'revoke', '--all', '--admin', 'http://127.0.0.1:9']);
     await expect(unreachable).rejects.toMatchObject({ code: 1 });
-    const usage = run(process.execPath, [CLI, 'revoke', '--admin', escrow.adminUrl]);
+    const usage = run(process.execPath, [...CLI, 'revoke', '--admin', escrow.adminUrl]);
     await expect(usage).rejects.toMatchObject({ code: 2 });
   });
 });

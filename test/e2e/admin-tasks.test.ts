@@ -1,12 +1,13 @@
 import { execFile } from 'node:child_process';
-import { resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cliCommand } from '../support/cli.js';
 import { startEscrow, type TestEscrow } from '../support/escrow.js';
-import { startUpstream, type TestUpstream } from '../support/upstream.js';
+import { echoTarget, startUpstream, type TestUpstream } from '../support/upstream.js';
 
 const run = promisify(execFile);
-const cli = resolve(import.meta.dirname, '../../dist/gateway/cli.js');
+/** Node's arguments that run the CLI (test/support/cli.ts). */
+const cli = cliCommand();
 const CANARY = 'canary-admin-tasks-77aa1';
 
 describe('operators list, show and close tasks through the admin API and `escrow tasks`', () => {
@@ -18,14 +19,7 @@ describe('operators list, show and close tasks through the admin API and `escrow
     upstream = await startUpstream();
     escrow = await startEscrow({
       env: { K: CANARY },
-      targets: [
-        {
-          name: 'echo',
-          upstream: upstream.url,
-          attributes: { sensitivity: 'low', environment: 'dev' },
-          credential: { adapter: 'header', header: 'x-api-key', value: 'env:K', ttl: 300 },
-        },
-      ],
+      targets: [echoTarget(upstream.url, 'env:K')],
     });
     token = await escrow.token({ sub: 'spiffe://test.example/agent/ops-view' });
     task = await escrow.openTask(token, ['echo'], 'nightly report');
@@ -39,9 +33,9 @@ describe('operators list, show and close tasks through the admin API and `escrow
 
   it('lists the live task of a principal, with no secret', async () => {
     const { stdout } = await run(
-      'node',
+      process.execPath,
       [
-        cli,
+        ...cli,
         'tasks',
         'list',
         '--principal',
@@ -58,14 +52,22 @@ describe('operators list, show and close tasks through the admin API and `escrow
   });
 
   it('shows the task with its active lease and fingerprint, never the secret', async () => {
-    const { stdout } = await run('node', [cli, 'tasks', 'show', task, '--admin', escrow.adminUrl], withToken());
+    const { stdout } = await run(
+      process.execPath,
+      [...cli, 'tasks', 'show', task, '--admin', escrow.adminUrl],
+      withToken(),
+    );
     expect(stdout).toContain('lease lse_');
     expect(stdout).toContain('active');
     expect(stdout).not.toContain(CANARY);
   });
 
   it('closes the task: the agent’s next call is refused', async () => {
-    const { stdout } = await run('node', [cli, 'tasks', 'close', task, '--admin', escrow.adminUrl], withToken());
+    const { stdout } = await run(
+      process.execPath,
+      [...cli, 'tasks', 'close', task, '--admin', escrow.adminUrl],
+      withToken(),
+    );
     expect(stdout).toContain('1 lease(s) revoked');
     const res = await fetch(`${escrow.url}/echo/x`, {
       headers: { authorization: `Bearer ${token}`, 'x-escrow-task': task },

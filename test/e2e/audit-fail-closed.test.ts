@@ -2,7 +2,7 @@ import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEscrow, type TestEscrow } from '../support/escrow.js';
-import { startUpstream, type TestUpstream } from '../support/upstream.js';
+import { echoTarget, startUpstream, type TestUpstream } from '../support/upstream.js';
 
 describe('with the audit sink down (failMode closed), nothing is served and nothing reaches the upstream', () => {
   let upstream: TestUpstream;
@@ -13,14 +13,7 @@ describe('with the audit sink down (failMode closed), nothing is served and noth
     escrow = await startEscrow({
       store: 'memory',
       env: { K: 'canary-audit-down-3e9d1' },
-      targets: [
-        {
-          name: 'echo',
-          upstream: upstream.url,
-          attributes: { sensitivity: 'low', environment: 'dev' },
-          credential: { adapter: 'header', header: 'x-api-key', value: 'env:K', ttl: 300 },
-        },
-      ],
+      targets: [echoTarget(upstream.url, 'env:K')],
     });
     token = await escrow.token();
   });

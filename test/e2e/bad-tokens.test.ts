@@ -3,7 +3,7 @@ import { SignJWT, UnsecuredJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEscrow, type TestEscrow } from '../support/escrow.js';
 import { createIssuerKeys, TEST_AUDIENCE, TEST_ISSUER, TEST_TRUST_DOMAIN } from '../support/keys.js';
-import { startUpstream, type TestUpstream } from '../support/upstream.js';
+import { echoTarget, startUpstream, type TestUpstream } from '../support/upstream.js';
 
 const sub = `spiffe://${TEST_TRUST_DOMAIN}/agent/a`;
 const now = () => Math.floor(Date.now() / 1000);
@@ -19,15 +19,7 @@ describe('a bad workload token gets 401 and reaches neither policy nor upstream'
     escrow = await startEscrow({
       store: 'memory',
       env: { K: 'canary-key-51c2e8' },
-      targets: [
-        {
-          name: 'echo',
-          upstream: upstream.url,
-          requireTask: false,
-          attributes: { sensitivity: 'low', environment: 'dev' },
-          credential: { adapter: 'header', header: 'x-api-key', value: 'env:K', ttl: 60 },
-        },
-      ],
+      targets: [echoTarget(upstream.url, 'env:K', { ttl: 60, requireTask: false })],
     });
     const { privateKey, kid, jwks } = escrow.keys;
     const signed = (claims: Record<string, unknown>, header: Record<string, unknown> = {}) =>

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEscrow, type TestEscrow } from '../support/escrow.js';
 import { rawExchange } from '../support/raw.js';
-import { startUpstream, type TestUpstream } from '../support/upstream.js';
+import { echoTarget, startUpstream, type TestUpstream } from '../support/upstream.js';
 
 describe('Expect: 100-continue is answered only once the request is allowed', () => {
   let upstream: TestUpstream;
@@ -11,15 +11,7 @@ describe('Expect: 100-continue is answered only once the request is allowed', ()
     escrow = await startEscrow({
       store: 'memory',
       env: { K: 'canary-continue-9f1' },
-      targets: [
-        {
-          name: 'echo',
-          upstream: upstream.url,
-          requireTask: false,
-          attributes: { sensitivity: 'low', environment: 'dev' },
-          credential: { adapter: 'header', header: 'x-api-key', value: 'env:K', ttl: 60 },
-        },
-      ],
+      targets: [echoTarget(upstream.url, 'env:K', { ttl: 60, requireTask: false })],
     });
   });
   afterAll(async () => {

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { svidExtensions, type TestCert, TestPki } from '../identity/certs.js';
 import { startEscrow, type TestEscrow } from '../support/escrow.js';
-import { startUpstream, type TestUpstream } from '../support/upstream.js';
+import { echoTarget, startUpstream, type TestUpstream } from '../support/upstream.js';
 
 const AGENT = 'spiffe://test.example/agent/mtls';
 const CANARY = 'canary-mtls-key-4b7e21';
@@ -41,14 +41,7 @@ describe('an agent with an X.509-SVID and no token gets through the mTLS listene
     upstream = await startUpstream();
     escrow = await startEscrow({
       env: { K: CANARY },
-      targets: [
-        {
-          name: 'echo',
-          upstream: upstream.url,
-          attributes: { sensitivity: 'low', environment: 'dev' },
-          credential: { adapter: 'header', header: 'x-api-key', value: 'env:K', ttl: 300 },
-        },
-      ],
+      targets: [echoTarget(upstream.url, 'env:K')],
       configure: (dir) => {
         writeFileSync(join(dir, 'tls.pem'), server.cert);
         writeFileSync(join(dir, 'tls.key'), server.key);

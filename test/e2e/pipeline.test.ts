@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEscrow, type TestEscrow } from '../support/escrow.js';
 import { rawGet } from '../support/raw.js';
-import { startUpstream, type TestUpstream } from '../support/upstream.js';
+import { echoTarget, startUpstream, type TestUpstream } from '../support/upstream.js';
 
 const CANARY = 'canary-sk-7f3a9c1e5b2d4f60';
 
@@ -16,12 +16,7 @@ describe('the whole pipeline over real Redis', () => {
     escrow = await startEscrow({
       env: { ECHO_KEY: CANARY },
       targets: [
-        {
-          name: 'echo',
-          upstream: upstream.url,
-          attributes: { sensitivity: 'low', environment: 'dev' },
-          credential: { adapter: 'header', header: 'x-api-key', value: 'env:ECHO_KEY', ttl: 300 },
-        },
+        echoTarget(upstream.url, 'env:ECHO_KEY'),
         {
           name: 'vault',
           upstream: upstream.url,
@@ -75,7 +70,14 @@ describe('the whole pipeline over real Redis', () => {
 
   it('keeps the injected key when the agent names it in Connection', async () => {
     const before = upstream.requests.length;
-    const res = await call('/echo/x', {}, { connection: 'x-api-key', 'x-api-key': 'agent-supplied' });
+    // A raw request: fetch's undici either drops `connection` or refuses it, depending on which undici installed the
+    // global dispatcher first, so the header would not reliably reach Escrow.
+    const res = await rawGet(Number(new URL(escrow.url).port), '/echo/x', {
+      authorization: `Bearer ${token}`,
+      'x-escrow-task': task,
+      connection: 'x-api-key',
+      'x-api-key': 'agent-supplied',
+    });
     expect(res.status).toBe(200);
     expect(upstream.requests[before]!.headers['x-api-key']).toBe(CANARY);
   });
@@ -116,14 +118,7 @@ describe('closing a task', () => {
     const upstream = await startUpstream();
     const escrow = await startEscrow({
       env: { K: CANARY },
-      targets: [
-        {
-          name: 'echo',
-          upstream: upstream.url,
-          attributes: { sensitivity: 'low', environment: 'dev' },
-          credential: { adapter: 'header', header: 'x-api-key', value: 'env:K', ttl: 300 },
-        },
-      ],
+      targets: [echoTarget(upstream.url, 'env:K')],
     });
     try {
       const token = await escrow.token();

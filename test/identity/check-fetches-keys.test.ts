@@ -7,8 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { cliCommand, REPO_ROOT } from '../reliability/support/escrow-process.js';
 import { freePort } from '../reliability/support/ports.js';
+import { cliCommand, REPO_ROOT } from '../support/cli.js';
 import { createIssuerKeys, TEST_IDENTITY } from '../support/keys.js';
 
 interface Run {

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { escrowCli } from '../audit/support/trail.js';
-import { startUpstream, type TestUpstream } from '../support/upstream.js';
+import { echoTarget, startUpstream, type TestUpstream } from '../support/upstream.js';
 import { type ProcessEscrow, startEscrowProcess } from './support/escrow-process.js';
 import { waitFor } from './support/ports.js';
 import { type OwnRedis, startOwnRedis } from './support/redis-server.js';
@@ -25,14 +25,7 @@ describe('an answer is completed only once its audit event is written', () => {
       store: redis.url,
       config: { storeTimeoutMs: 300, audit: { sinks: ['redis'], commitTimeoutMs: 600 } },
       env: { GATE_KEY: KEY },
-      targets: [
-        {
-          name: 'echo',
-          upstream: upstream.url,
-          attributes: { sensitivity: 'low', environment: 'dev' },
-          credential: { adapter: 'header', header: 'x-api-key', value: 'env:GATE_KEY', ttl: 300 },
-        },
-      ],
+      targets: [echoTarget(upstream.url, 'env:GATE_KEY')],
     });
     const token = await escrow.token();
     const task = await escrow.openTask(token, ['echo']);

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Answered, escrowCli, loadUntil, requestIds } from '../audit/support/trail.js';
-import { startUpstream, type TestUpstream } from '../support/upstream.js';
+import { echoTarget, startUpstream, type TestUpstream } from '../support/upstream.js';
 import { type ProcessEscrow, startEscrowProcess } from './support/escrow-process.js';
 import { waitFor } from './support/ports.js';
 
@@ -44,14 +44,7 @@ describe.skipIf(!mounted)(`the file sink on a full disk, and after space returns
       store: 'memory://',
       config: { audit: { sinks: [`file:${file}`] } },
       env: { DISK_KEY: 'canary-disk-full-key-83a1' },
-      targets: [
-        {
-          name: 'echo',
-          upstream: upstream.url,
-          attributes: { sensitivity: 'low', environment: 'dev' },
-          credential: { adapter: 'header', header: 'x-api-key', value: 'env:DISK_KEY', ttl: 300 },
-        },
-      ],
+      targets: [echoTarget(upstream.url, 'env:DISK_KEY')],
     });
     const token = await escrow.token();
     const task = await escrow.openTask(token, ['echo']);

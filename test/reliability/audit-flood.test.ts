@@ -4,7 +4,7 @@ import { keyLayout } from '../../gateway/store/keys.js';
 import { createRedisEventStream } from '../../gateway/store/redis-audit.js';
 import { escrowCli } from '../audit/support/trail.js';
 import { deletePrefix, REDIS_URL } from '../support/redis.js';
-import { startUpstream, type TestUpstream } from '../support/upstream.js';
+import { echoTarget, startUpstream, type TestUpstream } from '../support/upstream.js';
 import { type ProcessEscrow, startEscrowProcess } from './support/escrow-process.js';
 import { burst } from './support/load.js';
 
@@ -35,14 +35,7 @@ describe('an unauthenticated flood leaves the evidence in the stream, costs it a
       // No `sinks`: with a Redis store the stream is on by default (plus stdout).
       config: { audit: { streamMaxLen: MAX_LEN } },
       env: { FLOOD_KEY: KEY },
-      targets: [
-        {
-          name: 'echo',
-          upstream: upstream.url,
-          attributes: { sensitivity: 'low', environment: 'dev' },
-          credential: { adapter: 'header', header: 'x-api-key', value: 'env:FLOOD_KEY', ttl: 300 },
-        },
-      ],
+      targets: [echoTarget(upstream.url, 'env:FLOOD_KEY')],
     });
     const token = await escrow.token();
     taskId = await escrow.openTask(token, ['echo'], 'evidence that must survive');

@@ -6,7 +6,7 @@ import { keyLayout } from '../../gateway/store/keys.js';
 import { createRedisEventStream } from '../../gateway/store/redis-audit.js';
 import { escrowCli, loadUntil, requestIds } from '../audit/support/trail.js';
 import { deletePrefix, REDIS_URL } from '../support/redis.js';
-import { startUpstream, type TestUpstream } from '../support/upstream.js';
+import { echoTarget, startUpstream, type TestUpstream } from '../support/upstream.js';
 import { type ProcessEscrow, startEscrowProcess } from './support/escrow-process.js';
 
 /**
@@ -24,14 +24,7 @@ describe('SIGKILL mid-load: every request the agent got a whole answer to is in 
       store: REDIS_URL,
       config: { audit: { sinks: ['file:audit.log', 'redis'] } },
       env: { KILL_KEY: 'canary-kill-key-5d0c71' },
-      targets: [
-        {
-          name: 'echo',
-          upstream: upstream.url,
-          attributes: { sensitivity: 'low', environment: 'dev' },
-          credential: { adapter: 'header', header: 'x-api-key', value: 'env:KILL_KEY', ttl: 300 },
-        },
-      ],
+      targets: [echoTarget(upstream.url, 'env:KILL_KEY')],
     });
     const token = await escrow.token();
     const task = await escrow.openTask(token, ['echo']);

@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { keyLayout } from '../../gateway/store/keys.js';
 import { createRedisEventStream } from '../../gateway/store/redis-audit.js';
 import { type Answered, escrowCli, loadUntil, requestIds } from '../audit/support/trail.js';
-import { startUpstream, type TestUpstream } from '../support/upstream.js';
+import { echoTarget, startUpstream, type TestUpstream } from '../support/upstream.js';
 import { type ProcessEscrow, startEscrowProcess } from './support/escrow-process.js';
 import { waitFor } from './support/ports.js';
 import { type OwnRedis, startOwnRedis } from './support/redis-server.js';
@@ -34,14 +34,7 @@ async function start(audit: Record<string, unknown>) {
     store: redis.url,
     config: { audit: { sinks: ['redis'], ...audit } },
     env: { FAULT_KEY: 'canary-redis-fault-key-61b9' },
-    targets: [
-      {
-        name: 'echo',
-        upstream: upstream.url,
-        attributes: { sensitivity: 'low', environment: 'dev' },
-        credential: { adapter: 'header', header: 'x-api-key', value: 'env:FAULT_KEY', ttl: 300 },
-      },
-    ],
+    targets: [echoTarget(upstream.url, 'env:FAULT_KEY')],
   });
   const running = escrow;
   const token = await running.token();

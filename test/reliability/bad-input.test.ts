@@ -4,7 +4,7 @@ import { Agent, fetch as undiciFetch } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rawExchange } from '../support/raw.js';
 import { REDIS_URL } from '../support/redis.js';
-import { startUpstream, type TestUpstream } from '../support/upstream.js';
+import { echoTarget, startUpstream, type TestUpstream } from '../support/upstream.js';
 import { type ProcessEscrow, startEscrowProcess } from './support/escrow-process.js';
 import { scrape } from './support/metrics.js';
 
@@ -103,14 +103,7 @@ describe('malformed task bodies and headers get a clear 4xx and never crash the 
       store: REDIS_URL,
       env: { ECHO_KEY: CANARY },
       config: { tasks: { maxOpenPerPrincipal: 1_000 } },
-      targets: [
-        {
-          name: 'echo',
-          upstream: upstream.url,
-          attributes: { sensitivity: 'low', environment: 'dev' },
-          credential: { adapter: 'header', header: 'x-api-key', value: 'env:ECHO_KEY', ttl: 300 },
-        },
-      ],
+      targets: [echoTarget(upstream.url, 'env:ECHO_KEY')],
     });
     token = await escrow.token();
     task = await escrow.openTask(token, ['echo']);

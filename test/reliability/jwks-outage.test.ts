@@ -17,11 +17,16 @@ import { waitFor } from './support/ports.js';
 
 const MAX_STALE_S = 3;
 
-/** A JWKS endpoint that can answer, fail with 503, answer slowly, or be switched off; it counts fetches. */
+/**
+ * A JWKS endpoint that can answer, fail with 503, hold its answer until `release()` (slow), or be switched off; it
+ * counts fetches and the answers it holds.
+ */
 interface JwksServer {
   url: string;
   mode: 'up' | 'failing' | 'slow';
   fetches: number;
+  held: number;
+  release(): void;
   stop(): Promise<void>;
   start(): Promise<void>;
 }
@@ -29,16 +34,23 @@ interface JwksServer {
 async function startJwksServer(keys: IssuerKeys): Promise<JwksServer> {
   let server: Server | undefined;
   let port = 0;
+  const holding: (() => void)[] = [];
   const jwks: JwksServer = {
     url: '',
     mode: 'up',
     fetches: 0,
+    get held() {
+      return holding.length;
+    },
+    release: () => {
+      for (const send of holding.splice(0)) send();
+    },
     async start() {
       server = createServer((_req, res) => {
         jwks.fetches++;
         if (jwks.mode === 'failing') return void res.writeHead(503).end();
         const send = () => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(keys.jwks));
-        if (jwks.mode === 'slow') setTimeout(send, 4_000);
+        if (jwks.mode === 'slow') holding.push(send);
         else send();
       });
       await new Promise<void>((resolve) => server!.listen(port, '127.0.0.1', resolve));
@@ -47,6 +59,7 @@ async function startJwksServer(keys: IssuerKeys): Promise<JwksServer> {
     },
     stop: () =>
       new Promise((resolve) => {
+        holding.length = 0;
         server?.closeAllConnections();
         server?.close(() => resolve());
       }),
@@ -61,6 +74,9 @@ describe('an identity provider whose JWKS endpoint fails: known keys work until 
   let upstream: TestUpstream;
   let escrow: TestEscrow;
   let lastGoodFetch = 0;
+  /** Escrow's clock runs this far ahead of the wall clock: tests move it past refresh and stale ages. */
+  let ahead = 0;
+  const escrowNow = () => Date.now() + ahead;
 
   beforeAll(async () => {
     keys = await createIssuerKeys();
@@ -69,6 +85,7 @@ describe('an identity provider whose JWKS endpoint fails: known keys work until 
     escrow = await startEscrow({
       store: 'memory',
       keys,
+      now: escrowNow,
       env: { KEY: 'canary-jwks-77aa' },
       config: {
         identity: {
@@ -111,13 +128,13 @@ describe('an identity provider whose JWKS endpoint fails: known keys work until 
 
   it('accepts tokens while the endpoint answers', async () => {
     expect((await call()).status).toBe(200);
-    lastGoodFetch = Date.now();
+    lastGoodFetch = escrowNow();
     expect(jwks.fetches).toBeGreaterThanOrEqual(1);
   });
 
   it('keeps accepting known keys while the endpoint fails (503, then switched off)', async () => {
     jwks.mode = 'failing';
-    await new Promise((resolve) => setTimeout(resolve, 1_100)); // past the refresh interval: refreshes now fail
+    ahead += 1_100; // past the refresh interval: refreshes now fail
     const answers = await burst(20, 5, () => call());
     expect(answers.map((a) => a.status)).toEqual(Array(20).fill(200));
     await jwks.stop();
@@ -139,7 +156,7 @@ describe('an identity provider whose JWKS endpoint fails: known keys work until 
   });
 
   it('refuses known keys too once the keys are older than jwksMaxStaleSeconds (fail closed)', async () => {
-    await waitFor(() => Date.now() - lastGoodFetch > MAX_STALE_S * 1000 + 200, 10_000);
+    ahead += Math.max(0, MAX_STALE_S * 1000 + 200 - (escrowNow() - lastGoodFetch)); // the keys are now too old
     const answer = await call();
     expect(answer.status).toBe(401);
     expect(problemOf(answer).reason).toBe('jwks_unavailable');
@@ -155,12 +172,12 @@ describe('an identity provider whose JWKS endpoint fails: known keys work until 
 
   it('does not make requests wait on a slow endpoint while the keys are fresh enough', async () => {
     jwks.mode = 'slow';
-    await new Promise((resolve) => setTimeout(resolve, 1_100)); // due for a refresh, which now takes 4 s
+    ahead += 1_100; // due for a refresh, whose answer the endpoint now holds
     const answers = await burst(10, 5, () => call());
-    for (const answer of answers) {
-      expect(answer.status).toBe(200);
-      expect(answer.ms).toBeLessThan(1_500);
-    }
+    // Every request was answered while the refresh it started was still unanswered: none waited on it.
+    await waitFor(() => jwks.held > 0, 5_000);
+    expect(answers.map((a) => a.status)).toEqual(Array(10).fill(200));
+    jwks.release();
     const events = (await escrow.auditEvents()).filter((e) => e.event === 'identity.rejected');
     expect(events.length).toBeGreaterThan(0);
     expect(JSON.stringify(events)).not.toContain('canary-jwks-77aa');

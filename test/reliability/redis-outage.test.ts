@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startUpstream, type TestUpstream } from '../support/upstream.js';
+import { echoTarget, startUpstream, type TestUpstream } from '../support/upstream.js';
 import { type ProcessEscrow, startEscrowProcess } from './support/escrow-process.js';
 import { type Answer, burst, problemOf, timedFetch } from './support/load.js';
 import { scrape } from './support/metrics.js';
@@ -11,13 +11,6 @@ const STORE_TIMEOUT_MS = 300;
 // Node's timers and the loopback add a little; an answer later than this would be a hang, not a timeout.
 // Generous: the point is "no hang"; a loaded 2-core CI machine adds hundreds of ms to any answer.
 const SLACK_MS = 1_500;
-
-const echoTarget = (url: string) => ({
-  name: 'echo',
-  upstream: url,
-  attributes: { sensitivity: 'low', environment: 'dev' },
-  credential: { adapter: 'header', header: 'x-api-key', value: 'env:ECHO_KEY', ttl: 300 },
-});
 
 interface Rig {
   redis: OwnRedis;
@@ -31,7 +24,7 @@ async function startRig(): Promise<Rig> {
   const upstream = await startUpstream();
   const escrow = await startEscrowProcess({
     store: redis.url,
-    targets: [echoTarget(upstream.url)],
+    targets: [echoTarget(upstream.url, 'env:ECHO_KEY')],
     env: { ECHO_KEY: CANARY },
     // Repeated identical denials are counted per window (docs/audit.md): a 1 s window lets the counts show.
     config: { storeTimeoutMs: STORE_TIMEOUT_MS, audit: { sinks: ['file:audit.log'], noise: { intervalSeconds: 1 } } },

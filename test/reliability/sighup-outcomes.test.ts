@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { RELOAD_RESULTS } from '../../gateway/metric-labels.js';
-import { startUpstream, type TestUpstream } from '../support/upstream.js';
+import { echoTarget, startUpstream, type TestUpstream } from '../support/upstream.js';
 import { type ProcessEscrow, REPO_ROOT, startEscrowProcess } from './support/escrow-process.js';
 import { metricValue } from './support/metrics.js';
 import { waitFor } from './support/ports.js';
@@ -29,14 +29,7 @@ describe('escrow_config_reloads_total counts every SIGHUP outcome under its own 
       store: 'memory://',
       config: { policies },
       files: { key: 'canary-reload-outcome-1f2e3d' },
-      targets: [
-        {
-          name: 'echo',
-          upstream: upstream.url,
-          attributes: { sensitivity: 'low', environment: 'dev' },
-          credential: { adapter: 'header', header: 'x-api-key', value: 'file:key', ttl: 300 },
-        },
-      ],
+      targets: [echoTarget(upstream.url, 'file:key')],
     });
     escrow.rewriteConfig((config) => {
       original = config;

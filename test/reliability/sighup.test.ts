@@ -2,7 +2,7 @@ import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startUpstream, type TestUpstream } from '../support/upstream.js';
+import { echoTarget, startUpstream, type TestUpstream } from '../support/upstream.js';
 import { type ProcessEscrow, REPO_ROOT, startEscrowProcess } from './support/escrow-process.js';
 import { waitFor } from './support/ports.js';
 
@@ -26,14 +26,7 @@ describe('SIGHUP re-reads the config: credentials and policies apply all at once
       store: 'memory://',
       config: { policies },
       files: { 'key-v1': KEY_V1, 'key-v2': KEY_V2, 'key-v3': KEY_V3 },
-      targets: [
-        {
-          name: 'echo',
-          upstream: upstream.url,
-          attributes: { sensitivity: 'low', environment: 'dev' },
-          credential: { adapter: 'header', header: 'x-api-key', value: 'file:key-v1', ttl: 300 },
-        },
-      ],
+      targets: [echoTarget(upstream.url, 'file:key-v1')],
     });
     token = await escrow.token();
   });

@@ -1,6 +1,7 @@
 import { connect } from 'node:net';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { echoTarget } from '../support/upstream.js';
 import { type ProcessEscrow, startEscrowProcess } from './support/escrow-process.js';
 import { type FaultUpstream, startFaultUpstream } from './support/fault-upstreams.js';
 import { type Answer, timedFetch } from './support/load.js';
@@ -47,14 +48,7 @@ describe('SIGTERM drains: new connections are refused, in-flight requests finish
       store: redis.url,
       env: { ECHO_KEY: CANARY },
       config: { proxy: { drainTimeoutMs: 5_000 } },
-      targets: [
-        {
-          name: 'echo',
-          upstream: upstream.url,
-          attributes: { sensitivity: 'low', environment: 'dev' },
-          credential: { adapter: 'header', header: 'x-api-key', value: 'env:ECHO_KEY', ttl: 300 },
-        },
-      ],
+      targets: [echoTarget(upstream.url, 'env:ECHO_KEY')],
     });
     token = await escrow.token();
     task = await escrow.openTask(token, ['echo']);

@@ -6,9 +6,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
+import { cliCommand, REPO_ROOT } from '../support/cli.js';
 import { createIssuerKeys, TEST_IDENTITY } from '../support/keys.js';
 import { deletePrefix, REDIS_URL, testPrefix } from '../support/redis.js';
-import { cliCommand, REPO_ROOT } from './support/escrow-process.js';
 import { freePort } from './support/ports.js';
 
 /**

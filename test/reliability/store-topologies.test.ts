@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startUpstream, type TestUpstream } from '../support/upstream.js';
+import { echoTarget, startUpstream, type TestUpstream } from '../support/upstream.js';
 import { type ProcessEscrow, startEscrowProcess } from './support/escrow-process.js';
 import { type ClusterSetup, type SentinelSetup, startClusterSetup, startSentinelSetup } from './support/topologies.js';
 
@@ -17,14 +17,7 @@ describe.each([
     escrow = await startEscrowProcess({
       store: setup.url,
       env: { ECHO_KEY: 'canary-topology-4e1b' },
-      targets: [
-        {
-          name: 'echo',
-          upstream: upstream.url,
-          attributes: { sensitivity: 'low', environment: 'dev' },
-          credential: { adapter: 'header', header: 'x-api-key', value: 'env:ECHO_KEY', ttl: 300 },
-        },
-      ],
+      targets: [echoTarget(upstream.url, 'env:ECHO_KEY')],
     });
   }, 40_000);
   afterAll(async () => {

@@ -1,17 +1,19 @@
 import { execFile } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Agent, fetch as tlsFetch } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { type TestCert, TestPki } from '../identity/certs.js';
+import { cliCommand } from '../support/cli.js';
 import { startEscrow, type TestEscrow } from '../support/escrow.js';
 import { startUpstream, type TestUpstream } from '../support/upstream.js';
 
 const run = promisify(execFile);
-const CLI = resolve(import.meta.dirname, '../../dist/gateway/cli.js');
+/** Node's arguments that run the CLI (test/support/cli.ts). */
+const CLI = cliCommand();
 const KEY = 'canary-admin-auth-3f9e1b';
 
 const echo = (upstream: string) => ({
@@ -82,7 +84,7 @@ describe('the admin API accepts a client certificate from admin.clientCA over TL
       writeFileSync(join(dir, name), text);
     }
     const { stdout } = await run(process.execPath, [
-      CLI,
+      ...CLI,
       'revoke',
       '--all',
       '--admin',
@@ -125,13 +127,17 @@ describe('`escrow revoke` and `escrow tasks` need only the admin address and cre
     const env = { PATH: process.env.PATH ?? '' };
     const revoked = await run(
       process.execPath,
-      [CLI, 'revoke', '--target', 'echo', '--config', join(dir, 'escrow.yaml'), '--json'],
+      [...CLI, 'revoke', '--target', 'echo', '--config', join(dir, 'escrow.yaml'), '--json'],
       { env },
     );
     expect(JSON.parse(revoked.stdout)).toEqual({ tasks: 0, leases: 0 });
-    const listed = await run(process.execPath, [CLI, 'tasks', 'list', '--config', join(dir, 'escrow.yaml'), '--json'], {
-      env,
-    });
+    const listed = await run(
+      process.execPath,
+      [...CLI, 'tasks', 'list', '--config', join(dir, 'escrow.yaml'), '--json'],
+      {
+        env,
+      },
+    );
     expect(JSON.parse(listed.stdout)).toEqual({ tasks: [] });
   });
 
@@ -139,7 +145,7 @@ describe('`escrow revoke` and `escrow tasks` need only the admin address and cre
     const dir = mkdtempSync(join(tmpdir(), 'escrow-cli-'));
     writeFileSync(join(dir, 'token'), `${escrow.adminToken}\n`);
     const byFlag = await run(process.execPath, [
-      CLI,
+      ...CLI,
       'tasks',
       'list',
       '--admin',
@@ -153,8 +159,8 @@ describe('`escrow revoke` and `escrow tasks` need only the admin address and cre
       ESCROW_ADMIN_URL: escrow.adminUrl,
       ESCROW_ADMIN_TOKEN: escrow.adminToken,
     };
-    expect((await run(process.execPath, [CLI, 'revoke', '--all', '--json'], { env })).stdout).toContain('"tasks"');
-    const refused = run(process.execPath, [CLI, 'revoke', '--all', '--admin', escrow.adminUrl], {
+    expect((await run(process.execPath, [...CLI, 'revoke', '--all', '--json'], { env })).stdout).toContain('"tasks"');
+    const refused = run(process.execPath, [...CLI, 'revoke', '--all', '--admin', escrow.adminUrl], {
       env: { PATH: env.PATH },
     });
     await expect(refused).rejects.toMatchObject({ code: 1, stderr: expect.stringContaining('401') });

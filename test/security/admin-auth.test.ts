@@ -1,12 +1,10 @@
 import { execFile } from 'node:child_process';
-import { resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEscrow, type TestEscrow } from '../support/escrow.js';
 import { startUpstream, type TestUpstream } from '../support/upstream.js';
 
 const _run = promisify(execFile);
-const _CLI = resolve(import.meta.dirname, '../../dist/gateway/cli.js');
 const KEY = 'canary-admin-auth-3f9e1b';
 
 const echo = (upstream: string) => ({

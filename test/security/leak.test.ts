@@ -3,10 +3,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rawExchange } from '../support/raw.js';
 import { dumpPrefix } from '../support/redis.js';
 import { startUpstream, type TestUpstream } from '../support/upstream.js';
+import { openWebSocket, startWsUpstream, type WsUpstream } from '../support/websocket.js';
 import { headerTarget, type LoggedEscrow, startLoggedEscrow } from './support/escrow.js';
 import { canaryForms, findLeak } from './support/leak.js';
 import { startLeakyUpstream } from './support/leaky-upstream.js';
-import { startWsUpstream, type WsUpstream, wsConnect } from './support/ws.js';
 
 /** A fresh canary each run, with the characters that encodings treat differently. */
 const CANARY = `canary-${randomBytes(6).toString('hex')}/+=!(x)~${randomBytes(3).toString('hex')}`;
@@ -96,19 +96,22 @@ describe('a canary secret appears nowhere the agent, the logs, the metrics, the 
     );
     await request(`GET /down/x HTTP/1.1\r\nHost: x\r\n${auth()}`);
     await request(`TRACE /hdr/x HTTP/1.1\r\nHost: x\r\n${auth()}`);
-    const ws = await wsConnect(escrow.port, '/ws/leak', { authorization: `Bearer ${token}`, 'x-escrow-task': task });
+    const ws = await openWebSocket(escrow.port, '/ws/leak', {
+      authorization: `Bearer ${token}`,
+      'x-escrow-task': task,
+    });
     await ws.waitMessages(1);
     ws.send('bye');
     await ws.waitMessages(2);
     ws.close();
     await ws.closed;
-    seenByAgent.push(ws.raw());
-    const refused = await wsConnect(escrow.port, '/ws/refuse', {
+    seenByAgent.push(ws.received());
+    const refused = await openWebSocket(escrow.port, '/ws/refuse', {
       authorization: `Bearer ${token}`,
       'x-escrow-task': task,
     });
     await refused.closed;
-    seenByAgent.push(refused.raw());
+    seenByAgent.push(refused.received());
   }
 
   const forms = () => canaryForms(CANARY, [`svc:${CANARY}`]);

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openWebSocket, startWsUpstream, type WsUpstream } from '../support/websocket.js';
 import { headerTarget, type LoggedEscrow, PERMISSIVE_POLICY, startLoggedEscrow } from './support/escrow.js';
 import { canaryForms, findLeak } from './support/leak.js';
-import { startWsUpstream, type WsUpstream, wsConnect } from './support/ws.js';
 
 const CANARY = 'canary-ws/9b3e+7c1d=05af';
 const MASK = '*'.repeat(CANARY.length);
@@ -41,12 +41,10 @@ describe('WebSocket upgrades: authorized as connect, credential on the upgrade o
 
   it('upgrades, injects the key upstream, strips the token and extensions, and echoes both ways', async () => {
     const before = upstream.upgrades.length;
-    const ws = await wsConnect(escrow.port, '/ws/chat?room=1', {
-      ...headers,
-      'Sec-WebSocket-Extensions': 'permessage-deflate; client_max_window_bits',
-    });
+    const ws = await openWebSocket(escrow.port, '/ws/chat?room=1', headers, { offerDeflate: true });
     expect(ws.status).toBe(101);
-    expect(ws.head.toLowerCase()).toContain(`x-echo-key: ${MASK}`);
+    expect(ws.headers['x-echo-key']).toBe(MASK);
+    expect(ws.headers['sec-websocket-extensions']).toBeUndefined();
     const seen = upstream.upgrades[before]!;
     expect(seen.url).toBe('/chat?room=1');
     expect(seen.headers['x-api-key']).toBe(CANARY);
@@ -56,23 +54,21 @@ describe('WebSocket upgrades: authorized as connect, credential on the upgrade o
     ws.send('hello');
     expect(await ws.waitMessages(1)).toEqual(['echo:hello']);
     ws.close();
-    await ws.closed;
-    const closeFrame = ws.reader.frames.find((f) => f.opcode === 0x8);
-    expect(closeFrame?.payload.subarray(2).toString()).toBe(MASK);
+    expect(await ws.closed).toEqual({ code: 1000, reason: MASK });
   });
 
   it('masks a key the upstream sends split over two fragments with a ping between them', async () => {
-    const ws = await wsConnect(escrow.port, '/ws/leak', headers);
+    const ws = await openWebSocket(escrow.port, '/ws/leak', headers);
     expect(ws.status).toBe(101);
     expect(await ws.waitMessages(1)).toEqual([`key=${MASK};`]);
-    expect(ws.reader.frames.some((f) => f.opcode === 0x9)).toBe(true);
-    expect(findLeak(ws.raw(), canaryForms(CANARY))).toBeUndefined();
+    expect(ws.pings.map(String)).toEqual(['ping']);
+    expect(findLeak(ws.received(), canaryForms(CANARY))).toBeUndefined();
     ws.close();
   });
 
   it('refuses with 403 when policy does not permit connect, and never opens the upstream', async () => {
     const before = upstream.upgrades.length;
-    const ws = await wsConnect(escrow.port, '/ws-prod/chat', headers);
+    const ws = await openWebSocket(escrow.port, '/ws-prod/chat', headers);
     expect(ws.status).toBe(403);
     expect(upstream.upgrades.length).toBe(before);
     await ws.closed;
@@ -80,27 +76,27 @@ describe('WebSocket upgrades: authorized as connect, credential on the upgrade o
   });
 
   it('refuses with 401 without a workload token', async () => {
-    const ws = await wsConnect(escrow.port, '/ws/chat', { 'x-escrow-task': headers['x-escrow-task']! });
+    const ws = await openWebSocket(escrow.port, '/ws/chat', { 'x-escrow-task': headers['x-escrow-task']! });
     expect(ws.status).toBe(401);
   });
 
   it('relays an upstream refusal scrubbed, without its cookie', async () => {
-    const ws = await wsConnect(escrow.port, '/ws/refuse', headers);
+    const ws = await openWebSocket(escrow.port, '/ws/refuse', headers);
     expect(ws.status).toBe(401);
     await ws.closed;
-    expect(ws.head.toLowerCase()).not.toContain('set-cookie');
+    expect(ws.headers['set-cookie']).toBeUndefined();
     expect(ws.body()).toBe(`bad key ${MASK}`);
   });
 
   it('closes with 502 when the upstream negotiates an extension Escrow cannot scrub', async () => {
-    const ws = await wsConnect(escrow.port, '/ws/deflate', headers);
+    const ws = await openWebSocket(escrow.port, '/ws/deflate', headers);
     expect(ws.status).toBe(502);
   });
 
   it('answers 502 for a refused upstream and keeps serving (http-proxy-style crash avoided)', async () => {
-    const ws = await wsConnect(escrow.port, '/down/x', headers);
+    const ws = await openWebSocket(escrow.port, '/down/x', headers);
     expect(ws.status).toBe(502);
-    const again = await wsConnect(escrow.port, '/ws/chat', headers);
+    const again = await openWebSocket(escrow.port, '/ws/chat', headers);
     expect(again.status).toBe(101);
     again.close();
   });

@@ -58,3 +58,21 @@ export async function startUpstream(handler: UpstreamHandler = echoHandler): Pro
       }),
   };
 }
+
+/**
+ * The `echo` target most tests configure: a low-sensitivity dev target at `upstream` whose credential is `value`
+ * (a secret reference such as `env:KEY`) injected as the header `x-api-key`.
+ */
+export function echoTarget(
+  upstream: string,
+  value: string,
+  options: { readonly ttl?: number; readonly requireTask?: boolean } = {},
+): Record<string, unknown> {
+  return {
+    name: 'echo',
+    upstream,
+    ...(options.requireTask === undefined ? {} : { requireTask: options.requireTask }),
+    attributes: { sensitivity: 'low', environment: 'dev' },
+    credential: { adapter: 'header', header: 'x-api-key', value, ttl: options.ttl ?? 300 },
+  };
+}

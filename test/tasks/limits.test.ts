@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEscrow, type TestEscrow } from '../support/escrow.js';
-import { startUpstream, type TestUpstream } from '../support/upstream.js';
+import { echoTarget, startUpstream, type TestUpstream } from '../support/upstream.js';
 
 describe('a principal may hold at most tasks.maxOpenPerPrincipal open tasks', () => {
   let upstream: TestUpstream;
@@ -10,14 +10,7 @@ describe('a principal may hold at most tasks.maxOpenPerPrincipal open tasks', ()
     escrow = await startEscrow({
       env: { ECHO_KEY: 'canary-limits-0d9e' },
       config: { tasks: { maxOpenPerPrincipal: 3 } },
-      targets: [
-        {
-          name: 'echo',
-          upstream: upstream.url,
-          attributes: { sensitivity: 'low', environment: 'dev' },
-          credential: { adapter: 'header', header: 'x-api-key', value: 'env:ECHO_KEY', ttl: 60 },
-        },
-      ],
+      targets: [echoTarget(upstream.url, 'env:ECHO_KEY', { ttl: 60 })],
     });
   });
   afterAll(async () => {

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { cliCommand, REPO_ROOT } from '../../reliability/support/escrow-process.js';
+import { cliCommand, REPO_ROOT } from '../../support/cli.js';
 
 export interface CliResult {
   readonly code: number;

@@ -1,34 +1,14 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
+import { cliCommand, REPO_ROOT } from '../../support/cli.js';
 import { createIssuerKeys, type IssuerKeys, signToken, TEST_IDENTITY, type TokenOptions } from '../../support/keys.js';
 import { freePort, waitFor } from './ports.js';
 
-export const REPO_ROOT = resolve(import.meta.dirname, '../../..');
-const DIST_CLI = join(REPO_ROOT, 'dist/gateway/cli.js');
-
-function newestSource(dir: string): number {
-  let newest = 0;
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const path = join(dir, entry.name);
-    if (entry.isDirectory()) newest = Math.max(newest, newestSource(path));
-    else if (entry.name.endsWith('.ts')) newest = Math.max(newest, statSync(path).mtimeMs);
-  }
-  return newest;
-}
-
-/**
- * How to run the CLI: the built `dist/gateway/cli.js` (`npm run build`, which `npm test` does first) when it is
- * newer than every source file, else the sources through tsx, so a test never runs stale code.
- */
-export function cliCommand(): readonly string[] {
-  const built = existsSync(DIST_CLI) ? statSync(DIST_CLI).mtimeMs : 0;
-  const sources = Math.max(newestSource(join(REPO_ROOT, 'gateway')), newestSource(join(REPO_ROOT, 'adapters')));
-  return built >= sources ? [DIST_CLI] : ['--import', 'tsx', join(REPO_ROOT, 'gateway/cli.ts')];
-}
+export { REPO_ROOT } from '../../support/cli.js';
 
 export interface ProcessEscrowOptions {
   readonly store: string;

@@ -1,6 +1,6 @@
 import { request } from 'node:http';
 import { performance } from 'node:perf_hooks';
-import { wsConnect } from '../../security/support/ws.js';
+import { openWebSocket } from '../../support/websocket.js';
 import { percentile } from './latency.js';
 import type { StreamsUpstream } from './streams.js';
 
@@ -28,14 +28,14 @@ export async function openStream(
 ): Promise<LiveStream> {
   const { hostname, port } = new URL(base);
   if (kind === 'ws') {
-    const client = await wsConnect(Number(port), '/live/echo', headers);
-    if (client.status !== 101) throw new Error(`upgrade answered ${client.status}: ${client.raw()}`);
+    const client = await openWebSocket(Number(port), '/live/echo', headers);
+    if (client.status !== 101) throw new Error(`upgrade answered ${client.status}: ${client.body()}`);
     client.send('hello');
     await client.waitMessages(1);
     return {
       closed: client.closed.then(() => performance.now()),
       answered: () => undefined,
-      destroy: () => client.close(),
+      destroy: () => client.terminate(),
     };
   }
   const before = upstream.streams.length;

@@ -1,16 +1,16 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { stringify } from 'yaml';
+import { cliCommand } from '../../support/cli.js';
 import { REPO_POLICIES } from '../../support/escrow.js';
 import { type IssuerKeys, TEST_IDENTITY } from '../../support/keys.js';
 import { REDIS_URL } from '../../support/redis.js';
 
 const ROOT = resolve(import.meta.dirname, '../../..');
-const BUILT_CLI = join(ROOT, 'dist/gateway/cli.js');
 
 /** An Escrow running as its own OS process (`escrow start --config …`). */
 export interface EscrowProcess {
@@ -41,27 +41,6 @@ async function freePort(): Promise<number> {
   const { port } = server.address() as { port: number };
   await new Promise<void>((r) => server.close(() => r()));
   return port;
-}
-
-function newestSource(dir: string): number {
-  let newest = 0;
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const path = join(dir, entry.name);
-    if (entry.isDirectory()) newest = Math.max(newest, newestSource(path));
-    else if (entry.name.endsWith('.ts')) newest = Math.max(newest, statSync(path).mtimeMs);
-  }
-  return newest;
-}
-
-/**
- * How to run the CLI: the built `dist/gateway/cli.js` when `npm run build` is newer than every source file,
- * otherwise the TypeScript source through tsx (same code, no stale build).
- */
-export function cliCommand(): string[] {
-  const fresh =
-    existsSync(BUILT_CLI) &&
-    statSync(BUILT_CLI).mtimeMs >= Math.max(newestSource(join(ROOT, 'gateway')), newestSource(join(ROOT, 'adapters')));
-  return fresh ? [BUILT_CLI] : ['--import', 'tsx', join(ROOT, 'gateway/cli.ts')];
 }
 
 async function waitReady(adminUrl: string, child: ChildProcess, output: () => string): Promise<void> {

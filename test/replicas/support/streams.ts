@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { acceptKey, FrameReader, frame } from '../../security/support/ws.js';
+import { WebSocketServer } from 'ws';
 
 /** The upstream side of one long-lived exchange, as the upstream saw it. */
 export interface UpstreamStream {
@@ -54,18 +54,15 @@ export async function startStreamsUpstream(): Promise<StreamsUpstream> {
     }
     res.writeHead(404).end();
   });
-  server.on('upgrade', (req: IncomingMessage, socket: Duplex) => {
+  const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false });
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     track('ws', req, socket);
     socket.on('error', () => {});
-    socket.write(
-      'HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: Upgrade\r\n' +
-        `sec-websocket-accept: ${acceptKey(String(req.headers['sec-websocket-key']))}\r\n\r\n`,
-    );
-    const reader = new FrameReader();
-    socket.on('data', (chunk: Buffer) => {
-      const seen = reader.frames.length;
-      reader.push(chunk);
-      for (const f of reader.frames.slice(seen)) if (f.opcode === 0x1) socket.write(frame(0x1, `echo:${f.payload}`));
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      ws.on('error', () => {});
+      ws.on('message', (data, isBinary) => {
+        if (!isBinary) ws.send(`echo:${String(data)}`);
+      });
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -75,6 +72,7 @@ export async function startStreamsUpstream(): Promise<StreamsUpstream> {
     close: () =>
       new Promise((resolve) => {
         for (const s of sockets) s.destroy();
+        wss.close();
         server.closeAllConnections();
         server.close(() => resolve());
       }),

@@ -1,9 +1,12 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server } from 'node:http';
-import { type AddressInfo, connect, type Socket } from 'node:net';
-import type { Duplex } from 'node:stream';
+import { connect, type Socket } from 'node:net';
 
-/** A minimal RFC 6455 implementation for tests (no `ws` package): handshake, framing, masking. */
+/**
+ * A raw RFC 6455 codec (handshake, framing, masking) for the tests that must write or read exact frames: the frame
+ * scrubber's unit tests (scrubbers.test.ts: fragments, interleaved pings, compressed and masked frames), the
+ * oracle's probes and reflector (frame boundaries and sizes). Behaviour tests use the
+ * `ws` peers in test/support/websocket.ts, so that Escrow is checked against a maintained implementation.
+ */
 const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
 
 export function acceptKey(key: string): string {
@@ -86,67 +89,6 @@ export class FrameReader {
     }
     return out;
   }
-}
-
-export interface WsUpstream {
-  readonly url: string;
-  readonly server: Server;
-  /** The upgrade requests it received. */
-  readonly upgrades: IncomingMessage[];
-  close(): Promise<void>;
-}
-
-/**
- * A WebSocket upstream: echoes text frames; on `/leak` it first sends the credential it received, split over
- * two fragments with a ping in between and the key's first half again in a close reason; `/refuse` answers
- * 401 with the credential in the body; `/deflate` agrees to permessage-deflate although nobody offered it.
- */
-export async function startWsUpstream(): Promise<WsUpstream> {
-  const upgrades: IncomingMessage[] = [];
-  const sockets = new Set<Duplex>();
-  const server = createServer((_req, res) => res.writeHead(426).end());
-  server.on('upgrade', (req: IncomingMessage, socket: Duplex) => {
-    upgrades.push(req);
-    sockets.add(socket);
-    socket.on('error', () => {});
-    const key = String(req.headers['x-api-key'] ?? '');
-    if (req.url?.startsWith('/refuse')) {
-      socket.end(`HTTP/1.1 401 Unauthorized\r\ncontent-type: text/plain\r\nset-cookie: s=${key}\r\n\r\nbad key ${key}`);
-      return;
-    }
-    const extensions = req.url?.startsWith('/deflate') ? 'sec-websocket-extensions: permessage-deflate\r\n' : '';
-    socket.write(
-      'HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: Upgrade\r\n' +
-        `sec-websocket-accept: ${acceptKey(String(req.headers['sec-websocket-key']))}\r\n` +
-        `x-echo-key: ${key}\r\n${extensions}\r\n`,
-    );
-    if (req.url?.startsWith('/leak')) {
-      const cut = Math.floor(key.length / 2);
-      socket.write(frame(0x1, `key=${key.slice(0, cut)}`, { fin: false }));
-      socket.write(frame(0x9, 'ping'));
-      setTimeout(() => socket.write(frame(0x0, `${key.slice(cut)};`)), 20);
-    }
-    const reader = new FrameReader();
-    socket.on('data', (chunk: Buffer) => {
-      const seen = reader.frames.length;
-      reader.push(chunk);
-      for (const f of reader.frames.slice(seen)) {
-        if (f.opcode === 0x8) socket.end(frame(0x8, Buffer.concat([Buffer.from([0x03, 0xe8]), Buffer.from(key)])));
-        else if (f.opcode === 0x1) socket.write(frame(0x1, `echo:${f.payload.toString()}`));
-      }
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    server,
-    upgrades,
-    close: () =>
-      new Promise((resolve) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => resolve());
-      }),
-  };
 }
 
 export interface WsClient {
