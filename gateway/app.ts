@@ -13,19 +13,19 @@ import { LiveConnections } from './connections.js';
 import { EscrowError } from './errors.js';
 import type { Gateway } from './gateway.js';
 import { createIdentityVerifier } from './identity/index.js';
+import { InFlightPerPrincipal } from './in-flight.js';
 import { createLeaseCipher } from './leases/crypto.js';
 import { Revoker } from './leases/revoker.js';
 import { LeaseService } from './leases/service.js';
 import type { Logger } from './log.js';
 import { createMcpRuntime } from './mcp/runtime.js';
 import { createMetrics, type Metrics } from './metrics.js';
-import { createPolicyEngine } from './policy/engine.js';
+import { createPolicyEngine, type LoadedPolicyEngine } from './policy/engine.js';
 import { createPostgresListeners, type PostgresListener } from './postgres/index.js';
-import { createUpstreamPool } from './proxy/forward.js';
-import { UpstreamSlots } from './proxy/slots.js';
+import { CIRCUIT_GAUGE, type CircuitState } from './proxy/breaker.js';
 import { SecretRegistry } from './scrub/registry.js';
 import { createStore } from './store/index.js';
-import type { TargetRuntime } from './targets.js';
+import { buildTargetRuntime, type TargetRuntime, TargetTable } from './targets.js';
 import { TaskService } from './tasks/service.js';
 import { every } from './timers.js';
 
@@ -33,6 +33,10 @@ export interface RunningGateway extends Gateway {
   /** SHA-256 of the enforced policy set, and whether the revocation subscription is live (for /readyz). */
   readonly state: { subscribed: boolean; draining: boolean };
   readonly baseDir: string;
+  /** The targets' current snapshot; a reload swaps it (gateway/reload.ts). */
+  readonly targets: TargetTable;
+  /** The policy engine, with the reload a SIGHUP asks of it. */
+  readonly policy: LoadedPolicyEngine;
   /** One listener per `protocol: postgres` target (started by gateway/server.ts, stopped by `close`). */
   readonly postgres: readonly PostgresListener[];
   /** The admin listener's credential check (admin-auth.ts), built at start so a bad `admin.token` stops it. */
@@ -72,14 +76,23 @@ export function registeringResolver(
   };
 }
 
+/** `escrow_circuit_state{target}` and `escrow_circuit_open_total{target}`, kept by every target's breaker. */
+export function circuitMetrics(metrics: Metrics) {
+  return (target: string, state: CircuitState): void => {
+    metrics.circuitState.set({ target }, CIRCUIT_GAUGE[state]);
+    if (state === 'open') metrics.circuitOpens.inc({ target });
+  };
+}
+
 async function buildTargets(
   loaded: LoadedConfig,
   env: NodeJS.ProcessEnv,
   now: () => number,
   tokenHeaders: readonly string[],
+  metrics: Metrics,
   closers: Closers,
   secrets: SecretRegistry,
-) {
+): Promise<TargetTable> {
   const targets = new Map<string, TargetRuntime>();
   for (const [i, config] of loaded.config.targets.entries()) {
     const adapter = await createAdapter(config.credential, {
@@ -92,27 +105,18 @@ async function buildTargets(
     if (adapter.kind === 'postgres' && config.protocol !== 'postgres') {
       throw new EscrowError('config_invalid', `targets[${i}].credential.adapter: postgres needs protocol: postgres`);
     }
-    const url = new URL(config.upstream);
     closers.add(async () => adapter.close?.());
-    const pool = config.protocol === 'postgres' ? undefined : createUpstreamPool(config);
-    if (pool) closers.add(() => pool.close());
-    targets.set(config.name, {
-      config,
-      adapter,
-      pool,
-      slots: new UpstreamSlots({
-        max: config.pool.connections,
-        maxQueued: config.pool.maxQueued,
-        timeoutMs: config.pool.queueTimeoutMs,
-      }),
-      basePath: url.pathname.replace(/\/+$/, ''),
-      origin: url.origin,
-      facts: { name: config.name, attributes: config.attributes },
-      allowedResponseHeaders: new Set(config.allowResponseHeaders),
-      tokenHeaders: new Set([...tokenHeaders, ...(config.identityHeader ? [config.identityHeader] : [])]),
-    });
+    targets.set(
+      config.name,
+      buildTargetRuntime(config, adapter, { tokenHeaders, onCircuitState: circuitMetrics(metrics) }),
+    );
   }
-  return targets;
+  const table = new TargetTable(targets);
+  // The pools of the snapshot in force at shutdown (a reload closes the pools it replaces).
+  closers.add(async () => {
+    await Promise.all([...table.values()].map((t) => t.pool?.close()));
+  });
+  return table;
 }
 
 /**
@@ -209,7 +213,7 @@ async function buildGateway(loaded: LoadedConfig, options: GatewayOptions, close
     },
   });
   closers.add(() => policy.close());
-  const targets = await buildTargets(loaded, env, now, identity.tokenHeaders, closers, secrets);
+  const targets = await buildTargets(loaded, env, now, identity.tokenHeaders, metrics, closers, secrets);
   metrics.initializeSeries({
     targets: [...targets.values()].map((t) => ({ name: t.config.name, adapter: t.adapter.kind })),
     auditSinks: sinkKinds(sinks),
@@ -289,6 +293,7 @@ async function buildGateway(loaded: LoadedConfig, options: GatewayOptions, close
     approvals,
     secrets,
     connections,
+    inFlight: new InFlightPerPrincipal(config.proxy.maxConcurrentPerPrincipal),
     store,
     audit,
     metrics,

@@ -3,6 +3,7 @@ import type { AuditLog } from './audit/types.js';
 import type { Config } from './config/schema.js';
 import type { LiveConnections } from './connections.js';
 import type { IdentityVerifier } from './identity/types.js';
+import type { InFlightPerPrincipal } from './in-flight.js';
 import type { Revoker } from './leases/revoker.js';
 import type { LeaseService } from './leases/service.js';
 import type { Logger } from './log.js';
@@ -29,6 +30,8 @@ export interface Gateway {
   readonly secrets: SecretRegistry;
   /** Live streams and WebSockets bound to a task: cut when it closes or expires (gateway/connections.ts). */
   readonly connections: LiveConnections;
+  /** Requests in flight per principal (`proxy.maxConcurrentPerPrincipal`). */
+  readonly inFlight: InFlightPerPrincipal;
   readonly store: Store;
   readonly audit: AuditLog;
   readonly metrics: Metrics;

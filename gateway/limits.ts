@@ -1,7 +1,5 @@
 import type { Socket } from 'node:net';
-import { type Principal, principalRef } from './domain.js';
 import { EscrowError, PROBLEM_CONTENT_TYPE, toProblem } from './errors.js';
-import type { Gateway } from './gateway.js';
 import type { Logger } from './log.js';
 import type { Metrics } from './metrics.js';
 
@@ -20,52 +18,6 @@ const LIMIT_OF_CODE: Partial<Record<EscrowError['code'], LimitName>> = {
 export function countLimit(metrics: Metrics, error: EscrowError): void {
   const limit = LIMIT_OF_CODE[error.code];
   if (limit) metrics.limitsExceeded.inc({ limit });
-}
-
-/** In-flight requests per principal, per gateway (a WeakMap so tests' gateways do not share counts). */
-const inFlight = new WeakMap<Gateway, Map<string, number>>();
-
-/**
- * Admit one more request for `principal`, or refuse it with 429 when `proxy.maxConcurrentPerPrincipal` are
- * already in flight. The slot is given back once, when `owner` (the response or the upgraded socket) closes.
- */
-export function admitPrincipal(
-  gw: Gateway,
-  principal: Principal,
-  owner: {
-    once(event: 'close', listener: () => void): unknown;
-    readonly closed?: boolean;
-    readonly destroyed?: boolean;
-  },
-): void {
-  // The agent may already be gone (its 'close' will not fire again): nothing to hold a slot for.
-  if (owner.closed === true || owner.destroyed === true) {
-    throw new EscrowError('bad_request', 'the client went away');
-  }
-  let counts = inFlight.get(gw);
-  if (!counts) {
-    counts = new Map();
-    inFlight.set(gw, counts);
-  }
-  const ref = principalRef(principal);
-  const key = `${ref.type}\u0000${ref.issuer}\u0000${ref.id}`;
-  const current = counts.get(key) ?? 0;
-  if (current >= gw.config.proxy.maxConcurrentPerPrincipal) {
-    throw new EscrowError('too_many_requests', 'too many concurrent requests for this workload');
-  }
-  counts.set(key, current + 1);
-  owner.once('close', () => {
-    const left = (counts.get(key) ?? 1) - 1;
-    if (left <= 0) counts.delete(key);
-    else counts.set(key, left);
-  });
-}
-
-/** Requests in flight for every principal (for tests and debugging; never exported as a metric label). */
-export function inFlightCount(gw: Gateway): number {
-  let total = 0;
-  for (const n of inFlight.get(gw)?.values() ?? []) total += n;
-  return total;
 }
 
 const STATUS_TEXT: Record<number, string> = {

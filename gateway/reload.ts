@@ -1,12 +1,12 @@
 import { createAdapter } from '../adapters/registry.js';
 import type { Adapter } from '../adapters/types.js';
-import { type RunningGateway, registeringResolver } from './app.js';
+import { circuitMetrics, type RunningGateway, registeringResolver } from './app.js';
 import { type LoadedConfig, loadConfig } from './config/load.js';
 import type { Config } from './config/schema.js';
 import { EscrowError } from './errors.js';
 import type { Logger } from './log.js';
 import { REJECT_REASONS, type RejectReason, type ReloadLabel } from './reload-results.js';
-import type { TargetRuntime } from './targets.js';
+import { buildTargetRuntime, type TargetRuntime } from './targets.js';
 
 /** What a SIGHUP did. Nothing is applied unless everything in the new config could be. */
 export type ReloadResult =
@@ -27,12 +27,21 @@ const MAX_PATHS = 20;
 
 /**
  * Config paths whose values differ between the running and the new config, leaving out what a reload
- * applies (`targets[i].credential`). Anything listed here needs a restart.
+ * applies (`targets[i].credential`, and `targets[i].upstream` of a `protocol: http` target). Anything listed here
+ * needs a restart.
  */
 export function restartPaths(current: Config, next: Config): string[] {
   const paths: string[] = [];
+  const reloadable = (path: string) => {
+    if (/^targets\[\d+\]\.credential$/.test(path)) return true;
+    const upstream = /^targets\[(\d+)\]\.upstream$/.exec(path);
+    if (!upstream) return false;
+    const i = Number(upstream[1]);
+    // An MCP session or a postgres listener is bound to its upstream: those change with a restart.
+    return current.targets[i]?.protocol === 'http' && next.targets[i]?.protocol === 'http';
+  };
   const walk = (a: unknown, b: unknown, path: string) => {
-    if (paths.length >= MAX_PATHS || /^targets\[\d+\]\.credential$/.test(path)) return;
+    if (paths.length >= MAX_PATHS || reloadable(path)) return;
     if (a !== null && b !== null && typeof a === 'object' && typeof b === 'object') {
       if (Array.isArray(a) !== Array.isArray(b)) return void paths.push(path);
       const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
@@ -67,8 +76,8 @@ async function buildAdapters(loaded: LoadedConfig, gw: RunningGateway, env: Node
 
 /**
  * SIGHUP: re-read the config file and apply what can change in place, all of it or nothing.
- * Applied: target credentials (options and secret values, re-read from `env:`/`file:`) and the policy
- * directory's contents. Anything else that changed (listeners, store, keys, identity, limits, targets
+ * Applied: target credentials (options and secret values, re-read from `env:`/`file:`), an HTTP target's upstream
+ * URL (its circuit breaker starts closed, its pool is new) and the policy directory's contents. Anything else that changed (listeners, store, keys, identity, limits, targets
  * themselves) needs a restart: the running config is kept whole and the paths are reported. A config that
  * does not validate, a credential that cannot be built or policies that do not validate change nothing.
  * Leases already issued keep their credential until they expire or are renewed.
@@ -94,22 +103,27 @@ export async function reloadConfig(
     const reason = rejectReason(error, 'invalid_credential');
     return { outcome: 'rejected', reason, message: (error as Error).message };
   }
-  const policy = gw.policy as { reload?: () => Promise<boolean> };
-  if (policy.reload && !(await policy.reload())) {
+  if (!(await gw.policy.reload())) {
     const message = 'policies do not validate (the last good set stays enforced)';
     return { outcome: 'rejected', reason: 'invalid_policy', message };
   }
-  // Swapped in one synchronous pass: a request sees either every old or every new credential setup.
-  const targets = gw.targets as Map<string, TargetRuntime>;
+  // One new snapshot, swapped in at once: a request sees either every old or every new target. What still fits the
+  // new config is carried over (an open circuit stays open in front of the same upstream; unchanged pools stay).
+  const next = new Map<string, TargetRuntime>();
   for (const config of loaded.config.targets) {
-    const current = targets.get(config.name)!;
-    targets.set(config.name, { ...current, config, adapter: adapters.get(config.name)! });
+    const previous = gw.targets.get(config.name);
+    const options = { tokenHeaders: gw.identity.tokenHeaders, onCircuitState: circuitMetrics(gw.metrics), previous };
+    next.set(config.name, buildTargetRuntime(config, adapters.get(config.name)!, options));
   }
+  const replaced = gw.targets.replace(next);
+  const kept = new Set([...next.values()].map((t) => t.pool));
+  // A replaced pool finishes the requests it carries, then closes.
+  for (const old of replaced.values()) if (old.pool && !kept.has(old.pool)) old.pool.close().catch(() => {});
   // Old static secrets stop being needles unless a cached lease still carries them (it holds its own reference).
   gw.secrets.setStatic('targets', seen);
   // A credential may have changed adapter: its leases-issued series starts at 0 too (idempotent for the rest).
   gw.metrics.initializeSeries({
-    targets: [...targets.values()].map((t) => ({ name: t.config.name, adapter: t.adapter.kind })),
+    targets: [...next.values()].map((t) => ({ name: t.config.name, adapter: t.adapter.kind })),
     auditSinks: [],
   });
   return { outcome: 'applied', targets: [...adapters.keys()], policySetHash: gw.policy.policySetHash };

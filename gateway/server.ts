@@ -9,8 +9,7 @@ import { resolveSecretRef } from './config/secret-ref.js';
 import { EscrowError } from './errors.js';
 import { endWithProblem } from './http/raw.js';
 import { clientErrorHandler } from './limits.js';
-import { handleRequest } from './pipeline.js';
-import { handleUpgrade } from './websocket.js';
+import { handleRequest, handleUpgrade } from './pipeline/index.js';
 
 export interface Listeners {
   readonly proxy: Server;

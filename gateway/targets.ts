@@ -3,9 +3,14 @@ import type { Adapter } from '../adapters/types.js';
 import type { TargetConfig } from './config/schema.js';
 import { type PathOptions, STRICT_PATHS } from './http/canonical.js';
 import type { TargetFacts } from './policy/types.js';
-import type { UpstreamSlots } from './proxy/slots.js';
+import { CircuitBreaker, type CircuitState } from './proxy/breaker.js';
+import { createUpstreamPool } from './proxy/forward.js';
+import { UpstreamSlots } from './proxy/slots.js';
 
-/** A target as the pipeline uses it: its config, its adapter, its upstream pool. Built once at start. */
+/**
+ * A target as the pipeline uses it: its config, its adapter, and the state it owns toward its upstream (pool,
+ * slots, circuit breaker). Built at start and on every reload (`buildTargetRuntime`), never mutated.
+ */
 export interface TargetRuntime {
   readonly config: TargetConfig;
   readonly adapter: Adapter;
@@ -13,6 +18,8 @@ export interface TargetRuntime {
   readonly pool: Pool | undefined;
   /** The cap on requests in flight toward the upstream, with its bounded wait (proxy/slots.ts). */
   readonly slots: UpstreamSlots;
+  /** The upstream's circuit breaker (`targets[].circuitBreaker`), or null when the target has none. */
+  readonly breaker: CircuitBreaker | null;
   /** The upstream URL's path without a trailing slash (`''` for the root). */
   readonly basePath: string;
   readonly origin: string;
@@ -20,6 +27,119 @@ export interface TargetRuntime {
   readonly allowedResponseHeaders: ReadonlySet<string>;
   /** Every header that may carry a workload token for this target: removed before forwarding. */
   readonly tokenHeaders: ReadonlySet<string>;
+}
+
+export interface TargetRuntimeOptions {
+  /** Headers that carry a workload token for every target (the identity issuers'). */
+  readonly tokenHeaders: readonly string[];
+  /** Every change of a target's circuit state (the gateway's metrics). */
+  readonly onCircuitState: (target: string, state: CircuitState) => void;
+  /** The target's runtime before a reload: what still fits the new config is carried over. */
+  readonly previous?: TargetRuntime | undefined;
+}
+
+const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+
+/** The pool depends on the origin, the pool options and the timeouts undici enforces (proxy/forward.ts). */
+function poolFits(previous: TargetRuntime, config: TargetConfig): boolean {
+  return (
+    previous.pool !== undefined &&
+    previous.origin === new URL(config.upstream).origin &&
+    same(previous.config.pool, config.pool) &&
+    same(previous.config.limits, config.limits)
+  );
+}
+
+/** An open circuit says something about one upstream: it survives a reload only while that upstream stays. */
+function breakerFits(previous: TargetRuntime, config: TargetConfig): boolean {
+  return previous.config.upstream === config.upstream && same(previous.config.circuitBreaker, config.circuitBreaker);
+}
+
+function createBreaker(config: TargetConfig, onCircuitState: TargetRuntimeOptions['onCircuitState']) {
+  const options = config.circuitBreaker;
+  if (!options) return null;
+  const target = config.name;
+  onCircuitState(target, 'closed');
+  return new CircuitBreaker({
+    failureThreshold: options.failureThreshold,
+    coolDownMs: options.coolDownMs,
+    onState: (state) => onCircuitState(target, state),
+  });
+}
+
+/**
+ * One target's runtime. With `previous` (a reload), the pool and its slots are kept when the new config still
+ * fits them, and so is the circuit breaker: a reload must not close an open circuit in front of a failing upstream.
+ */
+export function buildTargetRuntime(config: TargetConfig, adapter: Adapter, o: TargetRuntimeOptions): TargetRuntime {
+  const { previous } = o;
+  const url = new URL(config.upstream);
+  const keepPool = previous !== undefined && poolFits(previous, config);
+  const pool = config.protocol === 'postgres' ? undefined : keepPool ? previous.pool : createUpstreamPool(config);
+  return {
+    config,
+    adapter,
+    pool,
+    slots:
+      keepPool && previous
+        ? previous.slots
+        : new UpstreamSlots({
+            max: config.pool.connections,
+            maxQueued: config.pool.maxQueued,
+            timeoutMs: config.pool.queueTimeoutMs,
+          }),
+    breaker: previous && breakerFits(previous, config) ? previous.breaker : createBreaker(config, o.onCircuitState),
+    basePath: url.pathname.replace(/\/+$/, ''),
+    origin: url.origin,
+    facts: { name: config.name, attributes: config.attributes },
+    allowedResponseHeaders: new Set(config.allowResponseHeaders),
+    tokenHeaders: new Set([...o.tokenHeaders, ...(config.identityHeader ? [config.identityHeader] : [])]),
+  };
+}
+
+/**
+ * The gateway's targets: one immutable snapshot behind one reference. A reload builds the next snapshot and swaps
+ * it in one step (`replace`), so a request sees either every old or every new target; whoever holds the table
+ * (requests, the revoker, the postgres listeners) sees the swap.
+ */
+export class TargetTable implements ReadonlyMap<string, TargetRuntime> {
+  #snapshot: ReadonlyMap<string, TargetRuntime>;
+
+  constructor(snapshot: ReadonlyMap<string, TargetRuntime>) {
+    this.#snapshot = snapshot;
+  }
+
+  /** Swap in the next snapshot; returns the one it replaced. */
+  replace(next: ReadonlyMap<string, TargetRuntime>): ReadonlyMap<string, TargetRuntime> {
+    const previous = this.#snapshot;
+    this.#snapshot = next;
+    return previous;
+  }
+
+  get size(): number {
+    return this.#snapshot.size;
+  }
+  get(name: string): TargetRuntime | undefined {
+    return this.#snapshot.get(name);
+  }
+  has(name: string): boolean {
+    return this.#snapshot.has(name);
+  }
+  forEach(fn: (value: TargetRuntime, key: string, map: ReadonlyMap<string, TargetRuntime>) => void): void {
+    for (const [key, value] of this.#snapshot) fn(value, key, this);
+  }
+  entries(): MapIterator<[string, TargetRuntime]> {
+    return this.#snapshot.entries();
+  }
+  keys(): MapIterator<string> {
+    return this.#snapshot.keys();
+  }
+  values(): MapIterator<TargetRuntime> {
+    return this.#snapshot.values();
+  }
+  [Symbol.iterator](): MapIterator<[string, TargetRuntime]> {
+    return this.#snapshot[Symbol.iterator]();
+  }
 }
 
 export function upstreamPath(target: TargetRuntime, rest: string): string {

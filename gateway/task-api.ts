@@ -9,11 +9,12 @@ import {
 import { type Decision, type PrincipalRef, principalRef, samePrincipal, type Task, taskRef } from './domain.js';
 import { EscrowError } from './errors.js';
 import type { Gateway } from './gateway.js';
+import { clientIp } from './http/address.js';
 import { checkRequestHeaders } from './http/headers.js';
 import { readJson, sendJson } from './http/respond.js';
 import type { Route } from './http/route.js';
-import { authorize, clientIp } from './stages/authorize.js';
-import { identify } from './stages/identify.js';
+import { identify } from './pipeline/identify.js';
+import { authorize } from './pipeline/lib/decide.js';
 import { principalHash, taskView } from './tasks/model.js';
 
 const chainOf = (task: Task) => ({ ...taskRef(task), intent: task.intent });

@@ -4,7 +4,7 @@ import { TASK_ID } from '../tasks/model.js';
 import { type ApprovalSubject, newApprovalId, type Requester, requestKey, visibleState } from './model.js';
 import type { ApprovalService } from './service.js';
 
-/** What the pipeline asks once Cedar allowed a request (gateway/pipeline.ts, after stage 4). */
+/** What the pipeline asks once Cedar allowed a request (gateway/pipeline/authorize.ts, after stage 4). */
 export interface ApprovalAsk {
   /** The request's task, or the ambient one of a target without `requireTask`. */
   readonly task: Task;

@@ -4,7 +4,7 @@ import { EscrowError } from '../errors.js';
 import type { Gateway } from '../gateway.js';
 import { checkRequestHeaders } from '../http/headers.js';
 import { readJson, sendJson } from '../http/respond.js';
-import { identify } from '../stages/identify.js';
+import { identify } from '../pipeline/identify.js';
 import { mayDecide } from './authorize.js';
 import { decide } from './decide.js';
 import { APPROVAL_ID, type Approval, visibleState } from './model.js';

@@ -1,8 +1,8 @@
 import { performance } from 'node:perf_hooks';
 import type { Decision, Principal } from '../domain.js';
 import type { Gateway } from '../gateway.js';
+import { clientIp } from '../http/address.js';
 import { newDecisionId } from '../policy/decide.js';
-import { clientIp } from '../stages/authorize.js';
 import type { Approval } from './model.js';
 
 /**

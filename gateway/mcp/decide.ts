@@ -1,7 +1,7 @@
 import { type Decision, type McpAction, type Principal, principalRef, type Task, taskRef } from '../domain.js';
 import type { Gateway } from '../gateway.js';
+import { authorize } from '../pipeline/lib/decide.js';
 import type { McpFacts } from '../policy/types.js';
-import { authorize } from '../stages/authorize.js';
 import type { TargetRuntime } from '../targets.js';
 import type { McpTargetConfig } from './config.js';
 import type { ItemCheck } from './filter.js';

@@ -4,7 +4,7 @@ import { EscrowError } from '../errors.js';
 import type { Gateway } from '../gateway.js';
 import { clientIp } from '../http/address.js';
 import type { Route } from '../http/route.js';
-import type { ResponseFilter } from '../stages/forward.js';
+import type { ResponseFilter } from '../pipeline/scrub.js';
 import type { TargetRuntime } from '../targets.js';
 import { principalHash } from '../tasks/model.js';
 import type { ListKind } from './calls.js';

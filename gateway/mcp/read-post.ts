@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { EscrowError } from '../errors.js';
-import { requestBody } from '../stages/body.js';
+import { requestBody } from '../pipeline/lib/body.js';
 import type { Asker } from './decide.js';
 import { parseBody, type RpcId } from './jsonrpc.js';
 import type { McpRefusal } from './metrics.js';

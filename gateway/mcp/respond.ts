@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import { EscrowError } from '../errors.js';
 import type { Gateway } from '../gateway.js';
-import type { ResponseFilter } from '../stages/forward.js';
+import type { ResponseFilter } from '../pipeline/scrub.js';
 import type { TargetRuntime } from '../targets.js';
 import { principalHash } from '../tasks/model.js';
 import type { McpTargetConfig } from './config.js';

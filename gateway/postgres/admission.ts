@@ -6,9 +6,8 @@ import { EscrowError } from '../errors.js';
 import type { Gateway } from '../gateway.js';
 import { hasPeerCertificate } from '../identity/mtls.js';
 import type { LeaseRecord } from '../leases/record.js';
-import { admitPrincipal } from '../limits.js';
-import { authorize, requireAllow } from '../stages/authorize.js';
-import { verifyIdentity } from '../stages/identify.js';
+import { verifyIdentity } from '../pipeline/identify.js';
+import { authorize, requireAllow } from '../pipeline/lib/decide.js';
 import type { TargetRuntime } from '../targets.js';
 import type { FrameReader } from './frames.js';
 import { authentication } from './messages.js';
@@ -99,7 +98,7 @@ export async function admitConnection(
   into: ConnectionAdmission,
 ): Promise<void> {
   into.principal = await identifyClient(gw, facts, into);
-  admitPrincipal(gw, into.principal, facts.socket);
+  gw.inFlight.admit(into.principal, facts.socket);
   into.task = await gw.tasks.forRequest(facts.user, into.principal, target.config.name);
   into.decision = authorize(gw, {
     principal: into.principal,

@@ -1,7 +1,4 @@
-import type { TargetConfig } from '../config/schema.js';
 import { EscrowError } from '../errors.js';
-import type { Metrics } from '../metrics.js';
-import type { TargetRuntime } from '../targets.js';
 
 /** `closed` lets everything through, `open` fails fast, `half_open` lets one probe through. */
 export type CircuitState = 'closed' | 'open' | 'half_open';
@@ -104,31 +101,4 @@ export function circuitOutcome(result: { status?: number; errorKind?: string }):
   }
   const status = result.status ?? 0;
   return status === 502 || status === 503 || status === 504 ? 'failure' : 'success';
-}
-
-const breakers = new WeakMap<TargetRuntime, CircuitBreaker | null>();
-
-function create(config: TargetConfig, metrics: Metrics): CircuitBreaker | null {
-  const options = config.circuitBreaker;
-  if (!options) return null;
-  const target = config.name;
-  metrics.circuitState.set({ target }, CIRCUIT_GAUGE.closed);
-  return new CircuitBreaker({
-    failureThreshold: options.failureThreshold,
-    coolDownMs: options.coolDownMs,
-    onState: (state) => {
-      metrics.circuitState.set({ target }, CIRCUIT_GAUGE[state]);
-      if (state === 'open') metrics.circuitOpens.inc({ target });
-    },
-  });
-}
-
-/** The target's breaker (built on first use from `targets[].circuitBreaker`), or null when it has none. */
-export function breakerFor(target: TargetRuntime, metrics: Metrics): CircuitBreaker | null {
-  let breaker = breakers.get(target);
-  if (breaker === undefined) {
-    breaker = create(target.config, metrics);
-    breakers.set(target, breaker);
-  }
-  return breaker;
 }

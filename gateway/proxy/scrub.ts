@@ -12,7 +12,7 @@ export interface ScrubStreamOptions extends StreamScrubberOptions {
 }
 
 /**
- * A streaming scrubber as a Transform, with the same release rule as the response sink (gateway/stages/
+ * A streaming scrubber as a Transform, with the same release rule as the response sink (gateway/pipeline/lib/
  * scrub-sink.ts): on each chunk, all but the window; at each chunk's deadline, that chunk; at the end, the rest.
  * Used where bytes go to a stream rather than a response (a relayed WebSocket refusal, tests).
  */

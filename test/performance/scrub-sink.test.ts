@@ -1,9 +1,9 @@
 import { createServer, get, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
+import { ScrubSink } from '../../gateway/pipeline/lib/scrub-sink.js';
 import { NeedleIndex } from '../../gateway/scrub/index.js';
 import { StreamScrubber } from '../../gateway/scrub/stream.js';
-import { ScrubSink } from '../../gateway/stages/scrub-sink.js';
 
 const SECRET = 'canary-sk-5e1d9a77c3b04f21';
 const index = new NeedleIndex();

@@ -80,7 +80,7 @@ describe('a decoded body is sent with its head once bytes are released', () => {
   afterEach(() => server?.close());
 
   it('SSE through a real response: the first event arrives at its deadline, before the stream ends', async () => {
-    const { ScrubSink } = await import('../../gateway/stages/scrub-sink.js');
+    const { ScrubSink } = await import('../../gateway/pipeline/lib/scrub-sink.js');
     const { StreamScrubber } = await import('../../gateway/scrub/stream.js');
     const clock = new FakeClock();
     let sink: InstanceType<typeof ScrubSink> | undefined;

@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage } from 'node:http';
 import { type AddressInfo, connect } from 'node:net';
 import { finished } from 'node:stream/promises';
 import { describe, expect, it } from 'vitest';
-import { requestBody } from '../../gateway/stages/body.js';
+import { requestBody } from '../../gateway/pipeline/lib/body.js';
 
 /** Run `requestBody` inside a real server on a request whose agent disconnects after sending `bytes`. */
 async function abortedBody(bytes: string, buffer: boolean): Promise<unknown> {

@@ -1,7 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { inFlightCount } from '../../gateway/limits.js';
 import { rawExchange } from '../support/raw.js';
 import { echoHandler, startUpstream, type TestUpstream } from '../support/upstream.js';
 import { headerTarget, type LoggedEscrow, startLoggedEscrow } from './support/escrow.js';
@@ -128,7 +127,7 @@ describe('an agent that aborts mid-body frees the upstream connection and its co
           socket.destroy();
         }
       }
-      await waitFor(() => inFlightCount(escrow.gw) === 0);
+      await waitFor(() => escrow.gw.inFlight.total === 0);
       const res = await rawExchange(escrow.port, buildRequest({ name: '' }, creds), 3_000);
       expect(res.status).toBe(200);
     } finally {

@@ -1,7 +1,7 @@
 import { Writable } from 'node:stream';
-import { EscrowError } from '../errors.js';
-import { DeadlineQueue, type ReleaseClock, systemClock } from '../scrub/deadlines.js';
-import type { StreamScrubber } from '../scrub/stream.js';
+import { EscrowError } from '../../errors.js';
+import { DeadlineQueue, type ReleaseClock, systemClock } from '../../scrub/deadlines.js';
+import type { StreamScrubber } from '../../scrub/stream.js';
 
 /** Where scrubbed bytes go: an agent's ServerResponse, or its raw socket (a relayed WebSocket refusal). */
 export interface ScrubTarget {

@@ -3,8 +3,8 @@ import type { TLSSocket } from 'node:tls';
 import type { Principal } from '../domain.js';
 import { EscrowError } from '../errors.js';
 import type { Gateway } from '../gateway.js';
+import { clientIp } from '../http/address.js';
 import type { IdentityInput } from '../identity/types.js';
-import { clientIp } from './authorize.js';
 
 /**
  * Stage 2: the caller's verified workload identity. Failures are counted by reason and audited, then rethrown (or,

@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { pipeline, type Readable, Transform, type TransformCallback } from 'node:stream';
-import { EscrowError } from '../errors.js';
+import { EscrowError } from '../../errors.js';
 
 /** Counts bytes through and fails the stream once `max` is passed (chunked bodies have no length up front). */
 class BodyLimit extends Transform {

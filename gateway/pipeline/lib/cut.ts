@@ -1,8 +1,8 @@
 import type { EventEmitter } from 'node:events';
 import type { ServerResponse } from 'node:http';
-import type { CutReason } from '../connections.js';
-import { EscrowError } from '../errors.js';
-import { sendProblem } from '../http/respond.js';
+import type { CutReason } from '../../connections.js';
+import { EscrowError } from '../../errors.js';
+import { sendProblem } from '../../http/respond.js';
 
 /** What a request in flight holds that a cut needs. */
 export interface CutExchange {

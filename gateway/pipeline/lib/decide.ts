@@ -1,8 +1,8 @@
 import { performance } from 'node:perf_hooks';
-import type { Action, Decision, Principal, Task } from '../domain.js';
-import { EscrowError } from '../errors.js';
-import type { Gateway } from '../gateway.js';
-import type { McpFacts, TargetFacts, TaskFacts } from '../policy/types.js';
+import type { Action, Decision, Principal, Task } from '../../domain.js';
+import { EscrowError } from '../../errors.js';
+import type { Gateway } from '../../gateway.js';
+import type { McpFacts, TargetFacts, TaskFacts } from '../../policy/types.js';
 
 export interface AuthorizeInput {
   readonly principal: Principal;
@@ -29,13 +29,7 @@ export function taskFacts(task: Task, now: number): TaskFacts {
   };
 }
 
-/** Normalise a socket address for Cedar's `ipaddr` (IPv4-mapped IPv6 becomes IPv4). */
-export function clientIp(address: string | undefined): string {
-  if (!address) return '0.0.0.0';
-  return address.startsWith('::ffff:') ? address.slice(7) : address;
-}
-
-/** Stage 4: one Cedar decision. The engine denies on any evaluation error; a deny throws 403 with its id. */
+/** One Cedar decision (stage 4 of every protocol). The engine denies on any evaluation error. */
 export function authorize(gw: Gateway, input: AuthorizeInput): Decision {
   const now = gw.now();
   const started = performance.now();

@@ -1,0 +1,41 @@
+import type { IncomingMessage } from 'node:http';
+import { admitApproval } from '../approvals/index.js';
+import type { Gateway } from '../gateway.js';
+import { queryKeys } from '../http/route.js';
+import type { LeaseRecord } from '../leases/record.js';
+import type { Admission } from './admission.js';
+import type { Ask } from './exchange.js';
+import { ambientTask } from './task.js';
+
+/**
+ * Stage 5: get-or-issue the lease for (task, target): for the named task, else the principal's ambient one. No
+ * lease while the task or this very request waits for a person: their approval is checked first.
+ */
+export async function lease(gw: Gateway, req: IncomingMessage, ask: Ask, into: Admission): Promise<LeaseRecord> {
+  const { target } = ask;
+  const principal = into.principal!;
+  const decision = into.decision!;
+  const task = into.task ?? ambientTask(gw, principal, target);
+  into.approvalId = await admitApproval(gw.approvals, {
+    task,
+    principal,
+    decision,
+    target: target.config.name,
+    action: ask.action,
+    method: req.method ?? 'GET',
+    path: ask.path,
+    query: ask.query,
+    queryKeys: queryKeys(ask.query),
+    requestId: into.requestId,
+  });
+  into.lease = await gw.leases.acquire({
+    task,
+    target: target.config.name,
+    adapter: target.adapter,
+    ttlSeconds: target.config.credential.ttl,
+    principal,
+    decisionId: decision.id,
+    requestId: into.requestId,
+  });
+  return into.lease;
+}
