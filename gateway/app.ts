@@ -238,7 +238,6 @@ async function buildGateway(loaded: LoadedConfig, options: GatewayOptions, close
     store,
     cipher,
     audit,
-    auditFailMode: config.audit.failMode,
     metrics,
     now,
     log,

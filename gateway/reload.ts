@@ -5,7 +5,7 @@ import { type LoadedConfig, loadConfig } from './config/load.js';
 import type { Config } from './config/schema.js';
 import { EscrowError } from './errors.js';
 import type { Logger } from './log.js';
-import { REJECT_REASONS, type RejectReason, type ReloadLabel } from './reload-results.js';
+import { REJECT_REASONS, type RejectReason, type ReloadLabel } from './metric-labels.js';
 import { buildTargetRuntime, type TargetRuntime } from './targets.js';
 
 /** What a SIGHUP did. Nothing is applied unless everything in the new config could be. */

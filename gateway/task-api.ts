@@ -15,7 +15,7 @@ import { readJson, sendJson } from './http/respond.js';
 import type { Route } from './http/route.js';
 import { identify } from './pipeline/identify.js';
 import { authorize } from './pipeline/lib/decide.js';
-import { principalHash, taskView } from './tasks/model.js';
+import { principalHash } from './tasks/model.js';
 
 const chainOf = (task: Task) => ({ ...taskRef(task), intent: task.intent });
 

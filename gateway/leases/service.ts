@@ -25,8 +25,6 @@ export interface LeaseServiceOptions {
   readonly store: Store;
   readonly cipher: LeaseCipher;
   readonly audit: AuditLog;
-  /** @deprecated Ignored: the audit log's own `failMode` decides (gateway/audit/fail-mode.ts). */
-  readonly auditFailMode?: 'closed' | 'open';
   readonly metrics: Metrics;
   readonly now?: () => number;
   readonly cacheSize?: number;

@@ -3,6 +3,7 @@ import type { Readable, Writable } from 'node:stream';
 import { Pool, errors as undiciErrors } from 'undici';
 import type { TargetConfig } from '../config/schema.js';
 import { EscrowError } from '../errors.js';
+import type { UpstreamErrorKind } from '../metric-labels.js';
 
 export interface ForwardRequest {
   readonly method: string;
@@ -13,9 +14,7 @@ export interface ForwardRequest {
   readonly signal: AbortSignal | EventEmitter;
 }
 
-/** Upstream failure kinds, the `kind` label of `escrow_upstream_errors_total`. */
-export const UPSTREAM_ERROR_KINDS = ['connect', 'timeout', 'reset', 'protocol', 'aborted'] as const;
-export type UpstreamErrorKind = (typeof UPSTREAM_ERROR_KINDS)[number];
+export type { UpstreamErrorKind };
 
 /** A keep-alive pool toward one target's origin. Redirects are never followed (undici's Pool does not). */
 export function createUpstreamPool(target: TargetConfig): Pool {
