@@ -36,6 +36,11 @@ export async function forwardAndScrub(
 ): Promise<void> {
   // A bounded, timed wait for one of the target's connections (503 upstream_busy), whatever undici's pool state.
   const release = await target.slots.acquire((gone) => res.once('close', gone));
+  if (res.writableEnded || res.destroyed) {
+    // Cut (the task closed) or abandoned while it waited for a connection: it is never sent.
+    release();
+    throw new EscrowError('client_closed', 'the answer ended before the request was sent');
+  }
   try {
     await send(gw, res, target, request, outcome, abort, onFinal, hook);
   } finally {

@@ -50,7 +50,10 @@ async function run(gw: Gateway, req: IncomingMessage, channel: Channel): Promise
     const granted = await lease(gw, req, ask, ex); // 5 lease
     const unbind = bindConnection(gw.connections, ex, (reason) => channel.cut(reason));
     channel.owner.once('close', unbind);
+    // A close that raced the admission cuts at the binding (or while the body is read): nothing goes upstream.
+    if (ex.cut) throw cutError(ex.cut);
     const upstream = await channel.upstreamRequest(ask); // 6 inject: strip the agent's headers…
+    if (ex.cut) throw cutError(ex.cut);
     const release = inject(gw, ask.target, granted, upstream); // …then the adapter injects the credential
     await channel.forward(ask, upstream, release); // 7 forward, 8 scrub (pipeline/forward.ts, pipeline/scrub.ts)
   } catch (error) {

@@ -32,7 +32,10 @@ export function upgradeChannel(gw: Gateway, req: IncomingMessage, socket: Duplex
     owner: socket,
     route: async () => routeUpgrade(gw, req, ex),
     // The session lives no longer than its task and lease: their close, expiry or a kill switch cuts both sides.
-    cut: () => socket.destroy(),
+    cut: (reason) => {
+      ex.cut = reason;
+      socket.destroy();
+    },
     async upstreamRequest(ask) {
       const headers = strippedHeaders(gw, req, ask.target, ex.requestId);
       // permessage-deflate would hide the secret from the scrubber: never offered upstream.
