@@ -117,8 +117,11 @@ export async function reloadConfig(
   }
   const replaced = gw.targets.replace(next);
   const kept = new Set([...next.values()].map((t) => t.pool));
-  // A replaced pool finishes the requests it carries, then closes.
-  for (const old of replaced.values()) if (old.pool && !kept.has(old.pool)) old.pool.close().catch(() => {});
+  // A replaced pool closes once every request routed to it is done (PoolUsers), not under an admitted request.
+  for (const old of replaced.values()) {
+    const pool = old.pool;
+    if (pool && !kept.has(pool)) old.users.retire(() => void pool.close().catch(() => {}));
+  }
   // Old static secrets stop being needles unless a cached lease still carries them (it holds its own reference).
   gw.secrets.setStatic('targets', seen);
   // A credential may have changed adapter: its leases-issued series starts at 0 too (idempotent for the rest).

@@ -18,6 +18,8 @@ export interface TargetRuntime {
   readonly pool: Pool | undefined;
   /** The cap on requests in flight toward the upstream, with its bounded wait (proxy/slots.ts). */
   readonly slots: UpstreamSlots;
+  /** The requests routed to this pool (shared with the runtimes that keep it): a replaced pool closes when idle. */
+  readonly users: PoolUsers;
   /** The upstream's circuit breaker (`targets[].circuitBreaker`), or null when the target has none. */
   readonly breaker: CircuitBreaker | null;
   /** The upstream URL's path without a trailing slash (`''` for the root). */
@@ -88,6 +90,7 @@ export function buildTargetRuntime(config: TargetConfig, adapter: Adapter, o: Ta
             maxQueued: config.pool.maxQueued,
             timeoutMs: config.pool.queueTimeoutMs,
           }),
+    users: keepPool && previous ? previous.users : new PoolUsers(),
     breaker: previous && breakerFits(previous, config) ? previous.breaker : createBreaker(config, o.onCircuitState),
     basePath: url.pathname.replace(/\/+$/, ''),
     origin: url.origin,
@@ -95,6 +98,35 @@ export function buildTargetRuntime(config: TargetConfig, adapter: Adapter, o: Ta
     allowedResponseHeaders: new Set(config.allowResponseHeaders),
     tokenHeaders: new Set([...o.tokenHeaders, ...(config.identityHeader ? [config.identityHeader] : [])]),
   };
+}
+
+/**
+ * The requests a pool carries from routing to their record, so that a reload that replaces the pool closes it only
+ * once every request routed to it is done (undici's `close()` fails requests not yet sent: an admitted request
+ * still identifying, issuing its lease or waiting for a slot would get a 502).
+ */
+export class PoolUsers {
+  #count = 0;
+  #onIdle: (() => void) | undefined;
+
+  enter(): void {
+    this.#count++;
+  }
+
+  leave(): void {
+    this.#count--;
+    if (this.#count === 0 && this.#onIdle) {
+      const idle = this.#onIdle;
+      this.#onIdle = undefined;
+      idle();
+    }
+  }
+
+  /** Run `close` now if nothing uses the pool, else when the last request routed to it is done. */
+  retire(close: () => void): void {
+    if (this.#count === 0) close();
+    else this.#onIdle = close;
+  }
 }
 
 /**

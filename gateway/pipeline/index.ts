@@ -66,6 +66,9 @@ async function run(gw: Gateway, req: IncomingMessage, channel: Channel): Promise
     if (ex.target && !channel.answered()) await commitBeforeAnswer(gw, req, ex, channel.fallbackStatus());
     channel.refuse(ex.error);
   } finally {
-    if (ex.target) record(gw, req, ex, channel.fallbackStatus()); // 9 record
+    if (ex.target) {
+      ex.target.users.leave();
+      record(gw, req, ex, channel.fallbackStatus()); // 9 record
+    }
   }
 }

@@ -22,6 +22,7 @@ function methodAction(method: string | undefined): Action {
 /** From here on the exchange is recorded (stage 9 records whatever reached a target); nothing passes without audit. */
 function enter(gw: Gateway, ex: Exchange, target: TargetRuntime, route: Route): void {
   ex.target = target;
+  target.users.enter(); // left in the pipeline's finally, with the record
   ex.path = upstreamPath(target, route.rest);
   requireAudit(gw.audit);
 }
