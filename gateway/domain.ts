@@ -50,8 +50,9 @@ export const MCP_ACTIONS = [
 ] as const;
 export type McpAction = (typeof MCP_ACTIONS)[number];
 
-/** `approve` is a person's: deciding an approval request (gateway/approvals/). */
-export type Action = 'read' | 'write' | 'delete' | 'openTask' | 'connect' | 'approve' | McpAction;
+/** Every Cedar action. `approve` is a person's: deciding an approval request (gateway/approvals/). */
+export const ACTIONS = ['read', 'write', 'delete', 'openTask', 'connect', 'approve', ...MCP_ACTIONS] as const;
+export type Action = (typeof ACTIONS)[number];
 
 /** The Cedar action for an HTTP method; undefined for methods Escrow never proxies. */
 export function actionForMethod(method: string): Action | undefined {

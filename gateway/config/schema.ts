@@ -304,7 +304,7 @@ export const configSchema = z.strictObject({
   audit: auditSchema.default(auditSchema.parse({})),
   /** Human approval of tasks and requests that policy marks `@approval("required")` (docs/approvals.md). */
   approvals: approvalsSchema.default(approvalsSchema.parse({})),
-  targets: z.array(targetSchema.superRefine(checkMcpTarget)).min(1),
+  targets: z.array(targetSchema).min(1),
   /** Marks a development config: `escrow token dev` refuses to mint tokens for any other. */
   dev: z.strictObject({ signingKey: z.string().min(1), demoUpstream: z.boolean().default(false) }).optional(),
 });

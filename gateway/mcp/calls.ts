@@ -1,4 +1,5 @@
 import type { McpAction } from '../domain.js';
+import { isObject } from '../json.js';
 import type { McpFacts } from '../policy/types.js';
 import type { RpcMessage } from './jsonrpc.js';
 
@@ -62,10 +63,6 @@ export const KNOWN_METHODS: ReadonlySet<string> = new Set([
   ...Object.keys(NAMED),
   'completion/complete',
 ]);
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 function refuse(message: RpcMessage, refused: RefusedCall['refused'], detail: string): RefusedCall {
   return { message, refused, detail };

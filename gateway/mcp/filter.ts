@@ -1,3 +1,4 @@
+import { isObject } from '../json.js';
 import type { ListKind } from './calls.js';
 import type { RpcId } from './jsonrpc.js';
 
@@ -25,10 +26,6 @@ export interface FilterOutcome {
   /** The payload carried at least one list answer (it was checked item by item). */
   matched: boolean;
   readonly hidden: Map<ListKind, number>;
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 /** A response Escrow did not see the request of (a replay on a GET stream) is filtered if it looks like a list. */

@@ -1,3 +1,4 @@
+import { isObject } from '../json.js';
 import { scanJson } from './json-scan.js';
 
 /** A JSON-RPC id as MCP allows it: a string or an integer (never null on a request). */
@@ -45,10 +46,6 @@ const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 function fail(reason: RpcFailureReason, message: string, id: RpcId | null = null): ParsedBody {
   return { ok: false, failure: { reason, message, id } };
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 function isId(value: unknown): value is RpcId {

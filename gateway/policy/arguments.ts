@@ -1,5 +1,6 @@
 import type { CedarValueJson } from '@cedar-policy/cedar-wasm/nodejs';
 import { EscrowError } from '../errors.js';
+import { isObject } from '../json.js';
 import { cedar, describeErrors } from './cedar.js';
 
 /** A Cedar type an MCP argument can be declared with in the schema (entity types cannot: arguments are data). */
@@ -81,10 +82,6 @@ export function declaredArguments(schema: string): DeclaredArguments {
 
 function mismatch(path: string, expected: string): RangeError {
   return new RangeError(`argument ${path} is not a ${expected}`);
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 /**

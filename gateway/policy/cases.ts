@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { type Action, MCP_ACTIONS, type McpAction } from '../domain.js';
+import { ACTIONS, type Action, MCP_ACTIONS, type McpAction } from '../domain.js';
 import type { AuthorizationRequest, McpFacts } from './types.js';
 
 /**
@@ -69,7 +69,7 @@ const contextSchema = z.strictObject({
 
 export const requestSchema = z.strictObject({
   principal: principalSchema.default(principalSchema.parse({})),
-  action: z.enum(['read', 'write', 'delete', 'openTask', 'connect', 'approve', ...MCP_ACTIONS]),
+  action: z.enum(ACTIONS),
   target: z.strictObject({
     name: z.string().min(1),
     attributes: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).default({}),

@@ -1,4 +1,4 @@
-import { type Action, MCP_ACTIONS, type PrincipalType } from '../domain.js';
+import { ACTIONS, type Action, type PrincipalType } from '../domain.js';
 import type { PolicyJson } from './cedar.js';
 
 /**
@@ -13,15 +13,7 @@ export interface PolicyScope {
   readonly principalTypes: ReadonlySet<PrincipalType> | undefined;
 }
 
-const ACTIONS: ReadonlySet<string> = new Set<Action>([
-  'read',
-  'write',
-  'delete',
-  'openTask',
-  'connect',
-  'approve',
-  ...MCP_ACTIONS,
-]);
+const ACTION_NAMES: ReadonlySet<string> = new Set<string>(ACTIONS);
 const PRINCIPAL_TYPES: Record<string, PrincipalType> = { 'Escrow::Agent': 'Agent', 'Escrow::Human': 'Human' };
 
 type Uid = { type?: string; id: string } | { __entity: { type: string; id: string } };
@@ -44,7 +36,7 @@ function actionsOf(action: PolicyJson['action']): ReadonlySet<Action> | undefine
   else return undefined;
   const ids = uids.map(plainUid);
   // The schema has no action groups; should one appear, `in` it could mean anything, so it narrows nothing.
-  if (ids.some((u) => u.type !== 'Escrow::Action' || !ACTIONS.has(u.id))) return undefined;
+  if (ids.some((u) => u.type !== 'Escrow::Action' || !ACTION_NAMES.has(u.id))) return undefined;
   return new Set(ids.map((u) => u.id as Action));
 }
 

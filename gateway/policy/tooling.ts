@@ -4,6 +4,7 @@ import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
 import { formatIssues } from '../config/issues.js';
 import { EscrowError } from '../errors.js';
+import { isObject } from '../json.js';
 import { caseFileSchema, caseSchema, type PolicyCase, requestSchema, toAuthorizationRequest } from './cases.js';
 import { type CompiledPolicySet, compilePolicySet } from './compile.js';
 import { evaluate, type Verdict } from './decide.js';
@@ -51,15 +52,11 @@ export interface TestReport {
   results: CaseResult[];
 }
 
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
 function merge(base: Record<string, unknown>, over: Record<string, unknown>): Record<string, unknown> {
   const out = { ...base };
   for (const [key, value] of Object.entries(over)) {
     const under = out[key];
-    out[key] = isPlainObject(under) && isPlainObject(value) ? merge(under, value) : value;
+    out[key] = isObject(under) && isObject(value) ? merge(under, value) : value;
   }
   return out;
 }
