@@ -35,7 +35,7 @@ function packageType(file: string): { type: ModuleFormat; packageJson?: string }
  * is whatever the nearest package.json's `"type"` says. Newer Node also guesses an ES module from its syntax;
  * Escrow does not, so that an adapter that loads on a developer's Node loads the same way in production.
  */
-export function moduleFormat(file: string): ModuleFormat {
+function moduleFormat(file: string): ModuleFormat {
   const ext = extname(file);
   if (ext === '.mjs') return 'module';
   if (ext === '.cjs') return 'commonjs';

@@ -5,7 +5,7 @@ import { EscrowError } from './errors.js';
 import { sendJson } from './http/respond.js';
 import { leaseView } from './leases/record.js';
 import { AMBIENT_ID, isAmbient } from './tasks/ambient.js';
-import { parseTask, principalHash, TASK_ID, taskView } from './tasks/model.js';
+import { parseTask, principalHash, taskView } from './tasks/model.js';
 
 const MAX_LIST = 1_000;
 
@@ -58,7 +58,7 @@ export async function handleAdminTasks(
   }
   // Closing is idempotent: a task already closed (or expired) but still remembered is closed again, to finish
   // whatever an earlier close left undone.
-  const found = TASK_ID.test(id) || ambient ? await gw.tasks.find(id) : null;
+  const found = await gw.tasks.find(id);
   if (!found) throw new EscrowError('task_not_found', 'no such task');
   const { task } = found;
   const leases = await gw.revoker.revokeTask(task.id, 'admin', principalHash(task.principal));

@@ -16,7 +16,7 @@ interface Bucket {
 }
 
 /** Requests refused before or by policy, and rejected identities: what a flood is made of. */
-export function isNoise(event: AuditEventInput): boolean {
+function isNoise(event: AuditEventInput): boolean {
   if (event.event === 'identity.rejected') return true;
   return event.event === 'request' && event.decision === 'deny' && event.leaseId === undefined;
 }

@@ -35,7 +35,7 @@ function toEvent(index: number, entry: TrailEntry): Event | 'torn' | 'malformed'
 }
 
 /** Stream ids `ms-seq`, compared as numbers. */
-export function compareIds(a: string, b: string): number {
+function compareIds(a: string, b: string): number {
   const [am = 0n, as = 0n] = a.split('-').map((part) => BigInt(part));
   const [bm = 0n, bs = 0n] = b.split('-').map((part) => BigInt(part));
   if (am !== bm) return am < bm ? -1 : 1;

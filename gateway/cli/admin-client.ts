@@ -38,7 +38,7 @@ export interface AdminAccess {
  * The admin address and token from the config file's `admin` section only: nothing else in the file is
  * validated or resolved, so the CLI works on an operator's machine where the gateway's other secrets are unset.
  */
-export function adminFromConfig(path: string): { url: string; token?: string } {
+function adminFromConfig(path: string): { url: string; token?: string } {
   let raw: unknown;
   try {
     raw = (parse(readFileSync(path, 'utf8')) as { admin?: unknown } | null)?.admin ?? {};

@@ -64,7 +64,7 @@ async function callProxy(url: string, path: string, token: string, body?: unknow
  * Text an agent wrote (its intent, ids from its token) reaches a person's terminal: control characters are shown
  * escaped, so that no escape sequence can rewrite what the person reads before approving.
  */
-export function printable(text: string): string {
+function printable(text: string): string {
   return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 

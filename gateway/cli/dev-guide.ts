@@ -15,7 +15,7 @@ function traceCommand(config: Config, baseDir: string): string | undefined {
 }
 
 /** Where a listener can be reached from this machine: a wildcard bind is reached on loopback. */
-export function reachableAddress(server: Server): string {
+function reachableAddress(server: Server): string {
   const address = server.address() as AddressInfo;
   const host = address.address === '0.0.0.0' ? '127.0.0.1' : address.address === '::' ? '::1' : address.address;
   return `${address.family === 'IPv6' ? `[${host}]` : host}:${address.port}`;

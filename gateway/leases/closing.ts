@@ -3,6 +3,7 @@ import type { Task } from '../domain.js';
 import { EscrowError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Store } from '../store/types.js';
+import { isAmbient } from '../tasks/ambient.js';
 import { parseTask, principalHash } from '../tasks/model.js';
 import {
   CLAIM_STALE_MS,
@@ -17,7 +18,7 @@ import {
 import type { LeaseRecord } from './record.js';
 import { RetryRounds } from './retry-rounds.js';
 
-export { CLAIM_STALE_MS, type CloseReason, OUTBOX_DUE_MS, RETAIN_MS } from './close-job.js';
+export { type CloseReason, RETAIN_MS } from './close-job.js';
 
 /** Retries of a close that failed in this process: every 50 ms, one close at a time, first failure ends a round. */
 const RETRY_MS = 50;
@@ -136,7 +137,7 @@ export class TaskClosing {
   async #closeOne(job: CloseJob, taskId: string, reason: CloseReason, knownHash?: string): Promise<number> {
     const { store, now } = this.#o;
     const at = now();
-    const ambient = taskId.startsWith('amb_');
+    const ambient = isAmbient(taskId);
     const tombstone = `${at}:${reason}:${randomBytes(6).toString('base64url')}`;
     // The tombstone and the notice to every replica are one atomic step in the store.
     const closed = await store.tasks.close(taskId, tombstone, RETAIN_MS, ambient);

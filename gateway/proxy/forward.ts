@@ -14,8 +14,6 @@ export interface ForwardRequest {
   readonly signal: AbortSignal | EventEmitter;
 }
 
-export type { UpstreamErrorKind };
-
 /** A keep-alive pool toward one target's origin. Redirects are never followed (undici's Pool does not). */
 export function createUpstreamPool(target: TargetConfig): Pool {
   return new Pool(new URL(target.upstream).origin, {

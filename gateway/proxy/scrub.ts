@@ -3,8 +3,6 @@ import { DeadlineQueue, type ReleaseClock, systemClock } from '../scrub/deadline
 import type { NeedleIndex } from '../scrub/index.js';
 import { StreamScrubber, type StreamScrubberOptions } from '../scrub/stream.js';
 
-export { MIN_SCRUB_LENGTH } from '../scrub/forms.js';
-
 export interface ScrubStreamOptions extends StreamScrubberOptions {
   /** Every byte leaves at most this long after it arrived; 0 releases everything on arrival (no window). */
   readonly flushAfterMs: number;

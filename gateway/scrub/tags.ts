@@ -10,12 +10,12 @@ const SHARED = 0xff;
 export const TAG_SHIFT = 32 - SLOT_BITS;
 
 /** The tag a hash leaves in its slot: 7 bits of it, never 0 (empty) nor SHARED. */
-export function tagOf(hash: number): number {
+function tagOf(hash: number): number {
   return (hash & 0x7e) | 1;
 }
 
 /** The slot of a hash: its top bits (AnchorTable uses the low ones). */
-export function slotOf(hash: number): number {
+function slotOf(hash: number): number {
   return hash >>> TAG_SHIFT;
 }
 
@@ -49,9 +49,4 @@ export class TagFilter {
     this.slots.fill(0);
     this.#stale = 0;
   }
-}
-
-/** Whether a probe with hash `h` may hit (the table must be asked), given the slot's content `slot`. */
-export function mayHit(slot: number, h: number): boolean {
-  return slot !== 0 && (slot === SHARED || slot === tagOf(h));
 }
