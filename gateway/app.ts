@@ -269,11 +269,8 @@ async function buildGateway(loaded: LoadedConfig, options: GatewayOptions, close
     metrics,
     log,
     now,
-    // Approval notices settle waiting approvals; a closed task's MCP streams end with it (on every replica).
-    onNotice: (message) => {
-      approvals.onNotice(message);
-      mcp.streams.onNotice(message);
-    },
+    // Approval notices settle waiting approvals (on every replica).
+    onNotice: (message) => approvals.onNotice(message),
   });
   const { queue } = revoker;
   closers.add(async () => {

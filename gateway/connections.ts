@@ -89,6 +89,11 @@ export class LiveConnections {
     }
   }
 
+  /** Connections bound to `taskId` right now. */
+  countFor(taskId: string): number {
+    return this.#byTask.get(taskId)?.entries.size ?? 0;
+  }
+
   /** Connections bound right now. */
   get size(): number {
     let n = 0;

@@ -6,7 +6,6 @@ import { clientIp } from '../http/address.js';
 import type { Route } from '../http/route.js';
 import type { ResponseFilter } from '../pipeline/scrub.js';
 import type { TargetRuntime } from '../targets.js';
-import { principalHash } from '../tasks/model.js';
 import type { ListKind } from './calls.js';
 import { DEFAULT_MCP, type McpTargetConfig } from './config.js';
 import { type Asker, decide, itemCheck, recordCall } from './decide.js';
@@ -61,7 +60,6 @@ export class McpExchange {
    */
   async authorize(into: Admitted): Promise<Decision> {
     const asker = this.#askerFor(into);
-    await this.#track(into);
     const sessionHeader = this.req.headersDistinct['mcp-session-id'];
     this.#sessionId = await checkSession(asker, sessionHeader, (reason) => this.#refuse(404, reason));
     if (this.req.method !== 'POST') return this.#decideStream(asker);
@@ -112,20 +110,6 @@ export class McpExchange {
       clientIp: clientIp(this.req.socket.remoteAddress),
     };
     return this.#asker;
-  }
-
-  /**
-   * Track this response until it ends, so that the task's close cuts it. The task was read before this (stage 3); a
-   * close whose notice arrived in between would be missed, so the task is read again once the response is tracked:
-   * either the notice comes after (and cuts it) or the task is gone now (and the request is refused).
-   */
-  async #track(into: Admitted): Promise<void> {
-    const task = into.task;
-    // Keyed like the pipeline's ambient task (`amb_<hash>`) when the target needs no task.
-    this.gw.mcp.streams.add(task?.id ?? `amb_${principalHash(into.principal!)}`, this.res, task?.expiresAt);
-    if (task !== undefined && (await this.gw.tasks.get(task.id)) === null) {
-      throw new EscrowError('task_closed', 'the task is unknown, closed or expired');
-    }
   }
 
   /** GET (the legacy SSE stream) and DELETE (ending a session): `useSession`, kind `stream` or `close`. */

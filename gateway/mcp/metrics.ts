@@ -1,7 +1,6 @@
 import { Counter, type Registry } from 'prom-client';
 import type { DecisionEffect } from '../domain.js';
 import { KNOWN_METHODS } from './calls.js';
-import type { CutReason } from './streams.js';
 
 /**
  * MCP's metrics (docs/mcp.md, "Metrics"), on the gateway's registry. Every label is bounded: `target` from config,
@@ -12,7 +11,6 @@ export interface McpMetrics {
   call(target: string, method: string, tool: string, decision: DecisionEffect): void;
   refused(target: string, reason: McpRefusal): void;
   hidden(target: string, list: string, count: number): void;
-  cut(reason: CutReason): void;
 }
 
 export const MCP_REFUSALS = [
@@ -61,17 +59,12 @@ export function createMcpMetrics(registry: Registry, targets: readonly string[] 
     'target',
     'list',
   ]);
-  const cut = counter(registry, 'escrow_mcp_streams_cut_total', 'MCP responses cut because their task ended', [
-    'reason',
-  ]);
   for (const target of targets) for (const reason of MCP_REFUSALS) refused.inc({ target, reason }, 0);
-  for (const reason of ['task_closed', 'task_expired']) cut.inc({ reason }, 0);
   return {
     call: (target, method, tool, decision) => calls.inc({ target, method: methodLabel(method), tool, decision }),
     refused: (target, reason) => refused.inc({ target, reason }),
     hidden: (target, list, count) => {
       if (count > 0) hidden.inc({ target, list }, count);
     },
-    cut: (reason) => cut.inc({ reason }),
   };
 }

@@ -2,12 +2,13 @@ import type { Registry } from 'prom-client';
 import type { Store } from '../store/types.js';
 import { createMcpMetrics, type McpMetrics } from './metrics.js';
 import { createSessionStore, type SessionStore } from './sessions.js';
-import { LiveStreams } from './streams.js';
 
-/** What MCP targets share across requests on one gateway: session bindings, live responses, metrics. */
+/**
+ * What MCP targets share across requests on one gateway: session bindings and metrics. Live responses are bound to
+ * their task like every request (gateway/connections.ts), so a close, an expiry or a kill switch cuts them.
+ */
 export interface McpRuntime {
   readonly sessions: SessionStore;
-  readonly streams: LiveStreams;
   readonly metrics: McpMetrics;
 }
 
@@ -25,7 +26,6 @@ export function createMcpRuntime(options: McpRuntimeOptions): McpRuntime {
   const metrics = createMcpMetrics(options.registry, options.targets);
   return {
     sessions: createSessionStore(options.store, options.prefix, options.now),
-    streams: new LiveStreams(options.now, (reason) => metrics.cut(reason)),
     metrics,
   };
 }

@@ -80,6 +80,6 @@ describe('two replicas over one Redis share MCP session bindings and cut each ot
     expect(res.status).toBe(204);
     expect(await ended).toBe('cut');
     await closedUpstream;
-    expect(b.gw.mcp.streams.count(task)).toBe(0);
+    expect(b.gw.connections.countFor(task)).toBe(0);
   });
 });

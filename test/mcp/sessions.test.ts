@@ -61,7 +61,7 @@ describe.each([
     const opened = world.server.nextStream('open');
     const owner = await session();
     await opened;
-    expect(world.escrow.gw.mcp.streams.count(owner.task)).toBe(1);
+    expect(world.escrow.gw.connections.countFor(owner.task)).toBe(1);
     const closed = world.server.nextStream('close');
     const res = await fetch(`${world.escrow.url}/_escrow/tasks/${owner.task}`, {
       method: 'DELETE',
@@ -69,7 +69,7 @@ describe.each([
     });
     expect(res.status).toBe(204);
     await closed; // the upstream saw its GET stream end
-    expect(world.escrow.gw.mcp.streams.count(owner.task)).toBe(0);
+    expect(world.escrow.gw.connections.countFor(owner.task)).toBe(0);
     await expect(owner.agent.client.listTools()).rejects.toMatchObject({ code: 403 });
     const next = await world.escrow.openTask(owner.token, ['docs'], 'after the close');
     const reuse = await connectAgent(world.escrow, owner.token, next, { sessionId: owner.id });
@@ -90,7 +90,7 @@ describe.each([
     } finally {
       tasks.forRequest = original;
     }
-    expect(world.escrow.gw.mcp.streams.count(owner.task)).toBe(0);
+    expect(world.escrow.gw.connections.countFor(owner.task)).toBe(0);
   });
 
   it('forgets the session when the agent ends it (DELETE), and the server ends it too', async () => {
