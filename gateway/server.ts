@@ -4,7 +4,7 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { handleAdmin } from './admin.js';
 import type { RunningGateway } from './app.js';
-import { parseListen } from './config/listen.js';
+import { listenOn } from './config/listen.js';
 import { resolveSecretRef } from './config/secret-ref.js';
 import { EscrowError } from './errors.js';
 import { endWithProblem } from './http/raw.js';
@@ -19,28 +19,12 @@ export interface Listeners {
   shutdown(deadlineMs?: number): Promise<void>;
 }
 
-/** Listen on `address`; a failure names the config key and the address (`proxy.listen 127.0.0.1:8080: …`). */
-function listen(server: Server, address: string, key: string): Promise<void> {
-  const { host, port } = parseListen(address);
-  return new Promise((resolve, reject) => {
-    const fail = (error: NodeJS.ErrnoException) => {
-      if (error.code === 'EADDRINUSE') reject(new Error(`${key} ${address}: the address is already in use`));
-      else reject(new Error(`${key} ${address}: cannot listen`, { cause: error }));
-    };
-    server.once('error', fail);
-    server.listen(port, host, () => {
-      server.off('error', fail);
-      resolve();
-    });
-  });
-}
-
 /** Listen on every address in turn; if one fails, close those already listening so nothing holds the process. */
 async function listenAll(plan: readonly (readonly [Server, string, string])[]): Promise<void> {
   const listening: Server[] = [];
   try {
     for (const [server, address, key] of plan) {
-      await listen(server, address, key);
+      await listenOn(server, address, key);
       listening.push(server);
     }
   } catch (error) {
@@ -138,7 +122,14 @@ export async function startListeners(gw: RunningGateway): Promise<Listeners> {
     ...(tls && tlsConfig ? [[tls, tlsConfig.listen, 'proxy.tls.listen'] as const] : []),
     [admin, gw.config.admin.listen, 'admin.listen'],
   ]);
-  for (const listener of gw.postgres) await listener.listen();
+  try {
+    for (const listener of gw.postgres) await listener.listen();
+  } catch (error) {
+    // Nothing may hold the process after a failed start: close what already listens.
+    await Promise.all([...servers, admin].map((s) => new Promise((resolve) => s.close(resolve))));
+    await Promise.all(gw.postgres.map((l) => l.close()));
+    throw error;
+  }
   return {
     proxy,
     ...(tls ? { tls } : {}),

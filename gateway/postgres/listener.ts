@@ -1,5 +1,5 @@
 import { createServer, type Server, type Socket } from 'node:net';
-import { parseListen } from '../config/listen.js';
+import { listenOn } from '../config/listen.js';
 import type { Gateway } from '../gateway.js';
 import type { RevocationNotice } from '../leases/revoker.js';
 import type { PostgresListenerConfig } from './config.js';
@@ -108,15 +108,8 @@ export class PostgresListener {
   }
 
   async listen(): Promise<void> {
+    await listenOn(this.#server, this.#o.listen, `targets.${this.#o.targetName}.listen`);
     this.#unwatch = this.#gw.revoker.watch((notice) => this.#onNotice(notice));
-    const { host, port } = parseListen(this.#o.listen);
-    await new Promise<void>((resolve, reject) => {
-      this.#server.once('error', reject);
-      this.#server.listen(port, host, () => {
-        this.#server.off('error', reject);
-        resolve();
-      });
-    });
   }
 
   /** The bound port (the config may say 0). */

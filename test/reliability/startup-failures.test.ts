@@ -163,6 +163,25 @@ describe.each(['redis', 'memory'] as const)(
       expect(errorLines(out)).toEqual([`escrow: admin.listen 127.0.0.1:${busyPort}: the address is already in use`]);
     });
 
+    it('a busy PostgreSQL listener port: exit 1, the target named, the HTTP listeners closed too', async () => {
+      const path = config('busy-postgres', (c) => {
+        (c.targets as unknown[]).push({
+          name: 'db',
+          protocol: 'postgres',
+          listen: `127.0.0.1:${busyPort}`,
+          upstream: 'postgres://127.0.0.1:5432',
+          requireTask: true,
+          postgres: { allowPlaintext: true },
+          credential: { adapter: 'postgres', template: 'escrow_template', adminUsername: 'postgres', ttl: 600 },
+        });
+      });
+      const out = await start(path, env);
+      expect(out.code, out.stderr).toBe(1);
+      expect(errorLines(out)).toEqual([
+        `escrow: targets.db.listen 127.0.0.1:${busyPort}: the address is already in use`,
+      ]);
+    });
+
     it.runIf(kind === 'redis')('an unreachable Redis: exit 1, the store and the connection error named', async () => {
       const closed = await freePort();
       const path = config('no-redis', (c) => {
