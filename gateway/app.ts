@@ -1,5 +1,4 @@
 import { resolve } from 'node:path';
-import { createAdapter } from '../adapters/registry.js';
 import { type AdminAuth, createAdminAuth } from './admin-auth.js';
 import { approvalForOpen, createApprovals } from './approvals/index.js';
 import { auditSinks, sinkKinds } from './audit/config.js';
@@ -10,7 +9,6 @@ import { Closers, openOrClose } from './closers.js';
 import type { LoadedConfig } from './config/load.js';
 import { resolveSecretRef } from './config/secret-ref.js';
 import { LiveConnections } from './connections.js';
-import { EscrowError } from './errors.js';
 import type { Gateway } from './gateway.js';
 import { createIdentityVerifier } from './identity/index.js';
 import { InFlightPerPrincipal } from './in-flight.js';
@@ -25,7 +23,7 @@ import { createPostgresListeners, type PostgresListener } from './postgres/index
 import { CIRCUIT_GAUGE, type CircuitState } from './proxy/breaker.js';
 import { SecretRegistry } from './scrub/registry.js';
 import { createStore } from './store/index.js';
-import { buildTargetRuntime, type TargetRuntime, TargetTable } from './targets.js';
+import { buildTargetRuntime, createTargetAdapters, type TargetRuntime, TargetTable } from './targets.js';
 import { TaskService } from './tasks/service.js';
 import { every } from './timers.js';
 
@@ -94,17 +92,13 @@ async function buildTargets(
   secrets: SecretRegistry,
 ): Promise<TargetTable> {
   const targets = new Map<string, TargetRuntime>();
-  for (const [i, config] of loaded.config.targets.entries()) {
-    const adapter = await createAdapter(config.credential, {
-      resolveSecret: registeringResolver(secrets, 'targets', loaded.baseDir, env),
-      path: `targets[${i}].credential`,
-      baseDir: loaded.baseDir,
-      now,
-      upstream: config.upstream,
-    });
-    if (adapter.kind === 'postgres' && config.protocol !== 'postgres') {
-      throw new EscrowError('config_invalid', `targets[${i}].credential.adapter: postgres needs protocol: postgres`);
-    }
+  const adapters = await createTargetAdapters(loaded.config.targets, {
+    resolveSecret: registeringResolver(secrets, 'targets', loaded.baseDir, env),
+    baseDir: loaded.baseDir,
+    now,
+  });
+  for (const config of loaded.config.targets) {
+    const adapter = adapters.get(config.name)!;
     closers.add(async () => adapter.close?.());
     targets.set(
       config.name,

@@ -1,4 +1,3 @@
-import { createAdapter } from '../adapters/registry.js';
 import type { Adapter } from '../adapters/types.js';
 import { circuitMetrics, type RunningGateway, registeringResolver } from './app.js';
 import { type LoadedConfig, loadConfig } from './config/load.js';
@@ -6,7 +5,7 @@ import type { Config } from './config/schema.js';
 import { EscrowError } from './errors.js';
 import type { Logger } from './log.js';
 import { REJECT_REASONS, type RejectReason, type ReloadLabel } from './metric-labels.js';
-import { buildTargetRuntime, type TargetRuntime } from './targets.js';
+import { buildTargetRuntime, createTargetAdapters, type TargetRuntime } from './targets.js';
 
 /** What a SIGHUP did. Nothing is applied unless everything in the new config could be. */
 export type ReloadResult =
@@ -58,20 +57,9 @@ export function restartPaths(current: Config, next: Config): string[] {
 }
 
 async function buildAdapters(loaded: LoadedConfig, gw: RunningGateway, env: NodeJS.ProcessEnv, seen: Set<string>) {
-  const adapters = new Map<string, Adapter>();
   // The new secrets are needles from the moment they are read (scrubbing more for a while is harmless).
   const resolveSecret = registeringResolver(gw.secrets, 'targets', loaded.baseDir, env, seen);
-  for (const [i, target] of loaded.config.targets.entries()) {
-    const adapter = await createAdapter(target.credential, {
-      resolveSecret,
-      path: `targets[${i}].credential`,
-      baseDir: loaded.baseDir,
-      now: gw.now,
-      upstream: target.upstream,
-    });
-    adapters.set(target.name, adapter);
-  }
-  return adapters;
+  return createTargetAdapters(loaded.config.targets, { resolveSecret, baseDir: loaded.baseDir, now: gw.now });
 }
 
 /**

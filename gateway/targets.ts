@@ -1,11 +1,37 @@
 import type { Pool } from 'undici';
-import type { Adapter } from '../adapters/types.js';
+import { createAdapter } from '../adapters/registry.js';
+import type { Adapter, AdapterContext } from '../adapters/types.js';
 import type { TargetConfig } from './config/schema.js';
+import { EscrowError } from './errors.js';
 import { type PathOptions, STRICT_PATHS } from './http/canonical.js';
 import type { TargetFacts } from './policy/types.js';
 import { CircuitBreaker, type CircuitState } from './proxy/breaker.js';
 import { createUpstreamPool } from './proxy/forward.js';
 import { UpstreamSlots } from './proxy/slots.js';
+
+/**
+ * Every target's adapter, by target name, and the rule that ties an adapter to its target's protocol: the one
+ * loop for the start, a SIGHUP and `escrow check`, so none of them lets through what another refuses.
+ */
+export async function createTargetAdapters(
+  targets: readonly TargetConfig[],
+  context: Omit<AdapterContext, 'path' | 'upstream'>,
+): Promise<Map<string, Adapter>> {
+  const adapters = new Map<string, Adapter>();
+  for (const [i, config] of targets.entries()) {
+    const adapter = await createAdapter(config.credential, {
+      ...context,
+      path: `targets[${i}].credential`,
+      upstream: config.upstream,
+    });
+    if (adapter.kind === 'postgres' && config.protocol !== 'postgres') {
+      await adapter.close?.();
+      throw new EscrowError('config_invalid', `targets[${i}].credential.adapter: postgres needs protocol: postgres`);
+    }
+    adapters.set(config.name, adapter);
+  }
+  return adapters;
+}
 
 /**
  * A target as the pipeline uses it: its config, its adapter, and the state it owns toward its upstream (pool,

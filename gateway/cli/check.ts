@@ -1,6 +1,5 @@
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { createAdapter } from '../../adapters/registry.js';
 import { loadConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { resolveSecretRef } from '../config/secret-ref.js';
@@ -10,6 +9,7 @@ import { createIdentityVerifier } from '../identity/index.js';
 import type { IssuerKeyState } from '../identity/types.js';
 import { createLeaseCipher } from '../leases/crypto.js';
 import { createPolicyEngine } from '../policy/engine.js';
+import { createTargetAdapters } from '../targets.js';
 import { configPath, devMaterialDir, EXIT } from './common.js';
 
 export const checkHelp = `escrow check [--config FILE] [--offline] [--json]
@@ -70,13 +70,10 @@ export async function checkCommand(argv: string[]): Promise<number> {
   const secret = (ref: string) => resolveSecretRef(ref, baseDir);
   createLeaseCipher(secret(config.keys.leaseEncryption), config.keys.leaseEncryptionPrevious.map(secret));
   checkSecrets(config, secret);
-  for (const [i, target] of config.targets.entries()) {
-    await createAdapter(target.credential, {
-      resolveSecret: secret,
-      path: `targets[${i}].credential`,
-      baseDir,
-      now: Date.now,
-    });
+  for (const adapter of (
+    await createTargetAdapters(config.targets, { resolveSecret: secret, baseDir, now: Date.now })
+  ).values()) {
+    await adapter.close?.();
   }
   const keySets = await checkIdentity(config, baseDir, offline);
   const policy = await createPolicyEngine({ dir: resolve(baseDir, config.policies), watch: false });

@@ -1,7 +1,10 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { stringify } from 'yaml';
+import { parse, stringify } from 'yaml';
 import { parseConfig } from '../../gateway/config/load.js';
 import { EscrowError } from '../../gateway/errors.js';
+import { reloadConfig } from '../../gateway/reload.js';
 import { startEscrow } from '../support/escrow.js';
 import { DB_POLICIES } from '../support/postgres-escrow.js';
 
@@ -77,6 +80,35 @@ describe('a postgres target’s config is checked at start, naming the path', ()
       ],
     }).catch((e: unknown) => e as Error);
     expect((error as Error).message).toBe('targets[0].credential.adapter: postgres needs protocol: postgres');
+  });
+
+  it('refuses it on a SIGHUP too: the reload is rejected and the running adapter stays', async () => {
+    const escrow = await startEscrow({
+      store: 'memory',
+      env: { RELOAD_PG_KEY: 'canary-reload-pg-key' },
+      targets: [
+        {
+          name: 'db',
+          upstream: 'http://127.0.0.1:1',
+          credential: { adapter: 'header', header: 'x', value: 'env:RELOAD_PG_KEY' },
+        },
+      ],
+    });
+    try {
+      const path = join(escrow.dir, 'escrow.yaml');
+      const config = parse(readFileSync(path, 'utf8')) as { targets: Record<string, unknown>[] };
+      const targets = config.targets.map((t) => ({
+        ...t,
+        credential: { ...credential, adminUrl: 'postgres://127.0.0.1:1' },
+      }));
+      writeFileSync(path, stringify({ ...config, targets }));
+      const result = await reloadConfig(escrow.gw, path, { ...process.env, RELOAD_PG_KEY: 'canary-reload-pg-key' });
+      expect(result).toMatchObject({ outcome: 'rejected' });
+      expect(JSON.stringify(result)).toContain('targets[0].credential.adapter: postgres needs protocol: postgres');
+      expect(escrow.gw.targets.get('db')!.adapter.kind).toBe('header');
+    } finally {
+      await escrow.close();
+    }
   });
 
   it('a postgres target is not reachable over the HTTP proxy (404, nothing forwarded)', async () => {
