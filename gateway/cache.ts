@@ -8,7 +8,8 @@ export interface CacheListener<V> {
 export type InvalidationScope =
   | { readonly kind: 'all' }
   | { readonly kind: 'task'; readonly taskId: string }
-  | { readonly kind: 'lease'; readonly taskId: string; readonly target: string };
+  /** `key`: the lease's cache key, `<taskId>:<target>`, as the notice names it. */
+  | { readonly kind: 'lease'; readonly key: string };
 
 /**
  * What the revoker asks of a service that caches tasks or leases: drop what a notice names, and stop trusting

@@ -103,25 +103,22 @@ export function createAuditLog(options: AuditLogOptions): AuditLog {
   const failMode = options.failMode;
   const commitTimeoutMs = options.commitTimeoutMs ?? options.writeTimeoutMs ?? 2_000;
   const sealer = createSealer({ writerId, onRefusedField: options.onRefusedField ?? warnRefused });
-  let unsealed: AuditEventInput[] = [];
-  let times: number[] = [];
+  let unsealed: { readonly event: AuditEventInput; readonly at: number }[] = [];
   let group: GroupCommit | undefined;
   let scheduled: NodeJS.Immediate | undefined;
   const sealAll = (): void => {
     clearImmediate(scheduled);
     scheduled = undefined;
-    const [events, at, commit] = [unsealed, times, group];
+    const [events, commit] = [unsealed, group];
     unsealed = [];
-    times = [];
     group = undefined;
     if (events.length === 0) return;
-    const lines = events.map((event, index) => sealer.seal(event, at[index] ?? now()));
+    const lines = events.map(({ event, at }) => sealer.seal(event, at));
     for (const queue of queues) queue.push(lines, commit?.written);
     commit?.start(queues.length, commitTimeoutMs);
   };
   const enqueue = (event: AuditEventInput): void => {
-    unsealed.push(event);
-    times.push(now());
+    unsealed.push({ event, at: now() });
     scheduled ??= setImmediate(sealAll);
   };
   const noise = options.noise ? new NoiseAggregator({ ...options.noise, now }, enqueue) : undefined;

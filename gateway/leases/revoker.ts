@@ -209,13 +209,6 @@ export class Revoker {
 /** A notice: `*`, `lease:<taskId>:<target>`, or `task:<taskId>` (a bare task id from older replicas). */
 function scopeOf(message: string): InvalidationScope {
   if (message === '*') return { kind: 'all' };
-  if (message.startsWith('lease:')) {
-    // Task ids never hold a colon (tsk_…, amb_…): the first one ends the task id.
-    const rest = message.slice(6);
-    const colon = rest.indexOf(':');
-    return colon < 0
-      ? { kind: 'lease', taskId: rest, target: '' }
-      : { kind: 'lease', taskId: rest.slice(0, colon), target: rest.slice(colon + 1) };
-  }
+  if (message.startsWith('lease:')) return { kind: 'lease', key: message.slice(6) };
   return { kind: 'task', taskId: message.startsWith('task:') ? message.slice(5) : message };
 }

@@ -60,7 +60,7 @@ export class LeaseService implements Invalidation {
   invalidate(scope: InvalidationScope): void {
     if (scope.kind === 'all') this.cache.clear();
     else if (scope.kind === 'task') this.cache.deletePrefix(`${scope.taskId}:`);
-    else this.cache.delete(`${scope.taskId}:${scope.target}`);
+    else this.cache.delete(scope.key);
   }
 
   setTrusted(trusted: boolean): void {
