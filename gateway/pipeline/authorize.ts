@@ -1,19 +1,17 @@
 import type { IncomingMessage } from 'node:http';
 import type { Decision } from '../domain.js';
 import type { Gateway } from '../gateway.js';
-import { clientIp } from '../http/address.js';
 import { queryKeys } from '../http/route.js';
-import type { Admission } from './admission.js';
-import type { Ask } from './exchange.js';
+import type { Ask, Exchange } from './exchange.js';
 import { authorize, requireAllow } from './lib/decide.js';
 
 /**
  * Stage 4: Cedar decides the exact request (an MCP request: each of its JSON-RPC calls) for this principal and task.
  * Anything but an allow throws 403 with the decision's id.
  */
-export async function authorizeAsk(gw: Gateway, req: IncomingMessage, ask: Ask, into: Admission): Promise<Decision> {
-  into.decision = ask.mcp
-    ? await ask.mcp.authorize(into)
+export async function authorizeAsk(gw: Gateway, req: IncomingMessage, ask: Ask, into: Exchange): Promise<Decision> {
+  into.decision = into.mcp
+    ? await into.mcp.authorize(into)
     : authorize(gw, {
         principal: into.principal!,
         action: ask.action,
@@ -22,7 +20,7 @@ export async function authorizeAsk(gw: Gateway, req: IncomingMessage, ask: Ask, 
         path: ask.path,
         queryKeys: queryKeys(ask.query),
         ...(into.task ? { task: into.task } : {}),
-        clientIp: clientIp(req.socket.remoteAddress),
+        clientIp: into.client,
       });
   requireAllow(into.decision);
   return into.decision;

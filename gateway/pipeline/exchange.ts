@@ -43,8 +43,6 @@ export interface Ask {
   /** The upstream path (what policy sees, byte for byte what is sent). */
   readonly path: string;
   readonly query: string;
-  /** An MCP target's request: stage 4 decides each of its JSON-RPC calls instead of the HTTP method. */
-  readonly mcp?: McpExchange;
 }
 
 /**

@@ -1,4 +1,4 @@
-import { EventEmitter } from 'node:events';
+import type { EventEmitter } from 'node:events';
 import type { ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { EscrowError } from '../errors.js';
@@ -30,8 +30,8 @@ export async function forwardAndScrub(
   target: TargetRuntime,
   request: Omit<ForwardRequest, 'signal'>,
   outcome: ForwardOutcome,
-  abort: EventEmitter = new EventEmitter(),
-  onFinal?: () => Promise<void>,
+  abort: EventEmitter,
+  onFinal: () => Promise<void>,
   hook?: ResponseHook,
 ): Promise<void> {
   // A bounded, timed wait for one of the target's connections (503 upstream_busy), whatever undici's pool state.
@@ -55,7 +55,7 @@ async function send(
   request: Omit<ForwardRequest, 'signal'>,
   outcome: ForwardOutcome,
   abort: EventEmitter,
-  onFinal: (() => Promise<void>) | undefined,
+  onFinal: () => Promise<void>,
   hook: ResponseHook | undefined,
 ): Promise<void> {
   const pool = target.pool;
@@ -82,7 +82,6 @@ async function send(
       const noBody = request.method === 'HEAD' || status === 204 || status === 304;
       if (noBody) {
         res.writeHead(status, headers);
-        if (!onFinal) return res;
         return new ScrubSink(res, { scrubber: new StreamScrubber(index), flushAfterMs: 0, onFinal });
       }
       const sink = bodySink(

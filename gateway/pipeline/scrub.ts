@@ -99,7 +99,7 @@ export function bodySink(
   target: TargetRuntime,
   head: { status: number; headers: Record<string, string | string[]> },
   onError: (error: Error) => void,
-  onFinal: (() => Promise<void>) | undefined,
+  onFinal: () => Promise<void>,
   filter: ResponseFilter | undefined,
 ): { writable: Writable; done?: Promise<void> } {
   const { headers } = head;
@@ -110,7 +110,7 @@ export function bodySink(
   const options = {
     scrubber: new StreamScrubber(gw.secrets.index, { sse: contentType.startsWith('text/event-stream') }),
     flushAfterMs: target.config.scrub.flushAfterMs,
-    ...(onFinal ? { onFinal } : {}),
+    onFinal,
   };
   if (encoding === 'identity' && filter === undefined) {
     res.writeHead(head.status, headers);

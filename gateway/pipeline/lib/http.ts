@@ -32,7 +32,7 @@ export function httpChannel(gw: Gateway, req: IncomingMessage, res: ServerRespon
       }
       const ask = routeRequest(gw, req, route, ex);
       ex.mcp = openMcpExchange(gw, req, res, ask.target, route, ex.requestId);
-      return ex.mcp ? { ...ask, mcp: ex.mcp } : ask;
+      return ask;
     },
     // The task's close, expiry or a kill switch stops this request wherever it is (lib/cut.ts).
     cut: (reason) => cutRequest(res, ex, reason),
