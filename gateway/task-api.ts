@@ -48,7 +48,6 @@ export async function handleTaskApi(
     const asked: { target: string; decision: Decision }[] = [];
     const opening = gw.tasks.open(principal, body, (name, draft) => {
       const target = gw.targets.get(name)!;
-      const now = gw.now();
       const decision = authorize(gw, {
         principal,
         action: 'openTask',
@@ -56,16 +55,8 @@ export async function handleTaskApi(
         method,
         path: route.rest,
         queryKeys: [],
-        task: {
-          id: '',
-          principal,
-          intent: draft.intent,
-          targets: draft.targets,
-          ancestors: [],
-          depth: draft.depth,
-          openedAt: now,
-          expiresAt: now,
-        },
+        // The task as it would open: no id yet, age 0.
+        task: { id: '', intent: draft.intent, targets: draft.targets, depth: draft.depth, openedAt: gw.now() },
         clientIp: ip,
       });
       asked.push({ target: name, decision });

@@ -1,7 +1,7 @@
-import { performance } from 'node:perf_hooks';
 import type { Decision, Principal } from '../domain.js';
 import type { Gateway } from '../gateway.js';
 import { clientIp } from '../http/address.js';
+import { authorize } from '../pipeline/lib/decide.js';
 import { newDecisionId } from '../policy/decide.js';
 import type { Approval } from './model.js';
 
@@ -12,30 +12,21 @@ import type { Approval } from './model.js';
  */
 export function mayDecide(gw: Gateway, person: Principal, approval: Approval, address: string | undefined): Decision {
   const s = approval.subject;
-  const now = gw.now();
   const decisions = s.targets.map((name): Decision => {
     const target = gw.targets.get(name);
     if (!target)
       return { id: newDecisionId(), decision: 'deny', policies: [], errors: ['target no longer configured'] };
-    const started = performance.now();
-    const decision = gw.policy.authorize({
+    return authorize(gw, {
       principal: person,
       action: 'approve',
       target: target.facts,
-      request: { method: s.method, path: s.path, queryKeys: s.queryKeys },
-      task: {
-        id: s.task.id,
-        intent: s.task.intent,
-        ageSeconds: Math.max(0, Math.floor((now - s.task.openedAt) / 1000)),
-        depth: s.task.depth,
-        targets: s.task.targets,
-      },
+      method: s.method,
+      path: s.path,
+      queryKeys: s.queryKeys,
+      task: s.task,
       approval: { id: s.id, kind: s.kind, action: s.action, requester: s.requester },
       clientIp: clientIp(address),
-      now,
     });
-    gw.metrics.policyEvaluation.observe((performance.now() - started) / 1000);
-    return decision;
   });
   const denied = decisions.find((d) => d.decision !== 'allow');
   return denied ?? decisions[0] ?? { id: newDecisionId(), decision: 'deny', policies: [], errors: ['no target'] };

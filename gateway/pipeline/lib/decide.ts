@@ -2,7 +2,7 @@ import { performance } from 'node:perf_hooks';
 import type { Action, Decision, Principal, Task } from '../../domain.js';
 import { EscrowError } from '../../errors.js';
 import type { Gateway } from '../../gateway.js';
-import type { McpFacts, TargetFacts, TaskFacts } from '../../policy/types.js';
+import type { ApprovalFacts, McpFacts, TargetFacts, TaskFacts } from '../../policy/types.js';
 
 export interface AuthorizeInput {
   readonly principal: Principal;
@@ -11,15 +11,20 @@ export interface AuthorizeInput {
   readonly method: string;
   readonly path: string;
   readonly queryKeys: readonly string[];
-  readonly task?: Task;
+  readonly task?: TaskFactSource;
   readonly clientIp: string;
+  /** For `approve`: what the person decides on (Cedar `context.approval`). */
+  readonly approval?: ApprovalFacts;
   /** The database a `protocol: postgres` connection asks for (Cedar `context.database`). */
   readonly database?: string;
   /** One JSON-RPC call of an MCP target (gateway/mcp/). */
   readonly mcp?: McpFacts;
 }
 
-export function taskFacts(task: Task, now: number): TaskFacts {
+/** What Cedar's task facts are read from: a task, or the copy of one an approval holds. */
+type TaskFactSource = Pick<Task, 'id' | 'intent' | 'openedAt' | 'depth' | 'targets'>;
+
+export function taskFacts(task: TaskFactSource, now: number): TaskFacts {
   return {
     id: task.id,
     intent: task.intent,
@@ -42,6 +47,7 @@ export function authorize(gw: Gateway, input: AuthorizeInput): Decision {
     clientIp: input.clientIp,
     ...(input.database !== undefined ? { database: { name: input.database } } : {}),
     ...(input.mcp ? { mcp: input.mcp } : {}),
+    ...(input.approval ? { approval: input.approval } : {}),
     now,
   });
   gw.metrics.policyEvaluation.observe((performance.now() - started) / 1000);
