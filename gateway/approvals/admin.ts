@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { EscrowError } from '../errors.js';
 import type { Gateway } from '../gateway.js';
 import { sendJson } from '../http/respond.js';
-import { APPROVAL_ID, visibleState } from './model.js';
+import { APPROVAL_ID } from './model.js';
 import { approverView } from './views.js';
 
 const MAX_LIST = 1_000;
@@ -22,12 +22,7 @@ export async function handleAdminApprovals(
   const now = gw.now();
   if (url.pathname === '/admin/approvals') {
     const limit = Math.min(Number(url.searchParams.get('limit') ?? 100) || 100, MAX_LIST);
-    const ids = await gw.approvals.o.store.pending.range(now, Number.POSITIVE_INFINITY, limit);
-    const approvals = [];
-    for (const id of ids) {
-      const approval = await gw.approvals.get(id);
-      if (approval && visibleState(approval, now) === 'pending') approvals.push(approverView(approval, now));
-    }
+    const approvals = (await gw.approvals.pending(limit)).map((approval) => approverView(approval, now));
     sendJson(res, 200, { approvals }, 'admin');
     return true;
   }

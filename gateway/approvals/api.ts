@@ -69,11 +69,8 @@ async function listFor(gw: Gateway, person: Principal, address: string | undefin
     });
   }
   const now = gw.now();
-  const ids = await gw.approvals.o.store.pending.range(now, Number.POSITIVE_INFINITY, MAX_LIST);
   const approvals = [];
-  for (const id of ids) {
-    const approval = await gw.approvals.get(id);
-    if (!approval || visibleState(approval, now) !== 'pending') continue;
+  for (const approval of await gw.approvals.pending(MAX_LIST)) {
     if (samePrincipal(approval.subject.requester, person)) continue;
     if (mayDecide(gw, person, approval, address).decision === 'allow') approvals.push(approverView(approval, now));
   }

@@ -5,7 +5,7 @@ import type { Logger } from '../log.js';
 import { principalHash } from '../tasks/model.js';
 import { requestedEvent, settledEvent } from './events.js';
 import type { ApprovalMetrics, ApprovalOutcome } from './metrics.js';
-import type { Approval, ApprovalSubject } from './model.js';
+import { type Approval, type ApprovalSubject, visibleState } from './model.js';
 import type { ApprovalStore } from './store.js';
 import { Waiters } from './waiters.js';
 import type { Webhook } from './webhook.js';
@@ -51,6 +51,18 @@ export class ApprovalService {
 
   get(id: string): Promise<Approval | null> {
     return this.o.store.records.get(id);
+  }
+
+  /** Up to `limit` approvals that wait for a person now, oldest deadline first (the admin view, a person's list). */
+  async pending(limit: number): Promise<Approval[]> {
+    const now = this.o.now();
+    const ids = await this.o.store.pending.range(now, Number.POSITIVE_INFINITY, limit);
+    const pending: Approval[] = [];
+    for (const id of ids) {
+      const approval = await this.get(id);
+      if (approval && visibleState(approval, now) === 'pending') pending.push(approval);
+    }
+    return pending;
   }
 
   /**
