@@ -3,6 +3,7 @@ import { dirname } from 'node:path';
 import { Agent, type Dispatcher, fetch } from 'undici';
 import { parse } from 'yaml';
 import { formatIssues } from '../config/issues.js';
+import { reachableUrl } from '../config/listen.js';
 import { adminSchema } from '../config/schema.js';
 import { resolveSecretRef } from '../config/secret-ref.js';
 import { EscrowError } from '../errors.js';
@@ -48,11 +49,7 @@ function adminFromConfig(path: string): { url: string; token?: string } {
   const result = adminSchema.safeParse(raw);
   if (!result.success) throw new EscrowError('config_invalid', formatIssues(result.error.issues, 'admin', raw));
   const admin = result.data;
-  const at = admin.listen.lastIndexOf(':');
-  const host = at === -1 ? '' : admin.listen.slice(0, at);
-  // A listener on every interface is reached on loopback from the same machine.
-  const reach = host === '' || host === '0.0.0.0' || host === '[::]' ? '127.0.0.1' : host;
-  const url = `${admin.cert ? 'https' : 'http'}://${reach}:${admin.listen.slice(at + 1)}`;
+  const url = reachableUrl(admin.listen, admin.cert ? 'https' : 'http');
   if (admin.token === undefined) return { url };
   try {
     return { url, token: resolveSecretRef(admin.token, dirname(path)) };

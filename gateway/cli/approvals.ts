@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { ApproverView } from '../approvals/views.js';
+import { reachableUrl } from '../config/listen.js';
 import { loadConfig } from '../config/load.js';
 import { ADMIN_OPTIONS, adminAccess, callAdmin } from './admin-client.js';
 import { configPath, UsageError } from './common.js';
@@ -32,10 +33,7 @@ function humanToken(file: string | undefined): string | undefined {
 function proxyUrl(flag: string | undefined, configFlag: string | undefined): string {
   const given = flag ?? process.env.ESCROW_URL;
   if (given) return given.replace(/\/+$/, '');
-  const listen = loadConfig(configPath(configFlag).path).config.proxy.listen;
-  const at = listen.lastIndexOf(':');
-  const host = listen.slice(0, at);
-  return `http://${host === '' || host === '0.0.0.0' || host === '[::]' ? '127.0.0.1' : host}:${listen.slice(at + 1)}`;
+  return reachableUrl(loadConfig(configPath(configFlag).path).config.proxy.listen, 'http');
 }
 
 async function callProxy(url: string, path: string, token: string, body?: unknown): Promise<unknown> {

@@ -11,6 +11,13 @@ export function parseListen(listen: string): { host: string; port: number } {
   return { host, port: Number(listen.slice(at + 1)) };
 }
 
+/** The URL a config `listen` address is reached at from this machine: a listener on every interface, on loopback. */
+export function reachableUrl(listen: string, scheme: 'http' | 'https'): string {
+  const { host, port } = parseListen(listen);
+  const reach = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
+  return `${scheme}://${reach.includes(':') ? `[${reach}]` : reach}:${port}`;
+}
+
 /** Listen on `address`; a failure names the config key and the address (`proxy.listen 127.0.0.1:8080: …`). */
 export function listenOn(server: Server, address: string, key: string): Promise<void> {
   const { host, port } = parseListen(address);
