@@ -10,33 +10,52 @@ export const SUPPORTED_VERSIONS: readonly string[] = [...MODERN_VERSIONS, ...LEG
  * anything is sent upstream; see docs/mcp.md.
  */
 export const mcpTargetSchema = z.strictObject({
-  /** Largest JSON-RPC request body read (and authorized) before forwarding. */
   maxBodyBytes: z
     .number()
     .int()
     .positive()
     .max(64 * 1024 * 1024)
-    .default(1024 * 1024),
-  /** Most calls in one JSON-RPC batch (only protocol 2025-03-26 has batches). */
-  maxBatch: z.number().int().positive().max(1_000).default(32),
-  /** Deepest nesting of arrays and objects in a request body (tool arguments included). */
-  maxDepth: z.number().int().min(4).max(256).default(32),
-  /** Largest list answer (tools/list, …) held to be filtered, and largest SSE event read on a filtered stream. */
+    .default(1024 * 1024)
+    .describe('Largest JSON-RPC request body read (and authorized) before forwarding.'),
+  maxBatch: z
+    .number()
+    .int()
+    .positive()
+    .max(1_000)
+    .default(32)
+    .describe('Most calls in one JSON-RPC batch (only protocol 2025-03-26 has batches).'),
+  maxDepth: z
+    .number()
+    .int()
+    .min(4)
+    .max(256)
+    .default(32)
+    .describe('Deepest nesting of arrays and objects in a request body (tool arguments included).'),
   maxListBytes: z
     .number()
     .int()
     .positive()
     .max(64 * 1024 * 1024)
-    .default(4 * 1024 * 1024),
-  /** Put argument values in `mcp.call` audit events (names are always there). */
-  auditArguments: z.boolean().default(false),
-  /** Tool names that get their own `tool` label in `escrow_mcp_calls_total`; every other tool counts as `other`. */
-  toolLabels: z.array(z.string().min(1).max(128)).max(200).default([]),
-  /** Protocol revisions accepted in `MCP-Protocol-Version` (a request without the header is 2025-03-26). */
+    .default(4 * 1024 * 1024)
+    .describe(
+      'Largest list answer (tools/list, …) held to be filtered, and largest SSE event read on a filtered stream.',
+    ),
+  auditArguments: z
+    .boolean()
+    .default(false)
+    .describe('Put argument values in `mcp.call` audit events (names are always there).'),
+  toolLabels: z
+    .array(z.string().min(1).max(128))
+    .max(200)
+    .default([])
+    .describe(
+      'Tool names that get their own `tool` label in `escrow_mcp_calls_total`; every other tool counts as `other`.',
+    ),
   protocolVersions: z
     .array(z.enum([...MODERN_VERSIONS, ...LEGACY_VERSIONS]))
     .min(1)
-    .default([...SUPPORTED_VERSIONS] as ('2026-07-28' | '2025-11-25' | '2025-06-18' | '2025-03-26')[]),
+    .default([...SUPPORTED_VERSIONS] as ('2026-07-28' | '2025-11-25' | '2025-06-18' | '2025-03-26')[])
+    .describe('Protocol revisions accepted in `MCP-Protocol-Version` (a request without the header is 2025-03-26).'),
 });
 
 export type McpTargetConfig = z.output<typeof mcpTargetSchema>;
