@@ -12,6 +12,7 @@ import { pathToFileURL } from 'node:url';
 import type { NeedleIndex } from '../gateway/scrub/index.js';
 import { SecretRegistry } from '../gateway/scrub/registry.js';
 import { StreamScrubber } from '../gateway/scrub/stream.js';
+import { Secret } from '../gateway/secret.js';
 import { maskInPlace, scrubChunk, scrubNeedles } from './lib/legacy-scrub.js';
 
 const ROUNDS = 9;
@@ -97,7 +98,7 @@ function setups(): Setup[] {
     const legacy: string[] = [];
     for (let i = 0; i < leases; i++) {
       const wireForms = leaseForms();
-      registry.addCredential({ fields: {}, ttlSeconds: 300, wireForms });
+      registry.addCredential(new Secret({ fields: {}, ttlSeconds: 300, wireForms }));
       legacy.push(...wireForms);
     }
     return { leases, index: registry.index, needles: leases > 100 ? undefined : scrubNeedles(legacy) };

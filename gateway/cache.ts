@@ -1,3 +1,5 @@
+import { LRUCache } from 'lru-cache';
+
 /** Told of every value that enters or leaves a cache (the lease cache keeps the scrubber's needles with it). */
 export interface CacheListener<V> {
   added(value: V): void;
@@ -20,6 +22,12 @@ export interface Invalidation {
   setTrusted(trusted: boolean): void;
 }
 
+/** One cached value and the epoch millisecond at which it dies. */
+interface Entry<V> {
+  readonly value: V;
+  readonly expiresAt: number;
+}
+
 /**
  * A bounded in-process cache whose entries die at their own expiry, and which is trusted only while the
  * cross-replica revocation subscription is healthy: while it is down, `get` misses and callers go to the
@@ -28,27 +36,35 @@ export interface Invalidation {
  * Every invalidation bumps `generation`. A caller that reads the store takes the generation first and hands
  * it to `set`: a value read before an invalidation that arrived during the read is not cached (otherwise a
  * revoked task could be cached again right after its revocation notice was handled).
+ *
+ * Bounding and eviction (least recently used) are `lru-cache`'s; this class adds only the trust and generation
+ * rules and the expiry. Expiry is checked here against the injected clock rather than with lru-cache's own TTL,
+ * which reads `performance.now()` (or a `perf` clock, debounced by a timer), counts an entry stale only once
+ * strictly past its TTL, and treats an entry started at time 0 as immortal.
  */
 export class ExpiringCache<V> {
-  readonly #entries = new Map<string, { value: V; expiresAt: number }>();
-  readonly #max: number;
+  readonly #entries: LRUCache<string, Entry<V>> | undefined;
   readonly #now: () => number;
   readonly #listener: CacheListener<V> | undefined;
   #trusted = true;
   #generation = 0;
 
   constructor(max: number, now: () => number = Date.now, listener?: CacheListener<V>) {
-    this.#max = max;
     this.#now = now;
     this.#listener = listener;
+    // lru-cache refuses max 0; a cache of size 0 holds nothing.
+    if (max > 0) {
+      const dispose = listener ? (entry: Entry<V>) => listener.removed(entry.value) : undefined;
+      this.#entries = new LRUCache<string, Entry<V>>(dispose ? { max, dispose } : { max });
+    }
   }
 
   get(key: string): V | undefined {
-    if (!this.#trusted) return undefined;
+    if (!this.#trusted || !this.#entries) return undefined;
     const entry = this.#entries.get(key);
     if (!entry) return undefined;
     if (entry.expiresAt <= this.#now()) {
-      this.#drop(key);
+      this.#entries.delete(key);
       return undefined;
     }
     return entry.value;
@@ -61,34 +77,30 @@ export class ExpiringCache<V> {
 
   /** Cache `value` until `expiresAt`, unless untrusted, already expired, or invalidated since `readAt`. */
   set(key: string, value: V, expiresAt: number, readAt?: number): void {
-    if (!this.#trusted || this.#max === 0 || expiresAt <= this.#now()) return;
+    if (!this.#trusted || !this.#entries || expiresAt <= this.#now()) return;
     if (readAt !== undefined && readAt !== this.#generation) return;
-    // Added before the old one leaves: a listener counting references never sees a shared value drop to zero.
+    // Added before the old one leaves (lru-cache disposes a replaced or evicted entry inside `set`): a listener
+    // counting references never sees a shared value drop to zero.
     this.#listener?.added(value);
-    this.#drop(key);
-    if (this.#entries.size >= this.#max) {
-      // Map iteration is insertion order: the first key is the least recently written.
-      const oldest = this.#entries.keys().next().value;
-      if (oldest !== undefined) this.#drop(oldest);
-    }
     this.#entries.set(key, { value, expiresAt });
   }
 
   delete(key: string): void {
     this.#generation++;
-    this.#drop(key);
+    this.#entries?.delete(key);
   }
 
   /** Delete every key that starts with `prefix` (all of one task's leases). */
   deletePrefix(prefix: string): void {
     this.#generation++;
-    for (const key of this.#entries.keys()) if (key.startsWith(prefix)) this.#drop(key);
+    if (!this.#entries) return;
+    for (const key of [...this.#entries.keys()]) if (key.startsWith(prefix)) this.#entries.delete(key);
   }
 
   /** Drop everything (a `*` revocation notice). */
   clear(): void {
     this.#generation++;
-    for (const key of [...this.#entries.keys()]) this.#drop(key);
+    this.#entries?.clear();
   }
 
   /** While untrusted, the cache is emptied and stays empty. */
@@ -98,18 +110,11 @@ export class ExpiringCache<V> {
     if (!trusted) this.clear();
   }
 
-  #drop(key: string): void {
-    const entry = this.#entries.get(key);
-    if (!entry) return;
-    this.#entries.delete(key);
-    this.#listener?.removed(entry.value);
-  }
-
   get trusted(): boolean {
     return this.#trusted;
   }
 
   get size(): number {
-    return this.#entries.size;
+    return this.#entries?.size ?? 0;
   }
 }

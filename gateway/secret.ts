@@ -3,23 +3,24 @@ import { inspect } from 'node:util';
 const REDACTED = '<redacted>';
 
 /**
- * A secret value that cannot be printed by accident: `toString`, `toJSON` and `util.inspect` all give
- * `<redacted>`. The raw value comes out only through `reveal()`, called where a credential is injected.
+ * A secret value that cannot be printed by accident: `String()`, template literals, `JSON.stringify` and
+ * `util.inspect` (so `console.log`, pino and error messages) all give `<redacted>`. The raw value comes out only
+ * through `reveal()`, called where a credential is injected into an upstream request (or revoked there), where
+ * the scrubber builds its needles, and where a lease is sealed into its encrypted envelope.
+ *
+ * Escrow holds every lease's credential in one (`LeaseRecord.credential`): the lease cache, admissions, live
+ * connections and revocation jobs carry the wrapper, never the strings.
  */
-export class Secret {
-  readonly #value: string;
+export class Secret<T = string> {
+  readonly #value: T;
 
-  constructor(value: string) {
+  constructor(value: T) {
     this.#value = value;
   }
 
-  /** The raw value. Call only where it is injected into an upstream request or fingerprinted. */
-  reveal(): string {
+  /** The raw value. Call only where it is injected, revoked, scrubbed for or sealed (see above). */
+  reveal(): T {
     return this.#value;
-  }
-
-  get length(): number {
-    return this.#value.length;
   }
 
   toString(): string {

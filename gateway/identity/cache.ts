@@ -1,17 +1,19 @@
 import { createHash } from 'node:crypto';
+import { LRUCache } from 'lru-cache';
 
 /**
- * A bounded LRU of verified identities, so a token is verified once and not on every request. Keys are
- * SHA-256 digests (the token itself is never held as a key), and every entry dies at its own deadline, which
- * the caller sets no later than the token's `exp`.
+ * A bounded LRU of verified identities (`lru-cache`), so a token is verified once and not on every request. Keys
+ * are SHA-256 digests (the token itself is never held as a key), and every entry dies at its own deadline, which
+ * the caller sets no later than the token's `exp`. The deadline is checked here against the injected clock (see
+ * gateway/cache.ts for why not with lru-cache's TTL).
  */
 export class VerifiedCache<T> {
-  readonly #entries = new Map<string, { value: T; deadlineMs: number }>();
-  readonly #maxEntries: number;
+  readonly #entries: LRUCache<string, { value: T; deadlineMs: number }> | undefined;
   readonly #now: () => number;
 
   constructor(maxEntries: number, now: () => number) {
-    this.#maxEntries = maxEntries;
+    // lru-cache refuses max 0; a cache of size 0 holds nothing.
+    this.#entries = maxEntries > 0 ? new LRUCache({ max: maxEntries }) : undefined;
     this.#now = now;
   }
 
@@ -21,30 +23,25 @@ export class VerifiedCache<T> {
   }
 
   get(key: string): T | undefined {
-    const entry = this.#entries.get(key);
+    const entry = this.#entries?.get(key);
     if (entry === undefined) return undefined;
-    this.#entries.delete(key);
-    if (entry.deadlineMs <= this.#now()) return undefined;
-    this.#entries.set(key, entry); // most recently used goes last
+    if (entry.deadlineMs <= this.#now()) {
+      this.#entries?.delete(key);
+      return undefined;
+    }
     return entry.value;
   }
 
   set(key: string, value: T, deadlineMs: number): void {
-    if (this.#maxEntries === 0 || deadlineMs <= this.#now()) return;
-    this.#entries.delete(key);
-    this.#entries.set(key, { value, deadlineMs });
-    while (this.#entries.size > this.#maxEntries) {
-      const oldest = this.#entries.keys().next().value;
-      if (oldest === undefined) break;
-      this.#entries.delete(oldest);
-    }
+    if (deadlineMs <= this.#now()) return;
+    this.#entries?.set(key, { value, deadlineMs });
   }
 
   get size(): number {
-    return this.#entries.size;
+    return this.#entries?.size ?? 0;
   }
 
   clear(): void {
-    this.#entries.clear();
+    this.#entries?.clear();
   }
 }

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Adapter, Credential } from '../../adapters/types.js';
 import type { Principal, Task } from '../domain.js';
 import { EscrowError } from '../errors.js';
+import { Secret } from '../secret.js';
 import { type LeaseRecord, primarySecret } from './record.js';
 
 /** What one request needs from the lease stage. */
@@ -29,6 +30,7 @@ export async function issueLease(
   if (taskLeft < 1) throw new EscrowError('task_closed', 'the task is expiring');
   const leaseId = `lse_${randomBytes(12).toString('base64url')}`;
   const ttlSeconds = Math.min(req.ttlSeconds, taskLeft);
+  // Adapters return plain strings (docs/adapters.md): the credential is wrapped here, as it leaves the adapter.
   let credential: Credential;
   try {
     credential = await req.adapter.issue({
@@ -48,7 +50,7 @@ export async function issueLease(
     taskId: req.task.id,
     target: req.target,
     adapter: req.adapter.kind,
-    credential,
+    credential: new Secret(credential),
     issuedAt: now,
     expiresAt: now + Math.max(1, Math.min(credential.ttlSeconds, ttlSeconds)) * 1000,
     fingerprint: fingerprint(primarySecret(credential)),

@@ -168,7 +168,7 @@ export class Revoker {
     const delayMs = reason === 'renewed' ? (this.#o.renewedRevokeDelayMs ?? 2_000) : 0;
     return new Promise<boolean>((resolve) => {
       const accepted = this.queue.push(
-        { describe: `${lease.target}/${lease.id}`, run: () => revoke(lease.credential), settled: resolve },
+        { describe: `${lease.target}/${lease.id}`, run: () => revoke(lease.credential.reveal()), settled: resolve },
         delayMs,
       );
       if (!accepted) {

@@ -12,7 +12,7 @@ import { principalHash, serializeTask } from '../tasks/model.js';
 import type { LeaseCipher } from './crypto.js';
 import { issueLease, type LeaseRequest, renewWindowMs } from './issue.js';
 import { underLock } from './lock.js';
-import { type LeaseRecord, leaseAad } from './record.js';
+import { type LeaseRecord, leaseAad, leaseJson, parseLease } from './record.js';
 
 export type { LeaseRequest } from './issue.js';
 
@@ -129,7 +129,7 @@ export class LeaseService implements Invalidation {
     const lease = await issueLease(req, now, (secret) => this.#o.audit.fingerprint(secret));
     const old = current === 'unreadable' ? null : current;
     await this.#recordDurably(req, lease, old);
-    const envelope = this.#o.cipher.seal(JSON.stringify(lease), leaseAad(req.task.id, req.target));
+    const envelope = this.#o.cipher.seal(leaseJson(lease), leaseAad(req.task.id, req.target));
     const storeTtl = req.task.expiresAt - now + LEASE_GRACE_MS;
     const leases = this.#o.store.leases;
     const written =
@@ -207,6 +207,6 @@ export class LeaseService implements Invalidation {
 
   /** Open an envelope returned by the store (revocation path). Throws when no configured key opens it. */
   openEnvelope(envelope: string, taskId: string, target: string): LeaseRecord {
-    return JSON.parse(this.#o.cipher.open(envelope, leaseAad(taskId, target))) as LeaseRecord;
+    return parseLease(this.#o.cipher.open(envelope, leaseAad(taskId, target)));
   }
 }

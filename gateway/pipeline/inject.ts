@@ -30,7 +30,7 @@ export function strippedHeaders(
  */
 export function inject(gw: Gateway, target: TargetRuntime, lease: LeaseRecord, upstream: UpstreamRequest) {
   const unpin = gw.secrets.pin(lease.credential);
-  const derived = target.adapter.inject(upstream, lease.credential);
+  const derived = target.adapter.inject(upstream, lease.credential.reveal());
   const unpinDerived = gw.secrets.pinDerived(Array.isArray(derived) ? derived : []);
   let released = false;
   return (): void => {

@@ -1,3 +1,4 @@
+import { LRUCache } from 'lru-cache';
 import { combineNeeds, mergeNeed } from '../approvals/annotations.js';
 import type { Decision } from '../domain.js';
 import { randomId } from '../ids.js';
@@ -20,7 +21,8 @@ export function newDecisionId(): string {
  * slice's policies can read, so its JSON is an exact key: two requests with the same key cannot be decided
  * differently. Time-dependent fields are in the call at the granularity Escrow sends them (hour, weekday,
  * whole seconds); a slice that reads `context.time.now` simply rarely hits. Only clean verdicts are cached:
- * a verdict with evaluation errors is recomputed (and denies) every time.
+ * a verdict with evaluation errors is recomputed (and denies) every time. Bounded by `lru-cache`: past
+ * MAX_CACHED keys the least recently used verdict goes (it used to be emptied whole).
  */
 const MAX_CACHED = 10_000;
 /**
@@ -28,12 +30,12 @@ const MAX_CACHED = 10_000;
  * declared arguments included), and 10 000 keys of a megabyte each would be 10 GB an agent could make Escrow keep.
  */
 const MAX_KEY_CHARS = 8_192;
-const decisionCaches = new WeakMap<CompiledPolicySet, Map<string, Verdict>>();
+const decisionCaches = new WeakMap<CompiledPolicySet, LRUCache<string, Verdict>>();
 
-function cacheFor(set: CompiledPolicySet): Map<string, Verdict> {
+function cacheFor(set: CompiledPolicySet): LRUCache<string, Verdict> {
   let cache = decisionCaches.get(set);
   if (!cache) {
-    cache = new Map();
+    cache = new LRUCache({ max: MAX_CACHED });
     decisionCaches.set(set, cache);
   }
   return cache;
@@ -78,7 +80,6 @@ function decideSlice(set: CompiledPolicySet, slice: Slice, request: Authorizatio
   // Cedar's order of determining policies differs between the plain and the sliced set: sorted, the audit reads alike.
   const verdict: Verdict = { decision, policies: [...diagnostics.reason].sort(), errors: [] };
   if (key.length > MAX_KEY_CHARS) return verdict;
-  if (cache.size >= MAX_CACHED) cache.clear();
   cache.set(key, verdict);
   return verdict;
 }

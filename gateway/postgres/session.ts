@@ -41,7 +41,7 @@ function serverParams(opening: SessionStart['opening'], database: string): Map<s
 }
 
 function loginFor(ctx: ListenerContext, target: TargetRuntime, s: SessionStart) {
-  const { username, password } = s.admission.lease!.credential.fields;
+  const { username, password } = s.admission.lease!.credential.reveal().fields;
   if (!username || !password) {
     throw new EscrowError('credential_unavailable', 'the lease has no username and password for a database login');
   }
@@ -128,7 +128,7 @@ function recordOpened(gw: Gateway, ctx: ListenerContext, s: SessionStart): void 
     target,
     leaseId: a.lease!.id,
     secretFingerprint: a.lease!.fingerprint,
-    role: a.lease!.credential.fields.username,
+    role: a.lease!.credential.reveal().fields.username,
     database: s.database,
     authMethod: a.authMethod,
     ...(a.approvalId ? { approvalId: a.approvalId } : {}),

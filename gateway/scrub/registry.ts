@@ -1,4 +1,5 @@
 import type { Credential } from '../../adapters/types.js';
+import type { Secret } from '../secret.js';
 import { innermostValues } from './forms.js';
 import { NeedleIndex } from './index.js';
 
@@ -51,17 +52,17 @@ export class SecretRegistry {
   }
 
   /** A credential became known (a lease entered the cache). */
-  addCredential(credential: Credential): void {
-    for (const value of innermostValues(credential.wireForms)) this.index.add(value);
+  addCredential(credential: Secret<Credential>): void {
+    for (const value of innermostValues(credential.reveal().wireForms)) this.index.add(value);
   }
 
   /** A credential is no longer held (its lease left the cache: revoked, renewed, expired or evicted). */
-  removeCredential(credential: Credential): void {
-    for (const value of innermostValues(credential.wireForms)) this.index.remove(value);
+  removeCredential(credential: Secret<Credential>): void {
+    for (const value of innermostValues(credential.reveal().wireForms)) this.index.remove(value);
   }
 
   /** Hold `credential` for one exchange; call the returned function once the response is done. */
-  pin(credential: Credential): () => void {
+  pin(credential: Secret<Credential>): () => void {
     this.addCredential(credential);
     let released = false;
     return () => {

@@ -55,7 +55,10 @@ describe('an agent connects with its workload token and runs queries as its mint
     const client = await connectAs(token, task);
     const who = await client.query('SELECT current_user AS role, session_user AS login');
     const [lease] = await escrow.gw.leases.list(task, ['db']);
-    expect(who.rows[0]).toEqual({ role: lease?.credential.fields.username, login: lease?.credential.fields.username });
+    expect(who.rows[0]).toEqual({
+      role: lease?.credential.reveal().fields.username,
+      login: lease?.credential.reveal().fields.username,
+    });
     expect((await client.query('SELECT name FROM items ORDER BY id')).rows).toEqual([{ name: 'one' }, { name: 'two' }]);
   });
 
@@ -108,7 +111,7 @@ describe('the role password never reaches the agent, the logs, the metrics or th
     );
     await client.query('SELECT * FROM pg_stat_activity');
     const [lease] = await escrow.gw.leases.list(task, ['db']);
-    const password = lease!.credential.fields.password!;
+    const password = lease!.credential.reveal().fields.password!;
     const text = (await escrow.auditEvents()).map((e) => JSON.stringify(e)).join('\n');
     expect(Buffer.concat(received).includes(password)).toBe(false);
     expect(text).not.toContain(password);

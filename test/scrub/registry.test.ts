@@ -3,18 +3,16 @@ import type { Credential } from '../../adapters/types.js';
 import { ExpiringCache } from '../../gateway/cache.js';
 import { SecretRegistry } from '../../gateway/scrub/registry.js';
 import { scrubText } from '../../gateway/scrub/stream.js';
+import { Secret } from '../../gateway/secret.js';
 
-const credential = (token: string): Credential => ({
-  fields: { token },
-  ttlSeconds: 300,
-  wireForms: [token, `Bearer ${token}`],
-});
+const credential = (token: string): Secret<Credential> =>
+  new Secret({ fields: { token }, ttlSeconds: 300, wireForms: [token, `Bearer ${token}`] });
 const masked = (registry: SecretRegistry, value: string) => scrubText(registry.index, `[${value}]`) !== `[${value}]`;
 
 describe('the secret registry holds every credential of the replica for exactly as long as it should', () => {
   it('follows the lease cache: added when cached, removed when revoked, replaced or evicted', () => {
     const registry = new SecretRegistry({ now: () => 0 });
-    const cache = new ExpiringCache<Credential>(2, () => 0, {
+    const cache = new ExpiringCache<Secret<Credential>>(2, () => 0, {
       added: (c) => registry.addCredential(c),
       removed: (c) => registry.removeCredential(c),
     });
