@@ -59,7 +59,10 @@ export interface Adapter {
   inject(request: UpstreamRequest, credential: Credential): void | readonly string[];
   /** Invalidate a dynamic credential at the upstream (optional: static secrets cannot be revoked). */
   revoke?(credential: Credential): Promise<void>;
-  /** Release what the adapter holds (e.g. admin connections), once the gateway stops. */
+  /**
+   * Release what the adapter holds (e.g. admin connections): once the gateway stops, once a SIGHUP replaced it and
+   * no admitted request uses it any more, or at once when the reload that built it was rejected.
+   */
   close?(): Promise<void>;
 }
 

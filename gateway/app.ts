@@ -99,17 +99,15 @@ async function buildTargets(
   });
   for (const config of loaded.config.targets) {
     const adapter = adapters.get(config.name)!;
-    closers.add(async () => adapter.close?.());
     targets.set(
       config.name,
       buildTargetRuntime(config, adapter, { tokenHeaders, onCircuitState: circuitMetrics(metrics) }),
     );
   }
   const table = new TargetTable(targets);
-  // The pools of the snapshot in force at shutdown (a reload closes the pools it replaces).
-  closers.add(async () => {
-    await Promise.all([...table.values()].map((t) => t.pool?.close()));
-  });
+  // The pools and adapters of the snapshot in force at shutdown (a reload closes the ones it replaces).
+  closers.add(() => Promise.all([...table.values()].map((t) => t.adapter.close?.())));
+  closers.add(() => Promise.all([...table.values()].map((t) => t.pool?.close())));
   return table;
 }
 

@@ -23,8 +23,10 @@ const REMEMBER_MAX = 100_000;
 
 /**
  * The live connections of this replica that carry a credential: streaming requests and responses (SSE
- * included) and upgraded WebSockets, each bound to its task. Closing the task anywhere (the pub/sub notice), a
- * kill switch, or the task's or lease's expiry (a timer per task) cuts them at once. Owned by the gateway object.
+ * included), upgraded WebSockets, MCP streams and relayed PostgreSQL sessions, each bound to its task. Closing the
+ * task anywhere (the pub/sub notice), a kill switch, or the task's or lease's expiry (a timer per task) cuts them
+ * at once; what a cut does is the entry's own (a PostgreSQL session sends 57P01 and its role is dropped by the
+ * revocation). Owned by the gateway object.
  */
 export class LiveConnections {
   readonly #byTask = new Map<string, Group>();
@@ -87,6 +89,11 @@ export class LiveConnections {
       clearTimeout(group.timer);
       for (const entry of [...group.entries]) this.#fire(entry, reason);
     }
+  }
+
+  /** Task ids with live connections (to check again after notices may have been missed). */
+  taskIds(): string[] {
+    return [...this.#byTask.keys()];
   }
 
   /** Connections bound to `taskId` right now. */

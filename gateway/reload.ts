@@ -5,7 +5,7 @@ import type { Config } from './config/schema.js';
 import { EscrowError } from './errors.js';
 import type { Logger } from './log.js';
 import { REJECT_REASONS, type RejectReason, type ReloadLabel } from './metric-labels.js';
-import { buildTargetRuntime, createTargetAdapters, type TargetRuntime } from './targets.js';
+import { buildTargetRuntime, closeAdapters, createTargetAdapters, type TargetRuntime } from './targets.js';
 
 /** What a SIGHUP did. Nothing is applied unless everything in the new config could be. */
 export type ReloadResult =
@@ -92,6 +92,7 @@ export async function reloadConfig(
     return { outcome: 'rejected', reason, message: (error as Error).message };
   }
   if (!(await gw.policy.reload())) {
+    await closeAdapters(adapters.values()); // a rejected reload's adapters never serve
     const message = 'policies do not validate (the last good set stays enforced)';
     return { outcome: 'rejected', reason: 'invalid_policy', message };
   }
@@ -105,10 +106,12 @@ export async function reloadConfig(
   }
   const replaced = gw.targets.replace(next);
   const kept = new Set([...next.values()].map((t) => t.pool));
-  // A replaced pool closes once every request routed to it is done (PoolUsers), not under an admitted request.
+  // A replaced pool or adapter closes once every request routed to it is done (Users), not under an admitted
+  // request. Every adapter is replaced (credentials are re-read); a pool only when the new config does not fit it.
   for (const old of replaced.values()) {
     const pool = old.pool;
-    if (pool && !kept.has(pool)) old.users.retire(() => void pool.close().catch(() => {}));
+    if (pool && !kept.has(pool)) old.poolUsers.retire(() => void pool.close().catch(() => {}));
+    old.users.retire(() => void closeAdapters([old.adapter]));
   }
   // Old static secrets stop being needles unless a cached lease still carries them (it holds its own reference).
   gw.secrets.setStatic('targets', seen);

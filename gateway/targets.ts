@@ -18,19 +18,35 @@ export async function createTargetAdapters(
   context: Omit<AdapterContext, 'path' | 'upstream'>,
 ): Promise<Map<string, Adapter>> {
   const adapters = new Map<string, Adapter>();
-  for (const [i, config] of targets.entries()) {
-    const adapter = await createAdapter(config.credential, {
-      ...context,
-      path: `targets[${i}].credential`,
-      upstream: config.upstream,
-    });
-    if (adapter.kind === 'postgres' && config.protocol !== 'postgres') {
-      await adapter.close?.();
-      throw new EscrowError('config_invalid', `targets[${i}].credential.adapter: postgres needs protocol: postgres`);
+  try {
+    for (const [i, config] of targets.entries()) {
+      const adapter = await createAdapter(config.credential, {
+        ...context,
+        path: `targets[${i}].credential`,
+        upstream: config.upstream,
+      });
+      adapters.set(config.name, adapter);
+      if (adapter.kind === 'postgres' && config.protocol !== 'postgres') {
+        throw new EscrowError('config_invalid', `targets[${i}].credential.adapter: postgres needs protocol: postgres`);
+      }
     }
-    adapters.set(config.name, adapter);
+  } catch (error) {
+    // None of them will serve: what the ones built so far hold (admin connections) is released now.
+    await closeAdapters(adapters.values());
+    throw error;
   }
   return adapters;
+}
+
+/** Close adapters that no request uses any more; a failing `close()` is not the caller's failure. */
+export async function closeAdapters(adapters: Iterable<Adapter>): Promise<void> {
+  await Promise.all(
+    [...adapters].map((adapter) =>
+      Promise.resolve()
+        .then(() => adapter.close?.())
+        .catch(() => {}),
+    ),
+  );
 }
 
 /**
@@ -44,8 +60,13 @@ export interface TargetRuntime {
   readonly pool: Pool | undefined;
   /** The cap on requests in flight toward the upstream, with its bounded wait (proxy/slots.ts). */
   readonly slots: UpstreamSlots;
+  /**
+   * The requests routed through this runtime, from routing to their record: a reload closes the adapter it
+   * replaces once they are done. Each also counts toward `poolUsers`.
+   */
+  readonly users: Users;
   /** The requests routed to this pool (shared with the runtimes that keep it): a replaced pool closes when idle. */
-  readonly users: PoolUsers;
+  readonly poolUsers: Users;
   /** The upstream's circuit breaker (`targets[].circuitBreaker`), or null when the target has none. */
   readonly breaker: CircuitBreaker | null;
   /** The upstream URL's path without a trailing slash (`''` for the root). */
@@ -104,6 +125,7 @@ export function buildTargetRuntime(config: TargetConfig, adapter: Adapter, o: Ta
   const url = new URL(config.upstream);
   const keepPool = previous !== undefined && poolFits(previous, config);
   const pool = config.protocol === 'postgres' ? undefined : keepPool ? previous.pool : createUpstreamPool(config);
+  const poolUsers = keepPool && previous ? previous.poolUsers : new Users();
   return {
     config,
     adapter,
@@ -116,7 +138,8 @@ export function buildTargetRuntime(config: TargetConfig, adapter: Adapter, o: Ta
             maxQueued: config.pool.maxQueued,
             timeoutMs: config.pool.queueTimeoutMs,
           }),
-    users: keepPool && previous ? previous.users : new PoolUsers(),
+    users: new Users(poolUsers),
+    poolUsers,
     breaker: previous && breakerFits(previous, config) ? previous.breaker : createBreaker(config, o.onCircuitState),
     basePath: url.pathname.replace(/\/+$/, ''),
     origin: url.origin,
@@ -127,16 +150,24 @@ export function buildTargetRuntime(config: TargetConfig, adapter: Adapter, o: Ta
 }
 
 /**
- * The requests a pool carries from routing to their record, so that a reload that replaces the pool closes it only
- * once every request routed to it is done (undici's `close()` fails requests not yet sent: an admitted request
- * still identifying, issuing its lease or waiting for a slot would get a 502).
+ * The requests that use something a reload may replace (a pool, an adapter), from routing to their record, so that
+ * the reload closes it only once every request routed to it is done (undici's `close()` fails requests not yet
+ * sent: an admitted request still identifying, issuing its lease or waiting for a slot would get a 502; an
+ * adapter closed under a request could not issue its lease).
  */
-export class PoolUsers {
+export class Users {
   #count = 0;
   #onIdle: (() => void) | undefined;
+  readonly #shared: Users | undefined;
+
+  /** `shared`: a wider count every request entered here also enters (a runtime's requests, toward its pool's). */
+  constructor(shared?: Users) {
+    this.#shared = shared;
+  }
 
   enter(): void {
     this.#count++;
+    this.#shared?.enter();
   }
 
   leave(): void {
@@ -146,9 +177,10 @@ export class PoolUsers {
       this.#onIdle = undefined;
       idle();
     }
+    this.#shared?.leave();
   }
 
-  /** Run `close` now if nothing uses the pool, else when the last request routed to it is done. */
+  /** Run `close` now if nothing is in use, else when the last request routed here is done. */
   retire(close: () => void): void {
     if (this.#count === 0) close();
     else this.#onIdle = close;

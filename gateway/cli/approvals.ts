@@ -4,7 +4,7 @@ import type { ApproverView } from '../approvals/views.js';
 import { reachableUrl } from '../config/listen.js';
 import { loadConfig } from '../config/load.js';
 import { ADMIN_OPTIONS, adminAccess, callAdmin } from './admin-client.js';
-import { configPath, UsageError } from './common.js';
+import { configPath, printer, UsageError } from './common.js';
 
 export const approvalsHelp = `escrow approvals list [--human-token-file FILE|-] [--url URL] [--admin URL] [--config FILE] [--json]
 escrow approvals show <id> [--human-token-file FILE|-] [--url URL] [--admin URL] [--config FILE] [--json]
@@ -110,8 +110,7 @@ export async function approvalsCommand(argv: string[]): Promise<number> {
     allowPositionals: true,
     strict: true,
   });
-  const print = (value: unknown, text: string) =>
-    process.stdout.write(values.json ? `${JSON.stringify(value, null, 2)}\n` : `${text}\n`);
+  const print = printer(values.json);
   const token = humanToken(values['human-token-file']);
   const id = positionals[0];
   const asPerson = (path: string, body?: unknown) => callProxy(proxyUrl(values.url, values.config), path, token!, body);

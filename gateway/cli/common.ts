@@ -36,6 +36,11 @@ export function configPath(flag: string | undefined): { path: string; dev: boole
 
 export class UsageError extends Error {}
 
+/** How a command prints its result: one JSON document with `--json` (docs/cli.md), else the text for a person. */
+export function printer(json: boolean | undefined): (value: unknown, text: string) => void {
+  return (value, text) => void process.stdout.write(json ? `${JSON.stringify(value, null, 2)}\n` : `${text}\n`);
+}
+
 /** The message and, after a colon, its cause: one line that names what went wrong and why. */
 function explain(error: unknown): string {
   const message = error instanceof Error ? error.message : String(error);

@@ -3,7 +3,7 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Verdict } from '../policy/decide.js';
 import { describeVerdict, explain, runPolicyTests, validatePolicies } from '../policy/tooling.js';
-import { UsageError } from './common.js';
+import { printer, UsageError } from './common.js';
 
 export const policyHelp = `escrow policy validate [DIR] [--json]
 escrow policy test [DIR] [--cases DIR] [--json]
@@ -25,8 +25,7 @@ export async function policyCommand(argv: string[]): Promise<number> {
     strict: true,
   });
   const dir = resolve(positionals[0] ?? 'policies');
-  const out = (value: unknown, text: string) =>
-    process.stdout.write(values.json ? `${JSON.stringify(value, null, 2)}\n` : `${text}\n`);
+  const out = printer(values.json);
   switch (sub) {
     case 'validate': {
       const report = await validatePolicies(dir);

@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { ADMIN_OPTIONS, adminAccess, callAdmin } from './admin-client.js';
-import { UsageError } from './common.js';
+import { printer, UsageError } from './common.js';
 
 export const revokeHelp = `escrow revoke (--principal ID | --target NAME | --all) [--json]
               [--admin URL] [--token-file FILE] [--cert FILE --key FILE] [--ca FILE] [--config FILE]
@@ -38,8 +38,6 @@ export async function revokeCommand(argv: string[]): Promise<number> {
     tasks: number;
     leases: number;
   };
-  process.stdout.write(
-    values.json ? `${JSON.stringify(body)}\n` : `revoked ${body.leases} lease(s) in ${body.tasks} task(s)\n`,
-  );
+  printer(values.json)(body, `revoked ${body.leases} lease(s) in ${body.tasks} task(s)`);
   return 0;
 }

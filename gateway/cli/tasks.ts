@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { ADMIN_OPTIONS, adminAccess, callAdmin } from './admin-client.js';
-import { UsageError } from './common.js';
+import { printer, UsageError } from './common.js';
 
 export const tasksHelp = `escrow tasks list [--principal ID] [--target NAME] [--limit N] [--json]
 escrow tasks show <taskId> [--json]
@@ -40,8 +40,7 @@ export async function tasksCommand(argv: string[]): Promise<number> {
     strict: true,
   });
   const access = adminAccess(values);
-  const print = (value: unknown, text: string) =>
-    process.stdout.write(values.json ? `${JSON.stringify(value, null, 2)}\n` : `${text}\n`);
+  const print = printer(values.json);
   if (sub === 'list') {
     const query = new URLSearchParams();
     if (values.principal) query.set('principal', values.principal);

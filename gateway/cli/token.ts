@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 import { loadConfig } from '../config/load.js';
 import { ensureDevMaterial } from '../dev/material.js';
 import { mintDevToken } from '../dev/token.js';
-import { configPath, devMaterialDir, UsageError } from './common.js';
+import { configPath, devMaterialDir, printer, UsageError } from './common.js';
 
 export const tokenHelp = `escrow token dev [--config FILE] [--sub ID] [--ttl SECONDS] [--issuer NAME] [--json]
 
@@ -32,6 +32,6 @@ export async function tokenCommand(argv: string[]): Promise<number> {
     ...(values.ttl ? { ttlSeconds: Number(values.ttl) } : {}),
     ...(values.issuer ? { issuer: values.issuer } : {}),
   });
-  process.stdout.write(values.json ? `${JSON.stringify({ token })}\n` : `${token}\n`);
+  printer(values.json)({ token }, token);
   return 0;
 }

@@ -12,16 +12,10 @@ import { type CloseReason, TaskClosing } from './closing.js';
 import type { LeaseRecord } from './record.js';
 import { RevocationQueue, type RevocationQueueOptions } from './revocation-queue.js';
 
-/**
- * What live connections learn from revocation: a task closed or expired (on this replica or another), or
- * `all` when every cache was dropped or notices may have been missed (the subscription came back).
- */
-export type RevocationNotice = { readonly kind: 'task'; readonly taskId: string } | { readonly kind: 'all' };
-
 export interface RevokerOptions {
   readonly store: Store;
-  /** The task cache: dropped on notices, bypassed while they may be missed. */
-  readonly tasks: Invalidation;
+  /** The task cache: dropped on notices, bypassed while they may be missed; read to check live connections again. */
+  readonly tasks: Invalidation & { get(id: string): Promise<Task | null> };
   /** The lease cache, and the lease service's envelope opener (closing reads the leases it revokes). */
   readonly leases: Invalidation & {
     openEnvelope(envelope: string, taskId: string, target: string): LeaseRecord;
@@ -51,7 +45,6 @@ export interface RevokerOptions {
 export class Revoker {
   readonly #o: RevokerOptions;
   readonly #now: () => number;
-  readonly #watchers = new Set<(notice: RevocationNotice) => void>();
   readonly queue: RevocationQueue;
   readonly closing: TaskClosing;
 
@@ -81,26 +74,23 @@ export class Revoker {
       (healthy) => {
         this.#setTrusted(healthy);
         onState(healthy);
-        if (healthy) this.#notify({ kind: 'all' });
+        if (healthy) this.#recheckConnections();
         if (healthy) this.#o.log.info('revocation subscription live: caches trusted');
         else this.#o.log.warn('revocation subscription down: lease and task caches bypassed');
       },
     );
   }
 
-  /** Be told of every revocation notice (listeners that hold live connections cut them). Returns the unsubscribe. */
-  watch(watcher: (notice: RevocationNotice) => void): () => void {
-    this.#watchers.add(watcher);
-    return () => this.#watchers.delete(watcher);
-  }
-
-  #notify(notice: RevocationNotice): void {
-    for (const watcher of this.#watchers) {
-      try {
-        watcher(notice);
-      } catch (error) {
-        this.#o.log.error({ err: (error as Error).message }, 'revocation watcher failed');
-      }
+  /** After notices may have been missed: every live connection whose task is gone is cut. */
+  #recheckConnections(): void {
+    const connections = this.#o.connections;
+    if (!connections) return;
+    for (const taskId of connections.taskIds()) {
+      this.#o.tasks.get(taskId).then(
+        (task) => task === null && connections.cutTask(taskId, 'task_closed'),
+        // The store is away: the task's close still reaches the connections through its notice or its expiry.
+        () => {},
+      );
     }
   }
 
@@ -120,13 +110,9 @@ export class Revoker {
     const scope = scopeOf(message);
     this.#o.tasks.invalidate(scope);
     this.#o.leases.invalidate(scope);
-    if (scope.kind === 'all') {
-      this.#notify({ kind: 'all' });
-      this.#o.connections?.cutAll('revoked');
-    } else if (scope.kind === 'task') {
-      this.#notify({ kind: 'task', taskId: scope.taskId });
-      this.#o.connections?.cutTask(scope.taskId, 'task_closed');
-    }
+    // Every live connection of this replica (streams, WebSockets, MCP, PostgreSQL sessions) is in `connections`.
+    if (scope.kind === 'all') this.#o.connections?.cutAll('revoked');
+    else if (scope.kind === 'task') this.#o.connections?.cutTask(scope.taskId, 'task_closed');
   }
 
   /**

@@ -27,6 +27,8 @@ export interface ConnectionAdmission {
   /** The person's approval this connection used, when policy asked for one. */
   approvalId?: string;
   authMethod?: 'password' | 'certificate';
+  /** `gw.connections.seq` before the task was read: a close notice after it cuts the session at once. */
+  seenSeq?: number;
 }
 
 /** The client's facts admission needs. */
@@ -99,6 +101,7 @@ export async function admitConnection(
 ): Promise<void> {
   into.principal = await identifyClient(gw, facts, into);
   gw.inFlight.admit(into.principal, facts.socket);
+  into.seenSeq = gw.connections.seq;
   into.task = await gw.tasks.forRequest(facts.user, into.principal, target.config.name);
   into.decision = authorize(gw, {
     principal: into.principal,

@@ -102,7 +102,10 @@ export async function handleConnection(gw: Gateway, ctx: ListenerContext, raw: S
       return;
     }
     const facts = { ...startupFacts(opening, raw, ctx), clientIp: clientIp(raw.remoteAddress) };
-    await Promise.race([admitConnection(gw, target, facts, admission), limit.expired]);
+    // The target's adapter issues the lease: a reload closes a replaced adapter only once admissions are done.
+    target.users.enter();
+    const admitted = admitConnection(gw, target, facts, admission).finally(() => target.users.leave());
+    await Promise.race([admitted, limit.expired]);
     limit.clear(); // the upstream login is bounded by the target's connectTimeoutMs
     const session = await runSession(gw, ctx, target, { opening, database: facts.database, admission, startedAt });
     await session.ended;

@@ -1,7 +1,6 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { listenOn } from '../config/listen.js';
 import type { Gateway } from '../gateway.js';
-import type { RevocationNotice } from '../leases/revoker.js';
 import type { PostgresListenerConfig } from './config.js';
 import { handleConnection } from './connection.js';
 import type { ListenerContext } from './context.js';
@@ -36,7 +35,8 @@ function startupOptions(config: PostgresListenerConfig, secret: (ref: string) =>
 
 /**
  * A `protocol: postgres` target's listener. Owned by the gateway (gateway/app.ts creates it, `close()` stops
- * it); its sessions are cut by the revocation notices every replica receives.
+ * it); its sessions are bound to their tasks in the gateway's live connections, which every replica's revocation
+ * notices cut (gateway/connections.ts).
  */
 export class PostgresListener {
   readonly #gw: Gateway;
@@ -44,7 +44,6 @@ export class PostgresListener {
   readonly #server: Server;
   readonly #sockets = new Set<Socket>();
   readonly context: ListenerContext;
-  #unwatch: (() => void) | undefined;
 
   constructor(gw: Gateway, options: ListenerOptions) {
     this.#gw = gw;
@@ -92,24 +91,8 @@ export class PostgresListener {
     return sendCancel({ ...address, ...(tls ? { tls } : {}) }, key);
   }
 
-  /** React to revocation notices: a closed or expired task's sessions are cut; after missed notices, re-check. */
-  #onNotice(notice: RevocationNotice): void {
-    const { registry } = this.context;
-    if (notice.kind === 'task') {
-      registry.cutTask(notice.taskId, 'revoked');
-      return;
-    }
-    for (const taskId of registry.taskIds()) {
-      this.#gw.tasks.get(taskId).then(
-        (task) => task === null && registry.cutTask(taskId, 'revoked'),
-        () => {}, // the store is away: the sessions' backends are still cut by the adapter's revocation
-      );
-    }
-  }
-
   async listen(): Promise<void> {
     await listenOn(this.#server, this.#o.listen, `targets.${this.#o.targetName}.listen`);
-    this.#unwatch = this.#gw.revoker.watch((notice) => this.#onNotice(notice));
   }
 
   /** The bound port (the config may say 0). */
@@ -120,7 +103,6 @@ export class PostgresListener {
 
   /** Stop accepting, end every session with 57P01 (as PostgreSQL does on shutdown), close the rest. */
   async close(): Promise<void> {
-    this.#unwatch?.();
     const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
     this.context.registry.cutAll('shutdown');
     for (const socket of this.#sockets) socket.end();

@@ -3,6 +3,7 @@ import { performance } from 'node:perf_hooks';
 import { principalRef, taskRef } from '../domain.js';
 import { EscrowError } from '../errors.js';
 import type { Gateway } from '../gateway.js';
+import type { CutReason } from '../metric-labels.js';
 import type { TargetRuntime } from '../targets.js';
 import type { ConnectionAdmission } from './admission.js';
 import { postgresAddress } from './config.js';
@@ -31,6 +32,9 @@ const CUT_MESSAGES: Record<RelayEnd, EscrowError | undefined> = {
   server_closed: undefined,
   error: undefined,
 };
+
+/** How a cut from the gateway's live connections ends a session (and which message the client reads). */
+const RELAY_ENDS: Record<CutReason, RelayEnd> = { task_closed: 'revoked', revoked: 'revoked', expired: 'task_expired' };
 
 /** The startup parameters sent to the server: the client's, with the lease's role as `user`. */
 function serverParams(opening: SessionStart['opening'], database: string): Map<string, string> {
@@ -90,21 +94,24 @@ export async function runSession(
   const serverFirst = Buffer.concat([...hello, upstream.leftover]);
   const session = relay(s.opening.socket, upstream.socket, gw.secrets.index, { clientFirst, serverFirst });
   const live: LiveSession = {
-    taskId: a.task!.id,
     processId,
     secretKey,
     cut: (reason) => session.cut(reason, errorFor(CUT_MESSAGES[reason] ?? CUT_MESSAGES.shutdown!)),
     cancel: () => cancelAt(ctx, target, upstream),
   };
   ctx.registry.add(live);
-  const expiry = setTimeout(() => live.cut('task_expired'), Math.max(0, a.task!.expiresAt - gw.now()));
-  expiry.unref();
+  // Bound like every live connection of its task (gateway/connections.ts): the task's close on any replica, a kill
+  // switch or the task's expiry cuts it, and a close that raced this admission cuts it now. The role itself lives
+  // as long as its lease: the revocation drops it and ends its backends.
+  const unbind = gw.connections.register(a.task!.id, a.task!.expiresAt, a.seenSeq ?? -1, (reason) =>
+    live.cut(RELAY_ENDS[reason]),
+  );
   recordOpened(gw, ctx, s);
-  // A notice that arrived while this session was being set up found nothing to cut: look again now.
-  if ((await gw.tasks.get(live.taskId)) === null) live.cut('revoked');
+  // A task that vanished without a notice here (this replica was deaf) is not left running: look again now.
+  if ((await gw.tasks.get(a.task!.id)) === null) live.cut('revoked');
   const ended = session.ended.then((why) => {
     unpin();
-    clearTimeout(expiry);
+    unbind();
     ctx.registry.delete(live);
     recordClosed(gw, ctx, s, why, session.bytes);
   });

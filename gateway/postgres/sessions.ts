@@ -3,7 +3,6 @@ import type { RelayEnd } from './relay.js';
 
 /** A relayed session as the registry knows it. */
 export interface LiveSession {
-  readonly taskId: string;
   /** Escrow's own BackendKeyData for this session (what the client sends back in a CancelRequest). */
   readonly processId: number;
   readonly secretKey: number;
@@ -14,11 +13,11 @@ export interface LiveSession {
 }
 
 /**
- * The sessions one listener relays, by task (revocation cuts them) and by Escrow's backend key (a cancel
- * request reaches only the session it names). Owned by its listener: no module state.
+ * The sessions one listener relays, by Escrow's backend key (a cancel request reaches only the session it names;
+ * the listener's shutdown ends them all). Their tasks' cuts reach them through the gateway's live connections
+ * (gateway/connections.ts), like every other connection. Owned by its listener: no module state.
  */
 export class SessionRegistry {
-  readonly #byTask = new Map<string, Set<LiveSession>>();
   readonly #byProcess = new Map<number, LiveSession>();
 
   get size(): number {
@@ -35,36 +34,14 @@ export class SessionRegistry {
 
   add(session: LiveSession): void {
     this.#byProcess.set(session.processId, session);
-    let set = this.#byTask.get(session.taskId);
-    if (!set) {
-      set = new Set();
-      this.#byTask.set(session.taskId, set);
-    }
-    set.add(session);
   }
 
   delete(session: LiveSession): void {
     if (this.#byProcess.get(session.processId) === session) this.#byProcess.delete(session.processId);
-    const set = this.#byTask.get(session.taskId);
-    set?.delete(session);
-    if (set?.size === 0) this.#byTask.delete(session.taskId);
-  }
-
-  /** Cut every session of a task. Returns how many were cut. */
-  cutTask(taskId: string, reason: RelayEnd): number {
-    const set = this.#byTask.get(taskId);
-    if (!set) return 0;
-    for (const session of [...set]) session.cut(reason);
-    return set.size;
   }
 
   cutAll(reason: RelayEnd): void {
     for (const session of [...this.#byProcess.values()]) session.cut(reason);
-  }
-
-  /** Task ids with live sessions (to re-check after missed notices). */
-  taskIds(): string[] {
-    return [...this.#byTask.keys()];
   }
 
   /** The session a CancelRequest names, only when both the process id and the secret key match. */

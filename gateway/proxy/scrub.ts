@@ -1,5 +1,5 @@
 import { Transform, type TransformCallback } from 'node:stream';
-import { DeadlineQueue, type ReleaseClock, systemClock } from '../scrub/deadlines.js';
+import { type DeadlineQueue, deadlinesFor, type ReleaseClock, releaseOnArrival } from '../scrub/deadlines.js';
 import type { NeedleIndex } from '../scrub/index.js';
 import { StreamScrubber, type StreamScrubberOptions } from '../scrub/stream.js';
 
@@ -21,18 +21,12 @@ export class ScrubStream extends Transform {
   constructor(index: NeedleIndex, options: ScrubStreamOptions) {
     super();
     this.#scrubber = new StreamScrubber(index, options);
-    this.#deadlines =
-      options.flushAfterMs > 0
-        ? new DeadlineQueue(options.clock ?? systemClock, options.flushAfterMs, (upTo) => this.#release(upTo))
-        : undefined;
+    this.#deadlines = deadlinesFor(options, (upTo) => this.#release(upTo));
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
-    const scrubber = this.#scrubber;
-    scrubber.push(chunk);
-    const upTo = this.#deadlines ? scrubber.due : scrubber.received;
-    this.#deadlines?.arrived(scrubber.received, upTo);
-    this.#release(upTo);
+    this.#scrubber.push(chunk);
+    this.#release(releaseOnArrival(this.#scrubber, this.#deadlines));
     callback();
   }
 

@@ -1,5 +1,5 @@
 import { Transform, type TransformCallback } from 'node:stream';
-import { DeadlineQueue, type ReleaseClock, systemClock } from '../scrub/deadlines.js';
+import { type DeadlineQueue, deadlinesFor, type ReleaseClock, releaseOnArrival } from '../scrub/deadlines.js';
 import type { NeedleIndex } from '../scrub/index.js';
 import { StreamScrubber, scrubBytes } from '../scrub/stream.js';
 
@@ -88,10 +88,7 @@ export class WebSocketScrubber extends Transform {
     super();
     this.#index = index;
     this.#scrubber = new StreamScrubber(index);
-    this.#deadlines =
-      options.flushAfterMs > 0
-        ? new DeadlineQueue(options.clock ?? systemClock, options.flushAfterMs, (upTo) => this.#release(upTo))
-        : undefined;
+    this.#deadlines = deadlinesFor(options, (upTo) => this.#release(upTo));
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
@@ -115,10 +112,7 @@ export class WebSocketScrubber extends Transform {
       if (this.#remaining === 0) this.#endFrame();
     }
     this.#pending = Buffer.from(input);
-    const scrubber = this.#scrubber;
-    const upTo = this.#deadlines ? scrubber.due : scrubber.received;
-    this.#deadlines?.arrived(scrubber.received, upTo);
-    this.#release(upTo);
+    this.#release(releaseOnArrival(this.#scrubber, this.#deadlines));
     callback();
   }
 

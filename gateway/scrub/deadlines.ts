@@ -74,3 +74,29 @@ export class DeadlineQueue {
     this.#arm();
   }
 }
+
+/** Where a stream stands: how much arrived, and how far its window lets it be released now. */
+export interface ReleaseOffsets {
+  readonly received: number;
+  readonly due: number;
+}
+
+/** The deadline queue of a stream released with a window of `flushAfterMs`, or none when there is no window (0). */
+export function deadlinesFor(
+  options: { readonly flushAfterMs: number; readonly clock?: ReleaseClock },
+  onDue: (upTo: number) => void,
+): DeadlineQueue | undefined {
+  return options.flushAfterMs > 0
+    ? new DeadlineQueue(options.clock ?? systemClock, options.flushAfterMs, onDue)
+    : undefined;
+}
+
+/**
+ * The release rule at a chunk's arrival, once the scrubber took it: how far to release now (all but the window, or
+ * everything with no window), with the chunk's deadline queued for the bytes held back.
+ */
+export function releaseOnArrival(stream: ReleaseOffsets, deadlines: DeadlineQueue | undefined): number {
+  const upTo = deadlines ? stream.due : stream.received;
+  deadlines?.arrived(stream.received, upTo);
+  return upTo;
+}

@@ -107,14 +107,14 @@ describe('closing the task cuts its sessions at once, ends their backends and dr
     expect(await fx.leaseRoles()).toEqual([]);
   });
 
-  it('after missed notices (`*`), every live session’s task is checked again and a vanished one is cut', async () => {
+  it('a session is one of its task’s live connections: a `*` notice cuts it as it cuts every other', async () => {
     const s = await liveSession();
-    // The task record disappears without a notice (as if the notice was sent while this replica was deaf).
-    await escrow.gw.store.tasks.delete(s.task);
-    escrow.gw.tasks.cache.clear();
-    expect((await s.client.query('SELECT 1 AS one')).rows).toEqual([{ one: 1 }]);
+    // The same registry as HTTP streams, WebSockets and MCP streams (gateway/connections.ts), so the same cuts.
+    expect(escrow.gw.connections.countFor(s.task)).toBe(1);
     await escrow.gw.store.revocations.publish('*');
     expect((await s.cut).error.code).toBe('57P01');
+    expect(await escrow.gw.tasks.get(s.task)).not.toBeNull();
+    await expect.poll(() => escrow.gw.connections.countFor(s.task)).toBe(0);
   });
 
   it('a connection admitted while its task is being closed is cut, not left running', async () => {
