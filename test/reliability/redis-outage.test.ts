@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type EscrowProcess, startEscrowProcess } from '../support/escrow-process.js';
 import { echoTarget, startUpstream, type TestUpstream } from '../support/upstream.js';
-import { type ProcessEscrow, startEscrowProcess } from './support/escrow-process.js';
 import { type Answer, burst, problemOf, timedFetch } from './support/load.js';
 import { scrape } from './support/metrics.js';
 import { waitFor } from './support/ports.js';
@@ -15,7 +15,7 @@ const SLACK_MS = 1_500;
 interface Rig {
   redis: OwnRedis;
   upstream: TestUpstream;
-  escrow: ProcessEscrow;
+  escrow: EscrowProcess;
   token: string;
 }
 

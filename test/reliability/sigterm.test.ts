@@ -1,8 +1,8 @@
 import { connect } from 'node:net';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type EscrowProcess, startEscrowProcess } from '../support/escrow-process.js';
 import { echoTarget } from '../support/upstream.js';
-import { type ProcessEscrow, startEscrowProcess } from './support/escrow-process.js';
 import { type FaultUpstream, startFaultUpstream } from './support/fault-upstreams.js';
 import { type Answer, timedFetch } from './support/load.js';
 import { waitFor } from './support/ports.js';
@@ -33,8 +33,8 @@ async function escrowConnections(redis: OwnRedis): Promise<number> {
 describe('SIGTERM drains: new connections are refused, in-flight requests finish, Redis is closed, exit 0', () => {
   let redis: OwnRedis;
   let upstream: FaultUpstream;
-  let escrow: ProcessEscrow;
-  let restarted: ProcessEscrow | undefined;
+  let escrow: EscrowProcess;
+  let restarted: EscrowProcess | undefined;
   let token: string;
   let task: string;
 
@@ -60,7 +60,7 @@ describe('SIGTERM drains: new connections are refused, in-flight requests finish
     await redis?.close();
   });
 
-  const call = (e: ProcessEscrow, path: string) =>
+  const call = (e: EscrowProcess, path: string) =>
     timedFetch(`${e.url}/echo${path}`, { headers: { authorization: `Bearer ${token}`, 'x-escrow-task': task } });
 
   it('finishes the in-flight request with 200 after SIGTERM and exits 0 soon after, with Redis closed', async () => {
@@ -97,7 +97,7 @@ describe('SIGTERM drains: new connections are refused, in-flight requests finish
 
 describe('SIGTERM with a request that outlives proxy.drainTimeoutMs: cut at the deadline, exit 0', () => {
   let upstream: FaultUpstream;
-  let escrow: ProcessEscrow;
+  let escrow: EscrowProcess;
 
   beforeAll(async () => {
     upstream = await startFaultUpstream((_req, res) => {

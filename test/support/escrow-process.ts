@@ -4,29 +4,37 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
-import { cliCommand, REPO_ROOT } from '../../support/cli.js';
-import { createIssuerKeys, type IssuerKeys, signToken, TEST_IDENTITY, type TokenOptions } from '../../support/keys.js';
-import { freePort, waitFor } from './ports.js';
+import { freePort, waitFor } from '../reliability/support/ports.js';
+import { cliCommand, REPO_ROOT } from './cli.js';
+import { createIssuerKeys, type IssuerKeys, signToken, TEST_IDENTITY, type TokenOptions } from './keys.js';
+import { REDIS_URL, testPrefix } from './redis.js';
 
-export { REPO_ROOT } from '../../support/cli.js';
+export { REPO_ROOT } from './cli.js';
 
-export interface ProcessEscrowOptions {
-  readonly store: string;
+/** How to start an Escrow as its own OS process; everything but `targets` has a default. */
+export interface EscrowProcessOptions {
+  /** Store URL; the shared test Redis unless given. */
+  readonly store?: string;
   readonly targets: readonly Record<string, unknown>[];
   /** Top-level config keys merged over the defaults (shallow; `proxy` one level deep, keeping the port). */
   readonly config?: Record<string, unknown>;
   readonly env?: Record<string, string>;
+  /** Store key prefix; processes given the same prefix (and `keys`, `secrets`) act as replicas of one gateway. */
   readonly prefix?: string;
   readonly keys?: IssuerKeys;
+  /** Lease-encryption and audit-HMAC keys (base64); fresh random ones unless given (replicas must share them). */
+  readonly secrets?: { readonly leaseKey: string; readonly auditKey: string };
   readonly logLevel?: string;
   /** Files written into the config's directory before start (`file:` secrets). */
   readonly files?: Record<string, string>;
 }
 
-export interface ProcessEscrow {
+/** An Escrow running as its own OS process (`escrow start --config …`). */
+export interface EscrowProcess {
   readonly url: string;
   readonly adminUrl: string;
   readonly port: number;
+  readonly pid: number;
   readonly dir: string;
   readonly configPath: string;
   readonly prefix: string;
@@ -46,11 +54,13 @@ export interface ProcessEscrow {
   /** Rewrite escrow.yaml (for SIGHUP tests): `edit` gets the current config object. */
   rewriteConfig(edit: (config: Record<string, unknown>) => Record<string, unknown>): void;
   /** Start another process over the same directory, config and ports (after this one exited). */
-  restart(): Promise<ProcessEscrow>;
-  /** SIGTERM and wait; SIGKILL if it has not exited within `graceMs`. */
+  restart(): Promise<EscrowProcess>;
+  /** SIGTERM and wait for it to drain and exit; SIGKILL if it has not exited within `graceMs`. */
   stop(graceMs?: number): Promise<number | null>;
-  /** Stop it and remove its directory. */
-  close(): Promise<void>;
+  /** SIGKILL (a crash: nothing is drained or finished), and wait for it to be gone. */
+  kill(): Promise<void>;
+  /** Stop it (as `stop`) and remove its directory; resolves with the exit code. */
+  close(graceMs?: number): Promise<number | null>;
 }
 
 interface Layout {
@@ -60,23 +70,23 @@ interface Layout {
   readonly keys: IssuerKeys;
   readonly port: number;
   readonly adminPort: number;
-  readonly options: ProcessEscrowOptions;
+  readonly options: EscrowProcessOptions;
 }
 
-async function writeLayout(options: ProcessEscrowOptions): Promise<Layout> {
+async function writeLayout(options: EscrowProcessOptions): Promise<Layout> {
   const dir = mkdtempSync(join(tmpdir(), 'escrow-proc-'));
   const keys = options.keys ?? (await createIssuerKeys());
   writeFileSync(join(dir, 'jwks.json'), JSON.stringify(keys.jwks));
-  writeFileSync(join(dir, 'lease.key'), randomBytes(32).toString('base64'));
-  writeFileSync(join(dir, 'audit.key'), randomBytes(32).toString('base64'));
+  writeFileSync(join(dir, 'lease.key'), options.secrets?.leaseKey ?? randomBytes(32).toString('base64'));
+  writeFileSync(join(dir, 'audit.key'), options.secrets?.auditKey ?? randomBytes(32).toString('base64'));
   writeFileSync(join(dir, 'admin.token'), `admin-${randomBytes(18).toString('base64url')}`);
   for (const [name, content] of Object.entries(options.files ?? {})) writeFileSync(join(dir, name), content);
   const [port, adminPort] = [await freePort(), await freePort()];
-  const prefix = options.prefix ?? `escrowtest:reliability:${randomBytes(4).toString('hex')}:`;
+  const prefix = options.prefix ?? testPrefix('process');
   const config = {
     proxy: { listen: `127.0.0.1:${port}` },
     admin: { listen: `127.0.0.1:${adminPort}`, token: 'file:admin.token' },
-    store: options.store,
+    store: options.store ?? REDIS_URL,
     storePrefix: prefix,
     keys: { leaseEncryption: 'file:lease.key', auditHmac: 'file:audit.key' },
     identity: TEST_IDENTITY,
@@ -93,12 +103,15 @@ async function writeLayout(options: ProcessEscrowOptions): Promise<Layout> {
   return { dir, configPath, prefix, keys, port, adminPort, options };
 }
 
-/** Start `escrow start --config <generated yaml>` as a child process and wait until /healthz answers. */
-export async function startEscrowProcess(options: ProcessEscrowOptions): Promise<ProcessEscrow> {
+/**
+ * Start `escrow start --config <generated yaml>` as a child process and wait until `/readyz` answers 200 (the store
+ * is reachable and the revocation subscription live, so a replica started this way sees the others' revocations).
+ */
+export async function startEscrowProcess(options: EscrowProcessOptions): Promise<EscrowProcess> {
   return launch(await writeLayout(options));
 }
 
-async function launch(layout: Layout): Promise<ProcessEscrow> {
+async function launch(layout: Layout): Promise<EscrowProcess> {
   const { dir, configPath, port, adminPort, options } = layout;
   const proc = spawn(process.execPath, [...cliCommand(), 'start', '--config', configPath], {
     cwd: REPO_ROOT, // where tsx resolves from; the config's relative paths resolve against its own directory
@@ -119,7 +132,7 @@ async function launch(layout: Layout): Promise<ProcessEscrow> {
     gone = true;
     throw new Error(`escrow exited during start-up (code ${code})`);
   });
-  await Promise.race([waitFor(async () => (await fetch(`${adminUrl}/healthz`)).ok, 20_000), died]).catch(
+  await Promise.race([waitFor(async () => (await fetch(`${adminUrl}/readyz`)).ok, 20_000), died]).catch(
     (error: Error) => {
       proc.kill('SIGKILL');
       throw new Error(`${error.message}\n${text}`);
@@ -138,6 +151,7 @@ async function launch(layout: Layout): Promise<ProcessEscrow> {
     url,
     adminUrl,
     port,
+    pid: proc.pid ?? -1,
     dir,
     configPath,
     prefix: layout.prefix,
@@ -175,9 +189,14 @@ async function launch(layout: Layout): Promise<ProcessEscrow> {
     },
     restart: () => launch(layout),
     stop,
-    async close() {
-      await stop(2_000);
+    async kill() {
+      if (!gone && proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
+      await exited;
+    },
+    async close(graceMs) {
+      const code = await stop(graceMs);
       rmSync(dir, { recursive: true, force: true });
+      return code;
     },
   };
 }
