@@ -10,7 +10,7 @@ const ALL = ['test/**/*.test.ts', 'adapters/**/*.test.ts', 'gateway/**/*.test.ts
  */
 const SLOW = [
   // Reliability: processes killed and restarted, Redis/Sentinel/JWKS outages, soak, floods, signals.
-  'test/reliability/!(breaker|circuit-breaker|pool-queue|topology).test.ts',
+  'test/reliability/!(circuit-breaker|pool-queue).test.ts',
   'test/replicas/**/*.test.ts',
   'test/cluster/**/*.test.ts',
   'test/performance/**/*.test.ts',
@@ -26,10 +26,10 @@ const SLOW = [
   'test/identity/check-fetches-keys.test.ts',
   'test/leases/mass-expiry.test.ts',
   'test/leases/renewal.test.ts',
-  'test/policy/slicing.test.ts',
   'test/policy/v8-wasm-deopt.test.ts',
   'test/security/admin-access.test.ts',
-  'test/security/oracle.test.ts',
+  'test/unit/policy/slicing.test.ts',
+  'test/unit/proxy/oracle.test.ts',
 ];
 
 export default defineConfig({

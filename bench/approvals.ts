@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { call, humanIssuer, humanToken, perRequestTarget, perTaskTarget } from '../test/approvals/support.js';
 import { percentile } from '../test/replicas/support/latency.js';
-import { type EscrowProcess, spawnEscrow } from '../test/replicas/support/process.js';
+import { type EscrowProcess, startEscrowProcess } from '../test/support/escrow-process.js';
 import { createIssuerKeys, signToken, TEST_IDENTITY } from '../test/support/keys.js';
 import { deletePrefix, testPrefix } from '../test/support/redis.js';
 import { startUpstream } from '../test/support/upstream.js';
@@ -96,7 +96,7 @@ async function main() {
       approvals: { maxPendingPerRequester: 1_000 },
     },
   };
-  const [a, b] = await Promise.all([spawnEscrow(shared), spawnEscrow(shared)]);
+  const [a, b] = await Promise.all([startEscrowProcess(shared), startEscrowProcess(shared)]);
   try {
     const agent = await signToken(keys, { expiresIn: 3_600 });
     const person = await humanToken(humans, 'alice@example.org', ['payroll-approvers'], 3_600);
@@ -121,7 +121,7 @@ async function main() {
     process.stdout.write(`${text}\n`);
     appendFileSync(new URL('./RESULTS-approvals.md', import.meta.url), `${text}\n`);
   } finally {
-    await Promise.all([a.stop(), b.stop()]);
+    await Promise.all([a.close(), b.close()]);
     await upstream.close();
     await deletePrefix(prefix);
     rmSync(dir, { recursive: true, force: true });

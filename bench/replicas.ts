@@ -10,7 +10,7 @@ import { cpus } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { mintTarget, startMint } from '../test/leases/support/mint.js';
 import { type CloseTrial, closeTrial, percentile, summarize } from '../test/replicas/support/latency.js';
-import { type EscrowProcess, spawnEscrow } from '../test/replicas/support/process.js';
+import { type EscrowProcess, startEscrowProcess } from '../test/support/escrow-process.js';
 import { createIssuerKeys, signToken } from '../test/support/keys.js';
 import { deletePrefix, testPrefix } from '../test/support/redis.js';
 
@@ -63,7 +63,7 @@ async function main() {
     targets: [mintTarget(mint)],
     config: { tasks: { maxOpenPerPrincipal: 100_000 } },
   };
-  const [a, b] = await Promise.all([spawnEscrow(shared), spawnEscrow(shared)]);
+  const [a, b] = await Promise.all([startEscrowProcess(shared), startEscrowProcess(shared)]);
   try {
     const token = await signToken(keys);
     const loadToken = await signToken(keys, { sub: 'spiffe://test.example/agent/load' });
@@ -92,7 +92,7 @@ async function main() {
     process.stdout.write(`${text}\n`);
     appendFileSync(new URL('./RESULTS-replicas.md', import.meta.url), `${text}\n`);
   } finally {
-    await Promise.all([a.stop(), b.stop()]);
+    await Promise.all([a.close(), b.close()]);
     await mint.close();
     await deletePrefix(prefix);
   }

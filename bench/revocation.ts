@@ -10,8 +10,8 @@ import { appendFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { MINTING_ADAPTER, startMint } from '../test/leases/support/mint.js';
 import { type CutTrial, cutSummary, cutTrial, openStream, STREAM_KINDS } from '../test/replicas/support/live-cut.js';
-import { type EscrowProcess, spawnEscrow } from '../test/replicas/support/process.js';
 import { type StreamsUpstream, startStreamsUpstream } from '../test/replicas/support/streams.js';
+import { type EscrowProcess, startEscrowProcess } from '../test/support/escrow-process.js';
 import { createIssuerKeys, signToken } from '../test/support/keys.js';
 import { deletePrefix, testPrefix } from '../test/support/redis.js';
 
@@ -114,7 +114,7 @@ async function main() {
     ],
     config: { tasks: { maxOpenPerPrincipal: 100_000 } },
   };
-  const [a, b] = await Promise.all([spawnEscrow(shared), spawnEscrow(shared)]);
+  const [a, b] = await Promise.all([startEscrowProcess(shared), startEscrowProcess(shared)]);
   const rig: Rig = { a, b, upstream, token: await signToken(keys, { sub: 'spiffe://test.example/agent/bench' }) };
   try {
     await closeTrials(rig, true, 30); // warm-up
@@ -149,7 +149,7 @@ async function main() {
     process.stdout.write(`${text}\n`);
     appendFileSync(new URL('./RESULTS-revocation.md', import.meta.url), `${text}\n`);
   } finally {
-    await Promise.all([a.stop(), b.stop()]);
+    await Promise.all([a.close(), b.close()]);
     await upstream.close();
     await mint.close();
     await deletePrefix(prefix);

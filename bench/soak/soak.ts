@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { type ProcessEscrow, startEscrowProcess } from '../../test/reliability/support/escrow-process.js';
 import { startFaultUpstream } from '../../test/reliability/support/fault-upstreams.js';
 import { scrape } from '../../test/reliability/support/metrics.js';
+import { type EscrowProcess, startEscrowProcess } from '../../test/support/escrow-process.js';
 import { REDIS_URL } from '../../test/support/redis.js';
 import { startUpstream } from '../../test/support/upstream.js';
 import { agentLoop, closeWorkload, type Expiring, type Outcome } from './workload.js';
@@ -149,7 +149,7 @@ async function startRig(redisUrl: string, prefix: string) {
 }
 
 /** Sample the process RSS every `everyMs` until stopped. */
-function sampleRss(escrow: ProcessEscrow, everyMs: number) {
+function sampleRss(escrow: EscrowProcess, everyMs: number) {
   const samples: number[] = [];
   const timer = setInterval(() => {
     scrape(escrow.adminUrl, RSS_METRIC).then(

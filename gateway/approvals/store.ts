@@ -2,7 +2,7 @@ import type { Approval, ApprovalDecision, ApprovalSubject } from './model.js';
 
 /**
  * Where approvals live: Redis (shared by replicas) or memory (one process), same behaviour, checked by one
- * contract suite (test/approvals/store-contract.ts). Every state change is one atomic step on one key, so that a
+ * contract suite (test/unit/approvals/store-contract.ts). Every state change is one atomic step on one key, so that a
  * command that timed out but ran is either seen by the retry or was never there. Methods reject with
  * EscrowError('store_unavailable') when the store is down.
  */

@@ -32,7 +32,7 @@ export interface PolicyEngineOptions extends ReloadReporting {
   onShadowMismatch?: (info: ShadowMismatch) => void;
   /**
    * One preparsed set per target, each sent only what its policies read (default true). `false` is the plain form:
-   * one set, whole requests. Decisions are the same either way (test/policy/slicing.test.ts).
+   * one set, whole requests. Decisions are the same either way (test/unit/policy/slicing.test.ts).
    */
   slice?: boolean;
 }

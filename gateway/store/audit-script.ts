@@ -11,7 +11,7 @@
  * event, "" when this stream never held it), and `e`, the line.
  * Returns {epoch, state, skipped, trimmed, length}; fails with `ESCROWFULL` rather than evict at the size bound.
  * Redis lets every write through once a script has written anything, so nothing may write before the first XADD
- * (test/audit/stream-script.test.ts runs it under maxmemory with retention on).
+ * (test/unit/audit/stream-script.test.ts runs it under maxmemory with retention on).
  */
 export const APPEND_AUDIT_BATCH = `
 local stream, writers, active, meta = KEYS[1], KEYS[2], KEYS[3], KEYS[4]

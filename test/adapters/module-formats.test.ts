@@ -5,7 +5,7 @@ import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createAdapter } from '../../adapters/registry.js';
 import type { CredentialConfig } from '../../gateway/config/schema.js';
-import { canary, testContext } from './context.js';
+import { canary, testContext } from '../unit/adapters/context.js';
 
 /**
  * User adapters load by Node's rules on Node 20.18, the oldest Escrow supports: `.mjs` is an ES module, `.cjs`

@@ -6,7 +6,7 @@ import { listEscrowUsers, sweepExpiredUsers } from '../../adapters/rabbitmq.js';
 import { createAdapter } from '../../adapters/registry.js';
 import type { UpstreamRequest } from '../../adapters/types.js';
 import type { CredentialConfig } from '../../gateway/config/schema.js';
-import { canary, testContext } from './context.js';
+import { canary, testContext } from '../unit/adapters/context.js';
 import { asGuest, findBroker, MANAGEMENT_URL, status } from './rabbitmq-env.js';
 
 const broker = await findBroker();

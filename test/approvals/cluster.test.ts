@@ -4,7 +4,7 @@ import { storeClientOptions } from '../../gateway/store/redis.js';
 import { createRedisClient } from '../../gateway/store/topology.js';
 import { type ClusterSetup, startClusterSetup } from '../reliability/support/topologies.js';
 import { testPrefix } from '../support/redis.js';
-import { runApprovalStoreContract } from './store-contract.js';
+import { runApprovalStoreContract } from '../unit/approvals/store-contract.js';
 
 // Every approval script touches one key, and a task's approvals hash carries the task's hash tag: the same
 // contract holds on a real Redis Cluster (three primaries of the test's own, keys spread over them).

@@ -6,9 +6,9 @@ import { join, resolve } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { type EscrowProcess, spawnEscrow } from '../replicas/support/process.js';
 import { cliCommand } from '../support/cli.js';
 import { REPO_POLICIES } from '../support/escrow.js';
+import { type EscrowProcess, startEscrowProcess } from '../support/escrow-process.js';
 import { createIssuerKeys, type IssuerKeys, signToken, TEST_IDENTITY } from '../support/keys.js';
 import { deletePrefix, REDIS_URL, testPrefix } from '../support/redis.js';
 import { startUpstream, type TestUpstream } from '../support/upstream.js';
@@ -76,7 +76,7 @@ describe('two Escrow processes over one Redis, agents and people from two issuer
     const identity = { issuers: [...TEST_IDENTITY.issuers, humanIssuer(`file:${join(dir, 'human-jwks.json')}`)] };
     const config = { identity, audit: { sinks: ['redis'] } };
     const options = { prefix, keys, secrets, targets, config };
-    [a, b] = await Promise.all([spawnEscrow(options), spawnEscrow(options)]);
+    [a, b] = await Promise.all([startEscrowProcess(options), startEscrowProcess(options)]);
     // What an operator's `escrow audit trace --config` reads: the same store and audit key.
     configFile = join(dir, 'escrow.yaml');
     writeFileSync(
@@ -95,7 +95,7 @@ describe('two Escrow processes over one Redis, agents and people from two issuer
     tokens.push(agent, alice);
   }, 90_000);
   afterAll(async () => {
-    const codes = await Promise.all([a?.stop(), b?.stop()]);
+    const codes = await Promise.all([a?.close(), b?.close()]);
     await upstream?.close();
     await deletePrefix(prefix);
     rmSync(dir, { recursive: true, force: true });

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { auditSinks } from '../../gateway/audit/config.js';
-import { REPO_ROOT } from '../reliability/support/escrow-process.js';
+import { REPO_ROOT } from '../support/cli.js';
 import { createIssuerKeys, TEST_IDENTITY } from '../support/keys.js';
 import { deletePrefix, REDIS_URL, testPrefix } from '../support/redis.js';
 import { escrowCli } from './support/trail.js';

@@ -1,4 +1,3 @@
-import { performance } from 'node:perf_hooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEscrow, type TestEscrow } from '../support/escrow.js';
 import { type Mint, mintTarget, startMint } from './support/mint.js';
@@ -45,27 +44,21 @@ describe('a mass expiry revokes every credential upstream without storming it or
 
     ahead += 4_300;
     expect((await callTarget(escrow, token, doomed[0]!)).status).toBe(403); // expired tasks refuse at once
-    const sweepStarted = performance.now();
-    expect(await escrow.gw.revoker.sweepExpired()).toBe(TASKS);
-    const sweepMs = performance.now() - sweepStarted;
+    // The credential service now takes revocations but answers none: whatever completes below did not wait for one.
+    const release = mint.holdRevocations();
+    expect(await escrow.gw.revoker.sweepExpired()).toBe(TASKS); // the sweep queues revocations, it does not run them
+    await expect.poll(() => mint.revoking.now, { timeout: 10_000 }).toBeGreaterThan(0);
+    for (let i = 0; i < 30; i++) expect((await callTarget(escrow, token, live)).status).toBe(200);
+    // Every request above was answered while the revocations were queued and the ones running were held upstream.
+    expect(doomedKeys.filter((k) => k.revokedAt !== undefined)).toEqual([]);
     expect(escrow.gw.revoker.queue.pending).toBeGreaterThan(0);
-
-    const latencies: number[] = [];
-    for (let i = 0; i < 30; i++) {
-      const started = performance.now();
-      expect((await callTarget(escrow, token, live)).status).toBe(200);
-      latencies.push(performance.now() - started);
-    }
-    expect(escrow.gw.revoker.queue.pending).toBeGreaterThan(0); // the requests ran while revocations were queued
-    // Requests stay fast while 200 revocations queue (measured max ~20 ms idle); generous for a loaded CI box.
-    expect(Math.max(...latencies)).toBeLessThan(1_000);
+    release();
 
     await expect.poll(() => doomedKeys.filter((k) => k.revokedAt === undefined).length, { timeout: 20_000 }).toBe(0);
     expect(mint.revoking.max).toBeLessThanOrEqual(4);
-    expect(mint.revoking.attempts).toBe(TASKS + 20);
+    expect(mint.revoking.attempts).toBe(TASKS + 20); // each failure retried once it was answered
     const revoked = (await escrow.auditEvents()).filter((e) => e.event === 'lease.revoked');
     expect(revoked.filter((e) => e.reason === 'task_expired')).toHaveLength(TASKS);
     expect(await escrow.gw.revoker.sweepExpired()).toBe(0);
-    expect(sweepMs).toBeLessThan(5_000);
   });
 });

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type OAuthServer, startOAuthServer } from '../adapters/oauth-server.js';
 import { startEscrow, type TestEscrow } from '../support/escrow.js';
 import { startMcpServer, type TestMcpServer } from '../support/mcp-server.js';
+import { type OAuthServer, startOAuthServer } from '../unit/adapters/oauth-server.js';
 import { connectAgent, MCP_POLICIES } from './support.js';
 
 const CLIENT_SECRET = 'oauth-client-secret-canary-51f0c2a9';

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { escrowCli } from '../audit/support/trail.js';
+import { type EscrowProcess, startEscrowProcess } from '../support/escrow-process.js';
 import { echoTarget, startUpstream, type TestUpstream } from '../support/upstream.js';
-import { type ProcessEscrow, startEscrowProcess } from './support/escrow-process.js';
 import { waitFor } from './support/ports.js';
 import { type OwnRedis, startOwnRedis } from './support/redis-server.js';
 
@@ -15,7 +15,7 @@ const KEY = 'canary-answer-gate-key-77f0';
 describe('an answer is completed only once its audit event is written', () => {
   let redis: OwnRedis;
   let upstream: TestUpstream;
-  let escrow: ProcessEscrow;
+  let escrow: EscrowProcess;
   let call: () => Promise<Response>;
 
   beforeAll(async () => {

@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Answered, escrowCli, loadUntil, requestIds } from '../audit/support/trail.js';
+import { type EscrowProcess, startEscrowProcess } from '../support/escrow-process.js';
 import { echoTarget, startUpstream, type TestUpstream } from '../support/upstream.js';
-import { type ProcessEscrow, startEscrowProcess } from './support/escrow-process.js';
 import { waitFor } from './support/ports.js';
 
 /** A small tmpfs of the test's own (needs root: CI runs as root; elsewhere the test says why it skipped). */
@@ -32,7 +32,7 @@ const title = mounted ? '' : ' — skipped: cannot mount a tmpfs here (needs roo
  */
 describe.skipIf(!mounted)(`the file sink on a full disk, and after space returns${title}`, () => {
   let upstream: TestUpstream;
-  let escrow: ProcessEscrow;
+  let escrow: EscrowProcess;
   const answered: Answered[] = [];
   let refusedWhileFull = 0;
   const file = join(disk, 'audit.log');

@@ -3,9 +3,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { keyLayout } from '../../gateway/store/keys.js';
 import { createRedisEventStream } from '../../gateway/store/redis-audit.js';
 import { escrowCli } from '../audit/support/trail.js';
+import { type EscrowProcess, startEscrowProcess } from '../support/escrow-process.js';
 import { deletePrefix, REDIS_URL } from '../support/redis.js';
 import { echoTarget, startUpstream, type TestUpstream } from '../support/upstream.js';
-import { type ProcessEscrow, startEscrowProcess } from './support/escrow-process.js';
 import { burst } from './support/load.js';
 
 const KEY = 'canary-flood-key-0c4e7b19a2';
@@ -23,7 +23,7 @@ type Event = Record<string, unknown> & { event: string };
  */
 describe('an unauthenticated flood leaves the evidence in the stream, costs it a bounded number of events', () => {
   let upstream: TestUpstream;
-  let escrow: ProcessEscrow;
+  let escrow: EscrowProcess;
   let events: Event[];
   let taskId: string;
   let afterFlood: number;

@@ -5,9 +5,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { keyLayout } from '../../gateway/store/keys.js';
 import { createRedisEventStream } from '../../gateway/store/redis-audit.js';
 import { escrowCli, loadUntil, requestIds } from '../audit/support/trail.js';
+import { type EscrowProcess, startEscrowProcess } from '../support/escrow-process.js';
 import { deletePrefix, REDIS_URL } from '../support/redis.js';
 import { echoTarget, startUpstream, type TestUpstream } from '../support/upstream.js';
-import { type ProcessEscrow, startEscrowProcess } from './support/escrow-process.js';
 
 /**
  * Group commit, no loss window: an answer's last byte goes out only after its `request` event is written by every
@@ -15,7 +15,7 @@ import { type ProcessEscrow, startEscrowProcess } from './support/escrow-process
  */
 describe('SIGKILL mid-load: every request the agent got a whole answer to is in the file and in the stream', () => {
   let upstream: TestUpstream;
-  let escrow: ProcessEscrow;
+  let escrow: EscrowProcess;
   let answered: { requestId: string; status: number }[];
 
   beforeAll(async () => {

@@ -3,8 +3,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { keyLayout } from '../../gateway/store/keys.js';
 import { createRedisEventStream } from '../../gateway/store/redis-audit.js';
 import { type Answered, escrowCli, loadUntil, requestIds } from '../audit/support/trail.js';
+import { type EscrowProcess, startEscrowProcess } from '../support/escrow-process.js';
 import { echoTarget, startUpstream, type TestUpstream } from '../support/upstream.js';
-import { type ProcessEscrow, startEscrowProcess } from './support/escrow-process.js';
 import { waitFor } from './support/ports.js';
 import { type OwnRedis, startOwnRedis } from './support/redis-server.js';
 
@@ -14,7 +14,7 @@ import { type OwnRedis, startOwnRedis } from './support/redis-server.js';
  */
 let redis: OwnRedis | undefined;
 let upstream: TestUpstream | undefined;
-let escrow: ProcessEscrow | undefined;
+let escrow: EscrowProcess | undefined;
 let admin: Redis | undefined;
 
 afterEach(async () => {

@@ -2,10 +2,10 @@ import { connect } from 'node:net';
 import fc from 'fast-check';
 import { Agent, fetch as undiciFetch } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type EscrowProcess, startEscrowProcess } from '../support/escrow-process.js';
 import { rawExchange } from '../support/raw.js';
 import { REDIS_URL } from '../support/redis.js';
 import { echoTarget, startUpstream, type TestUpstream } from '../support/upstream.js';
-import { type ProcessEscrow, startEscrowProcess } from './support/escrow-process.js';
 import { scrape } from './support/metrics.js';
 
 const CANARY = 'canary-bad-input-61f0d2';
@@ -91,7 +91,7 @@ const badHeaderLines = fc.oneof(
 
 describe('malformed task bodies and headers get a clear 4xx and never crash the process', () => {
   let upstream: TestUpstream;
-  let escrow: ProcessEscrow;
+  let escrow: EscrowProcess;
   let token: string;
   let task: string;
   const statuses = new Map<number, number>();

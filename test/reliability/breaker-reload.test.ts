@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ProcessEscrow, startEscrowProcess } from './support/escrow-process.js';
+import { type EscrowProcess, startEscrowProcess } from '../support/escrow-process.js';
 import { type FaultUpstream, startFaultUpstream } from './support/fault-upstreams.js';
 import { problemOf, timedFetch } from './support/load.js';
 import { waitFor } from './support/ports.js';
@@ -14,7 +14,7 @@ type Target = Record<string, unknown>;
 describe('an open circuit stays open across a SIGHUP reload; a target moved to another upstream starts closed', () => {
   let failing: FaultUpstream;
   let healthy: FaultUpstream;
-  let escrow: ProcessEscrow;
+  let escrow: EscrowProcess;
   let token: string;
   let task: string;
 

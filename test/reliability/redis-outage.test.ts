@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type EscrowProcess, startEscrowProcess } from '../support/escrow-process.js';
 import { echoTarget, startUpstream, type TestUpstream } from '../support/upstream.js';
-import { type ProcessEscrow, startEscrowProcess } from './support/escrow-process.js';
 import { type Answer, burst, problemOf, timedFetch } from './support/load.js';
 import { scrape } from './support/metrics.js';
 import { waitFor } from './support/ports.js';
@@ -8,14 +8,17 @@ import { type OwnRedis, startOwnRedis } from './support/redis-server.js';
 
 const CANARY = 'canary-redis-outage-5d1e0a';
 const STORE_TIMEOUT_MS = 300;
-// Node's timers and the loopback add a little; an answer later than this would be a hang, not a timeout.
-// Generous: the point is "no hang"; a loaded 2-core CI machine adds hundreds of ms to any answer.
-const SLACK_MS = 1_500;
+// The timeout is the behaviour an operator configures, so answers are timed; the bound is ten times it: without
+// the timeout a request waits for Redis until the test times out, so no bound this generous hides a hang, and no
+// loaded machine adds this much to a refusal.
+const ANSWER_BOUND_MS = 10 * STORE_TIMEOUT_MS;
+// A frozen Redis is noticed when a subscriber ping (one a second) goes unanswered for storeTimeoutMs.
+const DETECTION_MS = 1_000 + STORE_TIMEOUT_MS;
 
 interface Rig {
   redis: OwnRedis;
   upstream: TestUpstream;
-  escrow: ProcessEscrow;
+  escrow: EscrowProcess;
   token: string;
 }
 
@@ -54,7 +57,7 @@ function expectStoreUnavailable(answers: readonly Answer[]): void {
   for (const answer of answers) {
     expect(answer.status, answer.body).toBe(503);
     expect(problemOf(answer).code).toBe('store_unavailable');
-    expect(answer.ms).toBeLessThan(STORE_TIMEOUT_MS + SLACK_MS);
+    expect(answer.ms).toBeLessThan(ANSWER_BOUND_MS);
     expect(answer.body).not.toContain(CANARY);
   }
 }
@@ -127,8 +130,8 @@ describe('a Redis that stops answering (frozen, connections open): 503 within st
     // Nothing tells this replica that Redis froze until a ping of the subscriber goes unanswered (pinged every
     // second, answer due within storeTimeoutMs). Until then the cache is trusted, exactly as while Redis is up:
     // any revocation must pass through the same Redis, so the window is bounded by the detection interval.
-    await waitFor(async () => (await call(rig, task)).status === 503, 4_000, 50);
-    expect(performance.now() - frozenAt).toBeLessThan(1_000 + STORE_TIMEOUT_MS + SLACK_MS + 300);
+    await waitFor(async () => (await call(rig, task)).status === 503, 10 * DETECTION_MS, 50);
+    expect(performance.now() - frozenAt).toBeLessThan(4 * DETECTION_MS); // the window is bounded, if loosely
     const readyz = (await (await fetch(`${rig.escrow.adminUrl}/readyz`)).json()) as { checks: Record<string, string> };
     expect(readyz.checks).toMatchObject({ store: 'unavailable', revocations: 'down' });
     const answers = await burst(24, 12, () => call(rig, task));

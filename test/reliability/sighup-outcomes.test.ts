@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { RELOAD_RESULTS } from '../../gateway/metric-labels.js';
+import { type EscrowProcess, REPO_ROOT, startEscrowProcess } from '../support/escrow-process.js';
 import { echoTarget, startUpstream, type TestUpstream } from '../support/upstream.js';
-import { type ProcessEscrow, REPO_ROOT, startEscrowProcess } from './support/escrow-process.js';
 import { metricValue } from './support/metrics.js';
 import { waitFor } from './support/ports.js';
 
@@ -17,7 +17,7 @@ type Target = Record<string, unknown> & { credential: Record<string, unknown> };
  */
 describe('escrow_config_reloads_total counts every SIGHUP outcome under its own result', () => {
   let upstream: TestUpstream;
-  let escrow: ProcessEscrow;
+  let escrow: EscrowProcess;
   let policies: string;
   let original: Record<string, unknown>;
 

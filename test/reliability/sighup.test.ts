@@ -2,8 +2,8 @@ import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type EscrowProcess, REPO_ROOT, startEscrowProcess } from '../support/escrow-process.js';
 import { echoTarget, startUpstream, type TestUpstream } from '../support/upstream.js';
-import { type ProcessEscrow, REPO_ROOT, startEscrowProcess } from './support/escrow-process.js';
 import { waitFor } from './support/ports.js';
 
 const KEY_V1 = 'canary-sighup-v1-0b5e71';
@@ -14,7 +14,7 @@ type Target = Record<string, unknown> & { credential: Record<string, unknown> };
 
 describe('SIGHUP re-reads the config: credentials and policies apply all at once, anything else keeps the old config', () => {
   let upstream: TestUpstream;
-  let escrow: ProcessEscrow;
+  let escrow: EscrowProcess;
   let policies: string;
   let token: string;
 

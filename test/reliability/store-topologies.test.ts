@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type EscrowProcess, startEscrowProcess } from '../support/escrow-process.js';
 import { echoTarget, startUpstream, type TestUpstream } from '../support/upstream.js';
-import { type ProcessEscrow, startEscrowProcess } from './support/escrow-process.js';
 import { type ClusterSetup, type SentinelSetup, startClusterSetup, startSentinelSetup } from './support/topologies.js';
 
 describe.each([
@@ -9,7 +9,7 @@ describe.each([
 ] as const)('Escrow over %s: tasks, leases, revocation and readiness work as over one server', (_, start) => {
   let setup: ClusterSetup | SentinelSetup;
   let upstream: TestUpstream;
-  let escrow: ProcessEscrow;
+  let escrow: EscrowProcess;
 
   beforeAll(async () => {
     setup = await start();

@@ -20,8 +20,11 @@ const CONNECT_TIMEOUT_MS = 300;
 // A refused connection must not wait for the connect timeout: its target gets a long one, so "at once" is measured
 // against a bound a loaded machine cannot reach by accident (a first request also pays for admission).
 const REFUSED_CONNECT_TIMEOUT_MS = 10_000;
-// undici checks its timeouts on a coarse timer (about a second); an answer later than this is a hang.
-const TIMER_SLACK_MS = 1_500;
+// The timeouts are the behaviour, so answers are timed: never before the timeout, and within this bound. undici
+// checks its timeouts on a coarse timer (about a second) and a loaded machine adds more; the slow upstreams answer
+// only after SLOW_MS, so an answer within the bound and with a 504 is the timeout firing, not the upstream.
+const FIRED_WITHIN_MS = 5_000;
+const SLOW_MS = 2 * FIRED_WITHIN_MS;
 
 const target = (name: string, upstream: string, connectTimeoutMs = CONNECT_TIMEOUT_MS) => ({
   name,
@@ -44,8 +47,8 @@ describe('upstream faults become 502/504 within the target’s timeouts, and not
 
   beforeAll(async () => {
     upstreams.reset = await startFaultUpstream(resetMidBody);
-    upstreams.slowHeaders = await startFaultUpstream(slowHeaders(5_000));
-    upstreams.slowBody = await startFaultUpstream(slowBody(5_000));
+    upstreams.slowHeaders = await startFaultUpstream(slowHeaders(SLOW_MS));
+    upstreams.slowBody = await startFaultUpstream(slowBody(SLOW_MS));
     upstreams.silent = await startFaultUpstream(neverAnswers);
     upstreams.hangup = await startFaultUpstream((req) => req.socket.destroy());
     hole = await blackHole();
@@ -92,20 +95,20 @@ describe('upstream faults become 502/504 within the target’s timeouts, and not
     expect(answer.status).toBe(504);
     expect(problemOf(answer).code).toBe('upstream_timeout');
     expect(answer.ms).toBeGreaterThanOrEqual(CONNECT_TIMEOUT_MS - 20);
-    expect(answer.ms).toBeLessThan(CONNECT_TIMEOUT_MS + TIMER_SLACK_MS);
+    expect(answer.ms).toBeLessThan(FIRED_WITHIN_MS);
   });
 
   it('answers slow headers with 504 after headersTimeoutMs', async () => {
     const answer = await call('slow-headers');
     expect(answer.status).toBe(504);
     expect(answer.ms).toBeGreaterThanOrEqual(HEADERS_TIMEOUT_MS - 20);
-    expect(answer.ms).toBeLessThan(HEADERS_TIMEOUT_MS + TIMER_SLACK_MS);
+    expect(answer.ms).toBeLessThan(FIRED_WITHIN_MS);
   });
 
   it('answers an upstream that reads the request and never answers with 504 after headersTimeoutMs', async () => {
     const answer = await call('silent');
     expect(answer.status).toBe(504);
-    expect(answer.ms).toBeLessThan(HEADERS_TIMEOUT_MS + TIMER_SLACK_MS);
+    expect(answer.ms).toBeLessThan(FIRED_WITHIN_MS);
     expect(await scrape(escrow.adminUrl, 'escrow_upstream_errors_total', { target: 'silent', kind: 'timeout' })).toBe(
       1,
     );
@@ -114,7 +117,7 @@ describe('upstream faults become 502/504 within the target’s timeouts, and not
   it('cuts the agent’s response when the body stalls past bodyTimeoutMs (the status was already sent)', async () => {
     const answer = await call('slow-body');
     expect(answer.status).toBe(0); // fetch saw the 200 head, then the connection was destroyed mid-body
-    expect(answer.ms).toBeLessThan(BODY_TIMEOUT_MS + TIMER_SLACK_MS);
+    expect(answer.ms).toBeLessThan(FIRED_WITHIN_MS);
     const events = await escrow.auditEvents();
     const event = events.findLast((e) => e.event === 'request' && e.target === 'slow-body');
     expect(event).toMatchObject({ status: 504, reason: 'upstream_timeout' });

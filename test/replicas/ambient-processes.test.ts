@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Mint, mintTarget, startMint } from '../leases/support/mint.js';
+import { type EscrowProcess, startEscrowProcess } from '../support/escrow-process.js';
 import { createIssuerKeys, type IssuerKeys, signToken } from '../support/keys.js';
 import { deletePrefix, testPrefix } from '../support/redis.js';
-import { type EscrowProcess, spawnEscrow } from './support/process.js';
 
 const ROGUE = 'spiffe://test.example/agent/ambient-proc';
 
@@ -29,11 +29,11 @@ describe('ambient leases are revoked by every kill-switch form across two proces
       secrets: { leaseKey: randomBytes(32).toString('base64'), auditKey: randomBytes(32).toString('base64') },
       targets: [{ ...mintTarget(mint, 'ambient'), requireTask: false }],
     };
-    [a, b] = await Promise.all([spawnEscrow(shared), spawnEscrow(shared)]);
+    [a, b] = await Promise.all([startEscrowProcess(shared), startEscrowProcess(shared)]);
     token = await signToken(keys, { sub: ROGUE });
   }, 60_000);
   afterAll(async () => {
-    await Promise.all([a?.stop(), b?.stop()]);
+    await Promise.all([a?.close(), b?.close()]);
     await mint?.close();
     await deletePrefix(prefix);
   });

@@ -1,12 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Mint, mintTarget, startMint } from '../leases/support/mint.js';
+import { type EscrowProcess, startEscrowProcess } from '../support/escrow-process.js';
 import { createIssuerKeys, type IssuerKeys, signToken } from '../support/keys.js';
 import { deletePrefix, testPrefix } from '../support/redis.js';
 import { type FaultAction, type RespProxy, startRespProxy } from '../support/resp-proxy.js';
 import { CLOSE_STEPS, type CloseStep, leftovers, stepRule, untilEvery } from './support/close-faults.js';
 import { percentile } from './support/latency.js';
-import { type EscrowProcess, spawnEscrow } from './support/process.js';
 
 const STORE_TIMEOUT_MS = 300;
 const ACTIONS: readonly FaultAction[] = ['delay', 'drop', 'drop-reply'];
@@ -41,14 +41,14 @@ describe('a close converges whatever store command of it fails, on two replica p
       targets: [mintTarget(mint)],
       config: { store: proxy.url, storeTimeoutMs: STORE_TIMEOUT_MS, tasks: { maxOpenPerPrincipal: 1_000 } },
     };
-    [a, b] = await Promise.all([spawnEscrow(shared), spawnEscrow(shared)]);
+    [a, b] = await Promise.all([startEscrowProcess(shared), startEscrowProcess(shared)]);
     token = await signToken(keys);
     stranger = await signToken(keys, { sub: 'spiffe://test.example/agent/stranger' });
   }, 60_000);
   afterAll(async () => {
     const table = refusals.map((r) => `${r.step}/${r.action}: ${r.ms.toFixed(1)} ms (close answered ${r.answered})`);
     console.log(`refused on both replicas after the fault ended:\n  ${table.join('\n  ')}`);
-    await Promise.all([a?.stop(), b?.stop()]);
+    await Promise.all([a?.close(), b?.close()]);
     await proxy?.close();
     await mint?.close();
     await deletePrefix(prefix);

@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MINTING_ADAPTER, type Mint, startMint } from '../leases/support/mint.js';
+import { type EscrowProcess, startEscrowProcess } from '../support/escrow-process.js';
 import { createIssuerKeys, type IssuerKeys, signToken } from '../support/keys.js';
 import { deletePrefix, testPrefix } from '../support/redis.js';
 import { type CutTrial, cutSummary, cutTrial, openStream, STREAM_KINDS } from './support/live-cut.js';
-import { type EscrowProcess, spawnEscrow } from './support/process.js';
 import { type StreamsUpstream, startStreamsUpstream } from './support/streams.js';
 
 const TRIALS = 201;
@@ -43,11 +43,11 @@ describe('live connections bound to a task are cut on every replica when it clos
       ],
       config: { tasks: { maxOpenPerPrincipal: 10_000 } },
     };
-    [a, b] = await Promise.all([spawnEscrow(shared), spawnEscrow(shared)]);
+    [a, b] = await Promise.all([startEscrowProcess(shared), startEscrowProcess(shared)]);
     token = await signToken(keys, { sub: 'spiffe://test.example/agent/streamer' });
   }, 60_000);
   afterAll(async () => {
-    await Promise.all([a?.stop(), b?.stop()]);
+    await Promise.all([a?.close(), b?.close()]);
     await upstream?.close();
     await mint?.close();
     await deletePrefix(prefix);

@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Mint, mintTarget, startMint } from '../leases/support/mint.js';
+import { type EscrowProcess, startEscrowProcess } from '../support/escrow-process.js';
 import { createIssuerKeys, type IssuerKeys, signToken } from '../support/keys.js';
 import { deletePrefix, testPrefix } from '../support/redis.js';
-import { type EscrowProcess, spawnEscrow } from './support/process.js';
 
 const LIMIT = 100;
 const OPENS = 500;
@@ -29,10 +29,10 @@ describe('tasks.maxOpenPerPrincipal holds exactly under concurrent opens across 
       targets: [mintTarget(mint)],
       config: { tasks: { maxOpenPerPrincipal: LIMIT } },
     };
-    [a, b] = await Promise.all([spawnEscrow(shared), spawnEscrow(shared)]);
+    [a, b] = await Promise.all([startEscrowProcess(shared), startEscrowProcess(shared)]);
   }, 60_000);
   afterAll(async () => {
-    await Promise.all([a?.stop(), b?.stop()]);
+    await Promise.all([a?.close(), b?.close()]);
     await mint?.close();
     await deletePrefix(prefix);
   });

@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Mint, mintTarget, startMint } from '../leases/support/mint.js';
+import { type EscrowProcess, startEscrowProcess } from '../support/escrow-process.js';
 import { createIssuerKeys, type IssuerKeys, signToken } from '../support/keys.js';
 import { deletePrefix, testPrefix } from '../support/redis.js';
 import { closeTrial, summarize } from './support/latency.js';
-import { type EscrowProcess, spawnEscrow } from './support/process.js';
 
 const TRIALS = 200;
 
@@ -29,12 +29,12 @@ describe('two Escrow processes over one Redis behave as one gateway', () => {
       secrets: { leaseKey: randomBytes(32).toString('base64'), auditKey: randomBytes(32).toString('base64') },
       targets: [mintTarget(mint), mintTarget(slowMint, 'slow')],
     };
-    [a, b] = await Promise.all([spawnEscrow(shared), spawnEscrow(shared)]);
+    [a, b] = await Promise.all([startEscrowProcess(shared), startEscrowProcess(shared)]);
     token = await signToken(keys);
     tokens.push(token);
   }, 60_000);
   afterAll(async () => {
-    const codes = await Promise.all([a?.stop(), b?.stop()]);
+    const codes = await Promise.all([a?.close(), b?.close()]);
     await mint?.close();
     await slowMint?.close();
     await deletePrefix(prefix);

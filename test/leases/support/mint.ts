@@ -30,6 +30,8 @@ export interface Mint {
   readonly revoking: { now: number; max: number; attempts: number };
   /** Upstream requests, by whether their key was live. */
   readonly calls: { accepted: number; refused: number };
+  /** Hold every revocation (received, counted, not answered) until the returned function is called. */
+  holdRevocations(): () => void;
   close(): Promise<void>;
 }
 
@@ -51,6 +53,7 @@ export async function startMint(options: MintOptions = {}): Promise<Mint> {
   const revoking = { now: 0, max: 0, attempts: 0 };
   const calls = { accepted: 0, refused: 0 };
   let failuresLeft = options.failRevocations ?? 0;
+  let held: Promise<void> = Promise.resolve();
 
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     if (req.method === 'POST' && req.url === '/issue') {
@@ -65,6 +68,7 @@ export async function startMint(options: MintOptions = {}): Promise<Mint> {
     if (req.method === 'DELETE' && revoke) {
       revoking.attempts++;
       revoking.max = Math.max(revoking.max, ++revoking.now);
+      await held;
       await sleep(options.revokeDelayMs ?? 0);
       revoking.now--;
       if (failuresLeft > 0) {
@@ -97,6 +101,13 @@ export async function startMint(options: MintOptions = {}): Promise<Mint> {
     keys,
     revoking,
     calls,
+    holdRevocations() {
+      let release = () => {};
+      held = new Promise((resolve) => {
+        release = resolve;
+      });
+      return release;
+    },
     close: () =>
       new Promise<void>((r) => {
         server.close(() => r());

@@ -3,8 +3,8 @@ import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type EscrowProcess, spawnEscrow } from '../../replicas/support/process.js';
 import { REPO_POLICIES } from '../../support/escrow.js';
+import { type EscrowProcess, startEscrowProcess } from '../../support/escrow-process.js';
 import { createIssuerKeys, type IssuerKeys } from '../../support/keys.js';
 import { DB_POLICIES, type DbPki, type DbTargetOptions, dbTarget } from '../../support/postgres-escrow.js';
 import { deletePrefix, testPrefix } from '../../support/redis.js';
@@ -54,7 +54,7 @@ export async function startDbReplicas(
     const entry = dbTarget({ ...target(path), listen: `127.0.0.1:${dbPort}` });
     const postgres = entry.postgres as Record<string, unknown>;
     postgres.tls = { cert: path('db-server.pem'), key: path('db-server.key'), clientCA: path('db-ca.pem') };
-    const process = await spawnEscrow({
+    const process = await startEscrowProcess({
       prefix,
       keys,
       secrets,
@@ -68,7 +68,7 @@ export async function startDbReplicas(
     keys,
     replicas,
     async stop() {
-      const codes = await Promise.all(replicas.map((r) => r.process.stop()));
+      const codes = await Promise.all(replicas.map((r) => r.process.close()));
       await deletePrefix(prefix);
       rmSync(dir, { recursive: true, force: true });
       return codes;
