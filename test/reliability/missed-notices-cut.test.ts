@@ -1,7 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { echoTarget, startUpstream, type TestUpstream } from '../support/upstream.js';
-import { type ProcessEscrow, startEscrowProcess } from './support/escrow-process.js';
+import { type EscrowProcess, startEscrowProcess } from '../support/escrow-process.js';
 import { scrape } from './support/metrics.js';
 import { waitFor } from './support/ports.js';
 import { type OwnRedis, startOwnRedis } from './support/redis-server.js';
@@ -16,7 +16,7 @@ describe('after an outage of the revocation subscription, a live stream whose ta
   const held: ServerResponse[] = [];
   let redis: OwnRedis;
   let upstream: TestUpstream;
-  let escrow: ProcessEscrow;
+  let escrow: EscrowProcess;
 
   beforeAll(async () => {
     redis = await startOwnRedis();
