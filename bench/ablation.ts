@@ -51,9 +51,14 @@ const dir = mkdtempSync(join(tmpdir(), 'escrow-ablation-'));
 const prefix = `escrowbench:${randomBytes(4).toString('hex')}:`;
 const keys = await createBenchKeys(dir);
 const upstreamPort = await freePort();
-const upstream = await startChild('upstream', process.execPath, [join(repoRoot, 'bench/servers/upstream.mjs'), String(upstreamPort)], {
-  readyLine: 'ready',
-});
+const upstream = await startChild(
+  'upstream',
+  process.execPath,
+  [join(repoRoot, 'bench/servers/upstream.mjs'), String(upstreamPort)],
+  {
+    readyLine: 'ready',
+  },
+);
 const spec = { name: 'ablation', policies: 'examples', workers: 1, upstreamPort, repoRoot, keys, prefix } as const;
 const { port, adminPort, configPath } = await writeEscrowConfig(spec);
 const [barePort, controlPort] = [await freePort(), await freePort()];
@@ -67,7 +72,12 @@ const child = await startChild(
     String(barePort),
     String(controlPort),
   ],
-  { cwd: repoRoot, env: { ...process.env, ESCROW_LOG_LEVEL: 'warn' }, readyUrl: `http://127.0.0.1:${adminPort}/readyz`, timeoutMs: 60_000 },
+  {
+    cwd: repoRoot,
+    env: { ...process.env, ESCROW_LOG_LEVEL: 'warn' },
+    readyUrl: `http://127.0.0.1:${adminPort}/readyz`,
+    timeoutMs: 60_000,
+  },
 );
 
 async function stages(on: readonly string[]): Promise<void> {
@@ -91,7 +101,9 @@ async function main(): Promise<void> {
     if (!variant) throw new Error(`--profile: bare or one of ${VARIANTS.map((v) => v.name).join(', ')}`);
     await stages(variant.on);
     const s = await measure(field, variant.name === 'bare' ? bare : escrow, WORKLOADS[0]!, 1, options);
-    process.stdout.write(`${variant.name}: ${s.result.rps.toFixed(0)} req/s, ${s.cpuUs.toFixed(0)} µs/req; profile in ${values['prof-dir']}\n`);
+    process.stdout.write(
+      `${variant.name}: ${s.result.rps.toFixed(0)} req/s, ${s.cpuUs.toFixed(0)} µs/req; profile in ${values['prof-dir']}\n`,
+    );
     return; // the child writes its profile as it exits
   }
   const cpu = new Map<string, number[]>();
@@ -109,11 +121,14 @@ async function main(): Promise<void> {
       for (const v of [{ name: 'bare', on: [] }, ...VARIANTS]) {
         if (v.name !== 'bare') await stages(v.on);
         const s = await measure(field, v.name === 'bare' ? bare : escrow, workload, round, options);
-        if (s.result.errors > 0 || s.result.non2xx > 0) throw new Error(`${v.name}: ${s.result.errors} errors, ${s.result.non2xx} non-2xx`);
+        if (s.result.errors > 0 || s.result.non2xx > 0)
+          throw new Error(`${v.name}: ${s.result.errors} errors, ${s.result.non2xx} non-2xx`);
         const key = `${workload.name}|${v.name}`;
         cpu.set(key, [...(cpu.get(key) ?? []), s.cpuUs]);
         rps.set(key, [...(rps.get(key) ?? []), s.result.rps]);
-        process.stdout.write(`round ${round} ${workload.name.padEnd(7)} ${v.name.padEnd(11)} ${s.result.rps.toFixed(0).padStart(6)} req/s  ${s.cpuUs.toFixed(0)} µs/req\n`);
+        process.stdout.write(
+          `round ${round} ${workload.name.padEnd(7)} ${v.name.padEnd(11)} ${s.result.rps.toFixed(0).padStart(6)} req/s  ${s.cpuUs.toFixed(0)} µs/req\n`,
+        );
       }
     }
   }
@@ -121,19 +136,28 @@ async function main(): Promise<void> {
   lines.push(
     '# Ablation: Escrow built up stage by stage',
     '',
-    `Produced by \`npx tsx bench/ablation.ts --rounds ${rounds} --duration ${values.duration}\` (after \`npm run build\`) on ${new Date().toISOString().slice(0, 10)} in ${((Date.now() - started) / 60000).toFixed(1)} min: Node ${process.version}, load average ${load0.map((l) => l.toFixed(2)).join(' ')} before and ${loadavg().map((l) => l.toFixed(2)).join(' ')} after.`,
+    `Produced by \`npx tsx bench/ablation.ts --rounds ${rounds} --duration ${values.duration}\` (after \`npm run build\`) on ${new Date().toISOString().slice(0, 10)} in ${((Date.now() - started) / 60000).toFixed(1)} min: Node ${process.version}, load average ${load0.map((l) => l.toFixed(2)).join(' ')} before and ${loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')} after.`,
     '',
-    'One process holds Escrow and a bare undici proxy (the same code as bench/servers/undici-proxy.mjs). **skeleton** is Escrow with every stage below replaced by a replay of the answer the real stage gave (the server, routing, header handling, the body path, forwarding, the pipeline, the breaker, the slots, the task binding); each next row adds one real stage back. CPU is the process\'s user+system time per answered request (/proc), the median over rounds; autocannon c=50, each variant 5 s per round, interleaved.',
+    "One process holds Escrow and a bare undici proxy (the same code as bench/servers/undici-proxy.mjs). **skeleton** is Escrow with every stage below replaced by a replay of the answer the real stage gave (the server, routing, header handling, the body path, forwarding, the pipeline, the breaker, the slots, the task binding); each next row adds one real stage back. CPU is the process's user+system time per answered request (/proc), the median over rounds; autocannon c=50, each variant 5 s per round, interleaved.",
     '',
   );
   for (const workload of WORKLOADS) {
     const bareUs = median(cpu.get(`${workload.name}|bare`)!);
-    lines.push(`## ${workload.name}: ${workload.description}`, '', '| variant | CPU µs/req | added µs | × bare | req/s |', '|---|---|---|---|---|');
+    lines.push(
+      `## ${workload.name}: ${workload.description}`,
+      '',
+      '| variant | CPU µs/req | added µs | × bare | req/s |',
+      '|---|---|---|---|---|',
+    );
     let previous = bareUs;
     for (const v of [{ name: 'bare' }, ...VARIANTS]) {
       const us = median(cpu.get(`${workload.name}|${v.name}`)!);
       const added = v.name === 'bare' ? '–' : `${us - previous >= 0 ? '+' : ''}${(us - previous).toFixed(0)}`;
-      lines.push(`| ${v.name === 'bare' ? 'bare undici (same process)' : v.name} | ${us.toFixed(0)} | ${added} | ${(us / bareUs).toFixed(2)}× | ${median(rps.get(`${workload.name}|${v.name}`)!).toFixed(0)} |`);
+      lines.push(
+        `| ${v.name === 'bare' ? 'bare undici (same process)' : v.name} | ${us.toFixed(0)} | ${added} | ${(us / bareUs).toFixed(2)}× | ${median(rps.get(`${workload.name}|${v.name}`)!).toFixed(0)} |`,
+      );
       previous = us;
     }
     lines.push('');

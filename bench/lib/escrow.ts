@@ -103,7 +103,9 @@ function configFor(spec: EscrowSpec, port: number, adminPort: number, policyDir:
 }
 
 /** Write the bench's Escrow config (and its policy directory) for `spec`, on two free ports. */
-export async function writeEscrowConfig(spec: EscrowSpec): Promise<{ port: number; adminPort: number; configPath: string }> {
+export async function writeEscrowConfig(
+  spec: EscrowSpec,
+): Promise<{ port: number; adminPort: number; configPath: string }> {
   const [port, adminPort] = [await freePort(), await freePort()];
   const policyDir = join(spec.keys.dir, `policies-${spec.policies}`);
   writePolicyDir(policyDir, join(spec.repoRoot, 'policies'), spec.policies === 'generated' ? generatedPolicies() : {});
