@@ -102,7 +102,7 @@ async function main(): Promise<void> {
     await stages(variant.on);
     const s = await measure(field, variant.name === 'bare' ? bare : escrow, WORKLOADS[0]!, 1, options);
     process.stdout.write(
-      `${variant.name}: ${s.result.rps.toFixed(0)} req/s, ${s.cpuUs.toFixed(0)} µs/req; profile in ${values['prof-dir']}\n`,
+      `${variant.name}: ${s.result.rps.toFixed(0)} req/s, ${s.cpuUs.toFixed(0)} µs/req, ${s.result.errors} errors, ${s.result.non2xx} non-2xx; profile in ${values['prof-dir']}\n`,
     );
     return; // the child writes its profile as it exits
   }

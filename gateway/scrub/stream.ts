@@ -27,6 +27,7 @@ export class StreamScrubber {
   readonly #decoded: DecodedView;
   readonly #sse: SseView | undefined;
   #held: Buffer[] = [];
+  #ended = false;
   #received = 0;
   #released = 0;
 
@@ -79,10 +80,19 @@ export class StreamScrubber {
     return out;
   }
 
-  /** The end of the stream: finish decoding and release everything still held. */
+  /**
+   * The end of the stream: finish decoding and release everything still held. The scanners' arrays go back for
+   * the next stream (gateway/scrub/scratch.ts); pushing after the end throws.
+   */
   end(): Buffer {
+    if (this.#ended) return this.take(this.#received);
+    this.#ended = true;
     this.#decoded.finish();
-    return this.take(this.#received);
+    const rest = this.take(this.#received);
+    this.#raw.release();
+    this.#decoded.release();
+    this.#sse?.release();
+    return rest;
   }
 }
 
