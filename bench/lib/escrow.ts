@@ -102,13 +102,21 @@ function configFor(spec: EscrowSpec, port: number, adminPort: number, policyDir:
   };
 }
 
-/** Start `node dist/gateway/cli.js start --config <generated yaml> [--workers N]` and wait for /readyz. */
-export async function startEscrowProcess(spec: EscrowSpec): Promise<RunningEscrow> {
+/** Write the bench's Escrow config (and its policy directory) for `spec`, on two free ports. */
+export async function writeEscrowConfig(
+  spec: EscrowSpec,
+): Promise<{ port: number; adminPort: number; configPath: string }> {
   const [port, adminPort] = [await freePort(), await freePort()];
   const policyDir = join(spec.keys.dir, `policies-${spec.policies}`);
   writePolicyDir(policyDir, join(spec.repoRoot, 'policies'), spec.policies === 'generated' ? generatedPolicies() : {});
   const configPath = join(spec.keys.dir, `escrow-${spec.name}.yaml`);
   writeFileSync(configPath, stringify(configFor(spec, port, adminPort, policyDir)));
+  return { port, adminPort, configPath };
+}
+
+/** Start `node dist/gateway/cli.js start --config <generated yaml> [--workers N]` and wait for /readyz. */
+export async function startEscrowProcess(spec: EscrowSpec): Promise<RunningEscrow> {
+  const { port, adminPort, configPath } = await writeEscrowConfig(spec);
   // ESCROW_BENCH_CLI points at another build (A/B comparisons of a change without touching dist/).
   const cli = process.env.ESCROW_BENCH_CLI ?? join(spec.repoRoot, 'dist/gateway/cli.js');
   const args = [...(spec.nodeArgs ?? []), cli, 'start', '--config', configPath];

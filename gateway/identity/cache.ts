@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 
 /**
@@ -19,7 +19,7 @@ export class VerifiedCache<T> {
 
   /** Digest of the parts that decide a verification (the token and where it was found). */
   static key(...parts: readonly string[]): string {
-    return createHash('sha256').update(parts.join('\n')).digest('base64url');
+    return hash('sha256', parts.join('\n'), 'base64url'); // one-shot: no Hash object per request
   }
 
   get(key: string): T | undefined {

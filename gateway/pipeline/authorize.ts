@@ -1,7 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import type { Decision } from '../domain.js';
 import type { Gateway } from '../gateway.js';
-import { queryKeys } from '../http/route.js';
 import type { Ask, Exchange } from './exchange.js';
 import { authorize, requireAllow } from './lib/decide.js';
 
@@ -18,7 +17,7 @@ export async function authorizeAsk(gw: Gateway, req: IncomingMessage, ask: Ask, 
         target: ask.target.facts,
         method: req.method ?? 'GET',
         path: ask.path,
-        queryKeys: queryKeys(ask.query),
+        queryKeys: ask.queryKeys,
         ...(into.task ? { task: into.task } : {}),
         clientIp: into.client,
       });

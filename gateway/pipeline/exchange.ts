@@ -43,6 +43,8 @@ export interface Ask {
   /** The upstream path (what policy sees, byte for byte what is sent). */
   readonly path: string;
   readonly query: string;
+  /** The query's parameter names (what policy reads of the query), parsed once. */
+  readonly queryKeys: readonly string[];
 }
 
 /**

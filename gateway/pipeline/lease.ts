@@ -1,7 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { admitApproval } from '../approvals/index.js';
 import type { Gateway } from '../gateway.js';
-import { queryKeys } from '../http/route.js';
 import type { LeaseRecord } from '../leases/record.js';
 import type { Admission } from './admission.js';
 import type { Ask } from './exchange.js';
@@ -25,7 +24,7 @@ export async function lease(gw: Gateway, req: IncomingMessage, ask: Ask, into: A
     method: req.method ?? 'GET',
     path: ask.path,
     query: ask.query,
-    queryKeys: queryKeys(ask.query),
+    queryKeys: ask.queryKeys,
     requestId: into.requestId,
   });
   into.lease = await gw.leases.acquire({

@@ -44,9 +44,7 @@ export function record(gw: Gateway, req: IncomingMessage, ex: Exchange, fallback
 /** The exchange's audit event as it stands (status: the error's, else the upstream's). */
 function auditEvent(req: IncomingMessage, ex: Exchange, fallbackStatus: number): AuditEventInput {
   const status = ex.error?.status ?? ex.forward.status ?? fallbackStatus;
-  const event = requestEvent(ex, ex.target!.config.name, req.method ?? '', ex.path, status, ex.error) as {
-    -readonly [K in keyof AuditEventInput]: AuditEventInput[K];
-  };
+  const event = requestEvent(ex, ex.target!.config.name, req.method ?? '', ex.path, status, ex.error);
   if (ex.upgrade) event.upgrade = 'websocket';
   event.client = ex.client;
   const traceparent = req.headers.traceparent;
@@ -64,21 +62,31 @@ export function requestEvent(
   path: string | undefined,
   status: number,
   error: EscrowError | undefined,
-): AuditEventInput {
-  const decision = a.decision?.decision ?? 'deny';
-  return {
+): { -readonly [K in keyof AuditEventInput]: AuditEventInput[K] } {
+  // Members set one by one in the order the audit line shows them (no object spreads: this runs per request).
+  const e: { -readonly [K in keyof AuditEventInput]: AuditEventInput[K] } = {
     event: 'request',
     requestId: a.requestId,
-    ...(a.decision ? { decisionId: a.decision.id, decision, policies: a.decision.policies } : { decision: 'deny' }),
-    ...(a.principal ? { principal: principalRef(a.principal) } : {}),
-    ...(a.task ? { task: taskRef(a.task) } : {}),
-    target,
-    ...(a.lease ? { leaseId: a.lease.id, secretFingerprint: a.lease.fingerprint } : {}),
-    ...(a.approvalId ? { approvalId: a.approvalId } : {}),
-    ...(error?.approvalId ? { approvalId: error.approvalId } : {}),
-    method,
-    ...(path ? { path } : {}),
-    status,
-    ...(error ? { reason: error.reason ?? error.code } : {}),
   };
+  if (a.decision) {
+    e.decisionId = a.decision.id;
+    e.decision = a.decision.decision;
+    e.policies = a.decision.policies;
+  } else {
+    e.decision = 'deny';
+  }
+  if (a.principal) e.principal = principalRef(a.principal);
+  if (a.task) e.task = taskRef(a.task);
+  e.target = target;
+  if (a.lease) {
+    e.leaseId = a.lease.id;
+    e.secretFingerprint = a.lease.fingerprint;
+  }
+  const approvalId = error?.approvalId ?? a.approvalId;
+  if (approvalId) e.approvalId = approvalId;
+  e.method = method;
+  if (path) e.path = path;
+  e.status = status;
+  if (error) e.reason = error.reason ?? error.code;
+  return e;
 }

@@ -4,7 +4,7 @@ import { type Action, actionForMethod } from '../domain.js';
 import { EscrowError } from '../errors.js';
 import type { Gateway } from '../gateway.js';
 import { checkRequestHeaders } from '../http/headers.js';
-import { parseRoute, type Route } from '../http/route.js';
+import { parseRoute, queryKeys, type Route } from '../http/route.js';
 import { pathOptions, type TargetRuntime, upstreamPath } from '../targets.js';
 import type { Ask, Exchange } from './exchange.js';
 
@@ -34,7 +34,7 @@ export function routeRequest(gw: Gateway, req: IncomingMessage, route: Route, ex
   enter(gw, ex, target, route);
   const action = methodAction(req.method);
   checkRequestHeaders(req);
-  return { target, action, path: ex.path!, query: route.query };
+  return { target, action, path: ex.path!, query: route.query, queryKeys: queryKeys(route.query) };
 }
 
 /**
@@ -57,5 +57,5 @@ export function routeUpgrade(gw: Gateway, req: IncomingMessage, ex: Exchange): A
     });
   }
   checkRequestHeaders(req);
-  return { target, action: 'connect', path: ex.path!, query: route.query };
+  return { target, action: 'connect', path: ex.path!, query: route.query, queryKeys: queryKeys(route.query) };
 }

@@ -4,7 +4,7 @@ import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
 import { EscrowError } from '../errors.js';
 import type { Gateway } from '../gateway.js';
 import type { NeedleIndex } from '../scrub/index.js';
-import { StreamScrubber, scrubText } from '../scrub/stream.js';
+import { StreamScrubber, scrubText, scrubTexts } from '../scrub/stream.js';
 import type { TargetRuntime } from '../targets.js';
 import { ScrubSink } from './lib/scrub-sink.js';
 
@@ -55,8 +55,24 @@ export function finishResponseHeaders(
   target: TargetRuntime,
   index: NeedleIndex,
 ): Record<string, string | string[]> {
-  for (const [name, value] of Object.entries(headers)) {
-    headers[name] = Array.isArray(value) ? value.map((v) => scrubText(index, v)) : scrubText(index, value);
+  // Every value in one pass (gateway/scrub/stream.ts scrubTexts), then put back in place.
+  const names = Object.keys(headers);
+  const values: string[] = [];
+  for (const name of names) {
+    const value = headers[name]!;
+    if (Array.isArray(value)) values.push(...value);
+    else values.push(value);
+  }
+  const scrubbed = scrubTexts(index, values);
+  let i = 0;
+  for (const name of names) {
+    const value = headers[name]!;
+    if (Array.isArray(value)) {
+      headers[name] = scrubbed.slice(i, i + value.length);
+      i += value.length;
+    } else {
+      headers[name] = scrubbed[i++]!;
+    }
   }
   const location = headers.location;
   if (typeof location === 'string') {

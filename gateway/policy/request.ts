@@ -19,7 +19,32 @@ function claimTag(value: ClaimValue): string[] {
   return Array.isArray(value) ? [...value] : [String(value)];
 }
 
+/*
+ * A principal and a target are the same objects request after request (the identity cache, the target table), and
+ * their entities never change: each is built once per object. Entities are read, never mutated, downstream.
+ */
+const principalEntities = new WeakMap<Principal, EntityJson>();
+const targetEntities = new WeakMap<TargetFacts, EntityJson>();
+
 function principalEntity(p: Principal): EntityJson {
+  let entity = principalEntities.get(p);
+  if (entity === undefined) {
+    entity = buildPrincipalEntity(p);
+    principalEntities.set(p, entity);
+  }
+  return entity;
+}
+
+function targetEntity(t: TargetFacts): EntityJson {
+  let entity = targetEntities.get(t);
+  if (entity === undefined) {
+    entity = buildTargetEntity(t);
+    targetEntities.set(t, entity);
+  }
+  return entity;
+}
+
+function buildPrincipalEntity(p: Principal): EntityJson {
   const attrs: Values = { issuer: p.issuer, authMethod: p.authMethod };
   if (p.trustDomain !== undefined) attrs.trustDomain = p.trustDomain;
   const tags: Values = {};
@@ -27,7 +52,7 @@ function principalEntity(p: Principal): EntityJson {
   return { uid: { type: `Escrow::${p.type}`, id: p.id }, attrs, parents: [], tags };
 }
 
-function targetEntity(t: TargetFacts): EntityJson {
+function buildTargetEntity(t: TargetFacts): EntityJson {
   const a = t.attributes;
   const attrs: Values = {
     name: t.name,
@@ -69,27 +94,51 @@ function approvalContext(a: ApprovalFacts): CedarValueJson {
   return { id: a.id, kind: a.kind, action: a.action, requester };
 }
 
-function fullContext(r: AuthorizationRequest, now: number, declared: DeclaredArguments): Context {
-  const date = new Date(now);
-  const identity: Values = { authMethod: r.principal.authMethod };
-  if (r.principal.issuedAt !== undefined) {
-    identity.tokenAgeSeconds = Math.max(0, Math.floor(now / 1000 - r.principal.issuedAt));
-  }
-  const ctx: Context = {
-    request: { method: r.request.method, path: r.request.path, queryKeys: [...r.request.queryKeys] },
-    identity,
-    time: {
+/** Each context field, built only when the slice's policies can read it (or when everything is sent). */
+const CONTEXT_FIELDS: Record<
+  string,
+  (r: AuthorizationRequest, now: number, declared: DeclaredArguments) => CedarValueJson | undefined
+> = {
+  request: (r) => ({ method: r.request.method, path: r.request.path, queryKeys: [...r.request.queryKeys] }),
+  identity: (r, now) => {
+    const identity: Values = { authMethod: r.principal.authMethod };
+    if (r.principal.issuedAt !== undefined) {
+      identity.tokenAgeSeconds = Math.max(0, Math.floor(now / 1000 - r.principal.issuedAt));
+    }
+    return identity;
+  },
+  time: (_r, now) => {
+    const date = new Date(now);
+    return {
       hourUtc: date.getUTCHours(),
       weekdayUtc: date.getUTCDay(),
       now: { __extn: { fn: 'datetime', arg: date.toISOString() } },
-    },
-    client: { ip: { __extn: { fn: 'ip', arg: cedarIp(r.clientIp) } } },
-  };
-  if (r.task !== undefined) ctx.task = taskContext(r.task);
-  if (r.database !== undefined) ctx.database = { name: r.database.name };
-  if (r.mcp !== undefined) ctx.mcp = mcpContext(r.action, r.mcp, declared);
-  if (r.approval !== undefined) ctx.approval = approvalContext(r.approval);
+    };
+  },
+  client: (r) => ({ ip: { __extn: { fn: 'ip', arg: cedarIp(r.clientIp) } } }),
+  task: (r) => (r.task !== undefined ? taskContext(r.task) : undefined),
+  database: (r) => (r.database !== undefined ? { name: r.database.name } : undefined),
+  mcp: (r, _now, declared) => (r.mcp !== undefined ? mcpContext(r.action, r.mcp, declared) : undefined),
+  approval: (r) => (r.approval !== undefined ? approvalContext(r.approval) : undefined),
+};
+
+function fullContext(r: AuthorizationRequest, now: number, declared: DeclaredArguments): Context {
+  const ctx: Context = {};
+  for (const [field, build] of Object.entries(CONTEXT_FIELDS)) {
+    const value = build(r, now, declared);
+    if (value !== undefined) ctx[field] = value;
+  }
   return ctx;
+}
+
+/** The client address is checked on every call, read or not (cedarIp): its last answers are kept. */
+const checkedIps = new Map<string, string>();
+
+function checkedIp(address: string): void {
+  if (checkedIps.has(address)) return;
+  const ip = cedarIp(address); // throws for what Cedar would refuse
+  if (checkedIps.size >= 1024) checkedIps.clear();
+  checkedIps.set(address, ip);
 }
 
 function pick(values: Values, keep: ReadonlySet<string>): Values {
@@ -98,11 +147,11 @@ function pick(values: Values, keep: ReadonlySet<string>): Values {
   return out;
 }
 
-function pickContext(full: Context, usage: PayloadUsage): Context {
-  if (usage.everything || usage.contextAll) return full;
+/** Only the context fields the slice reads, each built on demand. */
+function usedContext(r: AuthorizationRequest, now: number, declared: DeclaredArguments, usage: PayloadUsage): Context {
   const out: Context = {};
   for (const [field, subs] of usage.context) {
-    const value = full[field];
+    const value = CONTEXT_FIELDS[field]?.(r, now, declared);
     if (value === undefined) continue;
     out[field] = subs === 'all' ? value : pick(value as Values, subs);
   }
@@ -130,14 +179,16 @@ export function buildCall(
 ): StatefulAuthorizationCall {
   const principal = principalEntity(r.principal);
   const target = targetEntity(r.target);
-  const context = fullContext(r, now, declared);
+  checkedIp(r.clientIp); // a request is refused alike whether or not a policy reads the address
   let entities = [principal, target];
-  let sent = context;
+  let sent: Context;
   if (usage !== undefined && !usage.everything) {
     entities = [];
     pickEntity(principal, usage.principal, entities);
     pickEntity(target, usage.resource, entities);
-    sent = pickContext(context, usage);
+    sent = usage.contextAll ? fullContext(r, now, declared) : usedContext(r, now, declared, usage);
+  } else {
+    sent = fullContext(r, now, declared);
   }
   return {
     principal: principal.uid,

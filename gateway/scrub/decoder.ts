@@ -47,13 +47,20 @@ const INVALID = 0;
  */
 export class DecodedView {
   readonly #scanner: ViewScanner;
-  readonly #out = new ViewBuffer();
+  readonly #out: ViewBuffer;
   readonly #pend = new Uint8Array(16);
   #plen = 0;
   #pstart = 0;
 
   constructor(scanner: ViewScanner) {
     this.#scanner = scanner;
+    this.#out = new ViewBuffer(scanner.scratch);
+  }
+
+  /** The stream ended (after `finish`): the view's and its scanner's arrays go back. */
+  release(): void {
+    this.#out.release();
+    this.#scanner.release();
   }
 
   feed(chunk: Uint8Array, base: number): void {

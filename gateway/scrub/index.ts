@@ -1,5 +1,6 @@
 import { AnchorTable } from './anchors.js';
 import { type Form, formsOf } from './forms.js';
+import { Scratch } from './scratch.js';
 import { TagFilter } from './tags.js';
 
 /** Longest source span of one decoded byte in the decoded view (`&#0000047;`), and the decoder's look-ahead. */
@@ -79,6 +80,8 @@ function anchorWords(bytes: Buffer, back: number): { hi: number; lo: number } {
  * from the first byte scanned after `add` returns.
  */
 export class NeedleIndex {
+  /** Arrays ended streams give back for the next ones (scratch.ts). */
+  readonly scratch = new Scratch();
   readonly #entries = new Map<string, Entry>();
   readonly #needles: Needle[] = [];
   readonly #freeNeedles: number[] = [];

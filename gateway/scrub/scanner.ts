@@ -1,5 +1,6 @@
 import { type NeedleIndex, STRIDE } from './index.js';
 import type { MaskSet } from './masks.js';
+import type { Scratch } from './scratch.js';
 import { TAG_SHIFT } from './tags.js';
 
 /** Base64 characters of either alphabet: what an extension around a base64 core may mask. */
@@ -48,15 +49,31 @@ export class ViewScanner {
   /** Needles to verify later, as (needle id, view index of their last byte) pairs; the soonest index. */
   #pending: number[] = [];
   #pendingAt = -1;
+  #released = false;
 
   constructor(index: NeedleIndex, masks: MaskSet, identity: boolean) {
     this.#index = index;
     this.#masks = masks;
     this.#identity = identity;
     this.#ring = ringSize(index.maxSpan);
-    this.#bytes = new Uint8Array(this.#ring);
-    this.#starts = new Float64Array(identity ? 0 : this.#ring);
-    this.#lens = new Uint8Array(identity ? 0 : this.#ring);
+    this.#bytes = index.scratch.bytes(this.#ring);
+    this.#starts = index.scratch.floats(identity ? 0 : this.#ring);
+    this.#lens = index.scratch.bytes(identity ? 0 : this.#ring);
+  }
+
+  /** Where this scanner's stream takes its arrays (its views take theirs there too). */
+  get scratch(): Scratch {
+    return this.#index.scratch;
+  }
+
+  /** The stream ended: its arrays go back to the index (zeroed). Scanning after this throws. */
+  release(): void {
+    if (this.#released) return;
+    this.#released = true;
+    const scratch = this.#index.scratch;
+    scratch.give(this.#bytes);
+    scratch.give(this.#starts);
+    scratch.give(this.#lens);
   }
 
   /**
@@ -204,12 +221,15 @@ export class ViewScanner {
 
   /** Grow the history when a longer needle was added since this stream started. */
   #fit(): void {
+    // Its arrays went back at the end of its stream (another stream may hold them now): never scan with them.
+    if (this.#released) throw new Error('a scanner was used after its stream ended');
     if (this.#index.maxSpan + 16 + STRIDE <= this.#ring) return;
     const size = ringSize(this.#index.maxSpan);
     const old = { bytes: this.#bytes, starts: this.#starts, lens: this.#lens, mask: this.#ring - 1 };
-    this.#bytes = new Uint8Array(size);
-    this.#starts = new Float64Array(this.#identity ? 0 : size);
-    this.#lens = new Uint8Array(this.#identity ? 0 : size);
+    const scratch = this.#index.scratch;
+    this.#bytes = scratch.bytes(size);
+    this.#starts = scratch.floats(this.#identity ? 0 : size);
+    this.#lens = scratch.bytes(this.#identity ? 0 : size);
     for (let i = Math.max(0, this.#count - this.#ring); i < this.#count; i++) {
       this.#bytes[i & (size - 1)] = old.bytes[i & old.mask]!;
       if (this.#identity) continue;
@@ -217,6 +237,9 @@ export class ViewScanner {
       this.#lens[i & (size - 1)] = old.lens[i & old.mask]!;
     }
     this.#ring = size;
+    scratch.give(old.bytes);
+    scratch.give(old.starts);
+    scratch.give(old.lens);
   }
 
   #extendAfter(byte: number, i: number): void {

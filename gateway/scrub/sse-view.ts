@@ -22,13 +22,20 @@ enum State {
  */
 export class SseView {
   readonly #scanner: ViewScanner;
-  readonly #out = new ViewBuffer();
+  readonly #out: ViewBuffer;
   #state = State.Name;
   /** How much of the field name read so far matches `data`; -1 once it cannot. */
   #name = 0;
 
   constructor(scanner: ViewScanner) {
     this.#scanner = scanner;
+    this.#out = new ViewBuffer(scanner.scratch);
+  }
+
+  /** The stream ended: the view's and its scanner's arrays go back. */
+  release(): void {
+    this.#out.release();
+    this.#scanner.release();
   }
 
   feed(chunk: Uint8Array, base: number): void {

@@ -27,6 +27,7 @@ export class StreamScrubber {
   readonly #decoded: DecodedView;
   readonly #sse: SseView | undefined;
   #held: Buffer[] = [];
+  #ended = false;
   #received = 0;
   #released = 0;
 
@@ -79,10 +80,19 @@ export class StreamScrubber {
     return out;
   }
 
-  /** The end of the stream: finish decoding and release everything still held. */
+  /**
+   * The end of the stream: finish decoding and release everything still held. The scanners' arrays go back for
+   * the next stream (gateway/scrub/scratch.ts); pushing after the end throws.
+   */
   end(): Buffer {
+    if (this.#ended) return this.take(this.#received);
+    this.#ended = true;
     this.#decoded.finish();
-    return this.take(this.#received);
+    const rest = this.take(this.#received);
+    this.#raw.release();
+    this.#decoded.release();
+    this.#sse?.release();
+    return rest;
   }
 }
 
@@ -95,9 +105,29 @@ export function scrubBytes(index: NeedleIndex, bytes: Buffer, options: StreamScr
 
 /** Scrub a header value (header strings hold one byte per character, unless a client decoded UTF-8). */
 export function scrubText(index: NeedleIndex, value: string): string {
-  if (index.values === 0) return value;
-  const encoding = /[^\u0000-\u00ff]/.test(value) ? 'utf8' : 'latin1';
-  const bytes = Buffer.from(value, encoding);
+  return scrubTexts(index, [value])[0]!;
+}
+
+const NOT_LATIN1 = /[^\u0000-\u00ff]/;
+
+/**
+ * Scrub several header values in one pass (one scrubber, not one per value): they are scanned as one text, one
+ * line each, and cut apart again at their own offsets. A match that spans two values (only a secret holding a line
+ * break could) masks both parts: more is masked, never less. Masks keep lengths, so every value keeps its length.
+ */
+export function scrubTexts(index: NeedleIndex, values: readonly string[]): string[] {
+  if (index.values === 0 || values.length === 0) return [...values];
+  const joined = values.join('\n');
+  const encoding = NOT_LATIN1.test(joined) ? 'utf8' : 'latin1';
+  const bytes = Buffer.from(joined, encoding);
   const out = scrubBytes(index, bytes);
-  return out.equals(bytes) ? value : out.toString(encoding);
+  if (out.equals(bytes)) return [...values];
+  const scrubbed: string[] = [];
+  let at = 0;
+  for (const value of values) {
+    const length = Buffer.byteLength(value, encoding);
+    scrubbed.push(out.toString(encoding, at, at + length));
+    at += length + 1;
+  }
+  return scrubbed;
 }

@@ -1,14 +1,23 @@
 import type { ViewBytes } from './scanner.js';
+import type { Scratch } from './scratch.js';
 
 /**
  * A reusable buffer of view bytes for one chunk: a view (decoded, SSE) appends what it produces from a source chunk,
  * then hands the lot to its scanner in one call.
  */
 export class ViewBuffer implements ViewBytes {
-  bytes = new Uint8Array(256);
-  starts = new Float64Array(256);
-  lens = new Uint8Array(256);
+  readonly #scratch: Scratch;
+  bytes: Uint8Array;
+  starts: Float64Array;
+  lens: Uint8Array;
   length = 0;
+
+  constructor(scratch: Scratch) {
+    this.#scratch = scratch;
+    this.bytes = scratch.bytes(256);
+    this.starts = scratch.floats(256);
+    this.lens = scratch.bytes(256);
+  }
 
   /** Make room for up to `n` bytes and start empty. */
   reset(n: number): void {
@@ -16,9 +25,21 @@ export class ViewBuffer implements ViewBytes {
     if (n <= this.bytes.length) return;
     let size = this.bytes.length;
     while (size < n) size *= 2;
-    this.bytes = new Uint8Array(size);
-    this.starts = new Float64Array(size);
-    this.lens = new Uint8Array(size);
+    this.release();
+    this.bytes = this.#scratch.bytes(size);
+    this.starts = this.#scratch.floats(size);
+    this.lens = this.#scratch.bytes(size);
+  }
+
+  /** Give the arrays back (the stream ended, or `reset` replaces them); the buffer is empty and unusable after. */
+  release(): void {
+    this.length = 0;
+    this.#scratch.give(this.bytes);
+    this.#scratch.give(this.starts);
+    this.#scratch.give(this.lens);
+    this.bytes = new Uint8Array(0);
+    this.starts = new Float64Array(0);
+    this.lens = new Uint8Array(0);
   }
 
   append(byte: number, start: number, len: number): void {

@@ -81,7 +81,10 @@ export class ScrubSink extends Writable {
     scrubber.push(chunk);
     const upTo = this.#deadlines ? scrubber.due : scrubber.received;
     this.#deadlines?.arrived(scrubber.received, upTo);
-    if (this.#release(upTo)) callback();
+    // A Content-Length answer whose last byte waits for `onFinal` anyway is whole now: it goes out in #finish as one
+    // write (one syscall) rather than all but its tail now and the tail after `onFinal`. Sizes alone decide this;
+    // the deadlines still release it (but its last byte) if `onFinal` is slow.
+    if (this.#bytes === this.#lastByteAt + 1 || this.#release(upTo)) callback();
     else this.#waitForDrain(callback);
   }
 

@@ -1,0 +1,175 @@
+/**
+ * Where Escrow's CPU per request goes, stage by stage: Escrow in one process (bench/servers/escrow-ablation.mjs)
+ * beside a bare undici proxy in the same process; first with every stage replaced by a replay of its answer (the
+ * skeleton: server, routing, headers, forwarding, the pipeline's plumbing), then adding the real stages back one at
+ * a time. Variants interleave within each round; every number is the median over rounds of the process's CPU per
+ * answered request (/proc), the loadgen (autocannon, c=50) and the upstream in processes of their own.
+ * Run: npm run build && npx tsx bench/ablation.ts [--rounds 3] [--duration 5] [--out bench/RESULTS-ablation.md]
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import type { Contestant, Field } from './lib/contestants.js';
+import {
+  agentSubject,
+  checkFullPath,
+  createBenchKeys,
+  deletePrefix,
+  openTask,
+  writeEscrowConfig,
+} from './lib/escrow.js';
+import { measure, WORKLOADS } from './lib/measure.js';
+import { freePort, startChild } from './lib/process.js';
+import { median } from './lib/stats.js';
+
+const repoRoot = resolve(import.meta.dirname, '..');
+const { values } = parseArgs({
+  options: {
+    rounds: { type: 'string', default: '3' },
+    duration: { type: 'string', default: '5' },
+    out: { type: 'string', default: join(repoRoot, 'bench/RESULTS-ablation.md') },
+    /** Profile one variant: its name (e.g. skeleton), the profile written to --prof-dir by node --cpu-prof. */
+    profile: { type: 'string' },
+    'prof-dir': { type: 'string', default: join(tmpdir(), 'escrow-ablation-prof') },
+  },
+});
+const rounds = Number(values.rounds);
+const durationMs = Number(values.duration) * 1000;
+
+/** Each variant adds one real stage to the one before it; `bare` is the in-process undici reference. */
+const STAGES = ['identify', 'task', 'policy', 'lease', 'scrub', 'metrics', 'audit'] as const;
+const VARIANTS: { name: string; on: readonly string[] }[] = [
+  { name: 'skeleton', on: [] },
+  ...STAGES.map((stage, i) => ({ name: `+ ${stage}`, on: STAGES.slice(0, i + 1) })),
+];
+
+const started = Date.now();
+const load0 = loadavg();
+const dir = mkdtempSync(join(tmpdir(), 'escrow-ablation-'));
+const prefix = `escrowbench:${randomBytes(4).toString('hex')}:`;
+const keys = await createBenchKeys(dir);
+const upstreamPort = await freePort();
+const upstream = await startChild(
+  'upstream',
+  process.execPath,
+  [join(repoRoot, 'bench/servers/upstream.mjs'), String(upstreamPort)],
+  {
+    readyLine: 'ready',
+  },
+);
+const spec = { name: 'ablation', policies: 'examples', workers: 1, upstreamPort, repoRoot, keys, prefix } as const;
+const { port, adminPort, configPath } = await writeEscrowConfig(spec);
+const [barePort, controlPort] = [await freePort(), await freePort()];
+const child = await startChild(
+  'escrow-ablation',
+  process.execPath,
+  [
+    ...(values.profile ? ['--cpu-prof', '--cpu-prof-dir', values['prof-dir']!] : []),
+    join(repoRoot, 'bench/servers/escrow-ablation.mjs'),
+    configPath,
+    String(barePort),
+    String(controlPort),
+  ],
+  {
+    cwd: repoRoot,
+    env: { ...process.env, ESCROW_LOG_LEVEL: 'warn' },
+    readyUrl: `http://127.0.0.1:${adminPort}/readyz`,
+    timeoutMs: 60_000,
+  },
+);
+
+async function stages(on: readonly string[]): Promise<void> {
+  const res = await fetch(`http://127.0.0.1:${controlPort}/stages?on=${on.join(',')}`).catch((error) => {
+    throw new Error(`the Escrow process failed: ${child.tail()}`, { cause: error });
+  });
+  if (res.status !== 200) throw new Error(`switching stages failed: ${res.status} ${await res.text()}`);
+}
+
+const lines: string[] = [];
+async function main(): Promise<void> {
+  const token = await keys.sign(agentSubject(0));
+  const taskId = await openTask(port, token, 'ablation');
+  await checkFullPath(port, { token, taskId });
+  const field: Field = { upstream, upstreamPort, contestants: [], token, taskId, skipped: [], stop: async () => {} };
+  const escrow: Contestant = { name: 'escrow', description: '', port, child };
+  const bare: Contestant = { name: 'bare', description: '', port: barePort, child };
+  const options = { connections: 50, durationMs, loadgen: 'autocannon' as const };
+  if (values.profile) {
+    const variant = [{ name: 'bare', on: [] }, ...VARIANTS].find((v) => v.name === values.profile);
+    if (!variant) throw new Error(`--profile: bare or one of ${VARIANTS.map((v) => v.name).join(', ')}`);
+    await stages(variant.on);
+    const s = await measure(field, variant.name === 'bare' ? bare : escrow, WORKLOADS[0]!, 1, options);
+    process.stdout.write(
+      `${variant.name}: ${s.result.rps.toFixed(0)} req/s, ${s.cpuUs.toFixed(0)} µs/req, ${s.result.errors} errors, ${s.result.non2xx} non-2xx; profile in ${values['prof-dir']}\n`,
+    );
+    return; // the child writes its profile as it exits
+  }
+  const cpu = new Map<string, number[]>();
+  const rps = new Map<string, number[]>();
+  for (const workload of WORKLOADS) {
+    // Warm-up: every variant once, the JIT settled on each.
+    for (const v of VARIANTS) {
+      await stages(v.on);
+      await measure(field, escrow, workload, 0, { ...options, durationMs: 1000 });
+    }
+    await measure(field, bare, workload, 0, { ...options, durationMs: 1000 });
+  }
+  for (let round = 1; round <= rounds; round += 1) {
+    for (const workload of WORKLOADS) {
+      for (const v of [{ name: 'bare', on: [] }, ...VARIANTS]) {
+        if (v.name !== 'bare') await stages(v.on);
+        const s = await measure(field, v.name === 'bare' ? bare : escrow, workload, round, options);
+        if (s.result.errors > 0 || s.result.non2xx > 0)
+          throw new Error(`${v.name}: ${s.result.errors} errors, ${s.result.non2xx} non-2xx`);
+        const key = `${workload.name}|${v.name}`;
+        cpu.set(key, [...(cpu.get(key) ?? []), s.cpuUs]);
+        rps.set(key, [...(rps.get(key) ?? []), s.result.rps]);
+        process.stdout.write(
+          `round ${round} ${workload.name.padEnd(7)} ${v.name.padEnd(11)} ${s.result.rps.toFixed(0).padStart(6)} req/s  ${s.cpuUs.toFixed(0)} µs/req\n`,
+        );
+      }
+    }
+  }
+  await stages(STAGES);
+  lines.push(
+    '# Ablation: Escrow built up stage by stage',
+    '',
+    `Produced by \`npx tsx bench/ablation.ts --rounds ${rounds} --duration ${values.duration}\` (after \`npm run build\`) on ${new Date().toISOString().slice(0, 10)} in ${((Date.now() - started) / 60000).toFixed(1)} min: Node ${process.version}, load average ${load0.map((l) => l.toFixed(2)).join(' ')} before and ${loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')} after.`,
+    '',
+    "One process holds Escrow and a bare undici proxy (the same code as bench/servers/undici-proxy.mjs). **skeleton** is Escrow with every stage below replaced by a replay of the answer the real stage gave (the server, routing, header handling, the body path, forwarding, the pipeline, the breaker, the slots, the task binding); each next row adds one real stage back. CPU is the process's user+system time per answered request (/proc), the median over rounds; autocannon c=50, each variant 5 s per round, interleaved.",
+    '',
+  );
+  for (const workload of WORKLOADS) {
+    const bareUs = median(cpu.get(`${workload.name}|bare`)!);
+    lines.push(
+      `## ${workload.name}: ${workload.description}`,
+      '',
+      '| variant | CPU µs/req | added µs | × bare | req/s |',
+      '|---|---|---|---|---|',
+    );
+    let previous = bareUs;
+    for (const v of [{ name: 'bare' }, ...VARIANTS]) {
+      const us = median(cpu.get(`${workload.name}|${v.name}`)!);
+      const added = v.name === 'bare' ? '–' : `${us - previous >= 0 ? '+' : ''}${(us - previous).toFixed(0)}`;
+      lines.push(
+        `| ${v.name === 'bare' ? 'bare undici (same process)' : v.name} | ${us.toFixed(0)} | ${added} | ${(us / bareUs).toFixed(2)}× | ${median(rps.get(`${workload.name}|${v.name}`)!).toFixed(0)} |`,
+      );
+      previous = us;
+    }
+    lines.push('');
+  }
+  writeFileSync(values.out!, `${lines.join('\n')}\n`);
+  process.stdout.write(`${lines.join('\n')}\nwrote ${values.out}\n`);
+}
+try {
+  await main();
+} finally {
+  await child.stop();
+  await upstream.stop();
+  await deletePrefix(prefix);
+  rmSync(dir, { recursive: true, force: true });
+}

@@ -1,0 +1,116 @@
+// Escrow in one process with stages switched off one by one, beside a bare undici proxy in the same process, for
+// bench/ablation.ts. Never a way to run Escrow: the stubs replay what the real stage answered for the bench's one
+// principal and task. Run: node bench/servers/escrow-ablation.mjs <config.yaml> <barePort> <controlPort>
+import { createServer } from 'node:http';
+import { Pool } from 'undici';
+import { createGateway } from '../../dist/gateway/app.js';
+import { loadConfig } from '../../dist/gateway/config/load.js';
+import { createLogger } from '../../dist/gateway/log.js';
+import { DecodedView } from '../../dist/gateway/scrub/decoder.js';
+import { ViewScanner } from '../../dist/gateway/scrub/scanner.js';
+import { SseView } from '../../dist/gateway/scrub/sse-view.js';
+import { startListeners } from '../../dist/gateway/server.js';
+
+const [configPath, barePort, controlPort] = process.argv.slice(2);
+const loaded = loadConfig(configPath);
+const gw = await createGateway(loaded, { log: createLogger({ level: 'warn' }) });
+await startListeners(gw);
+
+// The reference, in this very process: the same code as bench/servers/undici-proxy.mjs.
+const HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'upgrade', 'host', 'expect', 'te', 'trailer']);
+const target = loaded.config.targets[0];
+const pool = new Pool(new URL(target.upstream).origin, { connections: 128, keepAliveTimeout: 30_000 });
+createServer({ keepAliveTimeout: 65_000 }, (req, res) => {
+  const headers = {};
+  for (const [name, value] of Object.entries(req.headers)) if (!HOP.has(name)) headers[name] = value;
+  const hasBody = req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined;
+  const path = req.url.slice(req.url.indexOf('/', 1)); // /bench/items/42 → /items/42, as Escrow sends it
+  pool
+    .stream({ method: req.method, path, headers, body: hasBody ? req : null }, ({ statusCode, headers: h }) => {
+      const out = {};
+      for (const [name, value] of Object.entries(h)) if (!HOP.has(name)) out[name] = value;
+      res.writeHead(statusCode, out);
+      return res;
+    })
+    .catch(() => {
+      if (!res.headersSent) res.writeHead(502);
+      res.end();
+    });
+}).listen(Number(barePort), '127.0.0.1');
+
+// What each real stage answered last: the stubs replay it.
+const seen = {};
+const record = (object, method, key) => {
+  const real = object[method].bind(object);
+  object[method] = (...args) => {
+    const out = real(...args);
+    if (out && typeof out.then === 'function') out.then((v) => (seen[key] = v)).catch(() => {});
+    else seen[key] = out;
+    return out;
+  };
+  return object[method];
+};
+const runtime = gw.targets.get(target.name);
+const real = {
+  verify: record(gw.identity, 'verify', 'principal'),
+  forRequest: record(gw.tasks, 'forRequest', 'task'),
+  authorize: record(gw.policy, 'authorize', 'decision'),
+  acquire: record(gw.leases, 'acquire', 'lease'),
+  scan: ViewScanner.prototype.scanSource,
+  decode: DecodedView.prototype.feed,
+  sse: SseView.prototype.feed,
+  config: runtime.config,
+  commit: gw.audit.commit.bind(gw.audit),
+  auditRecord: gw.audit.record.bind(gw.audit),
+};
+const metricMethods = [];
+for (const metric of Object.values(gw.metrics)) {
+  if (!metric || typeof metric !== 'object') continue;
+  for (const name of ['inc', 'dec', 'set', 'observe']) {
+    if (typeof metric[name] === 'function') metricMethods.push({ metric, name, fn: metric[name] });
+  }
+}
+const noop = () => {};
+const resolved = async () => {};
+
+/** The stages that can be switched off, in the order the ablation adds them back. */
+const STAGES = {
+  identify: (on) => (gw.identity.verify = on ? real.verify : async () => seen.principal),
+  task: (on) => (gw.tasks.forRequest = on ? real.forRequest : async () => seen.task),
+  policy: (on) => (gw.policy.authorize = on ? real.authorize : () => seen.decision),
+  lease: (on) => (gw.leases.acquire = on ? real.acquire : async () => seen.lease),
+  scrub: (on) => {
+    // Off: the scrubber's views scan nothing (the sink, its window and its copies stay: they are plumbing).
+    ViewScanner.prototype.scanSource = on ? real.scan : (_chunk, _from, to) => to;
+    DecodedView.prototype.feed = on ? real.decode : noop;
+    SseView.prototype.feed = on ? real.sse : noop;
+    const config = on ? real.config : { ...real.config, scrub: { ...real.config.scrub, flushAfterMs: 0 } };
+    Object.defineProperty(runtime, 'config', { value: config, configurable: true, writable: true });
+  },
+  metrics: (on) => {
+    for (const m of metricMethods) m.metric[m.name] = on ? m.fn : noop;
+  },
+  audit: (on) => {
+    gw.audit.commit = on ? real.commit : resolved;
+    gw.audit.record = on ? real.auditRecord : noop;
+  },
+};
+
+createServer((req, res) => {
+  const url = new URL(req.url, 'http://x');
+  if (url.pathname === '/readyz') return res.end('ok');
+  if (url.pathname === '/stages') {
+    const on = new Set((url.searchParams.get('on') ?? '').split(',').filter(Boolean));
+    const unknown = [...on].filter((s) => !(s in STAGES));
+    if (unknown.length > 0 || (on.size < Object.keys(STAGES).length && !seen.lease)) {
+      res.statusCode = 409;
+      return res.end(unknown.length > 0 ? `unknown stage ${unknown}` : 'send one request on the full path first');
+    }
+    for (const [name, set] of Object.entries(STAGES)) set(on.has(name));
+    return res.end('ok');
+  }
+  res.statusCode = 404;
+  res.end();
+}).listen(Number(controlPort), '127.0.0.1');
+
+process.on('SIGTERM', () => process.exit(0)); // exit cleanly, so that --cpu-prof writes its profile
