@@ -1,6 +1,6 @@
 import { Writable } from 'node:stream';
 import { EscrowError } from '../../errors.js';
-import { DeadlineQueue, type ReleaseClock, systemClock } from '../../scrub/deadlines.js';
+import { type DeadlineQueue, deadlinesFor, type ReleaseClock, releaseOnArrival } from '../../scrub/deadlines.js';
 import type { StreamScrubber } from '../../scrub/stream.js';
 
 /** Where scrubbed bytes go: an agent's ServerResponse, or its raw socket (a relayed WebSocket refusal). */
@@ -61,10 +61,7 @@ export class ScrubSink extends Writable {
     this.#o = options;
     const held = options.onFinal !== undefined && options.contentLength !== undefined && options.contentLength > 0;
     this.#lastByteAt = held ? options.contentLength! - 1 : Number.POSITIVE_INFINITY;
-    this.#deadlines =
-      options.flushAfterMs > 0
-        ? new DeadlineQueue(options.clock ?? systemClock, options.flushAfterMs, (upTo) => this.#release(upTo))
-        : undefined;
+    this.#deadlines = deadlinesFor(options, (upTo) => this.#release(upTo));
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
@@ -79,8 +76,7 @@ export class ScrubSink extends Writable {
     }
     const scrubber = this.#o.scrubber;
     scrubber.push(chunk);
-    const upTo = this.#deadlines ? scrubber.due : scrubber.received;
-    this.#deadlines?.arrived(scrubber.received, upTo);
+    const upTo = releaseOnArrival(scrubber, this.#deadlines);
     // A Content-Length answer whose last byte waits for `onFinal` anyway is whole now: it goes out in #finish as one
     // write (one syscall) rather than all but its tail now and the tail after `onFinal`. Sizes alone decide this;
     // the deadlines still release it (but its last byte) if `onFinal` is slow.
