@@ -1,7 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { echoTarget, startUpstream, type TestUpstream } from '../support/upstream.js';
 import { type EscrowProcess, startEscrowProcess } from '../support/escrow-process.js';
+import { echoTarget, startUpstream, type TestUpstream } from '../support/upstream.js';
 import { scrape } from './support/metrics.js';
 import { waitFor } from './support/ports.js';
 import { type OwnRedis, startOwnRedis } from './support/redis-server.js';
