@@ -19,6 +19,26 @@ export function problemHeaders(error: EscrowError, body: string, requestId?: str
   return headers;
 }
 
+/** How long a refused request's connection keeps reading (and discarding) what its client still sends. */
+export const LINGER_MS = 2_000;
+
+/**
+ * A lingering close (RFC 9112 §9.6): the answer goes out and the connection is half-closed, but what the client is
+ * still uploading is read and discarded until it stops or `LINGER_MS` pass. Closed at once, the client's next write
+ * meets a reset, and an SDK sending a large body reports `EPIPE` instead of the 413 that was sent to it.
+ */
+function lingerOnClose(res: ServerResponse): void {
+  const socket = res.socket;
+  if (!socket) return;
+  // node:http calls destroySoon on a `Connection: close` answer once it is written.
+  socket.destroySoon = function lingeringClose(this: typeof socket) {
+    this.end();
+    this.resume();
+    const timer = setTimeout(() => this.destroy(), LINGER_MS).unref();
+    this.once('close', () => clearTimeout(timer));
+  };
+}
+
 /** Write an RFC 9457 problem document. A response whose head is already sent is cut instead. */
 export function sendProblem(res: ServerResponse, error: EscrowError, requestId: string): void {
   if (res.headersSent) {
@@ -29,7 +49,10 @@ export function sendProblem(res: ServerResponse, error: EscrowError, requestId: 
   const headers = problemHeaders(error, body, requestId);
   // A refused request whose body was never read would leave those bytes in front of the next request on a
   // kept-alive connection: close it instead.
-  if (res.req && !res.req.complete) headers.connection = 'close';
+  if (res.req && !res.req.complete) {
+    headers.connection = 'close';
+    lingerOnClose(res);
+  }
   res.writeHead(error.status, headers);
   res.end(body);
 }

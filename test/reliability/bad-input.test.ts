@@ -135,6 +135,8 @@ describe('malformed task bodies and headers get a clear 4xx and never crash the 
     );
   });
 
+  // fetch sends the whole 2 MiB before it reads: it sees the 413 only because the refused connection is closed
+  // lingeringly (gateway/http/respond.ts); closed at once, the rest of the upload met a reset (EPIPE).
   it('answers a body larger than the API accepts with 413', async () => {
     const res = await undiciFetch(`${escrow.url}/_escrow/tasks`, {
       method: 'POST',
