@@ -30,6 +30,8 @@ const { values } = parseArgs({
     rounds: { type: 'string', default: '3' },
     duration: { type: 'string', default: '5' },
     out: { type: 'string', default: join(repoRoot, 'bench/RESULTS-ablation.md') },
+    /** Open loop at this many requests a second (bench/lib/loadgen.ts) instead of autocannon's closed loop. */
+    rate: { type: 'string' },
     /** Profile one variant: its name (e.g. skeleton), the profile written to --prof-dir by node --cpu-prof. */
     profile: { type: 'string' },
     'prof-dir': { type: 'string', default: join(tmpdir(), 'escrow-ablation-prof') },
@@ -95,7 +97,13 @@ async function main(): Promise<void> {
   const field: Field = { upstream, upstreamPort, contestants: [], token, taskId, skipped: [], stop: async () => {} };
   const escrow: Contestant = { name: 'escrow', description: '', port, child };
   const bare: Contestant = { name: 'bare', description: '', port: barePort, child };
-  const options = { connections: 50, durationMs, loadgen: 'autocannon' as const };
+  const rate = values.rate === undefined ? undefined : Number(values.rate);
+  const options = {
+    connections: 50,
+    durationMs,
+    loadgen: rate === undefined ? ('autocannon' as const) : ('builtin' as const),
+    ...(rate === undefined ? {} : { rate }),
+  };
   if (values.profile) {
     const variant = [{ name: 'bare', on: [] }, ...VARIANTS].find((v) => v.name === values.profile);
     if (!variant) throw new Error(`--profile: bare or one of ${VARIANTS.map((v) => v.name).join(', ')}`);
@@ -136,11 +144,11 @@ async function main(): Promise<void> {
   lines.push(
     '# Ablation: Escrow built up stage by stage',
     '',
-    `Produced by \`npx tsx bench/ablation.ts --rounds ${rounds} --duration ${values.duration}\` (after \`npm run build\`) on ${new Date().toISOString().slice(0, 10)} in ${((Date.now() - started) / 60000).toFixed(1)} min: Node ${process.version}, load average ${load0.map((l) => l.toFixed(2)).join(' ')} before and ${loadavg()
+    `Produced by \`npx tsx bench/ablation.ts --rounds ${rounds} --duration ${values.duration}${rate === undefined ? '' : ` --rate ${rate}`}\` (after \`npm run build\`) on ${new Date().toISOString().slice(0, 10)} in ${((Date.now() - started) / 60000).toFixed(1)} min: Node ${process.version}, load average ${load0.map((l) => l.toFixed(2)).join(' ')} before and ${loadavg()
       .map((l) => l.toFixed(2))
       .join(' ')} after.`,
     '',
-    "One process holds Escrow and a bare undici proxy (the same code as bench/servers/undici-proxy.mjs). **skeleton** is Escrow with every stage below replaced by a replay of the answer the real stage gave (the server, routing, header handling, the body path, forwarding, the pipeline, the breaker, the slots, the task binding); each next row adds one real stage back. CPU is the process's user+system time per answered request (/proc), the median over rounds; autocannon c=50, each variant 5 s per round, interleaved.",
+    `One process holds Escrow and a bare undici proxy (the same code as bench/servers/undici-proxy.mjs). **skeleton** is Escrow with every stage below replaced by a replay of the answer the real stage gave (the server, routing, header handling, the body path, forwarding, the pipeline, the breaker, the slots, the task binding); each next row adds one real stage back. CPU is the process's user+system time per answered request (/proc), the median over rounds; each variant ${values.duration} s per round, interleaved; ${rate === undefined ? 'autocannon, closed loop, c=50 (each variant at its own maximum rate)' : `open loop at ${rate} req/s for every variant (bench/lib/loadgen.ts), so that the kernel's per-request cost of waking the other processes is the same for all`}.`,
     '',
   );
   for (const workload of WORKLOADS) {

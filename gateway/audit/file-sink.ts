@@ -1,4 +1,4 @@
-import { type FileHandle, mkdir, open } from 'node:fs/promises';
+import { type FileHandle, mkdir, open, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { AuditSink } from './types.js';
 
@@ -44,37 +44,73 @@ async function writeAll(handle: FileHandle, data: Buffer): Promise<{ written: nu
   }
 }
 
+/** How often at most the path is looked at for a rotation (a new file under the name). */
+export const ROTATION_CHECK_MS = 1_000;
+
 /**
- * The `file:` sink: one append of the whole batch per write, the file opened and closed each time (so an external
- * logrotate needs no signal). A write that fails part-way (ENOSPC, EFBIG) leaves a partial line at the end; the
- * next write, by this process or the next one, first ends that line, so the fragment stays a line of its own
- * (`escrow audit verify` reports it as a torn write, never as an event) and the batch is written again whole.
- * Nothing is truncated, so several processes may append to one file (`--workers`).
+ * The `file:` sink: one append of the whole batch per write, to a handle kept open between batches. At most once a
+ * second (and after any failure) the path is looked at: if it names another file now (`logrotate` renamed this one
+ * and created a new one) or none, the handle is closed and the path opened again, so rotation needs no signal; the
+ * lines written in between land in the rotated file, in order. A write that fails part-way (ENOSPC, EFBIG) leaves a
+ * partial line at the end; the next write, by this process or the next one, first ends that line, so the fragment
+ * stays a line of its own (`escrow audit verify` reports it as a torn write, never as an event) and the batch is
+ * written again whole. Nothing is truncated, so several processes may append to one file (`--workers`).
  */
-export function createFileSink(options: FileSinkOptions): AuditSink {
+export function createFileSink(options: FileSinkOptions, now: () => number = Date.now): AuditSink {
   let dirReady = false;
-  // Whether the end of the file must be looked at first: at this process's first write, and after a failure.
+  // Whether the end of the file must be looked at first: at every (re)open, and after a failure.
   let unsure = true;
+  let handle: FileHandle | undefined;
+  let identity: { dev: number; ino: number } | undefined;
+  let checkedAt = Number.NEGATIVE_INFINITY;
+
+  const drop = async (): Promise<void> => {
+    const h = handle;
+    handle = undefined;
+    identity = undefined;
+    unsure = true;
+    await h?.close().catch(() => {});
+  };
+
+  /** The open handle, reopened when the path names another file than the one held (or none). */
+  const current = async (): Promise<FileHandle> => {
+    if (handle && now() - checkedAt >= ROTATION_CHECK_MS) {
+      checkedAt = now();
+      const seen = await stat(options.path).catch(() => undefined);
+      if (!seen || seen.ino !== identity?.ino || seen.dev !== identity?.dev) await drop();
+    }
+    if (handle) return handle;
+    if (!dirReady) {
+      await mkdir(dirname(options.path), { recursive: true });
+      dirReady = true;
+    }
+    const opened = await open(options.path, 'a+', 0o600);
+    const { dev, ino } = await opened.stat();
+    handle = opened;
+    identity = { dev, ino };
+    checkedAt = now();
+    unsure = true;
+    return opened;
+  };
+
   return {
     name: 'file',
     async write(lines) {
-      if (!dirReady) {
-        await mkdir(dirname(options.path), { recursive: true });
-        dirReady = true;
-      }
-      const handle = await open(options.path, 'a+', 0o600);
       try {
-        const lead = unsure && !(await endsCleanly(handle)) ? '\n' : '';
+        const h = await current();
+        const lead = unsure && !(await endsCleanly(h)) ? '\n' : '';
         const data = Buffer.from(`${lead}${lines.join('\n')}\n`);
         unsure = true;
-        const { written, error } = await writeAll(handle, data);
+        const { written, error } = await writeAll(h, data);
         if (error !== undefined) throw error;
         if (written !== data.length) throw new Error('short write to the audit file');
-        if (options.sync === 'batch') await datasync(handle);
+        if (options.sync === 'batch') await datasync(h);
         unsure = false;
-      } finally {
-        await handle.close().catch(() => {});
+      } catch (error) {
+        await drop(); // the next write opens the path again and looks at its end first
+        throw error;
       }
     },
+    close: drop,
   };
 }

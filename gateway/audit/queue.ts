@@ -194,6 +194,7 @@ export function createSinkQueue(sink: AuditSink, options: SinkQueueOptions): Sin
       clearImmediate(immediate);
       timer = undefined;
       immediate = undefined;
+      sink.close?.().catch(() => {});
     },
   };
 }

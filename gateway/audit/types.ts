@@ -86,4 +86,6 @@ export interface AuditSink {
   /** Bounded label for metrics and health: `stdout`, `stderr`, `file` or `redis` (never a path). */
   readonly name: 'stdout' | 'stderr' | 'file' | 'redis';
   write(lines: readonly string[], firstSeq: number): Promise<void>;
+  /** Let go of what the sink holds open (the file sink's handle), once its queue is flushed. */
+  close?(): Promise<void>;
 }
