@@ -86,7 +86,7 @@ function configFor(spec: EscrowSpec, port: number, adminPort: number, policyDir:
     tasks: { maxOpenPerPrincipal: spec.maxOpenPerPrincipal ?? 100 },
     // Retention by age bounds the stream under bench load (thousands of events a second); the size bound only backs it.
     audit: {
-      sinks: ['redis', `file:audit-${spec.name}.log`],
+      sinks: process.env.ESCROW_BENCH_SINKS?.split(',') ?? ['redis', `file:audit-${spec.name}.log`],
       streamRetentionSeconds: 60,
       streamMaxLen: 5_000_000,
     },
