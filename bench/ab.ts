@@ -18,7 +18,7 @@ import {
   startEscrowProcess,
 } from './lib/escrow.js';
 import { measure, WORKLOADS } from './lib/measure.js';
-import { freePort, startChild } from './lib/process.js';
+import { startUpstream } from './lib/process.js';
 import { median } from './lib/stats.js';
 
 const repoRoot = resolve(import.meta.dirname, '..');
@@ -37,15 +37,7 @@ const workload = WORKLOADS.find((w) => w.name === values.workload)!;
 const dir = mkdtempSync(join(tmpdir(), 'escrow-ab-'));
 const prefix = `escrowbench:${randomBytes(4).toString('hex')}:`;
 const keys = await createBenchKeys(dir);
-const upstreamPort = await freePort();
-const upstream = await startChild(
-  'upstream',
-  process.execPath,
-  [join(repoRoot, 'bench/servers/upstream.mjs'), String(upstreamPort)],
-  {
-    readyLine: 'ready',
-  },
-);
+const { child: upstream, port: upstreamPort } = await startUpstream(repoRoot);
 const contestants: Contestant[] = [];
 try {
   for (const [name, cli] of [

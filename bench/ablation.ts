@@ -21,7 +21,7 @@ import {
   writeEscrowConfig,
 } from './lib/escrow.js';
 import { measure, WORKLOADS } from './lib/measure.js';
-import { freePort, startChild } from './lib/process.js';
+import { freePort, startChild, startUpstream } from './lib/process.js';
 import { median } from './lib/stats.js';
 
 const repoRoot = resolve(import.meta.dirname, '..');
@@ -52,15 +52,7 @@ const load0 = loadavg();
 const dir = mkdtempSync(join(tmpdir(), 'escrow-ablation-'));
 const prefix = `escrowbench:${randomBytes(4).toString('hex')}:`;
 const keys = await createBenchKeys(dir);
-const upstreamPort = await freePort();
-const upstream = await startChild(
-  'upstream',
-  process.execPath,
-  [join(repoRoot, 'bench/servers/upstream.mjs'), String(upstreamPort)],
-  {
-    readyLine: 'ready',
-  },
-);
+const { child: upstream, port: upstreamPort } = await startUpstream(repoRoot);
 const spec = { name: 'ablation', policies: 'examples', workers: 1, upstreamPort, repoRoot, keys, prefix } as const;
 const { port, adminPort, configPath } = await writeEscrowConfig(spec);
 const [barePort, controlPort] = [await freePort(), await freePort()];

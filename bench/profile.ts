@@ -18,7 +18,7 @@ import {
   startEscrowProcess,
 } from './lib/escrow.js';
 import { measure, WORKLOADS } from './lib/measure.js';
-import { freePort, startChild } from './lib/process.js';
+import { startUpstream } from './lib/process.js';
 import { summarizeProfile } from './lib/profile-summary.js';
 
 const repoRoot = resolve(import.meta.dirname, '..');
@@ -36,15 +36,7 @@ const profDir = values.keep ?? join(dir, 'prof');
 mkdirSync(profDir, { recursive: true });
 const prefix = `escrowbench:${randomBytes(4).toString('hex')}:`;
 const keys = await createBenchKeys(dir);
-const upstreamPort = await freePort();
-const upstream = await startChild(
-  'upstream',
-  process.execPath,
-  [join(repoRoot, 'bench/servers/upstream.mjs'), String(upstreamPort)],
-  {
-    readyLine: 'ready',
-  },
-);
+const { child: upstream, port: upstreamPort } = await startUpstream(repoRoot);
 const escrow = await startEscrowProcess({
   name: 'escrow',
   policies: values.policies === 'generated' ? 'generated' : 'examples',

@@ -1,10 +1,10 @@
 import { writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import type { BenchArgs } from './lib/args.js';
 import { agentSubject, type BenchKeys, openTask, startEscrowProcess } from './lib/escrow.js';
 import { runLoad } from './lib/loadgen.js';
-import { freePort, rssBytes, startChild } from './lib/process.js';
+import { rssBytes, startUpstream } from './lib/process.js';
 
 export interface SoakInput {
   readonly args: BenchArgs;
@@ -48,15 +48,7 @@ const mb = (bytes: number) => (bytes / 2 ** 20).toFixed(1);
 export async function runSoak(input: SoakInput): Promise<void> {
   const { args, repoRoot, keys, prefix, log } = input;
   const started = Date.now();
-  const upstreamPort = await freePort();
-  const upstream = await startChild(
-    'upstream',
-    process.execPath,
-    [join(repoRoot, 'bench/servers/upstream.mjs'), String(upstreamPort)],
-    {
-      readyLine: 'ready',
-    },
-  );
+  const { child: upstream, port: upstreamPort } = await startUpstream(repoRoot);
   const escrow = await startEscrowProcess({
     name: 'soak',
     policies: 'examples',

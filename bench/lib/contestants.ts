@@ -9,7 +9,7 @@ import {
   startEscrowProcess,
 } from './escrow.js';
 import { findNginx, startNginx } from './nginx.js';
-import { type Child, freePort, startChild } from './process.js';
+import { type Child, freePort, startChild, startUpstream } from './process.js';
 
 /** One proxy under test. */
 export interface Contestant {
@@ -56,15 +56,7 @@ async function nodeServer(repoRoot: string, name: string, script: string, upstre
 /** Start the upstream, every pass-through proxy and every Escrow; open the task the load will use. */
 export async function startField(options: FieldOptions): Promise<Field> {
   const { repoRoot } = options;
-  const upstreamPort = await freePort();
-  const upstream = await startChild(
-    'upstream',
-    process.execPath,
-    [join(repoRoot, 'bench/servers/upstream.mjs'), String(upstreamPort)],
-    {
-      readyLine: 'ready',
-    },
-  );
+  const { child: upstream, port: upstreamPort } = await startUpstream(repoRoot);
   const contestants: Contestant[] = [];
   const skipped: string[] = [];
   const field: Field = {

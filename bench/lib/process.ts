@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { join } from 'node:path';
 
 /** A child process the harness started, and how to measure and stop it. */
 export interface Child {
@@ -173,4 +174,18 @@ export function cpuSeconds(pid: number): number {
     }
   }
   return ticks / TICKS_PER_SECOND;
+}
+
+/** The bench's upstream (bench/servers/upstream.mjs: 1 KiB of JSON on every path) on a free port. */
+export async function startUpstream(repoRoot: string): Promise<{ child: Child; port: number }> {
+  const port = await freePort();
+  const child = await startChild(
+    'upstream',
+    process.execPath,
+    [join(repoRoot, 'bench/servers/upstream.mjs'), String(port)],
+    {
+      readyLine: 'ready',
+    },
+  );
+  return { child, port };
 }

@@ -10,33 +10,19 @@ import { DecodedView } from '../../dist/gateway/scrub/decoder.js';
 import { ViewScanner } from '../../dist/gateway/scrub/scanner.js';
 import { SseView } from '../../dist/gateway/scrub/sse-view.js';
 import { startListeners } from '../../dist/gateway/server.js';
+import { bareProxyHandler } from './bare-proxy.mjs';
 
 const [configPath, barePort, controlPort] = process.argv.slice(2);
 const loaded = loadConfig(configPath);
 const gw = await createGateway(loaded, { log: createLogger({ level: 'warn' }) });
 await startListeners(gw);
 
-// The reference, in this very process: the same code as bench/servers/undici-proxy.mjs.
-const HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'upgrade', 'host', 'expect', 'te', 'trailer']);
+// The reference, in this very process: the same handler as bench/servers/undici-proxy.mjs. Escrow sends
+// /bench/items/42 upstream as /items/42: so does the reference.
 const target = loaded.config.targets[0];
 const pool = new Pool(new URL(target.upstream).origin, { connections: 128, keepAliveTimeout: 30_000 });
-createServer({ keepAliveTimeout: 65_000 }, (req, res) => {
-  const headers = {};
-  for (const [name, value] of Object.entries(req.headers)) if (!HOP.has(name)) headers[name] = value;
-  const hasBody = req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined;
-  const path = req.url.slice(req.url.indexOf('/', 1)); // /bench/items/42 → /items/42, as Escrow sends it
-  pool
-    .stream({ method: req.method, path, headers, body: hasBody ? req : null }, ({ statusCode, headers: h }) => {
-      const out = {};
-      for (const [name, value] of Object.entries(h)) if (!HOP.has(name)) out[name] = value;
-      res.writeHead(statusCode, out);
-      return res;
-    })
-    .catch(() => {
-      if (!res.headersSent) res.writeHead(502);
-      res.end();
-    });
-}).listen(Number(barePort), '127.0.0.1');
+const toUpstream = (url) => url.slice(url.indexOf('/', 1));
+createServer({ keepAliveTimeout: 65_000 }, bareProxyHandler(pool, toUpstream)).listen(Number(barePort), '127.0.0.1');
 
 // What each real stage answered last: the stubs replay it.
 const seen = {};

@@ -44,25 +44,22 @@ async function writeAll(handle: FileHandle, data: Buffer): Promise<{ written: nu
   }
 }
 
-/** How often at most the path is looked at for a rotation (a new file under the name). */
-export const ROTATION_CHECK_MS = 1_000;
-
 /**
- * The `file:` sink: one append of the whole batch per write, to a handle kept open between batches. At most once a
- * second (and after any failure) the path is looked at: if it names another file now (`logrotate` renamed this one
- * and created a new one) or none, the handle is closed and the path opened again, so rotation needs no signal; the
- * lines written in between land in the rotated file, in order. A write that fails part-way (ENOSPC, EFBIG) leaves a
- * partial line at the end; the next write, by this process or the next one, first ends that line, so the fragment
- * stays a line of its own (`escrow audit verify` reports it as a torn write, never as an event) and the batch is
- * written again whole. Nothing is truncated, so several processes may append to one file (`--workers`).
+ * The `file:` sink: one append of the whole batch per write, to a handle kept open between batches. Before each
+ * batch the path is looked at (one `stat`): if it names another file now (`logrotate` renamed this one and created
+ * a new one), or none (deleted, or something else put there), the handle is closed and the path opened again, so
+ * rotation needs no signal and no event goes to a file that is no longer under the name. A write that fails
+ * part-way (ENOSPC, EFBIG) leaves a partial line at the end; the next write, by this process or the next one, first
+ * ends that line, so the fragment stays a line of its own (`escrow audit verify` reports it as a torn write, never
+ * as an event) and the batch is written again whole. Nothing is truncated, so several processes may append to one
+ * file (`--workers`).
  */
-export function createFileSink(options: FileSinkOptions, now: () => number = Date.now): AuditSink {
+export function createFileSink(options: FileSinkOptions): AuditSink {
   let dirReady = false;
   // Whether the end of the file must be looked at first: at every (re)open, and after a failure.
   let unsure = true;
   let handle: FileHandle | undefined;
   let identity: { dev: number; ino: number } | undefined;
-  let checkedAt = Number.NEGATIVE_INFINITY;
 
   const drop = async (): Promise<void> => {
     const h = handle;
@@ -74,8 +71,7 @@ export function createFileSink(options: FileSinkOptions, now: () => number = Dat
 
   /** The open handle, reopened when the path names another file than the one held (or none). */
   const current = async (): Promise<FileHandle> => {
-    if (handle && now() - checkedAt >= ROTATION_CHECK_MS) {
-      checkedAt = now();
+    if (handle) {
       const seen = await stat(options.path).catch(() => undefined);
       if (!seen || seen.ino !== identity?.ino || seen.dev !== identity?.dev) await drop();
     }
@@ -88,7 +84,6 @@ export function createFileSink(options: FileSinkOptions, now: () => number = Dat
     const { dev, ino } = await opened.stat();
     handle = opened;
     identity = { dev, ino };
-    checkedAt = now();
     unsure = true;
     return opened;
   };

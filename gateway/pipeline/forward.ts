@@ -19,21 +19,29 @@ export interface ForwardOutcome {
   upstreamErrorKind?: string;
 }
 
+/** One forward: where the answer goes, to which target, what is sent, and the exchange's hooks. */
+export interface ForwardCall {
+  readonly gw: Gateway;
+  readonly res: ServerResponse;
+  readonly target: TargetRuntime;
+  readonly request: Omit<ForwardRequest, 'signal'>;
+  /** Filled in: the upstream's status, when it was dispatched, how it failed. */
+  readonly outcome: ForwardOutcome;
+  /** undici's abort signal (the caller may emit on it too: a task closed while the request is in flight). */
+  readonly abort: EventEmitter;
+  /** Awaited before the answer's last byte goes out (the request's audit event); if it rejects, the answer is cut. */
+  readonly onFinal: () => Promise<void>;
+  /** A protocol's look at the answer (MCP), if any. */
+  readonly hook: ResponseHook | undefined;
+}
+
 /**
  * Stage 7: forward with undici (streaming both ways), asking the target's circuit breaker first; the answer goes
  * back through stage 8 (pipeline/scrub.ts) as it streams. `onFinal` is awaited before the answer's last byte goes
  * out (the request's audit event); if it rejects, the answer is cut.
  */
-export async function forwardAndScrub(
-  gw: Gateway,
-  res: ServerResponse,
-  target: TargetRuntime,
-  request: Omit<ForwardRequest, 'signal'>,
-  outcome: ForwardOutcome,
-  abort: EventEmitter,
-  onFinal: () => Promise<void>,
-  hook?: ResponseHook,
-): Promise<void> {
+export async function forwardAndScrub(call: ForwardCall): Promise<void> {
+  const { res, target } = call;
   // A bounded, timed wait for one of the target's connections (503 upstream_busy), whatever undici's pool state.
   const release = await target.slots.acquire((gone) => res.once('close', gone));
   if (res.writableEnded || res.destroyed) {
@@ -42,22 +50,13 @@ export async function forwardAndScrub(
     throw new EscrowError('client_closed', 'the answer ended before the request was sent');
   }
   try {
-    await send(gw, res, target, request, outcome, abort, onFinal, hook);
+    await send(call);
   } finally {
     release();
   }
 }
 
-async function send(
-  gw: Gateway,
-  res: ServerResponse,
-  target: TargetRuntime,
-  request: Omit<ForwardRequest, 'signal'>,
-  outcome: ForwardOutcome,
-  abort: EventEmitter,
-  onFinal: () => Promise<void>,
-  hook: ResponseHook | undefined,
-): Promise<void> {
+async function send({ gw, res, target, request, outcome, abort, onFinal, hook }: ForwardCall): Promise<void> {
   const pool = target.pool;
   if (!pool) throw new EscrowError('unknown_target', 'no such target'); // a postgres target: no HTTP upstream
   const breaker = target.breaker;

@@ -55,16 +55,21 @@ export function httpChannel(gw: Gateway, req: IncomingMessage, res: ServerRespon
     },
     async forward(ask, upstream, release) {
       try {
-        await forwardAndScrub(
+        await forwardAndScrub({
           gw,
           res,
-          ask.target,
-          { method: upstream.method, path: upstream.path, headers: upstream.headers, body: upstream.body ?? stream },
-          ex.forward,
-          ex.abort,
-          () => commitExchange(gw, req, ex, res.statusCode),
-          ex.mcp,
-        );
+          target: ask.target,
+          request: {
+            method: upstream.method,
+            path: upstream.path,
+            headers: upstream.headers,
+            body: upstream.body ?? stream,
+          },
+          outcome: ex.forward,
+          abort: ex.abort,
+          onFinal: () => commitExchange(gw, req, ex, res.statusCode),
+          hook: ex.mcp,
+        });
       } finally {
         release();
       }
