@@ -91,7 +91,16 @@ export class WebSocketScrubber extends Transform {
     this.#deadlines = deadlinesFor(options, (upTo) => this.#release(upTo));
   }
 
-  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+  override _transform(chunk: Buffer, encoding: BufferEncoding, callback: TransformCallback): void {
+    // Whatever throws fails this stream (the relay is cut), never the process.
+    try {
+      this.#transform(chunk, encoding, callback);
+    } catch (error) {
+      callback(error instanceof Error ? error : new Error(String(error)));
+    }
+  }
+
+  #transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
     let input = this.#pending.length > 0 ? Buffer.concat([this.#pending, chunk]) : chunk;
     this.#pending = EMPTY;
     while (input.length > 0) {
@@ -118,7 +127,12 @@ export class WebSocketScrubber extends Transform {
 
   override _flush(callback: TransformCallback): void {
     this.#deadlines?.cancel();
-    this.#releaseAll();
+    try {
+      this.#releaseAll();
+    } catch (error) {
+      callback(error instanceof Error ? error : new Error(String(error)));
+      return;
+    }
     callback();
   }
 
@@ -150,8 +164,12 @@ export class WebSocketScrubber extends Transform {
       if (head.fin) this.#release(this.#scrubber.released);
       return;
     }
-    // Everything held goes out before a close frame; pings and pongs go out as they come.
-    if (head.opcode === CLOSE) this.#releaseAll();
+    // Everything held goes out before a close frame (the stream stays open: an upstream may still send data after
+    // it, which is scanned like any other); pings and pongs go out as they come.
+    if (head.opcode === CLOSE) {
+      this.#deadlines?.cancel();
+      this.#emit(this.#scrubber.flush());
+    }
     const payload = scrubBytes(this.#index, Buffer.concat(this.#control));
     this.#control = [];
     this.push(encodeFrame(head.fin, head.opcode, payload));

@@ -81,14 +81,22 @@ export class StreamScrubber {
   }
 
   /**
+   * Release everything held now, as at an end (what the decoder still holds is decoded as far as it goes), but keep
+   * scanning what comes after (a WebSocket's close frame: data after it is still scanned).
+   */
+  flush(): Buffer {
+    this.#decoded.finish();
+    return this.take(this.#received);
+  }
+
+  /**
    * The end of the stream: finish decoding and release everything still held. The scanners' arrays go back for
    * the next stream (gateway/scrub/scratch.ts); pushing after the end throws.
    */
   end(): Buffer {
     if (this.#ended) return this.take(this.#received);
     this.#ended = true;
-    this.#decoded.finish();
-    const rest = this.take(this.#received);
+    const rest = this.flush();
     this.#raw.release();
     this.#decoded.release();
     this.#sse?.release();

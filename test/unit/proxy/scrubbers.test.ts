@@ -150,6 +150,26 @@ describe('the WebSocket frame scrubber masks secrets across fragments and messag
     );
   });
 
+  // Found in review: the close frame used to end the scrubber (its arrays went back to the pool); a data frame after
+  // it then threw inside _transform, uncaught: an upstream could stop the whole gateway process.
+  it('scans and relays data an upstream sends after its close frame, in any chunking, without throwing', async () => {
+    const wire = Buffer.concat([
+      frame(0x1, `a ${SECRET}`),
+      frame(0x8, Buffer.from([0x03, 0xe8])),
+      frame(0x1, `after close ${SECRET}`),
+    ]);
+    for (const cut of [1, 3, 7, wire.length]) {
+      const parts: Buffer[] = [];
+      for (let at = 0; at < wire.length; at += cut) parts.push(wire.subarray(at, at + cut));
+      const scrubber = new WebSocketScrubber(index, { flushAfterMs: 100, clock: new FakeClock() });
+      const reader = new FrameReader();
+      for (const chunk of await chunksOf(Readable.from(parts).pipe(scrubber))) reader.push(chunk);
+      const data = reader.frames.filter((f) => f.opcode < 0x8).map((f) => f.payload.toString('latin1'));
+      expect(data.join('')).toBe(`a ${'*'.repeat(SECRET.length)}after close ${'*'.repeat(SECRET.length)}`);
+      expect(reader.frames.some((f) => f.opcode === 0x8)).toBe(true);
+    }
+  });
+
   it('refuses masked or compressed (RSV1) frames from the upstream', async () => {
     const ws = () => new WebSocketScrubber(index, { flushAfterMs: 0 });
     await expect(chunksOf(Readable.from([frame(0x1, 'x', { mask: true })]).pipe(ws()))).rejects.toThrow(
