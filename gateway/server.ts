@@ -8,6 +8,7 @@ import { listenOn } from './config/listen.js';
 import { resolveSecretRef } from './config/secret-ref.js';
 import { EscrowError } from './errors.js';
 import { endWithProblem } from './http/raw.js';
+import { isLingering } from './http/respond.js';
 import { clientErrorHandler } from './limits.js';
 import { handleRequest, handleUpgrade } from './pipeline/index.js';
 
@@ -58,6 +59,7 @@ function proxyServerOptions(gw: RunningGateway) {
 function createAdminServer(gw: RunningGateway): Server {
   const read = (ref: string) => resolveSecretRef(ref, gw.baseDir, process.env);
   const onRequest = (req: IncomingMessage, res: ServerResponse) => {
+    if (isLingering(req.socket)) return void req.socket.destroy();
     handleAdmin(gw, gw.adminAuth, req, res).catch(() => {
       if (!res.headersSent) res.writeHead(500).end();
     });
@@ -79,6 +81,7 @@ function createAdminServer(gw: RunningGateway): Server {
 /** Start the proxy listener (and mTLS listener when configured) and the admin listener. */
 export async function startListeners(gw: RunningGateway): Promise<Listeners> {
   const onRequest = (req: IncomingMessage, res: ServerResponse) => {
+    if (isLingering(req.socket)) return void req.socket.destroy(); // pipelined after a refusal: never processed
     handleRequest(gw, req, res).catch((error: unknown) => {
       gw.log.error({ err: (error as Error).message }, 'unhandled pipeline failure');
       if (!res.headersSent) res.writeHead(500).end();
@@ -112,6 +115,7 @@ export async function startListeners(gw: RunningGateway): Promise<Listeners> {
     // an agent that would be refused never sends its body.
     server.on('checkContinue', onRequest);
     server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
+      if (isLingering(socket)) return void socket.destroy();
       handleUpgrade(gw, req, socket, head).catch(() => socket.destroy());
     });
     server.on('connect', refuseConnect);

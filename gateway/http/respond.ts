@@ -19,6 +19,16 @@ export function problemHeaders(error: EscrowError, body: string, requestId?: str
   return headers;
 }
 
+const lingering = new WeakSet<object>();
+
+/**
+ * Whether this connection was answered `Connection: close` and only lingers: a request that still arrives on it
+ * (pipelined after the refused one) must not be processed (RFC 9112 §9.6); the listeners destroy it.
+ */
+export function isLingering(socket: object): boolean {
+  return lingering.has(socket);
+}
+
 /** How long a refused request's connection keeps reading (and discarding) what its client still sends. */
 export const LINGER_MS = 2_000;
 
@@ -30,6 +40,7 @@ export const LINGER_MS = 2_000;
 function lingerOnClose(res: ServerResponse): void {
   const socket = res.socket;
   if (!socket) return;
+  lingering.add(socket);
   // node:http calls destroySoon on a `Connection: close` answer once it is written.
   socket.destroySoon = function lingeringClose(this: typeof socket) {
     this.end();
