@@ -151,7 +151,8 @@ function pick(values: Values, keep: ReadonlySet<string>): Values {
 function usedContext(r: AuthorizationRequest, now: number, declared: DeclaredArguments, usage: PayloadUsage): Context {
   const out: Context = {};
   for (const [field, subs] of usage.context) {
-    const value = CONTEXT_FIELDS[field]?.(r, now, declared);
+    const build = Object.hasOwn(CONTEXT_FIELDS, field) ? CONTEXT_FIELDS[field] : undefined;
+    const value = build?.(r, now, declared);
     if (value === undefined) continue;
     out[field] = subs === 'all' ? value : pick(value as Values, subs);
   }

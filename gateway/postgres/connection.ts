@@ -89,8 +89,7 @@ export async function handleConnection(gw: Gateway, ctx: ListenerContext, raw: S
   const limit = deadline(ctx.config.startupTimeoutMs);
   const current: { socket: Duplex } = { socket: raw };
   try {
-    const target = gw.targets.get(ctx.targetName);
-    if (!target) throw new EscrowError('unknown_target', 'no such target');
+    if (!gw.targets.has(ctx.targetName)) throw new EscrowError('unknown_target', 'no such target');
     if (ctx.connections() > ctx.config.maxConnections) {
       throw new EscrowError('too_many_requests', 'too many connections on this listener');
     }
@@ -102,7 +101,10 @@ export async function handleConnection(gw: Gateway, ctx: ListenerContext, raw: S
       return;
     }
     const facts = { ...startupFacts(opening, raw, ctx), clientIp: clientIp(raw.remoteAddress) };
-    // The target's adapter issues the lease: a reload closes a replaced adapter only once admissions are done.
+    // The target as it stands now, not before the startup (which the client may drag out while a reload retires the
+    // runtime and closes its adapter); entered in the same turn, so a reload closes it only once admissions are done.
+    const target = gw.targets.get(ctx.targetName);
+    if (!target) throw new EscrowError('unknown_target', 'no such target');
     target.users.enter();
     const admitted = admitConnection(gw, target, facts, admission).finally(() => target.users.leave());
     await Promise.race([admitted, limit.expired]);

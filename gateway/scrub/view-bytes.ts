@@ -21,6 +21,7 @@ export class ViewBuffer implements ViewBytes {
 
   /** Make room for up to `n` bytes and start empty. */
   reset(n: number): void {
+    if (this.bytes.length === 0) throw new Error('a view buffer was used after its stream ended');
     this.length = 0;
     if (n <= this.bytes.length) return;
     let size = this.bytes.length;

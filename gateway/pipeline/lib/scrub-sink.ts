@@ -76,11 +76,15 @@ export class ScrubSink extends Writable {
     }
     const scrubber = this.#o.scrubber;
     scrubber.push(chunk);
-    const upTo = releaseOnArrival(scrubber, this.#deadlines);
     // A Content-Length answer whose last byte waits for `onFinal` anyway is whole now: it goes out in #finish as one
-    // write (one syscall) rather than all but its tail now and the tail after `onFinal`. Sizes alone decide this;
-    // the deadlines still release it (but its last byte) if `onFinal` is slow.
-    if (this.#bytes === this.#lastByteAt + 1 || this.#release(upTo)) callback();
+    // write (one syscall) rather than all but its tail now and the tail after `onFinal`. Sizes alone decide this.
+    // Its bytes keep their deadlines (nothing was released), so a slow `onFinal` still lets them out in time.
+    if (this.#bytes === this.#lastByteAt + 1) {
+      this.#deadlines?.arrived(scrubber.received, scrubber.released);
+      callback();
+      return;
+    }
+    if (this.#release(releaseOnArrival(scrubber, this.#deadlines))) callback();
     else this.#waitForDrain(callback);
   }
 
