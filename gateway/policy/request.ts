@@ -26,23 +26,17 @@ function claimTag(value: ClaimValue): string[] {
 const principalEntities = new WeakMap<Principal, EntityJson>();
 const targetEntities = new WeakMap<TargetFacts, EntityJson>();
 
-function principalEntity(p: Principal): EntityJson {
-  let entity = principalEntities.get(p);
+function once<K extends object>(memo: WeakMap<K, EntityJson>, key: K, build: (key: K) => EntityJson): EntityJson {
+  let entity = memo.get(key);
   if (entity === undefined) {
-    entity = buildPrincipalEntity(p);
-    principalEntities.set(p, entity);
+    entity = build(key);
+    memo.set(key, entity);
   }
   return entity;
 }
 
-function targetEntity(t: TargetFacts): EntityJson {
-  let entity = targetEntities.get(t);
-  if (entity === undefined) {
-    entity = buildTargetEntity(t);
-    targetEntities.set(t, entity);
-  }
-  return entity;
-}
+const principalEntity = (p: Principal) => once(principalEntities, p, buildPrincipalEntity);
+const targetEntity = (t: TargetFacts) => once(targetEntities, t, buildTargetEntity);
 
 function buildPrincipalEntity(p: Principal): EntityJson {
   const attrs: Values = { issuer: p.issuer, authMethod: p.authMethod };

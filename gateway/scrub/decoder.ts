@@ -1,6 +1,6 @@
 import { MAX_ENTITY_NAME, namedEntity } from './entities.js';
 import type { ViewScanner } from './scanner.js';
-import { ViewBuffer } from './view-bytes.js';
+import { ScannedView } from './view-bytes.js';
 
 const PCT = 0x25;
 const BSL = 0x5c;
@@ -45,43 +45,30 @@ const INVALID = 0;
  * JSON `\n`). Each decoded byte keeps the source range of the escape it came from, so a match masks whole escapes.
  * Anything that is not a complete escape passes through as it is.
  */
-export class DecodedView {
-  readonly #scanner: ViewScanner;
-  readonly #out: ViewBuffer;
+export class DecodedView extends ScannedView {
   readonly #pend = new Uint8Array(16);
   #plen = 0;
   #pstart = 0;
 
-  constructor(scanner: ViewScanner) {
-    this.#scanner = scanner;
-    this.#out = new ViewBuffer(scanner.scratch);
-  }
-
-  /** The stream ended (after `finish`): the view's and its scanner's arrays go back. */
-  release(): void {
-    this.#out.release();
-    this.#scanner.release();
-  }
-
   feed(chunk: Uint8Array, base: number): void {
-    const out = this.#out;
+    const out = this.out;
     let k = 0;
     while (k < chunk.length) {
       // Runs of plain bytes go straight to the scanner; only escapes take the slow path below.
-      if (this.#plen === 0) k = this.#scanner.scanSource(chunk, k, chunk.length, base, SPECIAL);
+      if (this.#plen === 0) k = this.scanner.scanSource(chunk, k, chunk.length, base, SPECIAL);
       if (k >= chunk.length) break;
       out.reset(16);
       this.#byte(chunk[k]!, base + k);
-      if (out.length > 0) this.#scanner.scanMapped(out);
+      if (out.length > 0) this.scanner.scanMapped(out);
       k++;
     }
   }
 
   /** End of the stream: what is still pending is decoded as far as it goes, the rest passes as it is. */
   finish(): void {
-    this.#out.reset(this.#pend.length * 4);
+    this.out.reset(this.#pend.length * 4);
     while (this.#plen > 0) this.#settle(true);
-    this.#scanner.scanMapped(this.#out);
+    this.scanner.scanMapped(this.out);
   }
 
   #byte(c: number, at: number): void {
@@ -90,7 +77,7 @@ export class DecodedView {
         this.#pstart = at;
         this.#pend[0] = c;
         this.#plen = 1;
-      } else if (c !== CR && c !== LF) this.#out.append(c, at, 1);
+      } else if (c !== CR && c !== LF) this.out.append(c, at, 1);
       return;
     }
     this.#pend[this.#plen++] = c;
@@ -102,7 +89,7 @@ export class DecodedView {
     const used = p[0] === PCT ? this.#percent(final) : p[0] === BSL ? this.#escape(final) : this.#entity(final);
     if (used === MORE) return;
     const skip = used === INVALID ? 1 : used;
-    if (used === INVALID) this.#out.append(p[0]!, this.#pstart, 1);
+    if (used === INVALID) this.out.append(p[0]!, this.#pstart, 1);
     const n = this.#plen;
     this.#plen = 0;
     if (skip === n) return;
@@ -207,7 +194,7 @@ export class DecodedView {
 
   /** One decoded byte standing for the pending escape's first `len` bytes; returns `len`. */
   #emit(byte: number, len: number): number {
-    if (byte !== CR && byte !== LF) this.#out.append(byte, this.#pstart, len);
+    if (byte !== CR && byte !== LF) this.out.append(byte, this.#pstart, len);
     return len;
   }
 }

@@ -1,5 +1,5 @@
 import type { ViewScanner } from './scanner.js';
-import { ViewBuffer } from './view-bytes.js';
+import { ScannedView } from './view-bytes.js';
 
 const CR = 0x0d;
 const LF = 0x0a;
@@ -20,26 +20,13 @@ enum State {
  * later, `data: cd…`) is contiguous here, and a match masks only the pieces' own bytes, never the SSE framing.
  * Other fields (`event:`, `id:`, `retry:`, comments) are left out.
  */
-export class SseView {
-  readonly #scanner: ViewScanner;
-  readonly #out: ViewBuffer;
+export class SseView extends ScannedView {
   #state = State.Name;
   /** How much of the field name read so far matches `data`; -1 once it cannot. */
   #name = 0;
 
-  constructor(scanner: ViewScanner) {
-    this.#scanner = scanner;
-    this.#out = new ViewBuffer(scanner.scratch);
-  }
-
-  /** The stream ended: the view's and its scanner's arrays go back. */
-  release(): void {
-    this.#out.release();
-    this.#scanner.release();
-  }
-
   feed(chunk: Uint8Array, base: number): void {
-    this.#out.reset(chunk.length);
+    this.out.reset(chunk.length);
     for (let k = 0; k < chunk.length; k++) {
       const c = chunk[k]!;
       if (c === CR || c === LF) {
@@ -54,10 +41,10 @@ export class SseView {
           break;
         case State.AfterColon:
           this.#state = State.Value;
-          if (c !== SPACE) this.#out.append(c, base + k, 1);
+          if (c !== SPACE) this.out.append(c, base + k, 1);
           break;
         case State.Value:
-          this.#out.append(c, base + k, 1);
+          this.out.append(c, base + k, 1);
           break;
         case State.Skip:
           break;
@@ -67,6 +54,6 @@ export class SseView {
         }
       }
     }
-    this.#scanner.scanMapped(this.#out);
+    this.scanner.scanMapped(this.out);
   }
 }

@@ -1,4 +1,4 @@
-import type { ViewBytes } from './scanner.js';
+import type { ViewBytes, ViewScanner } from './scanner.js';
 import type { Scratch } from './scratch.js';
 
 /**
@@ -48,5 +48,22 @@ export class ViewBuffer implements ViewBytes {
     this.bytes[i] = byte;
     this.starts[i] = start;
     this.lens[i] = len;
+  }
+}
+
+/** A view a scanner reads through (decoded, SSE): the bytes it produces go through `out` to `scanner`. */
+export abstract class ScannedView {
+  protected readonly scanner: ViewScanner;
+  protected readonly out: ViewBuffer;
+
+  constructor(scanner: ViewScanner) {
+    this.scanner = scanner;
+    this.out = new ViewBuffer(scanner.scratch);
+  }
+
+  /** The stream ended (after the view's last bytes were scanned): its arrays and its scanner's go back. */
+  release(): void {
+    this.out.release();
+    this.scanner.release();
   }
 }
