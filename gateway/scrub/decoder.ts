@@ -1,5 +1,4 @@
 import { MAX_ENTITY_NAME, namedEntity } from './entities.js';
-import type { ViewScanner } from './scanner.js';
 import { ScannedView } from './view-bytes.js';
 
 const PCT = 0x25;

@@ -1,4 +1,3 @@
-import type { ViewScanner } from './scanner.js';
 import { ScannedView } from './view-bytes.js';
 
 const CR = 0x0d;
