@@ -120,8 +120,9 @@ const NOT_LATIN1 = /[^\u0000-\u00ff]/;
 
 /**
  * Scrub several header values in one pass (one scrubber, not one per value): they are scanned as one text, one
- * line each, and cut apart again at their own offsets. A match that spans two values (only a secret holding a line
- * break could) masks both parts: more is masked, never less. Masks keep lengths, so every value keeps its length.
+ * line each, and cut apart again at their own offsets. The decoded view reads across line breaks (as across wrapped
+ * base64), so a secret cut in two across two values is masked in both: joining only adds matches. Masks keep
+ * lengths, so every value keeps its length.
  */
 export function scrubTexts(index: NeedleIndex, values: readonly string[]): string[] {
   if (index.values === 0 || values.length === 0) return [...values];
