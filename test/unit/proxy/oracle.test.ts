@@ -10,8 +10,18 @@ import { httpFraming, observeHttp, wsFramings } from '../../security/support/pro
 import { type Reflector, startReflector } from '../../security/support/reflector.js';
 import { FakeClock } from '../../support/fake-clock.js';
 
-/** A 24-byte key, as an API key of that length would be. */
-const KEY = randomBytes(18).toString('base64url');
+/**
+ * A 24-byte key, as an API key of that length would be. The reflector follows a guess with `\n\ndata: !done` (SSE),
+ * and the decoded view reads across line breaks: where the key's next character after a right prefix is `d`, the
+ * stream does hold the whole key, and it is rightly masked (a run in 64 failed that way). Such keys are not drawn.
+ */
+function drawKey(): string {
+  for (;;) {
+    const key = randomBytes(18).toString('base64url');
+    if (![1, 2, 8, 16, 23].some((k) => key[k] === 'd')) return key;
+  }
+}
+const KEY = drawKey();
 const other = (c: string) => (c === 'A' ? 'B' : 'A');
 
 /** Guesses of every length: right prefixes, and the same with the last character wrong. */
