@@ -1,3 +1,4 @@
+import { closeSync, fstatSync, mkdirSync, openSync, readSync, statSync, writeSync } from 'node:fs';
 import { type FileHandle, mkdir, open, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { AuditSink } from './types.js';
@@ -44,6 +45,90 @@ async function writeAll(handle: FileHandle, data: Buffer): Promise<{ written: nu
   }
 }
 
+/** True when the file behind `fd` is empty or its last byte ends a line. */
+function endsCleanlySync(fd: number): boolean {
+  const { size } = fstatSync(fd);
+  if (size === 0) return true;
+  const last = Buffer.alloc(1);
+  readSync(fd, last, 0, 1, size - 1);
+  return last[0] === NEWLINE;
+}
+
+/**
+ * The sink with synchronous system calls, for a regular file that is not fdatasync'ed: Node itself writes
+ * `process.stdout` to a file this way. A page-cache append and a `stat` are two short system calls on the event
+ * loop's thread; through the thread pool each is a hand-off to a worker thread and a wake-up back, which cost far
+ * more than the call itself (docs/audit.md, "What it costs"). Same rules as the threaded form: the path is looked at
+ * before each batch, a torn line is ended first, a failure drops the descriptor. Anything but a regular file (a pipe,
+ * a terminal, which can block) is handed to the threaded form.
+ */
+function createDirectFileSink(path: string, threaded: AuditSink): AuditSink {
+  let dirReady = false;
+  let fd: number | undefined;
+  let identity: { dev: number; ino: number } | undefined;
+  let unsure = true;
+  let notAFile = false;
+  const drop = (): void => {
+    const held = fd;
+    fd = undefined;
+    identity = undefined;
+    unsure = true;
+    if (held !== undefined) {
+      try {
+        closeSync(held);
+      } catch {
+        // already closed
+      }
+    }
+  };
+  /** The open descriptor, reopened when the path names another file than the one held (or none). */
+  const current = (): number | undefined => {
+    if (fd !== undefined) {
+      const seen = statSync(path, { throwIfNoEntry: false });
+      if (!seen || seen.ino !== identity?.ino || seen.dev !== identity?.dev) drop();
+    }
+    if (fd !== undefined) return fd;
+    if (!dirReady) {
+      mkdirSync(dirname(path), { recursive: true });
+      dirReady = true;
+    }
+    const opened = openSync(path, 'a+', 0o600);
+    const stats = fstatSync(opened);
+    if (!stats.isFile()) {
+      closeSync(opened);
+      notAFile = true;
+      return undefined;
+    }
+    fd = opened;
+    identity = { dev: stats.dev, ino: stats.ino };
+    unsure = true;
+    return opened;
+  };
+  return {
+    name: 'file',
+    write(lines, firstSeq) {
+      if (notAFile) return threaded.write(lines, firstSeq);
+      try {
+        const out = current();
+        if (out === undefined) return threaded.write(lines, firstSeq);
+        const lead = unsure && !endsCleanlySync(out) ? '\n' : '';
+        const data = Buffer.from(`${lead}${lines.join('\n')}\n`);
+        unsure = true;
+        for (let written = 0; written < data.length; ) written += writeSync(out, data, written);
+        unsure = false;
+        return Promise.resolve();
+      } catch (error) {
+        drop(); // the next write opens the path again and looks at its end first
+        return Promise.reject(error);
+      }
+    },
+    close: async () => {
+      drop();
+      await threaded.close?.();
+    },
+  };
+}
+
 /**
  * The `file:` sink: one append of the whole batch per write, to a handle kept open between batches. Before each
  * batch the path is looked at (one `stat`): if it names another file now (`logrotate` renamed this one and created
@@ -55,6 +140,12 @@ async function writeAll(handle: FileHandle, data: Buffer): Promise<{ written: nu
  * file (`--workers`).
  */
 export function createFileSink(options: FileSinkOptions): AuditSink {
+  const threaded = createThreadedFileSink(options);
+  return options.sync === 'none' ? createDirectFileSink(options.path, threaded) : threaded;
+}
+
+/** The sink through libuv's thread pool (`fs/promises`): with `fdatasync`, and for what is not a regular file. */
+function createThreadedFileSink(options: FileSinkOptions): AuditSink {
   let dirReady = false;
   // Whether the end of the file must be looked at first: at every (re)open, and after a failure.
   let unsure = true;

@@ -16,44 +16,48 @@ afterEach(() => {
 const lines = (path: string) => readFileSync(path, 'utf8').split('\n').filter(Boolean);
 const openFds = () => readdirSync('/proc/self/fd').length;
 
-describe('the file sink keeps its handle open between batches and follows a rotation without a signal', () => {
-  it('appends batch after batch to one handle; after a rename (logrotate create) the next batch goes to the name', async () => {
-    const path = tempFile();
-    const sink = createFileSink({ path, sync: 'none' });
-    await sink.write(['{"seq":0}', '{"seq":1}'], 0);
-    const fds = openFds();
-    await sink.write(['{"seq":2}'], 2);
-    expect(openFds()).toBe(fds); // no handle opened per batch
-    renameSync(path, `${path}.1`);
-    await sink.write(['{"seq":3}'], 3);
-    expect(lines(`${path}.1`)).toEqual(['{"seq":0}', '{"seq":1}', '{"seq":2}']);
-    expect(lines(path)).toEqual(['{"seq":3}']);
-    await sink.close?.();
-    expect(openFds()).toBe(fds - 1);
-  });
+// `none` writes with direct system calls, `batch` through the thread pool (fdatasync): both follow the same rules.
+describe.each(['none', 'batch'] as const)(
+  'the file sink (fileSync %s) keeps its handle open between batches and follows a rotation without a signal',
+  (sync) => {
+    it('appends batch after batch to one handle; after a rename (logrotate create) the next batch goes to the name', async () => {
+      const path = tempFile();
+      const sink = createFileSink({ path, sync });
+      await sink.write(['{"seq":0}', '{"seq":1}'], 0);
+      const fds = openFds();
+      await sink.write(['{"seq":2}'], 2);
+      expect(openFds()).toBe(fds); // no handle opened per batch
+      renameSync(path, `${path}.1`);
+      await sink.write(['{"seq":3}'], 3);
+      expect(lines(`${path}.1`)).toEqual(['{"seq":0}', '{"seq":1}', '{"seq":2}']);
+      expect(lines(path)).toEqual(['{"seq":3}']);
+      await sink.close?.();
+      expect(openFds()).toBe(fds - 1);
+    });
 
-  it('a deleted file is not written to: the next batch opens the name again, ending a torn line put there', async () => {
-    const path = tempFile();
-    const sink = createFileSink({ path, sync: 'batch' });
-    await sink.write(['{"seq":0}'], 0);
-    rmSync(path);
-    writeFileSync(path, '{"seq":0}\n{"se'); // another writer's torn line
-    await sink.write(['{"seq":1}'], 1);
-    expect(readFileSync(path, 'utf8')).toBe('{"seq":0}\n{"se\n{"seq":1}\n');
-    await sink.close?.();
-  });
+    it('a deleted file is not written to: the next batch opens the name again, ending a torn line put there', async () => {
+      const path = tempFile();
+      const sink = createFileSink({ path, sync });
+      await sink.write(['{"seq":0}'], 0);
+      rmSync(path);
+      writeFileSync(path, '{"seq":0}\n{"se'); // another writer's torn line
+      await sink.write(['{"seq":1}'], 1);
+      expect(readFileSync(path, 'utf8')).toBe('{"seq":0}\n{"se\n{"seq":1}\n');
+      await sink.close?.();
+    });
 
-  it('fails while the name cannot be opened, and writes again once it can', async () => {
-    const path = tempFile();
-    const sink = createFileSink({ path, sync: 'none' });
-    await sink.write(['{"seq":0}'], 0);
-    rmSync(path);
-    // A directory in its place: appending fails (the sink is down), nothing goes to the deleted file.
-    mkdirSync(path);
-    await expect(sink.write(['{"seq":1}'], 1)).rejects.toThrow();
-    rmSync(path, { recursive: true });
-    await sink.write(['{"seq":1}'], 1);
-    expect(lines(path)).toEqual(['{"seq":1}']);
-    await sink.close?.();
-  });
-});
+    it('fails while the name cannot be opened, and writes again once it can', async () => {
+      const path = tempFile();
+      const sink = createFileSink({ path, sync });
+      await sink.write(['{"seq":0}'], 0);
+      rmSync(path);
+      // A directory in its place: appending fails (the sink is down), nothing goes to the deleted file.
+      mkdirSync(path);
+      await expect(sink.write(['{"seq":1}'], 1)).rejects.toThrow();
+      rmSync(path, { recursive: true });
+      await sink.write(['{"seq":1}'], 1);
+      expect(lines(path)).toEqual(['{"seq":1}']);
+      await sink.close?.();
+    });
+  },
+);
