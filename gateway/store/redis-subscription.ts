@@ -12,10 +12,19 @@ export interface SubscriptionOptions {
 /**
  * Keep `subscriber` subscribed to one channel and report whether notices can be missed. Down: the connection
  * closed (`close`: killed, Redis restarted, network error) or a ping went unanswered (a half-open connection
- * that never closes). Up: only once SUBSCRIBE is confirmed after (re)connecting. Returns a stop function.
+ * that never closes). Up: only once SUBSCRIBE is confirmed after (re)connecting. Returns a stop function, and
+ * `answered`, which settles once the first SUBSCRIBE was answered (confirmed or refused): a process that starts
+ * listening only then reports ready from its first request on, instead of for a few milliseconds not.
  */
-export function watchSubscription(subscriber: Redis, options: SubscriptionOptions): () => void {
+export function watchSubscription(
+  subscriber: Redis,
+  options: SubscriptionOptions,
+): { stop: () => void; answered: Promise<void> } {
   let healthy = false;
+  let firstAnswer: () => void = () => {};
+  const answered = new Promise<void>((resolve) => {
+    firstAnswer = resolve;
+  });
   const report = (next: boolean) => {
     if (next === healthy) return;
     healthy = next;
@@ -28,8 +37,14 @@ export function watchSubscription(subscriber: Redis, options: SubscriptionOption
   const subscribe = () => {
     // The only SUBSCRIBE (ioredis' autoResubscribe is off): it tells us when the subscription is live.
     subscriber.subscribe(options.channel).then(
-      () => report(subscriber.status === 'ready'),
-      () => report(false),
+      () => {
+        report(subscriber.status === 'ready');
+        firstAnswer();
+      },
+      () => {
+        report(false);
+        firstAnswer();
+      },
     );
   };
   subscriber.on('ready', subscribe);
@@ -40,7 +55,7 @@ export function watchSubscription(subscriber: Redis, options: SubscriptionOption
     else ping(subscriber, options.timeoutMs, () => report(false));
   }, options.healthCheckMs);
   check.unref();
-  return () => clearInterval(check);
+  return { stop: () => clearInterval(check), answered };
 }
 
 /** A ping unanswered within `timeoutMs` drops the connection so that it reconnects and resubscribes. */

@@ -1,3 +1,4 @@
+import { setTimeout as delay } from 'node:timers/promises';
 import type { Redis, RedisOptions } from 'ioredis';
 import { EscrowError } from '../errors.js';
 import { keyLayout } from './keys.js';
@@ -117,14 +118,18 @@ export async function createRedisStore(options: RedisStoreOptions): Promise<Stor
           await client.publish(keys.revocations, message);
         }),
       async subscribe(onMessage, onState) {
-        stopWatching = watchSubscription(subscriber, {
+        const watch = watchSubscription(subscriber, {
           channel: keys.revocations,
           healthCheckMs: options.healthCheckMs ?? 1_000,
           timeoutMs: options.timeoutMs,
           onMessage,
           onState,
         });
+        stopWatching = watch.stop;
         await subscriber.connect().catch(fail);
+        // Connected is not subscribed: wait for the first SUBSCRIBE's answer (bounded, like every store call), so
+        // that /readyz says ready as soon as the process listens.
+        await Promise.race([watch.answered, delay(options.timeoutMs, undefined, { ref: false })]);
       },
     },
     events: {
