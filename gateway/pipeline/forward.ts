@@ -8,7 +8,7 @@ import { circuitOutcome } from '../proxy/breaker.js';
 import { type ForwardRequest, forward, upstreamError } from '../proxy/forward.js';
 import { StreamScrubber } from '../scrub/stream.js';
 import type { TargetRuntime } from '../targets.js';
-import { ScrubSink } from './lib/scrub-sink.js';
+import { ScrubRelease } from './lib/scrub-sink.js';
 import { bodySink, finishResponseHeaders, type ResponseHook } from './scrub.js';
 
 const isAuditFailure = (error: unknown) => error instanceof EscrowError && error.code === 'audit_unavailable';
@@ -81,7 +81,7 @@ async function send({ gw, res, target, request, outcome, abort, onFinal, hook }:
       const noBody = request.method === 'HEAD' || status === 204 || status === 304;
       if (noBody) {
         res.writeHead(status, headers);
-        return new ScrubSink(res, { scrubber: new StreamScrubber(index), flushAfterMs: 0, onFinal });
+        return new ScrubRelease(res, { scrubber: new StreamScrubber(index), flushAfterMs: 0, onFinal });
       }
       const sink = bodySink(
         gw,
@@ -95,7 +95,7 @@ async function send({ gw, res, target, request, outcome, abort, onFinal, hook }:
         filter,
       );
       bodyDone = sink.done;
-      return sink.writable;
+      return sink.target;
     });
     await bodyDone;
     if (breaker && ticket) breaker.settle(ticket, circuitOutcome({ status: outcome.status }));

@@ -3,10 +3,11 @@ import { pipeline, type Transform, type Writable } from 'node:stream';
 import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
 import { EscrowError } from '../errors.js';
 import type { Gateway } from '../gateway.js';
+import type { BodyTarget } from '../proxy/forward.js';
 import type { NeedleIndex } from '../scrub/index.js';
 import { StreamScrubber, scrubText, scrubTexts } from '../scrub/stream.js';
 import type { TargetRuntime } from '../targets.js';
-import { ScrubSink } from './lib/scrub-sink.js';
+import { ScrubRelease, ScrubSink } from './lib/scrub-sink.js';
 
 /*
  * Stage 8: nothing of a lease's secret reaches the agent. Headers are scrubbed and `Location` rewritten
@@ -102,7 +103,7 @@ function lengthOf(headers: Record<string, string | string[]>): number | undefine
 }
 
 /**
- * Where the body goes: a ScrubSink writing into `res`. An encoded body is decoded first so it can be scrubbed
+ * Where the body goes: a ScrubRelease writing into `res` (a ScrubSink behind a decoder or a filter). An encoded body is decoded first so it can be scrubbed
  * (no gzip bypass), sent identity-encoded, bounded by `maxResponseBytes` once decoded (a 300 KB bomb must not
  * become 300 MB for the agent), and its head is sent with the first released bytes, so a body that is refused
  * before then still gets a 502 problem. Unknown encodings fail. A protocol's `filter` (MCP) sees the decoded body
@@ -117,7 +118,7 @@ export function bodySink(
   onError: (error: Error) => void,
   onFinal: () => Promise<void>,
   filter: ResponseFilter | undefined,
-): { writable: Writable; done?: Promise<void> } {
+): { target: BodyTarget; done?: Promise<void> } {
   const { headers } = head;
   const encoding = String(headers['content-encoding'] ?? 'identity')
     .toLowerCase()
@@ -131,7 +132,8 @@ export function bodySink(
   if (encoding === 'identity' && filter === undefined) {
     res.writeHead(head.status, headers);
     const contentLength = lengthOf(headers);
-    return { writable: new ScrubSink(res, contentLength === undefined ? options : { ...options, contentLength }) };
+    // The common answer: no stream between undici's parser and the scrubber (proxy/forward.ts DirectBody).
+    return { target: new ScrubRelease(res, contentLength === undefined ? options : { ...options, contentLength }) };
   }
   const decoder = encoding === 'identity' ? undefined : DECODERS[encoding];
   if (encoding !== 'identity' && !decoder) {
@@ -157,5 +159,5 @@ export function bodySink(
     }),
   );
   done.catch(() => {}); // also awaited by forwardAndScrub, unless undici failed first
-  return { writable: stages[0]!, done };
+  return { target: stages[0]!, done };
 }

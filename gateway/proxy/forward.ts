@@ -1,6 +1,6 @@
 import type { EventEmitter } from 'node:events';
-import type { Readable, Writable } from 'node:stream';
-import { Pool, errors as undiciErrors } from 'undici';
+import { finished, type Readable, type Writable } from 'node:stream';
+import { type Dispatcher, Pool, errors as undiciErrors, util as undiciUtil } from 'undici';
 import type { TargetConfig } from '../config/schema.js';
 import { EscrowError } from '../errors.js';
 import type { UpstreamErrorKind } from '../metric-labels.js';
@@ -58,22 +58,143 @@ export function upstreamError(error: unknown): { error: EscrowError; kind: Upstr
 }
 
 /**
- * Send the request and stream the answer: `onHead` is called with the status and headers and returns the
- * writable the body goes to (keeping backpressure end to end).
+ * A body target without a stream of its own: undici's parser hands it each chunk (pipeline/lib/scrub-sink.ts
+ * ScrubRelease). `push` false pauses the upstream socket until `whenDrained` calls back.
  */
-export async function forward(
-  pool: Pool,
-  request: ForwardRequest,
-  onHead: (statusCode: number, headers: Record<string, string | string[] | undefined>) => Writable,
-): Promise<void> {
-  await pool.stream(
-    {
-      method: request.method as 'GET',
-      path: request.path,
-      headers: request.headers,
-      body: request.body ?? null,
-      signal: request.signal,
-    },
-    ({ statusCode, headers }) => onHead(statusCode, headers),
-  );
+export interface DirectBody {
+  push(chunk: Buffer): boolean;
+  /** After the last chunk; the forward settles with it. */
+  finish(): Promise<void>;
+  abort(error: Error): void;
+  whenDrained(resume: () => void): void;
+}
+
+/** Where `onHead` sends the body: a Writable (a decoder's pipeline, kept with backpressure), or a DirectBody. */
+export type BodyTarget = Writable | DirectBody;
+
+// A Writable may be a Duplex (a decoder), whose Readable side has a `push` too: `whenDrained` is a DirectBody's alone.
+const isDirect = (target: BodyTarget): target is DirectBody => typeof (target as DirectBody).whenDrained === 'function';
+
+type OnHead = (statusCode: number, headers: Record<string, string | string[] | undefined>) => BodyTarget;
+
+/**
+ * undici's dispatch handler for one forward (its "legacy" handler API, which its own `stream()` builds on): the
+ * same contract as `Pool.stream` — the head is handed to `onHead`, the body to what it returns, with
+ * backpressure, and the request is aborted when `signal` emits — without the stream, the async resource and the
+ * `finished()` listeners `stream()` puts around every answer. A DirectBody takes each chunk as the parser
+ * delivers it; a Writable is written and ended as `stream()` would.
+ */
+class ForwardHandler {
+  readonly #onHead: OnHead;
+  readonly #signal: ForwardRequest['signal'];
+  readonly #settle: (error?: Error) => void;
+  #abort: ((error: Error) => void) | undefined;
+  #reason: Error | undefined;
+  #target: BodyTarget | undefined;
+  /** undici's resume for a paused parser; a DirectBody asks for it only when the agent's response is full. */
+  #resume: (() => void) | undefined;
+  #done = false;
+
+  constructor(onHead: OnHead, signal: ForwardRequest['signal'], settle: (error?: Error) => void) {
+    this.#onHead = onHead;
+    this.#signal = signal;
+    this.#settle = settle;
+    addAbortListener(signal, this.#onSignal);
+  }
+
+  readonly #onSignal = (): void => {
+    const reason = new undiciErrors.RequestAbortedError();
+    if (this.#abort) this.#abort(reason);
+    else this.#reason = reason;
+  };
+
+  onConnect(abort: (error: Error) => void): void {
+    if (this.#reason) abort(this.#reason);
+    else this.#abort = abort;
+  }
+
+  onHeaders(statusCode: number, raw: Buffer[], resume: () => void): boolean {
+    if (statusCode < 200) return true; // 1xx: the final head follows
+    this.#resume = resume;
+    const target = this.#onHead(statusCode, undiciUtil.parseHeaders(raw) as Record<string, string | string[]>);
+    this.#target = target;
+    if (isDirect(target)) return true;
+    target.on('drain', resume);
+    finished(target, { readable: false }, (error) => {
+      if (error) this.#abort?.(error);
+      this.#finish(error ?? undefined);
+    });
+    return target.writableNeedDrain !== true;
+  }
+
+  onData(chunk: Buffer): boolean {
+    const target = this.#target;
+    if (target === undefined) return true;
+    if (!isDirect(target)) return target.write(chunk);
+    if (target.push(chunk)) return true;
+    target.whenDrained(this.#resumeLater);
+    return false;
+  }
+
+  readonly #resumeLater = (): void => this.#resume?.();
+
+  onComplete(): void {
+    removeAbortListener(this.#signal, this.#onSignal);
+    const target = this.#target;
+    if (target === undefined) {
+      this.#finish();
+      return;
+    }
+    if (!isDirect(target)) {
+      target.end(); // `finished` settles
+      return;
+    }
+    target.finish().then(
+      () => this.#finish(),
+      (error: Error) => this.#finish(error),
+    );
+  }
+
+  onError(error: Error): void {
+    removeAbortListener(this.#signal, this.#onSignal);
+    const target = this.#target;
+    this.#target = undefined; // a late chunk (the agent's body failed first) goes nowhere
+    if (target !== undefined) {
+      if (isDirect(target)) target.abort(error);
+      else target.destroy(error);
+    }
+    this.#finish(error);
+  }
+
+  #finish(error?: Error): void {
+    if (this.#done) return;
+    this.#done = true;
+    this.#settle(error);
+  }
+}
+
+function addAbortListener(signal: ForwardRequest['signal'], listener: () => void): void {
+  if ('addEventListener' in signal) signal.addEventListener('abort', listener, { once: true });
+  else signal.once('abort', listener);
+}
+
+function removeAbortListener(signal: ForwardRequest['signal'], listener: () => void): void {
+  if ('removeEventListener' in signal) signal.removeEventListener('abort', listener);
+  else signal.off('abort', listener);
+}
+
+/**
+ * Send the request and take the answer: `onHead` is called with the status and headers and returns where the body
+ * goes (keeping backpressure end to end). Resolves once that target is done with the body.
+ */
+export function forward(pool: Pool, request: ForwardRequest, onHead: OnHead): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const handler = new ForwardHandler(onHead, request.signal, (error) => (error ? reject(error) : resolve()));
+    const body = request.body;
+    if (body !== undefined && !Buffer.isBuffer(body)) body.on('error', (error) => handler.onError(error));
+    pool.dispatch(
+      { method: request.method as 'GET', path: request.path, headers: request.headers, body: body ?? null },
+      handler as unknown as Dispatcher.DispatchHandler,
+    );
+  });
 }
