@@ -4,6 +4,7 @@ import { EscrowError } from '../errors.js';
 import { type DeclaredArguments, declaredArguments } from './arguments.js';
 import { cedar, describeErrors } from './cedar.js';
 import type { PolicySetSource, PolicySource } from './load.js';
+import { pathPrefixOf, pathSlices } from './path-prefix.js';
 import { scopeAdmits } from './scope.js';
 import { addPolicyUsage, emptyUsage, type PayloadUsage } from './usage.js';
 import { policyRecord } from './validate.js';
@@ -20,15 +21,18 @@ export interface CompiledPolicySet {
   readonly policyCount: number;
   /** The MCP arguments the schema declares (gateway/policy/arguments.ts). */
   readonly declared: DeclaredArguments;
-  /** The preparsed set holding every policy whose scope can match this target, action and principal type. */
-  sliceFor(target: string, action: Action, principalType: PrincipalType): Slice;
+  /**
+   * The preparsed set holding every policy whose scope can match this target, action and principal type, less those
+   * that a leading condition on `context.request.path` rules out for `path` (gateway/policy/path-prefix.ts).
+   */
+  sliceFor(target: string, action: Action, principalType: PrincipalType, path: string): Slice;
   /** Policies that ask for a person (`@approval`), by id (gateway/approvals/annotations.ts). */
   readonly approvals: ReadonlyMap<string, ApprovalRule>;
   /**
    * The same slice without its `@approval` forbids ("forbid unless approved"): what would be decided once a person
    * approved. Undefined when the slice has none.
    */
-  softSliceFor(target: string, action: Action, principalType: PrincipalType): Slice | undefined;
+  softSliceFor(target: string, action: Action, principalType: PrincipalType, path: string): Slice | undefined;
   /** Drop the preparsed sets (overwrite them with empty sets). Call once nothing evaluates against this set. */
   release(): void;
 }
@@ -38,6 +42,8 @@ export interface CompileOptions {
   readonly slice?: boolean;
   /** Send cedar only what a slice's policies can read (default true). `false` sends the whole request. */
   readonly prune?: boolean;
+  /** With `slice`, cut each slice further by the request path's prefixes (default true; path-prefix.ts). */
+  readonly pathPrefixes?: boolean;
 }
 
 // Preparsed sets are global to the wasm instance: every compiled set gets ids of its own.
@@ -61,35 +67,45 @@ function usageOf(policies: readonly PolicySource[]): PayloadUsage {
 }
 
 type SliceLookup = Pick<CompiledPolicySet, 'sliceFor' | 'softSliceFor' | 'release'>;
+type PathSlices = (path: string) => Slice;
 
-/** Slices built on first use, one preparsed set per distinct list of policies. */
+/**
+ * Slices built on first use, one preparsed set per distinct list of policies. Each (target, action, principal type)
+ * gets its policies cut by path prefix (path-prefix.ts); with `paths` false, every prefix counts as absent.
+ */
 function lazySlices(
   source: PolicySetSource,
   prefix: string,
-  prune: boolean,
+  options: { prune: boolean; paths: boolean },
   soft: (p: PolicySource) => boolean,
 ): SliceLookup {
   const named = new Set(source.policies.flatMap((p) => (p.scope.target === undefined ? [] : [p.scope.target])));
-  const byKey = new Map<string, Slice | undefined>();
+  const pathPrefixes = new Map(source.policies.map((p) => [p, options.paths ? pathPrefixOf(p.json) : undefined]));
+  const byKey = new Map<string, PathSlices | undefined>();
   const byPolicies = new Map<string, Slice>();
   let released = false;
-  const build = (
-    target: string | undefined,
-    action: Action,
-    type: PrincipalType,
-    keep = (_p: PolicySource) => true,
-  ) => {
-    const policies = source.policies.filter((p) => scopeAdmits(p.scope, target, action, type) && keep(p));
+  const sliceOf = (policies: readonly PolicySource[]) => {
     const ids = policies.map((p) => p.id).join('\0');
     let slice = byPolicies.get(ids);
     if (slice === undefined) {
-      slice = { setId: `${prefix}${byPolicies.size}`, usage: prune ? usageOf(policies) : undefined };
+      slice = { setId: `${prefix}${byPolicies.size}`, usage: options.prune ? usageOf(policies) : undefined };
       preparse(slice.setId, policies);
       byPolicies.set(ids, slice);
     }
     return slice;
   };
-  const lookup = (target: string, action: Action, type: PrincipalType, variant: 'all' | 'soft') => {
+  const build = (
+    target: string | undefined,
+    action: Action,
+    type: PrincipalType,
+    keep = (_p: PolicySource) => true,
+  ): PathSlices =>
+    pathSlices(
+      source.policies.filter((p) => scopeAdmits(p.scope, target, action, type) && keep(p)),
+      (p) => pathPrefixes.get(p),
+      sliceOf,
+    );
+  const lookup = (target: string, action: Action, type: PrincipalType, path: string, variant: 'all' | 'soft') => {
     // After release nothing is preparsed any more: the missing set makes cedar fail, which denies.
     if (released) return { setId: `${prefix}released`, usage: undefined };
     const scoped = named.has(target) ? target : undefined;
@@ -99,11 +115,11 @@ function lazySlices(
       if (variant === 'all') byKey.set(key, build(scoped, action, type));
       else byKey.set(key, hasSoft ? build(scoped, action, type, (p) => !soft(p)) : undefined);
     }
-    return byKey.get(key);
+    return byKey.get(key)?.(path);
   };
   return {
-    sliceFor: (target, action, type) => lookup(target, action, type, 'all')!,
-    softSliceFor: (target, action, type) => lookup(target, action, type, 'soft'),
+    sliceFor: (target, action, type, path) => lookup(target, action, type, path, 'all')!,
+    softSliceFor: (target, action, type, path) => lookup(target, action, type, path, 'soft'),
     release: () => {
       released = true;
       release([...byPolicies.values()].map((s) => s.setId));
@@ -114,9 +130,10 @@ function lazySlices(
 /**
  * Preparse a (validated) policy set. The whole set is preparsed at once, so a set cedar refuses throws
  * `config_invalid` here and nothing stays preparsed. With slicing, that whole set is dropped again and each
- * (target, action, principal type) gets a set of only the policies whose scope can match it, preparsed on first use
- * and shared between keys with the same policies: preparsing every slice up front would block the event loop for
- * seconds with hundreds of targets. `slice: false, prune: false` is the plain form the sliced one is tested against.
+ * (target, action, principal type) gets a set of only the policies whose scope can match it, less those whose leading
+ * path condition the request's path cannot meet, preparsed on first use and shared between keys with the same
+ * policies: preparsing every slice up front would block the event loop for seconds with hundreds of targets.
+ * `slice: false, prune: false` is the plain form the sliced one is tested against.
  */
 export function compilePolicySet(source: PolicySetSource, options: CompileOptions = {}): CompiledPolicySet {
   const declared = declaredArguments(source.schema); // before preparsing: a refused schema leaves nothing behind
@@ -129,7 +146,7 @@ export function compilePolicySet(source: PolicySetSource, options: CompileOption
   const base = { hash: source.hash, policyCount: source.policies.length, declared, approvals };
   if (options.slice !== false) {
     release([whole]);
-    return { ...base, ...lazySlices(source, prefix, prune, soft) };
+    return { ...base, ...lazySlices(source, prefix, { prune, paths: options.pathPrefixes !== false }, soft) };
   }
   const wholeSlice: Slice = { setId: whole, usage: prune ? usageOf(source.policies) : undefined };
   const softPolicies = source.policies.filter((p) => !soft(p));

@@ -98,9 +98,11 @@ export function evaluate(set: CompiledPolicySet, request: AuthorizationRequest, 
   const { name } = request.target;
   const { action } = request;
   const type = request.principal.type;
+  let path: string;
   let slice: Slice;
   try {
-    slice = set.sliceFor(name, action, type);
+    path = request.request.path;
+    slice = set.sliceFor(name, action, type, path);
   } catch {
     return deny([], ['request: could not be evaluated']);
   }
@@ -115,7 +117,7 @@ export function evaluate(set: CompiledPolicySet, request: AuthorizationRequest, 
     verdict.policies.length > 0 &&
     verdict.policies.every((id) => set.approvals.get(id)?.effect === 'forbid');
   if (!soft) return verdict;
-  const softSlice = set.softSliceFor(name, action, type);
+  const softSlice = set.softSliceFor(name, action, type, path);
   if (!softSlice) return verdict;
   const approved = decideSlice(set, softSlice, request, now);
   if (approved.decision !== 'allow') return verdict;
