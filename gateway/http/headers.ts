@@ -93,15 +93,20 @@ export function responseHeaders(
   headers: Record<string, string | string[] | undefined>,
   allowed: ReadonlySet<string>,
 ): Record<string, string | string[]> {
-  const named = new Set<string>();
+  // Headers the upstream's `Connection` names are hop-by-hop too; most answers name none (no set to build then).
   const connection = headers.connection;
-  for (const value of Array.isArray(connection) ? connection : connection ? [connection] : []) {
-    for (const token of value.split(',')) named.add(token.trim().toLowerCase());
+  let named: Set<string> | undefined;
+  if (connection !== undefined) {
+    named = new Set();
+    for (const value of Array.isArray(connection) ? connection : [connection]) {
+      for (const token of value.split(',')) named.add(token.trim().toLowerCase());
+    }
   }
   const out: Record<string, string | string[]> = {};
-  for (const [name, value] of Object.entries(headers)) {
+  for (const name in headers) {
+    const value = headers[name];
     if (value === undefined) continue;
-    if ((RESPONSE_DROP.has(name) || named.has(name)) && !allowed.has(name)) continue;
+    if ((RESPONSE_DROP.has(name) || named?.has(name)) && !allowed.has(name)) continue;
     if (name === 'transfer-encoding' || name === 'connection' || name === 'keep-alive') continue;
     out[name] = value;
   }

@@ -1,4 +1,3 @@
-import { EventEmitter } from 'node:events';
 import type { IncomingMessage } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { UpstreamRequest } from '../../adapters/types.js';
@@ -9,6 +8,7 @@ import { clientIp } from '../http/address.js';
 import { randomId } from '../ids.js';
 import type { SlotOwner } from '../in-flight.js';
 import type { McpExchange } from '../mcp/exchange.js';
+import { AbortHook } from '../proxy/forward.js';
 import type { TargetRuntime } from '../targets.js';
 import type { Admission } from './admission.js';
 import type { ForwardOutcome } from './forward.js';
@@ -20,8 +20,8 @@ export interface Exchange extends Admission {
   readonly startedAt: number;
   /** The caller's address, taken at once (`req.socket` is gone once the connection closes). */
   readonly client: string;
-  /** undici's abort signal for the upstream request (an EventEmitter: cheaper than an AbortController). */
-  readonly abort: EventEmitter;
+  /** Stops the upstream request (a cut, the agent leaving). */
+  readonly abort: AbortHook;
   /** Set when the task's close, expiry or a kill switch cut this request in flight. */
   cut?: CutReason;
   target?: TargetRuntime;
@@ -79,7 +79,7 @@ export function openExchange(req: IncomingMessage, upgrade: boolean): Exchange {
     upgrade,
     startedAt: performance.now(),
     forward: {},
-    abort: new EventEmitter(),
+    abort: new AbortHook(),
     client: clientIp(req.socket.remoteAddress),
   };
 }

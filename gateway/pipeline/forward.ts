@@ -1,11 +1,10 @@
-import type { EventEmitter } from 'node:events';
 import type { ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { EscrowError } from '../errors.js';
 import type { Gateway } from '../gateway.js';
 import { requireScrubbableFraming, responseHeaders } from '../http/headers.js';
 import { circuitOutcome } from '../proxy/breaker.js';
-import { type ForwardRequest, forward, upstreamError } from '../proxy/forward.js';
+import { type AbortHook, type ForwardRequest, forward, upstreamError } from '../proxy/forward.js';
 import { StreamScrubber } from '../scrub/stream.js';
 import type { TargetRuntime } from '../targets.js';
 import { ScrubRelease } from './lib/scrub-sink.js';
@@ -24,11 +23,11 @@ export interface ForwardCall {
   readonly gw: Gateway;
   readonly res: ServerResponse;
   readonly target: TargetRuntime;
-  readonly request: Omit<ForwardRequest, 'signal'>;
+  readonly request: ForwardRequest;
   /** Filled in: the upstream's status, when it was dispatched, how it failed. */
   readonly outcome: ForwardOutcome;
-  /** undici's abort signal (the caller may emit on it too: a task closed while the request is in flight). */
-  readonly abort: EventEmitter;
+  /** Stops the upstream request (the caller may fire it too: a task closed while the request is in flight). */
+  readonly abort: AbortHook;
   /** Awaited before the answer's last byte goes out (the request's audit event); if it rejects, the answer is cut. */
   readonly onFinal: () => Promise<void>;
   /** A protocol's look at the answer (MCP), if any. */
@@ -61,10 +60,8 @@ async function send({ gw, res, target, request, outcome, abort, onFinal, hook }:
   if (!pool) throw new EscrowError('unknown_target', 'no such target'); // a postgres target: no HTTP upstream
   const breaker = target.breaker;
   const ticket = breaker?.admit(); // throws while the target's circuit is open: nothing is sent
-  // undici takes an EventEmitter as its abort signal: far cheaper per request than an AbortController. The caller
-  // may emit on it too (a task closed while the request is in flight).
   const onClose = () => {
-    if (!res.writableFinished) abort.emit('abort');
+    if (!res.writableFinished) abort.abort();
   };
   // A decoded body's own failure (too large, corrupt), which undici may report as a plain abort.
   let bodyError: Error | undefined;
@@ -72,7 +69,7 @@ async function send({ gw, res, target, request, outcome, abort, onFinal, hook }:
   res.once('close', onClose);
   outcome.dispatchedAt = performance.now();
   try {
-    await forward(pool, { ...request, signal: abort }, (status, upstream) => {
+    await forward(pool, request, abort, (status, upstream) => {
       outcome.status = status;
       requireScrubbableFraming(upstream);
       const index = gw.secrets.index;

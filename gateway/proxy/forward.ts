@@ -1,4 +1,3 @@
-import type { EventEmitter } from 'node:events';
 import { finished, type Readable, type Writable } from 'node:stream';
 import { type Dispatcher, Pool, errors as undiciErrors, util as undiciUtil } from 'undici';
 import type { TargetConfig } from '../config/schema.js';
@@ -10,8 +9,6 @@ export interface ForwardRequest {
   readonly path: string;
   readonly headers: Record<string, string | string[]>;
   readonly body: Readable | Buffer | undefined;
-  /** An AbortSignal, or any EventEmitter that emits `abort` (undici accepts both; the emitter is cheaper). */
-  readonly signal: AbortSignal | EventEmitter;
 }
 
 /** A keep-alive pool toward one target's origin. Redirects are never followed (undici's Pool does not). */
@@ -58,6 +55,38 @@ export function upstreamError(error: unknown): { error: EscrowError; kind: Upstr
 }
 
 /**
+ * What stops one upstream request: a cut (the task closed, a kill switch) or the agent leaving. Lighter than an
+ * AbortController or an EventEmitter per request: one listener at most (the forward in flight), and an abort that
+ * came before the forward listened is kept, so that forward is stopped as soon as it connects.
+ */
+export class AbortHook {
+  #listener: (() => void) | undefined;
+  #aborted = false;
+
+  get aborted(): boolean {
+    return this.#aborted;
+  }
+
+  abort(): void {
+    if (this.#aborted) return;
+    this.#aborted = true;
+    const listener = this.#listener;
+    this.#listener = undefined;
+    listener?.();
+  }
+
+  /** Calls `listener` on the abort (at once if it already happened). */
+  listen(listener: () => void): void {
+    if (this.#aborted) listener();
+    else this.#listener = listener;
+  }
+
+  unlisten(): void {
+    this.#listener = undefined;
+  }
+}
+
+/**
  * A body target without a stream of its own: undici's parser hands it each chunk (pipeline/lib/scrub-sink.ts
  * ScrubRelease). `push` false pauses the upstream socket until `whenDrained` calls back.
  */
@@ -80,13 +109,13 @@ type OnHead = (statusCode: number, headers: Record<string, string | string[] | u
 /**
  * undici's dispatch handler for one forward (its "legacy" handler API, which its own `stream()` builds on): the
  * same contract as `Pool.stream` — the head is handed to `onHead`, the body to what it returns, with
- * backpressure, and the request is aborted when `signal` emits — without the stream, the async resource and the
+ * backpressure, and the request is aborted when `signal` fires — without the stream, the async resource and the
  * `finished()` listeners `stream()` puts around every answer. A DirectBody takes each chunk as the parser
  * delivers it; a Writable is written and ended as `stream()` would.
  */
 class ForwardHandler {
   readonly #onHead: OnHead;
-  readonly #signal: ForwardRequest['signal'];
+  readonly #signal: AbortHook;
   readonly #settle: (error?: Error) => void;
   #abort: ((error: Error) => void) | undefined;
   #reason: Error | undefined;
@@ -95,11 +124,11 @@ class ForwardHandler {
   #resume: (() => void) | undefined;
   #done = false;
 
-  constructor(onHead: OnHead, signal: ForwardRequest['signal'], settle: (error?: Error) => void) {
+  constructor(onHead: OnHead, signal: AbortHook, settle: (error?: Error) => void) {
     this.#onHead = onHead;
     this.#signal = signal;
     this.#settle = settle;
-    addAbortListener(signal, this.#onSignal);
+    signal.listen(this.#onSignal);
   }
 
   readonly #onSignal = (): void => {
@@ -139,7 +168,7 @@ class ForwardHandler {
   readonly #resumeLater = (): void => this.#resume?.();
 
   onComplete(): void {
-    removeAbortListener(this.#signal, this.#onSignal);
+    this.#signal.unlisten();
     const target = this.#target;
     if (target === undefined) {
       this.#finish();
@@ -156,7 +185,7 @@ class ForwardHandler {
   }
 
   onError(error: Error): void {
-    removeAbortListener(this.#signal, this.#onSignal);
+    this.#signal.unlisten();
     const target = this.#target;
     this.#target = undefined; // a late chunk (the agent's body failed first) goes nowhere
     if (target !== undefined) {
@@ -173,23 +202,13 @@ class ForwardHandler {
   }
 }
 
-function addAbortListener(signal: ForwardRequest['signal'], listener: () => void): void {
-  if ('addEventListener' in signal) signal.addEventListener('abort', listener, { once: true });
-  else signal.once('abort', listener);
-}
-
-function removeAbortListener(signal: ForwardRequest['signal'], listener: () => void): void {
-  if ('removeEventListener' in signal) signal.removeEventListener('abort', listener);
-  else signal.off('abort', listener);
-}
-
 /**
  * Send the request and take the answer: `onHead` is called with the status and headers and returns where the body
  * goes (keeping backpressure end to end). Resolves once that target is done with the body.
  */
-export function forward(pool: Pool, request: ForwardRequest, onHead: OnHead): Promise<void> {
+export function forward(pool: Pool, request: ForwardRequest, signal: AbortHook, onHead: OnHead): Promise<void> {
   return new Promise<void>((resolve, reject) => {
-    const handler = new ForwardHandler(onHead, request.signal, (error) => (error ? reject(error) : resolve()));
+    const handler = new ForwardHandler(onHead, signal, (error) => (error ? reject(error) : resolve()));
     const body = request.body;
     if (body !== undefined && !Buffer.isBuffer(body)) body.on('error', (error) => handler.onError(error));
     pool.dispatch(

@@ -1,15 +1,15 @@
-import type { EventEmitter } from 'node:events';
 import type { ServerResponse } from 'node:http';
 import type { CutReason } from '../../connections.js';
 import { EscrowError } from '../../errors.js';
 import { sendProblem } from '../../http/respond.js';
+import type { AbortHook } from '../../proxy/forward.js';
 
 /** What a request in flight holds that a cut needs. */
 export interface CutExchange {
   readonly requestId: string;
   cut?: CutReason;
-  /** The upstream request's abort signal. */
-  readonly abort: EventEmitter;
+  /** Stops the upstream request. */
+  readonly abort: AbortHook;
 }
 
 /** The error a cut request is answered (or audited) with: 403 `task_closed`, `reason: cut_<why>`. */
@@ -28,6 +28,6 @@ export function cutRequest(res: ServerResponse, ex: CutExchange, reason: CutReas
     res.destroy(); // forwardAndScrub hears 'close' and aborts the upstream request
     return;
   }
-  ex.abort.emit('abort');
+  ex.abort.abort();
   sendProblem(res, cutError(reason), ex.requestId);
 }

@@ -1,11 +1,14 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
+import type { UpstreamRequest } from '../../../adapters/types.js';
 import { requireAudit } from '../../audit/index.js';
+import type { CutReason } from '../../connections.js';
+import type { EscrowError } from '../../errors.js';
 import type { Gateway } from '../../gateway.js';
 import { sendProblem } from '../../http/respond.js';
 import { openMcpExchange } from '../../mcp/exchange.js';
 import { handleTaskApi } from '../../task-api.js';
-import type { Channel, Exchange } from '../exchange.js';
+import type { Ask, Channel, Exchange } from '../exchange.js';
 import { forwardAndScrub } from '../forward.js';
 import { strippedHeaders } from '../inject.js';
 import { commitExchange } from '../record.js';
@@ -19,67 +22,102 @@ import { cutRequest } from './cut.js';
  * answer goes back on the ServerResponse.
  */
 export function httpChannel(gw: Gateway, req: IncomingMessage, res: ServerResponse, ex: Exchange): Channel {
-  let stream: Readable | undefined;
-  return {
-    ex,
-    owner: res,
-    async route() {
-      const route = parseRequestRoute(gw, req);
-      if (route.target === '_escrow') {
-        requireAudit(gw.audit);
-        await handleTaskApi(gw, req, res, route, ex.requestId);
-        return undefined;
-      }
-      const ask = routeRequest(gw, req, route, ex);
-      ex.mcp = openMcpExchange(gw, req, res, ask.target, route, ex.requestId);
-      return ask;
-    },
-    // The task's close, expiry or a kill switch stops this request wherever it is (lib/cut.ts).
-    cut: (reason) => cutRequest(res, ex, reason),
-    async upstreamRequest(ask) {
-      if (req.headers.expect?.toLowerCase() === '100-continue' && !ex.mcp) res.writeContinue();
-      const { target } = ask;
-      // An MCP request's body was read (and decided) at stage 4.
-      const body = ex.mcp
-        ? { buffer: ex.mcp.body }
-        : await requestBody(req, target.config.limits.maxBodyBytes, target.adapter.needsBody === true);
-      stream = body.stream;
-      const headers = strippedHeaders(gw, req, target, ex.requestId);
-      if (body.buffer) headers['content-length'] = String(body.buffer.length);
-      return {
-        method: req.method!,
-        path: ask.path + ask.query,
-        headers,
-        ...(body.buffer ? { body: body.buffer } : {}),
-      };
-    },
-    async forward(ask, upstream, release) {
-      try {
-        await forwardAndScrub({
-          gw,
-          res,
-          target: ask.target,
-          request: {
-            method: upstream.method,
-            path: upstream.path,
-            headers: upstream.headers,
-            body: upstream.body ?? stream,
-          },
-          outcome: ex.forward,
-          abort: ex.abort,
-          onFinal: () => commitExchange(gw, req, ex, res.statusCode),
-          hook: ex.mcp,
-        });
-      } finally {
-        release();
-      }
-    },
-    answered: () => res.headersSent,
-    // A cut before the answer began has already told the agent why.
-    ended: () => res.writableEnded,
-    refuse(error) {
-      if (!ex.mcp?.answer(res, error)) sendProblem(res, error, ex.requestId);
-    },
-    fallbackStatus: () => res.statusCode,
-  };
+  return new HttpChannel(gw, req, res, ex);
+}
+
+// A class, not an object of closures: its methods are shared, not made again for every request.
+class HttpChannel implements Channel {
+  readonly #gw: Gateway;
+  readonly #req: IncomingMessage;
+  readonly #res: ServerResponse;
+  readonly ex: Exchange;
+  #stream: Readable | undefined;
+
+  constructor(gw: Gateway, req: IncomingMessage, res: ServerResponse, ex: Exchange) {
+    this.#gw = gw;
+    this.#req = req;
+    this.#res = res;
+    this.ex = ex;
+  }
+
+  get owner(): ServerResponse {
+    return this.#res;
+  }
+
+  async route(): Promise<Ask | undefined> {
+    const [gw, req, res, ex] = [this.#gw, this.#req, this.#res, this.ex];
+    const route = parseRequestRoute(gw, req);
+    if (route.target === '_escrow') {
+      requireAudit(gw.audit);
+      await handleTaskApi(gw, req, res, route, ex.requestId);
+      return undefined;
+    }
+    const ask = routeRequest(gw, req, route, ex);
+    ex.mcp = openMcpExchange(gw, req, res, ask.target, route, ex.requestId);
+    return ask;
+  }
+
+  // The task's close, expiry or a kill switch stops this request wherever it is (lib/cut.ts).
+  cut(reason: CutReason): void {
+    cutRequest(this.#res, this.ex, reason);
+  }
+
+  async upstreamRequest(ask: Ask): Promise<UpstreamRequest> {
+    const [gw, req, ex] = [this.#gw, this.#req, this.ex];
+    if (req.headers.expect?.toLowerCase() === '100-continue' && !ex.mcp) this.#res.writeContinue();
+    const { target } = ask;
+    // An MCP request's body was read (and decided) at stage 4.
+    const body = ex.mcp
+      ? { buffer: ex.mcp.body }
+      : await requestBody(req, target.config.limits.maxBodyBytes, target.adapter.needsBody === true);
+    this.#stream = body.stream;
+    const headers = strippedHeaders(gw, req, target, ex.requestId);
+    if (body.buffer) headers['content-length'] = String(body.buffer.length);
+    return {
+      method: req.method!,
+      path: ask.path + ask.query,
+      headers,
+      ...(body.buffer ? { body: body.buffer } : {}),
+    };
+  }
+
+  async forward(ask: Ask, upstream: UpstreamRequest, release: () => void): Promise<void> {
+    const [gw, req, res, ex] = [this.#gw, this.#req, this.#res, this.ex];
+    try {
+      await forwardAndScrub({
+        gw,
+        res,
+        target: ask.target,
+        request: {
+          method: upstream.method,
+          path: upstream.path,
+          headers: upstream.headers,
+          body: upstream.body ?? this.#stream,
+        },
+        outcome: ex.forward,
+        abort: ex.abort,
+        onFinal: () => commitExchange(gw, req, ex, res.statusCode),
+        hook: ex.mcp,
+      });
+    } finally {
+      release();
+    }
+  }
+
+  answered(): boolean {
+    return this.#res.headersSent;
+  }
+
+  // A cut before the answer began has already told the agent why.
+  ended(): boolean {
+    return this.#res.writableEnded;
+  }
+
+  refuse(error: EscrowError): void {
+    if (!this.ex.mcp?.answer(this.#res, error)) sendProblem(this.#res, error, this.ex.requestId);
+  }
+
+  fallbackStatus(): number {
+    return this.#res.statusCode;
+  }
 }
