@@ -122,3 +122,6 @@ export interface ApprovalNeed {
   /** Absent: the configured default (`approvals.grantWindowSeconds`). */
   readonly windowSeconds?: number;
 }
+
+/** `T` with its members writable: an object built member by member on a hot path (no conditional spreads). */
+export type Building<T> = { -readonly [K in keyof T]: T[K] };

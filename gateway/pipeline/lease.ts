@@ -15,18 +15,22 @@ export async function lease(gw: Gateway, req: IncomingMessage, ask: Ask, into: A
   const principal = into.principal!;
   const decision = into.decision!;
   const task = into.task ?? ambientTask(gw, principal, target);
-  into.approvalId = await admitApproval(gw.approvals, {
-    task,
-    principal,
-    decision,
-    target: target.config.name,
-    action: ask.action,
-    method: req.method ?? 'GET',
-    path: ask.path,
-    query: ask.query,
-    queryKeys: ask.queryKeys,
-    requestId: into.requestId,
-  });
+  // Most requests need no person: no task approval to check, no `@approval` policy among the decision's.
+  const needsPerson = task.approval !== undefined || decision.approval !== undefined;
+  into.approvalId = !needsPerson
+    ? undefined
+    : await admitApproval(gw.approvals, {
+        task,
+        principal,
+        decision,
+        target: target.config.name,
+        action: ask.action,
+        method: req.method ?? 'GET',
+        path: ask.path,
+        query: ask.query,
+        queryKeys: ask.queryKeys,
+        requestId: into.requestId,
+      });
   into.lease = await gw.leases.acquire({
     task,
     target: target.config.name,

@@ -1,8 +1,8 @@
 import { performance } from 'node:perf_hooks';
-import type { Action, Decision, Principal, Task } from '../../domain.js';
+import type { Action, Building, Decision, Principal, Task } from '../../domain.js';
 import { EscrowError } from '../../errors.js';
 import type { Gateway } from '../../gateway.js';
-import type { ApprovalFacts, McpFacts, TargetFacts, TaskFacts } from '../../policy/types.js';
+import type { ApprovalFacts, AuthorizationRequest, McpFacts, TargetFacts, TaskFacts } from '../../policy/types.js';
 
 export interface AuthorizeInput {
   readonly principal: Principal;
@@ -38,18 +38,20 @@ export function taskFacts(task: TaskFactSource, now: number): TaskFacts {
 export function authorize(gw: Gateway, input: AuthorizeInput): Decision {
   const now = gw.now();
   const started = performance.now();
-  const decision = gw.policy.authorize({
+  // Members set one by one, no conditional spreads: this runs for every request.
+  const request: Building<AuthorizationRequest> = {
     principal: input.principal,
     action: input.action,
     target: input.target,
     request: { method: input.method, path: input.path, queryKeys: input.queryKeys },
-    ...(input.task ? { task: taskFacts(input.task, now) } : {}),
     clientIp: input.clientIp,
-    ...(input.database !== undefined ? { database: { name: input.database } } : {}),
-    ...(input.mcp ? { mcp: input.mcp } : {}),
-    ...(input.approval ? { approval: input.approval } : {}),
     now,
-  });
+  };
+  if (input.task) request.task = taskFacts(input.task, now);
+  if (input.database !== undefined) request.database = { name: input.database };
+  if (input.mcp) request.mcp = input.mcp;
+  if (input.approval) request.approval = input.approval;
+  const decision = gw.policy.authorize(request);
   gw.metrics.policyEvaluation.observe((performance.now() - started) / 1000);
   return decision;
 }
