@@ -92,9 +92,22 @@ function createDirectFileSink(path: string, threaded: AuditSink): AuditSink {
       mkdirSync(dirname(path), { recursive: true });
       dirReady = true;
     }
+    // Looked at before it is opened: opening and closing a pipe would hand its reader an end of file.
+    const existing = statSync(path, { throwIfNoEntry: false });
+    if (existing !== undefined && !existing.isFile()) {
+      notAFile = true;
+      return undefined;
+    }
     const opened = openSync(path, 'a+', 0o600);
-    const stats = fstatSync(opened);
+    let stats: ReturnType<typeof fstatSync>;
+    try {
+      stats = fstatSync(opened);
+    } catch (error) {
+      closeSync(opened);
+      throw error;
+    }
     if (!stats.isFile()) {
+      // Replaced by something else between the two looks: the threaded form opens it again from now on.
       closeSync(opened);
       notAFile = true;
       return undefined;

@@ -1,6 +1,8 @@
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createFileSink } from '../../../gateway/audit/file-sink.js';
 
@@ -61,3 +63,26 @@ describe.each(['none', 'batch'] as const)(
     });
   },
 );
+
+describe('the file sink on a named pipe (a log shipper reading it)', () => {
+  it.each(['none', 'batch'] as const)('hands every event to the pipe reader (fileSync %s)', async (sync) => {
+    const dir = mkdtempSync(join(tmpdir(), 'escrow-file-sink-fifo-'));
+    dirs.push(dir);
+    const fifo = join(dir, 'audit.pipe');
+    execFileSync('mkfifo', [fifo]);
+    const reader = spawn('cat', [fifo], { stdio: ['ignore', 'pipe', 'ignore'] });
+    let read = '';
+    reader.stdout.on('data', (c: Buffer) => {
+      read += c.toString();
+    });
+    const exited = new Promise((resolve) => reader.once('exit', resolve));
+    // The reader must be waiting in open() for a writer before the sink starts (Linux names that wait in wchan).
+    while (readFileSync(`/proc/${reader.pid}/wchan`, 'utf8') !== 'wait_for_partner') await sleep(5);
+    const sink = createFileSink({ path: fifo, sync });
+    for (let i = 0; i < 3; i++) await sink.write([`{"seq":${i}}`], i);
+    await sink.close?.(); // the last writer goes: the reader sees the end and exits
+    await exited;
+    // Looking at a pipe must not open and close it: its reader would take that for the end and leave.
+    expect(read).toBe('{"seq":0}\n{"seq":1}\n{"seq":2}\n');
+  });
+});
