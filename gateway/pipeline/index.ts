@@ -17,7 +17,19 @@ import { taskFor } from './task.js';
 
 /** The proxy listener's `request` handler: one plain request through the pipeline. */
 export function handleRequest(gw: Gateway, req: IncomingMessage, res: ServerResponse): Promise<void> {
-  return run(gw, req, httpChannel(gw, req, res, openExchange(req, false)));
+  // A pipelined request's response waits for the answers before it on the connection, without a socket. If the
+  // agent's connection closes meanwhile, Node never gives that response a socket, nor a 'close': everything that
+  // waits for it (the upstream request, the principal's slot, the task binding, a paused answer) would wait for
+  // ever. Its 'close' is given here instead.
+  const socket = req.socket;
+  const orphaned = () => {
+    if (res.socket === null && !res.writableFinished && !res.destroyed) {
+      res.destroyed = true;
+      res.emit('close');
+    }
+  };
+  socket.once('close', orphaned);
+  return run(gw, req, httpChannel(gw, req, res, openExchange(req, false))).finally(() => socket.off('close', orphaned));
 }
 
 /** The proxy listener's `upgrade` handler: a WebSocket upgrade through the same pipeline. */
