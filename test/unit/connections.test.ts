@@ -69,19 +69,4 @@ describe('the live-connection registry cuts what its task’s close, expiry or a
     live.cutTask('tsk_a', 'task_closed');
     expect(seen).toEqual([]);
   });
-
-  it('keeps no timer for a task whose connections have all ended', () => {
-    const unbindA = live.register('tsk_a', now + 60_000, live.seq, () => {});
-    const unbindB = live.register('tsk_a', now + 60_000, live.seq, () => {});
-    unbindA();
-    expect(live.taskIds()).toEqual(['tsk_a']);
-    unbindB();
-    unbindB();
-    expect(live.taskIds()).toEqual([]);
-    expect(vi.getTimerCount()).toBe(0);
-    const seen: CutReason[] = [];
-    live.register('tsk_a', now + 100, live.seq, (r) => seen.push(r)); // a later connection of the task is cut as before
-    later(100);
-    expect(seen).toEqual(['expired']);
-  });
 });
