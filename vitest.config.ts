@@ -30,6 +30,7 @@ const SLOW = [
   'test/security/admin-access.test.ts',
   'test/unit/policy/slicing.test.ts',
   'test/unit/proxy/oracle.test.ts',
+  'test/unit/v8-memory.test.ts',
 ];
 
 export default defineConfig({

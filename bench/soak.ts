@@ -57,6 +57,7 @@ export async function runSoak(input: SoakInput): Promise<void> {
     repoRoot,
     keys,
     prefix,
+    nodeArgs: args.escrowNodeArgs,
   });
   try {
     const rssAtStart = rssBytes(escrow.child.pid);

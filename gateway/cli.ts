@@ -1,4 +1,6 @@
 #!/usr/bin/env node
+// First: V8 flags that must be set before cedar-wasm is compiled (gateway/v8-memory.ts).
+import './cli/memory-flags.js';
 import { approvalsCommand, approvalsHelp } from './cli/approvals.js';
 import { auditCommand, auditHelp } from './cli/audit.js';
 import { checkCommand, checkHelp } from './cli/check.js';
