@@ -1,6 +1,9 @@
 // Escrow in one process with stages switched off one by one, beside a bare undici proxy in the same process, for
 // bench/ablation.ts. Never a way to run Escrow: the stubs replay what the real stage answered for the bench's one
 // principal and task. Run: node bench/servers/escrow-ablation.mjs <config.yaml> <barePort> <controlPort>
+// First, as the escrow CLI does: the V8 memory flags Escrow runs with (gateway/v8-memory.ts); the bare proxy in
+// this process runs with them too.
+import '../../dist/gateway/cli/memory-flags.js';
 import { createServer } from 'node:http';
 import { Pool } from 'undici';
 import { createGateway } from '../../dist/gateway/app.js';

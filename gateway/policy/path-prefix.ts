@@ -1,5 +1,4 @@
 import type { PolicyJson } from './cedar.js';
-import type { Slice } from './compile.js';
 
 /*
  * Path-prefix slicing. A policy whose first condition is a `when` whose leftmost conjunct is
@@ -70,25 +69,25 @@ export function pathPrefixOf(policy: PolicyJson): string | undefined {
 }
 
 /** A trie over the prefixes, by UTF-16 code unit (as `startsWith` compares). */
-interface PrefixNode {
-  readonly next: Map<number, PrefixNode>;
+interface PrefixNode<S> {
+  readonly next: Map<number, PrefixNode<S>>;
   /** Set where a prefix ends (the root: ''), with its sub-slice once built. */
   prefix: string | undefined;
-  slice: Slice | undefined;
+  slice: S | undefined;
 }
 
 // Every node has the same shape (all fields set), which keeps the walk's property reads monomorphic.
-const trieNode = (prefix?: string): PrefixNode => ({ next: new Map(), prefix, slice: undefined });
+const trieNode = <S>(prefix?: string): PrefixNode<S> => ({ next: new Map(), prefix, slice: undefined });
 
-function prefixTrie(prefixes: Iterable<string>): PrefixNode {
-  const root = trieNode('');
+function prefixTrie<S>(prefixes: Iterable<string>): PrefixNode<S> {
+  const root = trieNode<S>('');
   for (const prefix of prefixes) {
     let node = root;
     for (let i = 0; i < prefix.length; i++) {
       const code = prefix.charCodeAt(i);
       let child = node.next.get(code);
       if (child === undefined) {
-        child = trieNode();
+        child = trieNode<S>();
         node.next.set(code, child);
       }
       node = child;
@@ -104,20 +103,20 @@ function prefixTrie(prefixes: Iterable<string>): PrefixNode {
  * names the sub-slice: a slice has at most (its distinct prefixes + 1) sub-slices, whatever paths an agent sends.
  * Finding it is a walk down a trie of the prefixes, at most as many steps as the longest prefix has characters.
  */
-export function pathSlices<P>(
+export function pathSlices<P, S>(
   policies: readonly P[],
   prefixOf: (p: P) => string | undefined,
-  sliceOf: (policies: readonly P[]) => Slice,
-): (path: string) => Slice {
+  sliceOf: (policies: readonly P[]) => S,
+): (path: string) => S {
   const prefixes = new Set(policies.map(prefixOf).filter((p): p is string => p !== undefined));
   if (prefixes.size === 0) {
     const whole = sliceOf(policies);
     return () => whole;
   }
-  const root = prefixTrie(prefixes);
+  const root = prefixTrie<S>(prefixes);
   return (path) => {
     let longest = root;
-    let node: PrefixNode | undefined = root;
+    let node: PrefixNode<S> | undefined = root;
     for (let i = 0; i < path.length; i++) {
       node = node.next.get(path.charCodeAt(i));
       if (node === undefined) break;
