@@ -17,19 +17,26 @@ import { taskFor } from './task.js';
 
 /** The proxy listener's `request` handler: one plain request through the pipeline. */
 export function handleRequest(gw: Gateway, req: IncomingMessage, res: ServerResponse): Promise<void> {
-  // A pipelined request's response waits for the answers before it on the connection, without a socket. If the
-  // agent's connection closes meanwhile, Node never gives that response a socket, nor a 'close': everything that
-  // waits for it (the upstream request, the principal's slot, the task binding, a paused answer) would wait for
-  // ever. Its 'close' is given here instead.
+  if (res.socket === null) closeWhenOrphaned(req, res);
+  return run(gw, req, httpChannel(gw, req, res, openExchange(req, false)));
+}
+
+/**
+ * A pipelined request's response waits, without a socket, for the answers before it on the connection. If the
+ * agent's connection closes meanwhile, Node never gives that response a socket, nor a 'close': everything that
+ * waits for it (the upstream request, the principal's slot, the task binding, a paused answer) would wait for ever.
+ * Its 'close' is given here instead. (A response that has its socket gets its 'close' from Node.)
+ */
+function closeWhenOrphaned(req: IncomingMessage, res: ServerResponse): void {
   const socket = req.socket;
   const orphaned = () => {
-    if (res.socket === null && !res.writableFinished && !res.destroyed) {
+    if (res.socket === null && !res.destroyed) {
       res.destroyed = true;
       res.emit('close');
     }
   };
   socket.once('close', orphaned);
-  return run(gw, req, httpChannel(gw, req, res, openExchange(req, false))).finally(() => socket.off('close', orphaned));
+  res.once('close', () => socket.off('close', orphaned));
 }
 
 /** The proxy listener's `upgrade` handler: a WebSocket upgrade through the same pipeline. */

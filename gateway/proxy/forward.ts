@@ -63,10 +63,6 @@ export class AbortHook {
   #listener: (() => void) | undefined;
   #aborted = false;
 
-  get aborted(): boolean {
-    return this.#aborted;
-  }
-
   abort(): void {
     if (this.#aborted) return;
     this.#aborted = true;
@@ -122,6 +118,8 @@ class ForwardHandler {
   #target: BodyTarget | undefined;
   /** undici's resume for a paused parser; a DirectBody asks for it only when the agent's response is full. */
   #resume: (() => void) | undefined;
+  /** The upstream answer arrived whole: what fails afterwards (the agent's request body) changes nothing. */
+  #complete = false;
   #done = false;
 
   constructor(onHead: OnHead, signal: AbortHook, settle: (error?: Error) => void) {
@@ -168,6 +166,7 @@ class ForwardHandler {
   readonly #resumeLater = (): void => this.#resume?.();
 
   onComplete(): void {
+    this.#complete = true;
     this.#signal.unlisten();
     const target = this.#target;
     if (target === undefined) {
@@ -195,6 +194,11 @@ class ForwardHandler {
     this.#finish(error);
   }
 
+  /** The agent's request body failed (undici aborts the request too; this also covers a failure before dispatch). */
+  bodyFailed(error: Error): void {
+    if (!this.#complete) this.onError(error);
+  }
+
   #finish(error?: Error): void {
     if (this.#done) return;
     this.#done = true;
@@ -210,7 +214,7 @@ export function forward(pool: Pool, request: ForwardRequest, signal: AbortHook, 
   return new Promise<void>((resolve, reject) => {
     const handler = new ForwardHandler(onHead, signal, (error) => (error ? reject(error) : resolve()));
     const body = request.body;
-    if (body !== undefined && !Buffer.isBuffer(body)) body.on('error', (error) => handler.onError(error));
+    if (body !== undefined && !Buffer.isBuffer(body)) body.on('error', (error) => handler.bodyFailed(error));
     pool.dispatch(
       { method: request.method as 'GET', path: request.path, headers: request.headers, body: body ?? null },
       handler as unknown as Dispatcher.DispatchHandler,
