@@ -103,8 +103,8 @@ function lengthOf(headers: Record<string, string | string[]>): number | undefine
 }
 
 /**
- * Where the body goes: a ScrubRelease writing into `res` (a ScrubSink behind a decoder or a filter). An encoded body is decoded first so it can be scrubbed
- * (no gzip bypass), sent identity-encoded, bounded by `maxResponseBytes` once decoded (a 300 KB bomb must not
+ * Where the body goes: a ScrubRelease writing into `res` (a ScrubSink behind a decoder or a filter). An encoded
+ * body is decoded first so it can be scrubbed (no gzip bypass), sent identity-encoded, bounded by `maxResponseBytes` once decoded (a 300 KB bomb must not
  * become 300 MB for the agent), and its head is sent with the first released bytes, so a body that is refused
  * before then still gets a 502 problem. Unknown encodings fail. A protocol's `filter` (MCP) sees the decoded body
  * before the scrubber, also with a lazily sent head. The `onError` hook sees a decoded or filtered body's failure.

@@ -45,7 +45,10 @@ class HttpChannel implements Channel {
   }
 
   async route(): Promise<Ask | undefined> {
-    const [gw, req, res, ex] = [this.#gw, this.#req, this.#res, this.ex];
+    const gw = this.#gw;
+    const req = this.#req;
+    const res = this.#res;
+    const ex = this.ex;
     const route = parseRequestRoute(gw, req);
     if (route.target === '_escrow') {
       requireAudit(gw.audit);
@@ -63,7 +66,9 @@ class HttpChannel implements Channel {
   }
 
   async upstreamRequest(ask: Ask): Promise<UpstreamRequest> {
-    const [gw, req, ex] = [this.#gw, this.#req, this.ex];
+    const gw = this.#gw;
+    const req = this.#req;
+    const ex = this.ex;
     if (req.headers.expect?.toLowerCase() === '100-continue' && !ex.mcp) this.#res.writeContinue();
     const { target } = ask;
     // An MCP request's body was read (and decided) at stage 4.
@@ -82,7 +87,10 @@ class HttpChannel implements Channel {
   }
 
   async forward(ask: Ask, upstream: UpstreamRequest, release: () => void): Promise<void> {
-    const [gw, req, res, ex] = [this.#gw, this.#req, this.#res, this.ex];
+    const gw = this.#gw;
+    const req = this.#req;
+    const res = this.#res;
+    const ex = this.ex;
     try {
       await forwardAndScrub({
         gw,
