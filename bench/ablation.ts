@@ -7,7 +7,7 @@
  * Run: npm run build && npx tsx bench/ablation.ts [--rounds 3] [--duration 5] [--out bench/RESULTS-ablation.md]
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -29,12 +29,19 @@ const { values } = parseArgs({
   options: {
     rounds: { type: 'string', default: '3' },
     duration: { type: 'string', default: '5' },
-    out: { type: 'string', default: join(repoRoot, 'bench/RESULTS-ablation.md') },
+    /** Where the table goes; by default bench/RESULTS-ablation.md, and nowhere for a partial run (--only, --workload). */
+    out: { type: 'string' },
     /** Open loop at this many requests a second (bench/lib/loadgen.ts) instead of autocannon's closed loop. */
     rate: { type: 'string' },
     /** Profile one variant: its name (e.g. skeleton), the profile written to --prof-dir by node --cpu-prof. */
     profile: { type: 'string' },
     'prof-dir': { type: 'string', default: join(tmpdir(), 'escrow-ablation-prof') },
+    /** With --profile: where the variant allocates (every allocation sampled, collected ones too) instead of its CPU. */
+    'heap-prof': { type: 'boolean', default: false },
+    /** Measure only these variants (comma-separated names, e.g. skeleton; bare is always measured): a quick A/B. */
+    only: { type: 'string' },
+    /** Measure only this workload (poll or hostile). */
+    workload: { type: 'string' },
   },
 });
 const rounds = Number(values.rounds);
@@ -42,10 +49,15 @@ const durationMs = Number(values.duration) * 1000;
 
 /** Each variant adds one real stage to the one before it; `bare` is the in-process undici reference. */
 const STAGES = ['identify', 'task', 'policy', 'lease', 'scrub', 'metrics', 'audit'] as const;
-const VARIANTS: { name: string; on: readonly string[] }[] = [
+const ALL_VARIANTS: { name: string; on: readonly string[] }[] = [
   { name: 'skeleton', on: [] },
   ...STAGES.map((stage, i) => ({ name: `+ ${stage}`, on: STAGES.slice(0, i + 1) })),
 ];
+const only = values.only?.split(',').map((name) => name.trim());
+const VARIANTS = only ? ALL_VARIANTS.filter((v) => only.includes(v.name)) : ALL_VARIANTS;
+const MEASURED = values.workload ? WORKLOADS.filter((w) => w.name === values.workload) : WORKLOADS;
+if (VARIANTS.length === 0) throw new Error(`--only: none of ${ALL_VARIANTS.map((v) => v.name).join(', ')}`);
+if (MEASURED.length === 0) throw new Error(`--workload: one of ${WORKLOADS.map((w) => w.name).join(', ')}`);
 
 const started = Date.now();
 const load0 = loadavg();
@@ -60,7 +72,7 @@ const child = await startChild(
   'escrow-ablation',
   process.execPath,
   [
-    ...(values.profile ? ['--cpu-prof', '--cpu-prof-dir', values['prof-dir']!] : []),
+    ...(values.profile && !values['heap-prof'] ? ['--cpu-prof', '--cpu-prof-dir', values['prof-dir']!] : []),
     join(repoRoot, 'bench/servers/escrow-ablation.mjs'),
     configPath,
     String(barePort),
@@ -97,18 +109,30 @@ async function main(): Promise<void> {
     ...(rate === undefined ? {} : { rate }),
   };
   if (values.profile) {
-    const variant = [{ name: 'bare', on: [] }, ...VARIANTS].find((v) => v.name === values.profile);
-    if (!variant) throw new Error(`--profile: bare or one of ${VARIANTS.map((v) => v.name).join(', ')}`);
+    const variant = [{ name: 'bare', on: [] }, ...ALL_VARIANTS].find((v) => v.name === values.profile);
+    if (!variant) throw new Error(`--profile: bare or one of ${ALL_VARIANTS.map((v) => v.name).join(', ')}`);
     await stages(variant.on);
-    const s = await measure(field, variant.name === 'bare' ? bare : escrow, WORKLOADS[0]!, 1, options);
+    await measure(field, variant.name === 'bare' ? bare : escrow, MEASURED[0]!, 0, { ...options, durationMs: 1000 });
+    const control = (path: string) =>
+      fetch(`http://127.0.0.1:${controlPort}${path}`).then(async (r) => {
+        if (r.status !== 200) throw new Error(`${path}: ${await r.text()}`);
+      });
+    const out = join(values['prof-dir']!, `${variant.name.replace(/\W/g, '')}.heapprofile`);
+    if (values['heap-prof']) {
+      mkdirSync(values['prof-dir']!, { recursive: true });
+      await control('/allocations/start');
+    }
+    const s = await measure(field, variant.name === 'bare' ? bare : escrow, MEASURED[0]!, 1, options);
+    if (values['heap-prof']) await control(`/allocations/stop?out=${encodeURIComponent(out)}`);
+    const answered = s.result.requests;
     process.stdout.write(
-      `${variant.name}: ${s.result.rps.toFixed(0)} req/s, ${s.cpuUs.toFixed(0)} µs/req, ${s.result.errors} errors, ${s.result.non2xx} non-2xx; profile in ${values['prof-dir']}\n`,
+      `${variant.name}: ${s.result.rps.toFixed(0)} req/s (${answered.toFixed(0)} answered), ${s.cpuUs.toFixed(0)} µs/req, ${s.result.errors} errors, ${s.result.non2xx} non-2xx; profile in ${values['prof-dir']}\n`,
     );
     return; // the child writes its profile as it exits
   }
   const cpu = new Map<string, number[]>();
   const rps = new Map<string, number[]>();
-  for (const workload of WORKLOADS) {
+  for (const workload of MEASURED) {
     // Warm-up: every variant once, the JIT settled on each.
     for (const v of VARIANTS) {
       await stages(v.on);
@@ -117,7 +141,7 @@ async function main(): Promise<void> {
     await measure(field, bare, workload, 0, { ...options, durationMs: 1000 });
   }
   for (let round = 1; round <= rounds; round += 1) {
-    for (const workload of WORKLOADS) {
+    for (const workload of MEASURED) {
       for (const v of [{ name: 'bare', on: [] }, ...VARIANTS]) {
         if (v.name !== 'bare') await stages(v.on);
         const s = await measure(field, v.name === 'bare' ? bare : escrow, workload, round, options);
@@ -143,7 +167,7 @@ async function main(): Promise<void> {
     `One process holds Escrow and a bare undici proxy (the same code as bench/servers/undici-proxy.mjs). **skeleton** is Escrow with every stage below replaced by a replay of the answer the real stage gave (the server, routing, header handling, the body path, forwarding, the pipeline, the breaker, the slots, the task binding); each next row adds one real stage back. CPU is the process's user+system time per answered request (/proc), the median over rounds; each variant ${values.duration} s per round, interleaved; ${rate === undefined ? 'autocannon, closed loop, c=50 (each variant at its own maximum rate)' : `open loop at ${rate} req/s for every variant (bench/lib/loadgen.ts), so that the kernel's per-request cost of waking the other processes is the same for all`}.`,
     '',
   );
-  for (const workload of WORKLOADS) {
+  for (const workload of MEASURED) {
     const bareUs = median(cpu.get(`${workload.name}|bare`)!);
     lines.push(
       `## ${workload.name}: ${workload.description}`,
@@ -162,8 +186,9 @@ async function main(): Promise<void> {
     }
     lines.push('');
   }
-  writeFileSync(values.out!, `${lines.join('\n')}\n`);
-  process.stdout.write(`${lines.join('\n')}\nwrote ${values.out}\n`);
+  const out = values.out ?? (only || values.workload ? undefined : join(repoRoot, 'bench/RESULTS-ablation.md'));
+  if (out) writeFileSync(out, `${lines.join('\n')}\n`);
+  process.stdout.write(`${lines.join('\n')}\n${out ? `wrote ${out}` : '(partial run: no file written)'}\n`);
 }
 try {
   await main();

@@ -123,5 +123,12 @@ export interface ApprovalNeed {
   readonly windowSeconds?: number;
 }
 
+/**
+ * A stage's result, now or later. A stage that has its answer at once returns it rather than a resolved promise: the
+ * pipeline then does not await it (each await is a promise, a reaction and a turn of the microtask queue, on every
+ * request), and awaits only what is still pending.
+ */
+export type Soon<T> = T | Promise<T>;
+
 /** `T` with its members writable: an object built member by member on a hot path (no conditional spreads). */
 export type Building<T> = { -readonly [K in keyof T]: T[K] };

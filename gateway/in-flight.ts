@@ -3,6 +3,7 @@ import { EscrowError } from './errors.js';
 
 /** Whatever holds a request's slot: the response, the upgraded socket, the postgres client's socket. */
 export interface SlotOwner {
+  on(event: 'close', listener: () => void): unknown;
   once(event: 'close', listener: () => void): unknown;
   readonly closed?: boolean;
   readonly destroyed?: boolean;
@@ -14,30 +15,52 @@ export interface SlotOwner {
  */
 export class InFlightPerPrincipal {
   readonly #counts = new Map<string, number>();
+  readonly #keys = new WeakMap<PrincipalRef, string>();
   readonly #max: number;
 
   constructor(max: number) {
     this.#max = max;
   }
 
-  /** Take one slot for `principal`, or refuse with 429 when `max` are already in flight. */
+  /** Take one slot for `principal`, or refuse with 429 when `max` are already in flight; given back when `owner` closes. */
   admit(principal: PrincipalRef, owner: SlotOwner): void {
+    const slot = this.take(principal, owner);
+    owner.once('close', () => this.leave(slot));
+  }
+
+  /**
+   * `admit` for a caller that listens to `owner`'s close itself (the pipeline: one listener per exchange): returns
+   * the slot, to give back with `leave` exactly once, when `owner` closes.
+   */
+  take(principal: PrincipalRef, owner: SlotOwner): string {
     // The agent may already be gone (its 'close' will not fire again): nothing to hold a slot for.
     if (owner.closed === true || owner.destroyed === true) {
       throw new EscrowError('bad_request', 'the client went away');
     }
-    const ref = principalRef(principal);
-    const key = `${ref.type}\u0000${ref.issuer}\u0000${ref.id}`;
+    const key = this.#keyOf(principal);
     const current = this.#counts.get(key) ?? 0;
     if (current >= this.#max) {
       throw new EscrowError('too_many_requests', 'too many concurrent requests for this workload');
     }
     this.#counts.set(key, current + 1);
-    owner.once('close', () => {
-      const left = (this.#counts.get(key) ?? 1) - 1;
-      if (left <= 0) this.#counts.delete(key);
-      else this.#counts.set(key, left);
-    });
+    return key;
+  }
+
+  leave(slot: string): void {
+    const left = (this.#counts.get(slot) ?? 1) - 1;
+    if (left <= 0) this.#counts.delete(slot);
+    else this.#counts.set(slot, left);
+  }
+
+  /** Type, issuer and subject (a principal object is cached with its identity, so is its key). */
+  #keyOf(principal: PrincipalRef): string {
+    let key = this.#keys.get(principal);
+    if (key === undefined) {
+      const ref = principalRef(principal);
+      key = `${ref.type}\u0000${ref.issuer}\u0000${ref.id}`;
+      this.#keys.set(principal, key);
+    }
+    return key;
   }
 
   /** Requests in flight for every principal (for tests and debugging; never exported as a metric label). */

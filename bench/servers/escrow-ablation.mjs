@@ -4,7 +4,9 @@
 // First, as the escrow CLI does: the V8 memory flags Escrow runs with (gateway/v8-memory.ts); the bare proxy in
 // this process runs with them too.
 import '../../dist/gateway/cli/memory-flags.js';
+import { writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
+import { Session } from 'node:inspector/promises';
 import { Pool } from 'undici';
 import { createGateway } from '../../dist/gateway/app.js';
 import { loadConfig } from '../../dist/gateway/config/load.js';
@@ -98,8 +100,43 @@ createServer((req, res) => {
     for (const [name, set] of Object.entries(STAGES)) set(on.has(name));
     return res.end('ok');
   }
+  if (url.pathname === '/allocations/start' || url.pathname === '/allocations/stop') {
+    // Every allocation sampled (one in 4 KiB), the collected ones included, between start and stop: where the
+    // garbage comes from (node's --heap-prof keeps only what is still alive when the process exits).
+    const step = url.pathname.endsWith('start') ? startAllocations() : stopAllocations(url.searchParams.get('out'));
+    void step.then(
+      () => res.end('ok'),
+      (error) => {
+        res.statusCode = 500;
+        res.end(String(error));
+      },
+    );
+    return;
+  }
   res.statusCode = 404;
   res.end();
 }).listen(Number(controlPort), '127.0.0.1');
 
 process.on('SIGTERM', () => process.exit(0)); // exit cleanly, so that --cpu-prof writes its profile
+
+let sampling;
+async function startAllocations() {
+  sampling = new Session();
+  sampling.connect();
+  await sampling.post('HeapProfiler.startSampling', {
+    samplingInterval: 4096,
+    includeObjectsCollectedByMajorGC: true,
+    includeObjectsCollectedByMinorGC: true,
+  });
+}
+
+async function stopAllocations(out) {
+  const session = sampling;
+  sampling = undefined;
+  try {
+    const { profile } = await session.post('HeapProfiler.stopSampling');
+    writeFileSync(out, JSON.stringify(profile));
+  } finally {
+    session.disconnect();
+  }
+}

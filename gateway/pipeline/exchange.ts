@@ -2,7 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { UpstreamRequest } from '../../adapters/types.js';
 import type { CutReason } from '../connections.js';
-import type { Action } from '../domain.js';
+import type { Action, Soon } from '../domain.js';
 import type { EscrowError } from '../errors.js';
 import { clientIp } from '../http/address.js';
 import { randomId } from '../ids.js';
@@ -53,14 +53,17 @@ export interface Ask {
  */
 export interface Channel {
   readonly ex: Exchange;
-  /** Stage 1 for this kind of request; undefined when Escrow's own API took the request. */
-  route(): Promise<Ask | undefined>;
+  /**
+   * Stage 1 for this kind of request; undefined when Escrow's own API took the request. A value when stage 1 answers
+   * at once (a proxied request), a promise when it has more to do (Escrow's own API): see `Soon`.
+   */
+  route(): Soon<Ask | undefined>;
   /** Holds the principal's concurrency slot and the task binding until it closes (the response, the socket). */
   readonly owner: SlotOwner;
   /** The task's close, expiry or a kill switch reached the exchange in flight. */
   cut(reason: CutReason): void;
   /** Stage 6's request before the credential: method, path, the agent's headers stripped, the body. */
-  upstreamRequest(ask: Ask): Promise<UpstreamRequest>;
+  upstreamRequest(ask: Ask): Soon<UpstreamRequest>;
   /** Stages 7 and 8: forward, and scrub the answer on its way back. `release` unpins the injected needles. */
   forward(ask: Ask, upstream: UpstreamRequest, release: () => void): Promise<void>;
   /** Whether the answer's head went out (a failure can then only cut it). */

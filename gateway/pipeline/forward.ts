@@ -3,8 +3,15 @@ import { performance } from 'node:perf_hooks';
 import { EscrowError } from '../errors.js';
 import type { Gateway } from '../gateway.js';
 import { requireScrubbableFraming, responseHeaders } from '../http/headers.js';
-import { circuitOutcome } from '../proxy/breaker.js';
-import { type AbortHook, type ForwardRequest, forward, upstreamError } from '../proxy/forward.js';
+import { type CircuitTicket, circuitOutcome } from '../proxy/breaker.js';
+import {
+  type AbortHook,
+  type BodyTarget,
+  type ForwardRequest,
+  forward,
+  type HeadTaker,
+  upstreamError,
+} from '../proxy/forward.js';
 import { StreamScrubber } from '../scrub/stream.js';
 import type { TargetRuntime } from '../targets.js';
 import { ScrubRelease } from './lib/scrub-sink.js';
@@ -32,77 +39,52 @@ export interface ForwardCall {
   readonly onFinal: () => Promise<void>;
   /** A protocol's look at the answer (MCP), if any. */
   readonly hook: ResponseHook | undefined;
+  /** Called once when the forward is over, whatever its outcome. */
+  readonly done: () => void;
 }
 
 /**
  * Stage 7: forward with undici (streaming both ways), asking the target's circuit breaker first; the answer goes
  * back through stage 8 (pipeline/scrub.ts) as it streams. `onFinal` is awaited before the answer's last byte goes
- * out (the request's audit event); if it rejects, the answer is cut.
+ * out (the request's audit event); if it rejects, the answer is cut. `call.done` runs once the forward is over,
+ * however it ended (the injected needles are unpinned then).
  */
 export async function forwardAndScrub(call: ForwardCall): Promise<void> {
-  const { res, target } = call;
-  // A bounded, timed wait for one of the target's connections (503 upstream_busy), whatever undici's pool state.
-  const release = await target.slots.acquire((gone) => res.once('close', gone));
-  if (res.writableEnded || res.destroyed) {
-    // Cut (the task closed) or abandoned while it waited for a connection: it is never sent.
-    release();
-    throw new EscrowError('client_closed', 'the answer ended before the request was sent');
-  }
-  try {
-    await send(call);
-  } finally {
-    release();
-  }
-}
-
-async function send({ gw, res, target, request, outcome, abort, onFinal, hook }: ForwardCall): Promise<void> {
-  const pool = target.pool;
-  if (!pool) throw new EscrowError('unknown_target', 'no such target'); // a postgres target: no HTTP upstream
-  const breaker = target.breaker;
-  const ticket = breaker?.admit(); // throws while the target's circuit is open: nothing is sent
+  const { gw, res, target, outcome, abort } = call;
+  let release: (() => void) | undefined;
+  let ticket: CircuitTicket | undefined;
+  let forwarding: Forwarding | undefined;
+  // The agent went away before its answer was whole: the upstream request stops.
   const onClose = () => {
     if (!res.writableFinished) abort.abort();
   };
-  // A decoded body's own failure (too large, corrupt), which undici may report as a plain abort.
-  let bodyError: Error | undefined;
-  let bodyDone: Promise<void> | undefined;
-  res.once('close', onClose);
-  outcome.dispatchedAt = performance.now();
   try {
-    await forward(pool, request, abort, (status, upstream) => {
-      outcome.status = status;
-      requireScrubbableFraming(upstream);
-      const index = gw.secrets.index;
-      const headers = finishResponseHeaders(responseHeaders(upstream, target.allowedResponseHeaders), target, index);
-      const filter = hook?.responseFilter({ status, headers });
-      const noBody = request.method === 'HEAD' || status === 204 || status === 304;
-      if (noBody) {
-        res.writeHead(status, headers);
-        return new ScrubRelease(res, { scrubber: new StreamScrubber(index), flushAfterMs: 0, onFinal });
-      }
-      const sink = bodySink(
-        gw,
-        res,
-        target,
-        { status, headers },
-        (error) => {
-          bodyError ??= error;
-        },
-        onFinal,
-        filter,
-      );
-      bodyDone = sink.done;
-      return sink.target;
-    });
-    await bodyDone;
-    if (breaker && ticket) breaker.settle(ticket, circuitOutcome({ status: outcome.status }));
+    // A bounded, timed wait for one of the target's connections (503 upstream_busy), whatever undici's pool state;
+    // no wait at all (no promise) when one is free.
+    release = target.slots.tryAcquire() ?? (await target.slots.acquire((gone) => res.once('close', gone)));
+    if (res.writableEnded || res.destroyed) {
+      // Cut (the task closed) or abandoned while it waited for a connection: it is never sent.
+      throw new EscrowError('client_closed', 'the answer ended before the request was sent');
+    }
+    const pool = target.pool;
+    if (!pool) throw new EscrowError('unknown_target', 'no such target'); // a postgres target: no HTTP upstream
+    ticket = target.breaker?.admit(); // throws while the target's circuit is open: nothing is sent
+    res.on('close', onClose);
+    outcome.dispatchedAt = performance.now();
+    forwarding = new Forwarding(call);
+    await forward(pool, call.request, abort, forwarding);
+    if (forwarding.bodyDone) await forwarding.bodyDone;
+    if (ticket) target.breaker!.settle(ticket, circuitOutcome({ status: outcome.status }));
   } catch (thrown) {
+    if (forwarding === undefined) throw thrown; // nothing was sent
+    const bodyError = forwarding.bodyError;
     const error = bodyError instanceof EscrowError ? bodyError : thrown;
     const audit = isAuditFailure(error);
     const mapped = upstreamError(error);
     // The upstream answered; only the audit trail failed: that is no upstream failure for the breaker.
-    if (breaker && ticket) {
-      breaker.settle(ticket, circuitOutcome(audit ? { status: outcome.status } : { errorKind: mapped.kind }));
+    if (ticket) {
+      const result = circuitOutcome(audit ? { status: outcome.status } : { errorKind: mapped.kind });
+      target.breaker!.settle(ticket, result);
     }
     if (!(error instanceof EscrowError)) {
       outcome.upstreamErrorKind = mapped.kind;
@@ -115,5 +97,42 @@ async function send({ gw, res, target, request, outcome, abort, onFinal, hook }:
     throw mapped.error;
   } finally {
     res.off('close', onClose);
+    release?.();
+    call.done();
+  }
+}
+
+/** One forward in flight: undici's handler gives it the answer's head (`head`), and it says where the body goes. */
+class Forwarding implements HeadTaker {
+  readonly #call: ForwardCall;
+  /** A decoded body's own failure (too large, corrupt), which undici may report as a plain abort. */
+  bodyError: Error | undefined;
+  /** Settles when a decoded or filtered body is through its pipeline (undefined for a body without one). */
+  bodyDone: Promise<void> | undefined;
+
+  constructor(call: ForwardCall) {
+    this.#call = call;
+  }
+
+  head(status: number, upstream: Record<string, string | string[] | undefined>): BodyTarget {
+    const { gw, res, target, request, outcome, onFinal, hook } = this.#call;
+    outcome.status = status;
+    requireScrubbableFraming(upstream);
+    const index = gw.secrets.index;
+    const headers = finishResponseHeaders(responseHeaders(upstream, target.allowedResponseHeaders), target, index);
+    const filter = hook?.responseFilter({ status, headers });
+    const noBody = request.method === 'HEAD' || status === 204 || status === 304;
+    if (noBody) {
+      res.writeHead(status, headers);
+      return new ScrubRelease(res, { scrubber: new StreamScrubber(index), flushAfterMs: 0, onFinal });
+    }
+    const sink = bodySink(gw, res, target, { status, headers }, this, onFinal, filter);
+    this.bodyDone = sink.done;
+    return sink.target;
+  }
+
+  /** A decoded or filtered body failed (bodySink's `onError`): the first failure is the one reported. */
+  failed(error: Error): void {
+    this.bodyError ??= error;
   }
 }

@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import type { TLSSocket } from 'node:tls';
-import type { Principal } from '../domain.js';
+import type { Building, Principal } from '../domain.js';
 import { EscrowError } from '../errors.js';
 import type { Gateway } from '../gateway.js';
 import { clientIp } from '../http/address.js';
@@ -10,25 +10,20 @@ import type { IdentityInput } from '../identity/types.js';
  * Stage 2: the caller's verified workload identity. Failures are counted by reason and audited, then rethrown (or,
  * when the audit trail cannot take the event under failMode closed, `audit_unavailable` is thrown instead).
  */
-export async function identify(
+export function identify(
   gw: Gateway,
   req: IncomingMessage,
   requestId: string,
   tokenHeader?: string,
 ): Promise<Principal> {
   const socket = req.socket as Partial<TLSSocket>;
-  const peer = socket.encrypted && socket.authorized ? socket.getPeerCertificate?.(true) : undefined;
-  return verifyIdentity(
-    gw,
-    {
-      headers: req.headers,
-      headersDistinct: req.headersDistinct as Record<string, string[]>,
-      ...(peer && Object.keys(peer).length > 0 ? { peerCertificate: peer } : {}),
-      ...(tokenHeader ? { tokenHeader } : {}),
-    },
-    requestId,
-    clientIp(req.socket.remoteAddress),
-  );
+  const input: Building<IdentityInput> = { headers: req.headers, headersDistinct: req.headersDistinct };
+  if (socket.encrypted && socket.authorized) {
+    const peer = socket.getPeerCertificate?.(true);
+    if (peer && Object.keys(peer).length > 0) input.peerCertificate = peer;
+  }
+  if (tokenHeader) input.tokenHeader = tokenHeader;
+  return verifyIdentity(gw, input, requestId, clientIp(req.socket.remoteAddress));
 }
 
 /** Stage 2 for any protocol: verify what the caller presented; failures are counted and audited, then rethrown. */

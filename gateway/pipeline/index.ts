@@ -59,19 +59,30 @@ export function handleUpgrade(gw: Gateway, req: IncomingMessage, socket: Duplex,
 async function run(gw: Gateway, req: IncomingMessage, channel: Channel): Promise<void> {
   const { ex } = channel;
   try {
-    const ask = await channel.route(); // 1 route (undefined: Escrow's own API answered)
+    const routed = channel.route(); // 1 route (undefined: Escrow's own API answered)
+    const ask = routed instanceof Promise ? await routed : routed;
     if (!ask) return;
     ex.seenSeq = gw.connections.seq;
     ex.principal = await identify(gw, req, ex.requestId, ask.target.config.identityHeader); // 2 identify
-    gw.inFlight.admit(ex.principal, channel.owner);
+    // One 'close' listener for the exchange: it gives the principal's slot back and unbinds the task.
+    const slot = gw.inFlight.take(ex.principal, channel.owner);
+    let unbind: (() => void) | undefined;
+    let closed = false;
+    channel.owner.on('close', () => {
+      closed = true;
+      gw.inFlight.leave(slot);
+      unbind?.();
+    });
     ex.task = await taskFor(gw, req, ex.principal, ask.target); // 3 task
-    await authorizeAsk(gw, req, ask, ex); // 4 authorize
+    const decided = authorizeAsk(gw, req, ask, ex); // 4 authorize
+    if (decided instanceof Promise) await decided;
     const granted = await lease(gw, req, ask, ex); // 5 lease
-    const unbind = bindConnection(gw.connections, ex, (reason) => channel.cut(reason));
-    channel.owner.once('close', unbind);
+    unbind = bindConnection(gw.connections, ex, (reason) => channel.cut(reason));
+    if (closed) unbind(); // the agent left during admission: nothing to keep bound (it is refused below)
     // A close that raced the admission cuts at the binding (or while the body is read): nothing goes upstream.
     if (ex.cut) throw cutError(ex.cut);
-    const upstream = await channel.upstreamRequest(ask); // 6 inject: strip the agent's headers…
+    const stripped = channel.upstreamRequest(ask); // 6 inject: strip the agent's headers…
+    const upstream = stripped instanceof Promise ? await stripped : stripped;
     if (ex.cut) throw cutError(ex.cut);
     const release = inject(gw, ask.target, granted, upstream); // …then the adapter injects the credential
     await channel.forward(ask, upstream, release); // 7 forward, 8 scrub (pipeline/forward.ts, pipeline/scrub.ts)

@@ -23,6 +23,8 @@ export function strippedHeaders(
   return headers;
 }
 
+const NO_VALUES: readonly string[] = [];
+
 /**
  * Stage 6, second half: the adapter injects the lease's credential. Every value that goes on the wire is a needle
  * before the first response byte is scanned: the lease's credential is pinned (an eviction from the lease cache
@@ -31,7 +33,9 @@ export function strippedHeaders(
 export function inject(gw: Gateway, target: TargetRuntime, lease: LeaseRecord, upstream: UpstreamRequest) {
   const unpin = gw.secrets.pin(lease.credential);
   const derived = target.adapter.inject(upstream, lease.credential.reveal());
-  const unpinDerived = gw.secrets.pinDerived(Array.isArray(derived) ? derived : []);
+  const values = Array.isArray(derived) ? derived : NO_VALUES;
+  const unpinDerived = gw.secrets.pinDerived(values);
+  if (values.length === 0) return unpin; // nothing derived (most adapters): no closure of our own; once only too
   let released = false;
   return (): void => {
     if (released) return;

@@ -1,13 +1,14 @@
 import type { ServerResponse } from 'node:http';
 import { pipeline, type Transform, type Writable } from 'node:stream';
 import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
+import type { Building } from '../domain.js';
 import { EscrowError } from '../errors.js';
 import type { Gateway } from '../gateway.js';
 import type { BodyTarget } from '../proxy/forward.js';
 import type { NeedleIndex } from '../scrub/index.js';
-import { StreamScrubber, scrubText, scrubTexts } from '../scrub/stream.js';
+import { StreamScrubber, type StreamScrubberOptions, scrubText, scrubTexts } from '../scrub/stream.js';
 import type { TargetRuntime } from '../targets.js';
-import { ScrubRelease, ScrubSink } from './lib/scrub-sink.js';
+import { ScrubRelease, ScrubSink, type ScrubSinkOptions } from './lib/scrub-sink.js';
 
 /*
  * Stage 8: nothing of a lease's secret reaches the agent. Headers are scrubbed and `Location` rewritten
@@ -96,6 +97,9 @@ const DECODERS: Record<string, () => Writable & NodeJS.ReadableStream> = {
 /** The decompressed-size bound when a target sets no `limits.maxResponseBytes` (docs/configuration.md). */
 export const DEFAULT_MAX_DECODED_BYTES = 64 * 1024 * 1024;
 
+const PLAIN: StreamScrubberOptions = Object.freeze({});
+const SSE: StreamScrubberOptions = Object.freeze({ sse: true });
+
 /** A body's Content-Length as a number, when the upstream gave a plain one. */
 function lengthOf(headers: Record<string, string | string[]>): number | undefined {
   const length = headers['content-length'];
@@ -107,7 +111,7 @@ function lengthOf(headers: Record<string, string | string[]>): number | undefine
  * body is decoded first so it can be scrubbed (no gzip bypass), sent identity-encoded, bounded by `maxResponseBytes` once decoded (a 300 KB bomb must not
  * become 300 MB for the agent), and its head is sent with the first released bytes, so a body that is refused
  * before then still gets a 502 problem. Unknown encodings fail. A protocol's `filter` (MCP) sees the decoded body
- * before the scrubber, also with a lazily sent head. The `onError` hook sees a decoded or filtered body's failure.
+ * before the scrubber, also with a lazily sent head. `onError.failed` sees a decoded or filtered body's failure.
  * Whatever the encoding, the answer ends only after `onFinal` resolves (the audit log's group commit).
  */
 export function bodySink(
@@ -115,7 +119,7 @@ export function bodySink(
   res: ServerResponse,
   target: TargetRuntime,
   head: { status: number; headers: Record<string, string | string[]> },
-  onError: (error: Error) => void,
+  onError: { failed(error: Error): void },
   onFinal: () => Promise<void>,
   filter: ResponseFilter | undefined,
 ): { target: BodyTarget; done?: Promise<void> } {
@@ -124,16 +128,18 @@ export function bodySink(
     .toLowerCase()
     .trim();
   const contentType = String(headers['content-type'] ?? '').toLowerCase();
-  const options = {
-    scrubber: new StreamScrubber(gw.secrets.index, { sse: contentType.startsWith('text/event-stream') }),
+  const sse = contentType.startsWith('text/event-stream');
+  const options: Building<ScrubSinkOptions> = {
+    scrubber: new StreamScrubber(gw.secrets.index, sse ? SSE : PLAIN),
     flushAfterMs: target.config.scrub.flushAfterMs,
     onFinal,
   };
   if (encoding === 'identity' && filter === undefined) {
     res.writeHead(head.status, headers);
     const contentLength = lengthOf(headers);
+    if (contentLength !== undefined) options.contentLength = contentLength;
     // The common answer: no stream between undici's parser and the scrubber (proxy/forward.ts DirectBody).
-    return { target: new ScrubRelease(res, contentLength === undefined ? options : { ...options, contentLength }) };
+    return { target: new ScrubRelease(res, options) };
   }
   const decoder = encoding === 'identity' ? undefined : DECODERS[encoding];
   if (encoding !== 'identity' && !decoder) {
@@ -147,14 +153,14 @@ export function bodySink(
     ...options,
     ...(decoder ? { maxBytes: target.config.limits.maxResponseBytes ?? DEFAULT_MAX_DECODED_BYTES } : {}),
     ...(holdHead ? { head: () => res.writeHead(head.status, headers) } : {}),
-    onRefused: onError,
+    onRefused: (error) => onError.failed(error),
   });
   const stages: Writable[] = [...(decoder ? [decoder()] : []), ...(filter ? [filter.transform] : [])];
   // undici is done once the first stage took the last upstream byte; the response is done when the sink is.
   const done = new Promise<void>((resolve, reject) =>
     pipeline([...stages, sink] as unknown as [NodeJS.ReadableStream, Writable], (error) => {
       if (!error) return resolve();
-      onError(error);
+      onError.failed(error);
       reject(error);
     }),
   );

@@ -60,7 +60,7 @@ export function upstreamError(error: unknown): { error: EscrowError; kind: Upstr
  * came before the forward listened is kept, so that forward is stopped as soon as it connects.
  */
 export class AbortHook {
-  #listener: (() => void) | undefined;
+  #listener: AbortListener | undefined;
   #aborted = false;
 
   abort(): void {
@@ -68,18 +68,23 @@ export class AbortHook {
     this.#aborted = true;
     const listener = this.#listener;
     this.#listener = undefined;
-    listener?.();
+    listener?.aborted();
   }
 
-  /** Calls `listener` on the abort (at once if it already happened). */
-  listen(listener: () => void): void {
-    if (this.#aborted) listener();
+  /** Tells `listener` of the abort (at once if it already happened). */
+  listen(listener: AbortListener): void {
+    if (this.#aborted) listener.aborted();
     else this.#listener = listener;
   }
 
   unlisten(): void {
     this.#listener = undefined;
   }
+}
+
+/** What an AbortHook tells (an object, not a closure: the forward's handler is one already). */
+export interface AbortListener {
+  aborted(): void;
 }
 
 /**
@@ -94,46 +99,52 @@ export interface DirectBody {
   whenDrained(resume: () => void): void;
 }
 
-/** Where `onHead` sends the body: a Writable (a decoder's pipeline, kept with backpressure), or a DirectBody. */
+/** Where `HeadTaker.head` sends the body: a Writable (a decoder's pipeline, kept with backpressure), or a DirectBody. */
 export type BodyTarget = Writable | DirectBody;
 
 // A Writable may be a Duplex (a decoder), whose Readable side has a `push` too: `whenDrained` is a DirectBody's alone.
 const isDirect = (target: BodyTarget): target is DirectBody => typeof (target as DirectBody).whenDrained === 'function';
 
-type OnHead = (statusCode: number, headers: Record<string, string | string[] | undefined>) => BodyTarget;
+/** Takes the answer's head and says where its body goes (pipeline/forward.ts). */
+export interface HeadTaker {
+  head(statusCode: number, headers: Record<string, string | string[] | undefined>): BodyTarget;
+}
 
 /**
  * undici's dispatch handler for one forward (its "legacy" handler API, which its own `stream()` builds on): the
- * same contract as `Pool.stream` — the head is handed to `onHead`, the body to what it returns, with
+ * same contract as `Pool.stream` — the head is handed to `HeadTaker.head`, the body to what it returns, with
  * backpressure, and the request is aborted when `signal` fires — without the stream, the async resource and the
  * `finished()` listeners `stream()` puts around every answer. A DirectBody takes each chunk as the parser
  * delivers it; a Writable is written and ended as `stream()` would.
  */
-class ForwardHandler {
-  readonly #onHead: OnHead;
+class ForwardHandler implements AbortListener {
+  readonly #taker: HeadTaker;
   readonly #signal: AbortHook;
-  readonly #settle: (error?: Error) => void;
+  readonly #resolve: () => void;
+  readonly #reject: (error: Error) => void;
   #abort: ((error: Error) => void) | undefined;
   #reason: Error | undefined;
   #target: BodyTarget | undefined;
   /** undici's resume for a paused parser; a DirectBody asks for it only when the agent's response is full. */
   #resume: (() => void) | undefined;
+  #resumeLater: (() => void) | undefined;
   /** The upstream answer arrived whole: what fails afterwards (the agent's request body) changes nothing. */
   #complete = false;
   #done = false;
 
-  constructor(onHead: OnHead, signal: AbortHook, settle: (error?: Error) => void) {
-    this.#onHead = onHead;
+  constructor(taker: HeadTaker, signal: AbortHook, resolve: () => void, reject: (error: Error) => void) {
+    this.#taker = taker;
     this.#signal = signal;
-    this.#settle = settle;
-    signal.listen(this.#onSignal);
+    this.#resolve = resolve;
+    this.#reject = reject;
+    signal.listen(this);
   }
 
-  readonly #onSignal = (): void => {
+  aborted(): void {
     const reason = new undiciErrors.RequestAbortedError();
     if (this.#abort) this.#abort(reason);
     else this.#reason = reason;
-  };
+  }
 
   onConnect(abort: (error: Error) => void): void {
     if (this.#reason) abort(this.#reason);
@@ -143,7 +154,7 @@ class ForwardHandler {
   onHeaders(statusCode: number, raw: Buffer[], resume: () => void): boolean {
     if (statusCode < 200) return true; // 1xx: the final head follows
     this.#resume = resume;
-    const target = this.#onHead(statusCode, undiciUtil.parseHeaders(raw) as Record<string, string | string[]>);
+    const target = this.#taker.head(statusCode, undiciUtil.parseHeaders(raw) as Record<string, string | string[]>);
     this.#target = target;
     if (isDirect(target)) return true;
     target.on('drain', resume);
@@ -159,11 +170,10 @@ class ForwardHandler {
     if (target === undefined) return true;
     if (!isDirect(target)) return target.write(chunk);
     if (target.push(chunk)) return true;
+    this.#resumeLater ??= () => this.#resume?.(); // made only for an agent that reads slower than the upstream sends
     target.whenDrained(this.#resumeLater);
     return false;
   }
-
-  readonly #resumeLater = (): void => this.#resume?.();
 
   onComplete(): void {
     this.#complete = true;
@@ -202,17 +212,18 @@ class ForwardHandler {
   #finish(error?: Error): void {
     if (this.#done) return;
     this.#done = true;
-    this.#settle(error);
+    if (error) this.#reject(error);
+    else this.#resolve();
   }
 }
 
 /**
- * Send the request and take the answer: `onHead` is called with the status and headers and returns where the body
- * goes (keeping backpressure end to end). Resolves once that target is done with the body.
+ * Send the request and take the answer: `taker.head` is called with the status and headers and returns where the
+ * body goes (keeping backpressure end to end). Resolves once that target is done with the body.
  */
-export function forward(pool: Pool, request: ForwardRequest, signal: AbortHook, onHead: OnHead): Promise<void> {
+export function forward(pool: Pool, request: ForwardRequest, signal: AbortHook, taker: HeadTaker): Promise<void> {
   return new Promise<void>((resolve, reject) => {
-    const handler = new ForwardHandler(onHead, signal, (error) => (error ? reject(error) : resolve()));
+    const handler = new ForwardHandler(taker, signal, resolve, reject);
     const body = request.body;
     if (body !== undefined && !Buffer.isBuffer(body)) body.on('error', (error) => handler.bodyFailed(error));
     pool.dispatch(

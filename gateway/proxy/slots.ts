@@ -35,7 +35,8 @@ export class UpstreamSlots {
    * `onGone` registers a callback for the agent going away while waiting (the wait is then abandoned).
    */
   acquire(onGone?: (listener: () => void) => void): Promise<() => void> {
-    if (this.#inFlight < this.#o.max && this.#waiting.length === 0) return Promise.resolve(this.#take());
+    const free = this.tryAcquire();
+    if (free) return Promise.resolve(free);
     if (this.#waiting.length >= this.#o.maxQueued) {
       return Promise.reject(busy(`${this.#o.maxQueued} requests are already waiting for this upstream`, 'queue_full'));
     }
@@ -53,6 +54,11 @@ export class UpstreamSlots {
         reject(new EscrowError('bad_request', 'the client went away'));
       });
     });
+  }
+
+  /** A slot now, when one is free and nobody waits for one (the release function); undefined otherwise. */
+  tryAcquire(): (() => void) | undefined {
+    return this.#inFlight < this.#o.max && this.#waiting.length === 0 ? this.#take() : undefined;
   }
 
   /** Requests forwarded right now, and waiting. */

@@ -1,4 +1,6 @@
 import { MAX_ENTITY_NAME, namedEntity } from './entities.js';
+import type { ViewScanner } from './scanner.js';
+import { EMPTY_BYTES } from './scratch.js';
 import { ScannedView } from './view-bytes.js';
 
 const PCT = 0x25;
@@ -35,6 +37,8 @@ const SIMPLE_ESCAPES: Readonly<Record<number, number>> = {
 
 /** Outcome of looking at the pending bytes: need more, not an escape, or an escape of that many bytes. */
 const MORE = -1;
+/** The longest escape held while it is read. */
+const PEND_BYTES = 16;
 const INVALID = 0;
 
 /**
@@ -45,9 +49,21 @@ const INVALID = 0;
  * Anything that is not a complete escape passes through as it is.
  */
 export class DecodedView extends ScannedView {
-  readonly #pend = new Uint8Array(16);
+  /** The escape being read (at most 16 bytes); from the stream's scratch, like the view's other arrays. */
+  #pend: Uint8Array;
   #plen = 0;
   #pstart = 0;
+
+  constructor(scanner: ViewScanner) {
+    super(scanner);
+    this.#pend = scanner.scratch.bytes(PEND_BYTES);
+  }
+
+  override release(): void {
+    super.release();
+    this.scanner.scratch.give(this.#pend);
+    this.#pend = EMPTY_BYTES;
+  }
 
   feed(chunk: Uint8Array, base: number): void {
     const out = this.out;
@@ -65,7 +81,7 @@ export class DecodedView extends ScannedView {
 
   /** End of the stream: what is still pending is decoded as far as it goes, the rest passes as it is. */
   finish(): void {
-    this.out.reset(this.#pend.length * 4);
+    this.out.reset(PEND_BYTES * 4);
     while (this.#plen > 0) this.#settle(true);
     this.scanner.scanMapped(this.out);
   }

@@ -11,6 +11,8 @@ export interface SecretRegistryOptions {
   readonly maxDerived?: number;
 }
 
+const NOTHING_PINNED = (): void => {};
+
 /**
  * Every secret this replica holds, scrubbed from every response in one pass: config secrets (every target's,
  * and Escrow's own keys), the credential of every lease in the lease cache, the credential of every exchange in
@@ -23,6 +25,8 @@ export class SecretRegistry {
   readonly #derivedTtlMs: number;
   readonly #maxDerived: number;
   readonly #groups = new Map<string, Set<string>>();
+  /** Each credential's needles (its wire forms' innermost values); a credential object never changes. */
+  readonly #credentialValues = new WeakMap<Secret<Credential>, readonly string[]>();
   /** Derived values, oldest first: (expiry, value). A value sent twice is in here twice (two references). */
   #derived: { at: number; value: string }[] = [];
   #derivedHead = 0;
@@ -53,12 +57,22 @@ export class SecretRegistry {
 
   /** A credential became known (a lease entered the cache). */
   addCredential(credential: Secret<Credential>): void {
-    for (const value of innermostValues(credential.reveal().wireForms)) this.index.add(value);
+    for (const value of this.#valuesOf(credential)) this.index.add(value);
   }
 
   /** A credential is no longer held (its lease left the cache: revoked, renewed, expired or evicted). */
   removeCredential(credential: Secret<Credential>): void {
-    for (const value of innermostValues(credential.reveal().wireForms)) this.index.remove(value);
+    for (const value of this.#valuesOf(credential)) this.index.remove(value);
+  }
+
+  /** A credential's needles, worked out once per credential object (every request pins and unpins them). */
+  #valuesOf(credential: Secret<Credential>): readonly string[] {
+    let values = this.#credentialValues.get(credential);
+    if (values === undefined) {
+      values = innermostValues(credential.reveal().wireForms);
+      this.#credentialValues.set(credential, values);
+    }
+    return values;
   }
 
   /** Hold `credential` for one exchange; call the returned function once the response is done. */
@@ -78,6 +92,7 @@ export class SecretRegistry {
    */
   pinDerived(values: readonly string[]): () => void {
     this.#expire();
+    if (values.length === 0) return NOTHING_PINNED;
     const kept = innermostValues(values);
     for (const value of kept) {
       this.index.add(value); // the pin

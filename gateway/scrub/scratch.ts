@@ -1,8 +1,9 @@
 /** How many free arrays of one size are kept; beyond that they are left to the garbage collector. */
 const MAX_FREE_PER_SIZE = 256;
 
-const EMPTY_BYTES = new Uint8Array(0);
-const EMPTY_FLOATS = new Float64Array(0);
+/** The arrays of a released buffer: empty, shared (nothing can be written into them). */
+export const EMPTY_BYTES = new Uint8Array(0);
+export const EMPTY_FLOATS = new Float64Array(0);
 
 /**
  * Typed arrays that ended streams hand back to the next ones. Each stream's scanners and views hold a few small

@@ -1,5 +1,5 @@
 import type { ViewBytes, ViewScanner } from './scanner.js';
-import type { Scratch } from './scratch.js';
+import { EMPTY_BYTES, EMPTY_FLOATS, type Scratch } from './scratch.js';
 
 /**
  * A reusable buffer of view bytes for one chunk: a view (decoded, SSE) appends what it produces from a source chunk,
@@ -38,9 +38,9 @@ export class ViewBuffer implements ViewBytes {
     this.#scratch.give(this.bytes);
     this.#scratch.give(this.starts);
     this.#scratch.give(this.lens);
-    this.bytes = new Uint8Array(0);
-    this.starts = new Float64Array(0);
-    this.lens = new Uint8Array(0);
+    this.bytes = EMPTY_BYTES;
+    this.starts = EMPTY_FLOATS;
+    this.lens = EMPTY_BYTES;
   }
 
   append(byte: number, start: number, len: number): void {

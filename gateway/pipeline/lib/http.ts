@@ -3,9 +3,11 @@ import type { Readable } from 'node:stream';
 import type { UpstreamRequest } from '../../../adapters/types.js';
 import { requireAudit } from '../../audit/index.js';
 import type { CutReason } from '../../connections.js';
+import type { Building, Soon } from '../../domain.js';
 import type { EscrowError } from '../../errors.js';
 import type { Gateway } from '../../gateway.js';
 import { sendProblem } from '../../http/respond.js';
+import type { Route } from '../../http/route.js';
 import { openMcpExchange } from '../../mcp/exchange.js';
 import { handleTaskApi } from '../../task-api.js';
 import type { Ask, Channel, Exchange } from '../exchange.js';
@@ -13,7 +15,7 @@ import { forwardAndScrub } from '../forward.js';
 import { strippedHeaders } from '../inject.js';
 import { commitExchange } from '../record.js';
 import { parseRequestRoute, routeRequest } from '../route.js';
-import { requestBody } from './body.js';
+import { type RequestBody, requestBody } from './body.js';
 import { cutRequest } from './cut.js';
 
 /**
@@ -44,20 +46,21 @@ class HttpChannel implements Channel {
     return this.#res;
   }
 
-  async route(): Promise<Ask | undefined> {
+  route(): Soon<Ask | undefined> {
     const gw = this.#gw;
     const req = this.#req;
-    const res = this.#res;
     const ex = this.ex;
     const route = parseRequestRoute(gw, req);
-    if (route.target === '_escrow') {
-      requireAudit(gw.audit);
-      await handleTaskApi(gw, req, res, route, ex.requestId);
-      return undefined;
-    }
+    if (route.target === '_escrow') return this.#ownApi(route);
     const ask = routeRequest(gw, req, route, ex);
-    ex.mcp = openMcpExchange(gw, req, res, ask.target, route, ex.requestId);
+    ex.mcp = openMcpExchange(gw, req, this.#res, ask.target, route, ex.requestId);
     return ask;
+  }
+
+  async #ownApi(route: Route): Promise<undefined> {
+    requireAudit(this.#gw.audit);
+    await handleTaskApi(this.#gw, this.#req, this.#res, route, this.ex.requestId);
+    return undefined;
   }
 
   // The task's close, expiry or a kill switch stops this request wherever it is (lib/cut.ts).
@@ -65,8 +68,7 @@ class HttpChannel implements Channel {
     cutRequest(this.#res, this.ex, reason);
   }
 
-  async upstreamRequest(ask: Ask): Promise<UpstreamRequest> {
-    const gw = this.#gw;
+  upstreamRequest(ask: Ask): Soon<UpstreamRequest> {
     const req = this.#req;
     const ex = this.ex;
     if (req.headers.expect?.toLowerCase() === '100-continue' && !ex.mcp) this.#res.writeContinue();
@@ -74,42 +76,43 @@ class HttpChannel implements Channel {
     // An MCP request's body was read (and decided) at stage 4.
     const body = ex.mcp
       ? { buffer: ex.mcp.body }
-      : await requestBody(req, target.config.limits.maxBodyBytes, target.adapter.needsBody === true);
-    this.#stream = body.stream;
-    const headers = strippedHeaders(gw, req, target, ex.requestId);
-    if (body.buffer) headers['content-length'] = String(body.buffer.length);
-    return {
-      method: req.method!,
-      path: ask.path + ask.query,
-      headers,
-      ...(body.buffer ? { body: body.buffer } : {}),
-    };
+      : requestBody(req, target.config.limits.maxBodyBytes, target.adapter.needsBody === true);
+    return body instanceof Promise ? body.then((read) => this.#upstream(ask, read)) : this.#upstream(ask, body);
   }
 
-  async forward(ask: Ask, upstream: UpstreamRequest, release: () => void): Promise<void> {
+  #upstream(ask: Ask, body: RequestBody): UpstreamRequest {
+    const req = this.#req;
+    this.#stream = body.stream;
+    const headers = strippedHeaders(this.#gw, req, ask.target, this.ex.requestId);
+    const upstream: Building<UpstreamRequest> = { method: req.method!, path: ask.path + ask.query, headers };
+    if (body.buffer) {
+      headers['content-length'] = String(body.buffer.length);
+      upstream.body = body.buffer;
+    }
+    return upstream;
+  }
+
+  forward(ask: Ask, upstream: UpstreamRequest, release: () => void): Promise<void> {
     const gw = this.#gw;
     const req = this.#req;
     const res = this.#res;
     const ex = this.ex;
-    try {
-      await forwardAndScrub({
-        gw,
-        res,
-        target: ask.target,
-        request: {
-          method: upstream.method,
-          path: upstream.path,
-          headers: upstream.headers,
-          body: upstream.body ?? this.#stream,
-        },
-        outcome: ex.forward,
-        abort: ex.abort,
-        onFinal: () => commitExchange(gw, req, ex, res.statusCode),
-        hook: ex.mcp,
-      });
-    } finally {
-      release();
-    }
+    return forwardAndScrub({
+      gw,
+      res,
+      target: ask.target,
+      request: {
+        method: upstream.method,
+        path: upstream.path,
+        headers: upstream.headers,
+        body: upstream.body ?? this.#stream,
+      },
+      outcome: ex.forward,
+      abort: ex.abort,
+      onFinal: () => commitExchange(gw, req, ex, res.statusCode),
+      hook: ex.mcp,
+      done: release,
+    });
   }
 
   answered(): boolean {

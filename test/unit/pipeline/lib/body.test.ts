@@ -11,7 +11,8 @@ async function abortedBody(bytes: string, buffer: boolean): Promise<unknown> {
     settle = resolve;
   });
   const server = createServer((req: IncomingMessage) => {
-    requestBody(req, 1024, buffer)
+    Promise.resolve()
+      .then(() => requestBody(req, 1024, buffer))
       .then(async (body) => {
         if (!body.stream) return settle('no stream');
         body.stream.resume();
