@@ -43,8 +43,10 @@ function fullyDecoded(segment: string): string {
 }
 
 function isDot(piece: string): boolean {
+  if (piece.charCodeAt(0) !== 0x2e) return false; // most segments: no `.` first, nothing to cut
   // `..;/` (path parameters, Tomcat) climbs like `..`.
-  const bare = piece.split(';', 1)[0] ?? '';
+  const semicolon = piece.indexOf(';');
+  const bare = semicolon === -1 ? piece : piece.slice(0, semicolon);
   return bare === '.' || bare === '..';
 }
 

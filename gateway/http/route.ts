@@ -53,15 +53,74 @@ export function parseRoute(rawUrl: string, optionsFor: (target: string) => PathO
 /** The query parameter names (decoded), for the policy context. Never the values. */
 export function queryKeys(query: string): string[] {
   if (query.length <= 1) return [];
-  const keys = new Set<string>();
-  for (const pair of query.slice(1).split('&')) {
-    if (pair === '') continue;
-    const name = pair.split('=', 1)[0]!;
-    try {
-      keys.add(decodeURIComponent(name.replaceAll('+', ' ')));
-    } catch {
-      reject('malformed percent-encoding in query');
+  const keys: string[] = [];
+  let at = 1;
+  while (at <= query.length) {
+    let end = query.indexOf('&', at);
+    if (end === -1) end = query.length;
+    if (end > at) {
+      const eq = query.indexOf('=', at);
+      const raw = query.slice(at, eq === -1 || eq > end ? end : eq);
+      const key = decodeQueryName(raw);
+      if (!keys.includes(key)) keys.push(key); // a handful of names: a scan beats a Set
     }
+    at = end + 1;
   }
-  return [...keys];
+  return keys;
+}
+
+function decodeQueryName(raw: string): string {
+  if (!raw.includes('%') && !raw.includes('+')) return raw;
+  try {
+    return decodeURIComponent(raw.replaceAll('+', ' '));
+  } catch {
+    return reject('malformed percent-encoding in query');
+  }
+}
+
+/** A parsed request target, with what policy reads of its query once it was asked for (`RouteCache.queryKeys`). */
+interface CachedRoute {
+  readonly route: Route;
+  /** The options it was parsed with: a reload that changes the target's options makes the entry stale. */
+  readonly options: PathOptions;
+  keys: readonly string[] | undefined;
+}
+
+/**
+ * Parsed request targets by raw URL, so an agent that polls the same URL is parsed once: the parse is a pure
+ * function of the URL and the target's path options, and an entry is used only while the options it was parsed
+ * with are the ones in force (a reload replaces the target's config object). Refused URLs are never kept; the
+ * oldest entry goes when `max` are held.
+ */
+export class RouteCache {
+  readonly #entries = new Map<string, CachedRoute>();
+  readonly #max: number;
+
+  constructor(max = 4096) {
+    this.#max = max;
+  }
+
+  /** `parseRoute(rawUrl)` with the options `optionsFor(source, target)` gives (no closure per request). */
+  parse<S>(rawUrl: string, source: S, optionsFor: (source: S, target: string) => PathOptions): Route {
+    const cached = this.#entries.get(rawUrl);
+    if (cached !== undefined && cached.options === optionsFor(source, cached.route.target)) return cached.route;
+    let options: PathOptions = STRICT_PATHS;
+    const route = parseRoute(rawUrl, (target) => {
+      options = optionsFor(source, target);
+      return options;
+    });
+    if (cached === undefined && this.#entries.size >= this.#max) {
+      this.#entries.delete(this.#entries.keys().next().value!);
+    }
+    this.#entries.set(rawUrl, { route, options, keys: undefined });
+    return route;
+  }
+
+  /** `queryKeys(route.query)`, worked out once for a route this cache returned. */
+  queryKeys(rawUrl: string, route: Route): readonly string[] {
+    const cached = this.#entries.get(rawUrl);
+    if (cached === undefined || cached.route !== route) return queryKeys(route.query);
+    cached.keys ??= queryKeys(route.query);
+    return cached.keys;
+  }
 }

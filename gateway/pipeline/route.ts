@@ -4,13 +4,21 @@ import { type Action, actionForMethod } from '../domain.js';
 import { EscrowError } from '../errors.js';
 import type { Gateway } from '../gateway.js';
 import { checkRequestHeaders } from '../http/headers.js';
-import { parseRoute, queryKeys, type Route } from '../http/route.js';
+import { type Route, RouteCache } from '../http/route.js';
 import { pathOptions, type TargetRuntime, upstreamPath } from '../targets.js';
 import type { Ask, Exchange } from './exchange.js';
 
 /** Stage 1: `/<target>/<rest>` under strict path normalisation (gateway/http/route.ts), before any token is read. */
 export function parseRequestRoute(gw: Gateway, req: IncomingMessage): Route {
-  return parseRoute(req.url ?? '', (name) => pathOptions(gw.targets, name));
+  return routes.parse(req.url ?? '', gw.targets, pathOptions);
+}
+
+/** One for the process: entries are checked against the options in force, whichever gateway asks (http/route.ts). */
+const routes = new RouteCache();
+
+/** What policy reads of the query: its parameter names. */
+function keysOf(req: IncomingMessage, route: Route): readonly string[] {
+  return routes.queryKeys(req.url ?? '', route);
 }
 
 function methodAction(method: string | undefined): Action {
@@ -34,7 +42,7 @@ export function routeRequest(gw: Gateway, req: IncomingMessage, route: Route, ex
   enter(gw, ex, target, route);
   const action = methodAction(req.method);
   checkRequestHeaders(req);
-  return { target, action, path: ex.path!, query: route.query, queryKeys: queryKeys(route.query) };
+  return { target, action, path: ex.path!, query: route.query, queryKeys: keysOf(req, route) };
 }
 
 /**
@@ -57,5 +65,5 @@ export function routeUpgrade(gw: Gateway, req: IncomingMessage, ex: Exchange): A
     });
   }
   checkRequestHeaders(req);
-  return { target, action: 'connect', path: ex.path!, query: route.query, queryKeys: queryKeys(route.query) };
+  return { target, action: 'connect', path: ex.path!, query: route.query, queryKeys: keysOf(req, route) };
 }

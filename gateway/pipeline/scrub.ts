@@ -67,13 +67,16 @@ export function finishResponseHeaders(
   }
   const scrubbed = scrubTexts(index, values);
   let i = 0;
-  for (const name of names) {
-    const value = headers[name]!;
-    if (Array.isArray(value)) {
-      headers[name] = scrubbed.slice(i, i + value.length);
-      i += value.length;
-    } else {
-      headers[name] = scrubbed[i++]!;
+  // The same array back: nothing was masked, every value stays where it is.
+  if (scrubbed !== values) {
+    for (const name of names) {
+      const value = headers[name]!;
+      if (Array.isArray(value)) {
+        headers[name] = scrubbed.slice(i, i + value.length);
+        i += value.length;
+      } else {
+        headers[name] = scrubbed[i++]!;
+      }
     }
   }
   const location = headers.location;

@@ -94,6 +94,7 @@ export class NeedleIndex {
   #maxSpan = 0;
   /** The forms of the value last verified: a match is usually followed by more of the same value. */
   #recent: { value: string; forms: Form[] } | undefined;
+  #generation = 0;
 
   /** Add a reference to `value` (no-op for values too short to scrub). */
   add(value: string): void {
@@ -104,6 +105,7 @@ export class NeedleIndex {
     }
     const forms = formsOf(value);
     if (forms.length === 0) return;
+    this.#generation++;
     this.#entries.set(value, { refs: 1, ids: forms.map((form, i) => this.#insert(value, i, form)) });
   }
 
@@ -111,6 +113,7 @@ export class NeedleIndex {
   remove(value: string): void {
     const entry = this.#entries.get(value);
     if (!entry || --entry.refs > 0) return;
+    this.#generation++;
     this.#entries.delete(value);
     const forms = formsOf(value);
     for (const id of entry.ids) this.#unlink(id, forms[this.#needles[id]!.form]!.bytes);
@@ -119,6 +122,14 @@ export class NeedleIndex {
 
   has(value: string): boolean {
     return this.#entries.has(value);
+  }
+
+  /**
+   * Changes whenever the set of needles does (a value's first reference came or its last went; not when a
+   * reference is only counted): what was scrubbed under one generation scrubs the same under it again.
+   */
+  get generation(): number {
+    return this.#generation;
   }
 
   get values(): number {

@@ -122,15 +122,28 @@ const NOT_LATIN1 = /[^\u0000-\u00ff]/;
  * Scrub several header values in one pass (one scrubber, not one per value): they are scanned as one text, one
  * line each, and cut apart again at their own offsets. The decoded view reads across line breaks (as across wrapped
  * base64), so a secret cut in two across two values is masked in both: joining only adds matches. Masks keep
- * lengths, so every value keeps its length.
+ * lengths, so every value keeps its length. Returns `values` itself when nothing was masked.
+ *
+ * An upstream answers with the same headers again and again: the result for a text is kept (TextMemo) while the
+ * index's set of needles stays the same — a pure function of the two, so a kept result is exactly what scanning
+ * again would give, and whether it was kept depends on the text having been seen, never on what it matched.
  */
-export function scrubTexts(index: NeedleIndex, values: readonly string[]): string[] {
-  if (index.values === 0 || values.length === 0) return [...values];
-  const joined = values.join('\n');
+export function scrubTexts(index: NeedleIndex, values: readonly string[]): readonly string[] {
+  if (index.values === 0 || values.length === 0) return values;
+  const joined = values.length === 1 ? values[0]! : values.join('\n');
+  const memo = memoFor(index);
+  const kept = memo.get(joined);
+  if (kept !== undefined) return kept === UNCHANGED ? values : kept;
+  const scrubbed = scanTexts(index, values, joined);
+  memo.set(joined, scrubbed === values ? UNCHANGED : scrubbed);
+  return scrubbed;
+}
+
+function scanTexts(index: NeedleIndex, values: readonly string[], joined: string): readonly string[] {
   const encoding = NOT_LATIN1.test(joined) ? 'utf8' : 'latin1';
   const bytes = Buffer.from(joined, encoding);
   const out = scrubBytes(index, bytes);
-  if (out.equals(bytes)) return [...values];
+  if (out.equals(bytes)) return values;
   const scrubbed: string[] = [];
   let at = 0;
   for (const value of values) {
@@ -138,5 +151,49 @@ export function scrubTexts(index: NeedleIndex, values: readonly string[]): strin
     scrubbed.push(out.toString(encoding, at, at + length));
     at += length + 1;
   }
-  return scrubbed;
+  return Object.freeze(scrubbed);
+}
+
+const UNCHANGED: readonly string[] = Object.freeze([]);
+/** Texts longer than this are scanned every time (a kept result is for the headers an upstream repeats). */
+const MEMO_MAX_TEXT = 4096;
+const MEMO_MAX_ENTRIES = 256;
+
+/** Scrubbed texts of one index's current generation (the set of needles); emptied when the generation moves on. */
+class TextMemo {
+  readonly #index: NeedleIndex;
+  readonly #entries = new Map<string, readonly string[]>();
+  #generation: number;
+
+  constructor(index: NeedleIndex) {
+    this.#index = index;
+    this.#generation = index.generation;
+  }
+
+  get(text: string): readonly string[] | undefined {
+    if (this.#generation !== this.#index.generation) {
+      this.#entries.clear();
+      this.#generation = this.#index.generation;
+      return undefined;
+    }
+    return this.#entries.get(text);
+  }
+
+  /** Keep `result` for `text`, scanned under the generation `get` just checked. */
+  set(text: string, result: readonly string[]): void {
+    if (text.length > MEMO_MAX_TEXT || this.#generation !== this.#index.generation) return;
+    if (this.#entries.size >= MEMO_MAX_ENTRIES) this.#entries.delete(this.#entries.keys().next().value!);
+    this.#entries.set(text, result);
+  }
+}
+
+const memos = new WeakMap<NeedleIndex, TextMemo>();
+
+function memoFor(index: NeedleIndex): TextMemo {
+  let memo = memos.get(index);
+  if (memo === undefined) {
+    memo = new TextMemo(index);
+    memos.set(index, memo);
+  }
+  return memo;
 }

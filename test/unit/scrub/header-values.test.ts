@@ -64,3 +64,34 @@ describe('response header values are scrubbed in one pass, each masked in place'
     expect(headers['content-type']).toBe('text/plain');
   });
 });
+
+describe('an upstream repeating its headers: what was scrubbed is kept only while the set of secrets stays the same', () => {
+  const LATER = 'sk-live-later-lease-0a9b8c7d6e5f4a3b2c1d';
+
+  it('a text that passed unmasked is masked as soon as a secret it holds becomes known (a new lease)', () => {
+    const r = registry();
+    const values = ['application/json', `x-echo=${LATER}`];
+    expect(scrubTexts(r.index, values)).toBe(values); // nothing to mask yet: the same array back
+    expect(scrubTexts(r.index, values)).toBe(values); // and again, from what was kept
+    r.addStatic('leases', LATER);
+    expect(scrubTexts(r.index, values)).toEqual(['application/json', `x-echo=${'*'.repeat(LATER.length)}`]);
+  });
+
+  it('a kept masked result is the one a fresh scan gives, and goes when the secret does', () => {
+    const r = registry();
+    const values = [`${SECRET}`, 'ok'];
+    const first = scrubTexts(r.index, values);
+    expect(scrubTexts(r.index, values)).toBe(first);
+    expect(first).toEqual(['*'.repeat(SECRET.length), 'ok']);
+    r.setStatic('targets', []);
+    r.addStatic('other', LATER); // still some secret held, so the text is scanned (not the no-secret shortcut)
+    expect(scrubTexts(r.index, values)).toBe(values);
+  });
+
+  it('a reference only counted (the same lease pinned by another request) keeps what was kept', () => {
+    const r = registry();
+    const before = r.index.generation;
+    r.addStatic('again', SECRET); // the same value from another group: one more reference
+    expect(r.index.generation).toBe(before);
+  });
+});
