@@ -26,6 +26,7 @@ import { median } from './lib/stats.js';
 
 const repoRoot = resolve(import.meta.dirname, '..');
 const { values } = parseArgs({
+  allowNegative: true,
   options: {
     rounds: { type: 'string', default: '3' },
     duration: { type: 'string', default: '5' },
@@ -38,8 +39,16 @@ const { values } = parseArgs({
     'prof-dir': { type: 'string', default: join(tmpdir(), 'escrow-ablation-prof') },
     /** With --profile: where the variant allocates (every allocation sampled, collected ones too) instead of its CPU. */
     'heap-prof': { type: 'boolean', default: false },
+    /** With --heap-prof: only what outlived the young generation (what makes scavenges slow). */
+    'heap-survivors': { type: 'boolean', default: false },
     /** Measure only these variants (comma-separated names, e.g. skeleton; bare is always measured): a quick A/B. */
     only: { type: 'string' },
+    /** With --profile: measure the variant's CPU and GC pauses only, no profile (--no-cpu-prof). */
+    'cpu-prof': { type: 'boolean', default: true },
+    /** With --profile: a heap snapshot halfway through the measurement, written to --prof-dir. */
+    snapshot: { type: 'boolean', default: false },
+    /** Extra node options for the Escrow process. */
+    'node-arg': { type: 'string', multiple: true },
     /** Measure only this workload (poll or hostile). */
     workload: { type: 'string' },
   },
@@ -72,7 +81,10 @@ const child = await startChild(
   'escrow-ablation',
   process.execPath,
   [
-    ...(values.profile && !values['heap-prof'] ? ['--cpu-prof', '--cpu-prof-dir', values['prof-dir']!] : []),
+    ...(values.profile && !values['heap-prof'] && values['cpu-prof']
+      ? ['--cpu-prof', '--cpu-prof-dir', values['prof-dir']!]
+      : []),
+    ...(values['node-arg'] ?? []),
     join(repoRoot, 'bench/servers/escrow-ablation.mjs'),
     configPath,
     String(barePort),
@@ -113,20 +125,32 @@ async function main(): Promise<void> {
     if (!variant) throw new Error(`--profile: bare or one of ${ALL_VARIANTS.map((v) => v.name).join(', ')}`);
     await stages(variant.on);
     await measure(field, variant.name === 'bare' ? bare : escrow, MEASURED[0]!, 0, { ...options, durationMs: 1000 });
-    const control = (path: string) =>
+    const control = (path: string): Promise<void> =>
       fetch(`http://127.0.0.1:${controlPort}${path}`).then(async (r) => {
         if (r.status !== 200) throw new Error(`${path}: ${await r.text()}`);
       });
     const out = join(values['prof-dir']!, `${variant.name.replace(/\W/g, '')}.heapprofile`);
     if (values['heap-prof']) {
       mkdirSync(values['prof-dir']!, { recursive: true });
-      await control('/allocations/start');
+      await control(`/allocations/start?survivors=${values['heap-survivors'] ? 1 : 0}`);
+    }
+    await control('/gc/start');
+    if (values.snapshot) {
+      mkdirSync(values['prof-dir']!, { recursive: true });
+      const at = join(values['prof-dir']!, `${variant.name.replace(/\W/g, '')}.heapsnapshot`);
+      setTimeout(() => void control(`/snapshot?out=${encodeURIComponent(at)}`), durationMs / 2);
     }
     const s = await measure(field, variant.name === 'bare' ? bare : escrow, MEASURED[0]!, 1, options);
     if (values['heap-prof']) await control(`/allocations/stop?out=${encodeURIComponent(out)}`);
+    const gc = (await (await fetch(`http://127.0.0.1:${controlPort}/gc/stop`)).json()) as Record<string, number[]>;
     const answered = s.result.requests;
+    for (const [kind, [count, ms]] of Object.entries(gc)) {
+      process.stdout.write(
+        `gc ${kind}: ${count} pauses, ${ms!.toFixed(0)} ms in all, ${((ms! * 1000) / answered).toFixed(1)} µs per request\n`,
+      );
+    }
     process.stdout.write(
-      `${variant.name}: ${s.result.rps.toFixed(0)} req/s (${answered.toFixed(0)} answered), ${s.cpuUs.toFixed(0)} µs/req, ${s.result.errors} errors, ${s.result.non2xx} non-2xx; profile in ${values['prof-dir']}\n`,
+      `${variant.name}: ${s.result.rps.toFixed(0)} req/s (${answered.toFixed(0)} answered), p50 ${s.result.p50.toFixed(2)} ms, p99 ${s.result.p99.toFixed(2)} ms, ${s.cpuUs.toFixed(0)} µs/req, ${s.result.errors} errors, ${s.result.non2xx} non-2xx; profile in ${values['prof-dir']}\n`,
     );
     return; // the child writes its profile as it exits
   }

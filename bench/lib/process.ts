@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { appendFileSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 
@@ -82,6 +82,13 @@ export async function startChild(name: string, command: string, args: string[], 
   };
   proc.stdout?.on('data', collect);
   proc.stderr?.on('data', collect);
+  // Every line of every child, for a look at what the tail above drops (e.g. node --trace-gc-nvp).
+  const log = process.env.BENCH_CHILD_LOG;
+  if (log) {
+    const tee = (chunk: Buffer) => appendFileSync(log, chunk.toString().replace(/^/gm, `${name}: `));
+    proc.stdout?.on('data', tee);
+    proc.stderr?.on('data', tee);
+  }
   const exited = new Promise<never>((_, reject) => {
     proc.once('exit', (code) =>
       reject(new Error(`${name} exited (${code}) before it was ready:\n${lines.join('\n')}`)),

@@ -7,6 +7,8 @@ import '../../dist/gateway/cli/memory-flags.js';
 import { writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { Session } from 'node:inspector/promises';
+import { monitorEventLoopDelay, PerformanceObserver, constants as perf } from 'node:perf_hooks';
+import { writeHeapSnapshot } from 'node:v8';
 import { Pool } from 'undici';
 import { createGateway } from '../../dist/gateway/app.js';
 import { loadConfig } from '../../dist/gateway/config/load.js';
@@ -100,10 +102,39 @@ createServer((req, res) => {
     for (const [name, set] of Object.entries(STAGES)) set(on.has(name));
     return res.end('ok');
   }
+  if (url.pathname === '/snapshot') {
+    // A heap snapshot now (what is alive under load, by constructor: bench/lib/snapshot-counts.ts).
+    return res.end(writeHeapSnapshot(url.searchParams.get('out')));
+  }
+  if (url.pathname === '/gc/start') {
+    // Garbage collection pauses by kind, between start and stop (count, total ms).
+    gcPauses = {};
+    gcObserver ??= new PerformanceObserver((list) => {
+      for (const entry of list.getEntries()) {
+        const kind = GC_KINDS[entry.detail?.kind] ?? String(entry.detail?.kind);
+        const seen = (gcPauses[kind] ??= [0, 0]);
+        seen[0] += 1;
+        seen[1] += entry.duration;
+      }
+    });
+    gcObserver.observe({ entryTypes: ['gc'] });
+    loopDelay.reset();
+    loopDelay.enable();
+    return res.end('ok');
+  }
+  if (url.pathname === '/gc/stop') {
+    gcObserver?.disconnect();
+    loopDelay.disable();
+    const loop = { 'loop delay p99, max (ms)': [loopDelay.percentile(99) / 1e6, loopDelay.max / 1e6] };
+    return res.end(JSON.stringify({ ...gcPauses, ...loop }));
+  }
   if (url.pathname === '/allocations/start' || url.pathname === '/allocations/stop') {
     // Every allocation sampled (one in 4 KiB), the collected ones included, between start and stop: where the
     // garbage comes from (node's --heap-prof keeps only what is still alive when the process exits).
-    const step = url.pathname.endsWith('start') ? startAllocations() : stopAllocations(url.searchParams.get('out'));
+    // With survivors=1: only what outlived the young generation (promoted; collected later by a full GC or not).
+    const step = url.pathname.endsWith('start')
+      ? startAllocations(url.searchParams.get('survivors') === '1')
+      : stopAllocations(url.searchParams.get('out'));
     void step.then(
       () => res.end('ok'),
       (error) => {
@@ -119,14 +150,24 @@ createServer((req, res) => {
 
 process.on('SIGTERM', () => process.exit(0)); // exit cleanly, so that --cpu-prof writes its profile
 
+const GC_KINDS = {
+  [perf.NODE_PERFORMANCE_GC_MINOR]: 'scavenge',
+  [perf.NODE_PERFORMANCE_GC_MAJOR]: 'mark-compact',
+  [perf.NODE_PERFORMANCE_GC_INCREMENTAL]: 'incremental marking',
+  [perf.NODE_PERFORMANCE_GC_WEAKCB]: 'weak callbacks',
+};
+let gcObserver;
+const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+let gcPauses = {};
+
 let sampling;
-async function startAllocations() {
+async function startAllocations(survivors) {
   sampling = new Session();
   sampling.connect();
   await sampling.post('HeapProfiler.startSampling', {
     samplingInterval: 4096,
     includeObjectsCollectedByMajorGC: true,
-    includeObjectsCollectedByMinorGC: true,
+    includeObjectsCollectedByMinorGC: !survivors,
   });
 }
 
