@@ -112,7 +112,8 @@ createServer((req, res) => {
     gcObserver ??= new PerformanceObserver((list) => {
       for (const entry of list.getEntries()) {
         const kind = GC_KINDS[entry.detail?.kind] ?? String(entry.detail?.kind);
-        const seen = (gcPauses[kind] ??= [0, 0]);
+        gcPauses[kind] ??= [0, 0];
+        const seen = gcPauses[kind];
         seen[0] += 1;
         seen[1] += entry.duration;
       }
