@@ -13,7 +13,9 @@ export interface RedisEventStreamOptions {
   readonly onLength?: (entries: number) => void;
 }
 
-const COMMAND = 'escrowAuditAppend';
+/** The script's command name (store/redis.ts keeps it out of auto-pipelining: each batch is one call anyway). */
+export const AUDIT_APPEND_COMMAND = 'escrowAuditAppend';
+const COMMAND = AUDIT_APPEND_COMMAND;
 type Append = (...args: (string | number)[]) => Promise<[string, string, number, number, number]>;
 
 /** The script as an ioredis command: EVALSHA, with the script sent again only when Redis answers NOSCRIPT. */

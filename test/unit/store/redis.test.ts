@@ -1,3 +1,4 @@
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EscrowError } from '../../../gateway/errors.js';
 import { keyLayout } from '../../../gateway/store/keys.js';
@@ -95,5 +96,29 @@ describe('the revocation subscription reports itself down and up again', () => {
       await quiet.close();
       await proxy.close();
     }
+  });
+});
+
+describe('the audit append survives Redis forgetting its script (SCRIPT FLUSH, a restart, a failover)', () => {
+  const prefix = testPrefix('store-noscript');
+  let store: Store;
+  beforeAll(async () => {
+    store = await createRedisStore({ url: REDIS_URL, prefix, timeoutMs: 2_000 });
+  });
+  afterAll(async () => {
+    await store?.close();
+    await deletePrefix(prefix);
+  });
+
+  it('sends the script again on NOSCRIPT, so the next batch lands in order after the first', async () => {
+    await store.events.append({ writer: 'w1', firstSeq: 0, lines: ['{"seq":0}'] });
+    const admin = new Redis(REDIS_URL);
+    try {
+      await admin.script('FLUSH');
+    } finally {
+      admin.disconnect();
+    }
+    await store.events.append({ writer: 'w1', firstSeq: 1, lines: ['{"seq":1}'] });
+    expect(await store.events.readAll()).toEqual(['{"seq":0}', '{"seq":1}']);
   });
 });
