@@ -43,12 +43,25 @@ const record = (object, method, key) => {
   };
   return object[method];
 };
+/** The same for a stage's cache lookup, which answers at once or with undefined (a miss: nothing to replay). */
+const recordHit = (object, method, key) => {
+  const real = object[method].bind(object);
+  object[method] = (...args) => {
+    const out = real(...args);
+    if (out !== undefined) seen[key] = out;
+    return out;
+  };
+  return object[method];
+};
 const runtime = gw.targets.get(target.name);
 const real = {
   verify: record(gw.identity, 'verify', 'principal'),
+  cachedPrincipal: recordHit(gw.identity, 'cached', 'principal'),
   forRequest: record(gw.tasks, 'forRequest', 'task'),
+  cachedTask: recordHit(gw.tasks, 'cachedForRequest', 'task'),
   authorize: record(gw.policy, 'authorize', 'decision'),
   acquire: record(gw.leases, 'acquire', 'lease'),
+  cachedLease: recordHit(gw.leases, 'cached', 'lease'),
   scan: ViewScanner.prototype.scanSource,
   decode: DecodedView.prototype.feed,
   sse: SseView.prototype.feed,
@@ -67,11 +80,21 @@ const noop = () => {};
 const resolved = async () => {};
 
 /** The stages that can be switched off, in the order the ablation adds them back. */
+// A cache hit answers at once (no promise) in the real stages: so do their replays.
 const STAGES = {
-  identify: (on) => (gw.identity.verify = on ? real.verify : async () => seen.principal),
-  task: (on) => (gw.tasks.forRequest = on ? real.forRequest : async () => seen.task),
+  identify: (on) => {
+    gw.identity.verify = on ? real.verify : async () => seen.principal;
+    gw.identity.cached = on ? real.cachedPrincipal : () => seen.principal;
+  },
+  task: (on) => {
+    gw.tasks.forRequest = on ? real.forRequest : async () => seen.task;
+    gw.tasks.cachedForRequest = on ? real.cachedTask : () => seen.task;
+  },
   policy: (on) => (gw.policy.authorize = on ? real.authorize : () => seen.decision),
-  lease: (on) => (gw.leases.acquire = on ? real.acquire : async () => seen.lease),
+  lease: (on) => {
+    gw.leases.acquire = on ? real.acquire : async () => seen.lease;
+    gw.leases.cached = on ? real.cachedLease : () => seen.lease;
+  },
   scrub: (on) => {
     // Off: the scrubber's views scan nothing (the sink, its window and its copies stay: they are plumbing).
     ViewScanner.prototype.scanSource = on ? real.scan : (_chunk, _from, to) => to;
@@ -95,7 +118,8 @@ createServer((req, res) => {
   if (url.pathname === '/stages') {
     const on = new Set((url.searchParams.get('on') ?? '').split(',').filter(Boolean));
     const unknown = [...on].filter((s) => !(s in STAGES));
-    if (unknown.length > 0 || (on.size < Object.keys(STAGES).length && !seen.lease)) {
+    const replayable = seen.principal && seen.task && seen.decision && seen.lease;
+    if (unknown.length > 0 || (on.size < Object.keys(STAGES).length && !replayable)) {
       res.statusCode = 409;
       return res.end(unknown.length > 0 ? `unknown stage ${unknown}` : 'send one request on the full path first');
     }

@@ -54,20 +54,27 @@ export function parseRoute(rawUrl: string, optionsFor: (target: string) => PathO
 export function queryKeys(query: string): string[] {
   if (query.length <= 1) return [];
   const keys: string[] = [];
+  // A handful of names: a scan beats a Set. Past that, a Set (an agent's thousands of names stay linear).
+  let seen: Set<string> | undefined;
   let at = 1;
   while (at <= query.length) {
     let end = query.indexOf('&', at);
     if (end === -1) end = query.length;
     if (end > at) {
       const eq = query.indexOf('=', at);
-      const raw = query.slice(at, eq === -1 || eq > end ? end : eq);
-      const key = decodeQueryName(raw);
-      if (!keys.includes(key)) keys.push(key); // a handful of names: a scan beats a Set
+      const key = decodeQueryName(query.slice(at, eq === -1 || eq > end ? end : eq));
+      if (seen === undefined && keys.length >= SCAN_MAX) seen = new Set(keys);
+      if (seen ? !seen.has(key) : !keys.includes(key)) {
+        keys.push(key);
+        seen?.add(key);
+      }
     }
     at = end + 1;
   }
   return keys;
 }
+
+const SCAN_MAX = 8;
 
 function decodeQueryName(raw: string): string {
   if (!raw.includes('%') && !raw.includes('+')) return raw;
@@ -77,6 +84,9 @@ function decodeQueryName(raw: string): string {
     return reject('malformed percent-encoding in query');
   }
 }
+
+/** URLs longer than this are parsed every time (a polled URL is short; a long one is an agent's choice). */
+const MAX_URL = 1024;
 
 /** A parsed request target, with what policy reads of its query once it was asked for (`RouteCache.queryKeys`). */
 interface CachedRoute {
@@ -89,14 +99,16 @@ interface CachedRoute {
 /**
  * Parsed request targets by raw URL, so an agent that polls the same URL is parsed once: the parse is a pure
  * function of the URL and the target's path options, and an entry is used only while the options it was parsed
- * with are the ones in force (a reload replaces the target's config object). Refused URLs are never kept; the
- * oldest entry goes when `max` are held.
+ * with are the ones in force (a reload replaces the target's config object). Kept only: URLs that parsed, name a
+ * target (their options are a target's, not the strict defaults every other name gets) and are at most
+ * `MAX_URL` long, so what anyone can make it hold is bounded (`max` × `MAX_URL`); the oldest entry goes first.
+ * Entries are frozen: every request that hits one shares it.
  */
 export class RouteCache {
   readonly #entries = new Map<string, CachedRoute>();
   readonly #max: number;
 
-  constructor(max = 4096) {
+  constructor(max = 1024) {
     this.#max = max;
   }
 
@@ -109,10 +121,11 @@ export class RouteCache {
       options = optionsFor(source, target);
       return options;
     });
+    if (options === STRICT_PATHS || rawUrl.length > MAX_URL) return route;
     if (cached === undefined && this.#entries.size >= this.#max) {
       this.#entries.delete(this.#entries.keys().next().value!);
     }
-    this.#entries.set(rawUrl, { route, options, keys: undefined });
+    this.#entries.set(rawUrl, { route: Object.freeze(route), options, keys: undefined });
     return route;
   }
 
@@ -120,7 +133,7 @@ export class RouteCache {
   queryKeys(rawUrl: string, route: Route): readonly string[] {
     const cached = this.#entries.get(rawUrl);
     if (cached === undefined || cached.route !== route) return queryKeys(route.query);
-    cached.keys ??= queryKeys(route.query);
+    cached.keys ??= Object.freeze(queryKeys(route.query));
     return cached.keys;
   }
 }

@@ -20,6 +20,12 @@ export interface IdentityVerifier {
    * `identity_rejected` and a stable `reason` (`token_expired`, `audience_mismatch`, `unknown_key`, …).
    */
   verify(input: IdentityInput): Promise<Principal>;
+  /**
+   * The principal at once when the presented token's verification is cached (a map lookup, no promise), else
+   * undefined. It may throw what `verify` would reject with; the pipeline then asks `verify`, which counts and
+   * audits the failure.
+   */
+  cached?(input: IdentityInput): Principal | undefined;
   /** Every header name that may carry a workload token: removed before forwarding. */
   readonly tokenHeaders: readonly string[];
   /**

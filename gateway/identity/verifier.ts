@@ -31,6 +31,8 @@ export class Verifier implements IdentityVerifier {
   readonly #deps: VerifierDeps;
   readonly #maxTokenBytes: number;
   readonly #cache: VerifiedCache<CachedToken>;
+  /** Token header lists for targets with a header of their own (`identityHeader`), by that header. */
+  readonly #withExtra = new Map<string, readonly string[]>();
 
   constructor(issuers: readonly IssuerVerifier[], deps: VerifierDeps) {
     this.#issuers = issuers;
@@ -45,14 +47,39 @@ export class Verifier implements IdentityVerifier {
     // headers, so the SDK's natural `apiKey: token` works either way. A token in two of them is refused
     // (presentedToken): Escrow and the upstream must never disagree on who is calling.
     const extra = input.tokenHeader?.toLowerCase();
-    const candidates = extra === undefined ? this.tokenHeaders : [...new Set([extra, ...this.tokenHeaders])];
-    const presented = presentedToken(input, candidates, this.#maxTokenBytes);
+    const presented = presentedToken(input, this.#candidates(extra), this.#maxTokenBytes);
     const cert = hasPeerCertificate(input.peerCertificate) ? input.peerCertificate : undefined;
     if (presented === undefined) {
       if (cert !== undefined) return verifyPeerCertificate(cert, this.#deps.mtls, this.#deps.now());
       throw identityError('token_missing');
     }
-    const verified = await this.#verifyToken(presented, presented.header === extra);
+    const overridden = presented.header === extra;
+    const key = VerifiedCache.key(overridden ? '*' : presented.header, presented.token);
+    const verified = this.#cache.get(key) ?? (await this.#verifyToken(presented, overridden, key));
+    return this.#principalOf(verified, input);
+  }
+
+  cached(input: IdentityInput): Principal | undefined {
+    const extra = input.tokenHeader?.toLowerCase();
+    const presented = presentedToken(input, this.#candidates(extra), this.#maxTokenBytes);
+    if (presented === undefined) return undefined;
+    const key = VerifiedCache.key(presented.header === extra ? '*' : presented.header, presented.token);
+    const verified = this.#cache.get(key);
+    return verified === undefined ? undefined : this.#principalOf(verified, input);
+  }
+
+  /** The headers a token may come in: the issuers', and a target's own first (one list per such header, kept). */
+  #candidates(extra: string | undefined): readonly string[] {
+    if (extra === undefined) return this.tokenHeaders;
+    let candidates = this.#withExtra.get(extra);
+    if (candidates === undefined) {
+      candidates = Object.freeze([...new Set([extra, ...this.tokenHeaders])]);
+      if (this.#withExtra.size < 64) this.#withExtra.set(extra, candidates);
+    }
+    return candidates;
+  }
+
+  #principalOf(verified: CachedToken, input: IdentityInput): Principal {
     if (verified.issuer.config.bindToClientCert) this.#checkBinding(verified.principal, input);
     return verified.principal;
   }
@@ -74,10 +101,7 @@ export class Verifier implements IdentityVerifier {
     this.#cache.clear();
   }
 
-  async #verifyToken(presented: PresentedToken, overridden: boolean): Promise<CachedToken> {
-    const key = VerifiedCache.key(overridden ? '*' : presented.header, presented.token);
-    const cached = this.#cache.get(key);
-    if (cached !== undefined) return cached;
+  async #verifyToken(presented: PresentedToken, overridden: boolean, key: string): Promise<CachedToken> {
     const decoded = decodeCompact(presented.token);
     const pool = overridden ? this.#issuers : this.#issuers.filter((i) => i.config.header === presented.header);
     const verified = await firstAccepting(issuersFor(pool, decoded.payload.iss), presented.token, decoded);

@@ -67,6 +67,15 @@ export class LeaseService implements Invalidation {
     this.cache.setTrusted(trusted);
   }
 
+  /**
+   * The lease for (task, target) at once when the cache holds one that needs no renewal (a map lookup, no promise);
+   * undefined when `acquire` has work to do.
+   */
+  cached(task: Task, target: string): LeaseRecord | undefined {
+    const cached = this.cache.get(`${task.id}:${target}`);
+    return cached && !this.#needsRenewal(cached, task) ? cached : undefined;
+  }
+
   async acquire(req: LeaseRequest): Promise<LeaseRecord> {
     const key = `${req.task.id}:${req.target}`;
     const cached = this.cache.get(key);

@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import type { TLSSocket } from 'node:tls';
-import type { Building, Principal } from '../domain.js';
+import type { Building, Principal, Soon } from '../domain.js';
 import { EscrowError } from '../errors.js';
 import type { Gateway } from '../gateway.js';
 import { clientIp } from '../http/address.js';
@@ -10,12 +10,7 @@ import type { IdentityInput } from '../identity/types.js';
  * Stage 2: the caller's verified workload identity. Failures are counted by reason and audited, then rethrown (or,
  * when the audit trail cannot take the event under failMode closed, `audit_unavailable` is thrown instead).
  */
-export function identify(
-  gw: Gateway,
-  req: IncomingMessage,
-  requestId: string,
-  tokenHeader?: string,
-): Promise<Principal> {
+export function identify(gw: Gateway, req: IncomingMessage, requestId: string, tokenHeader?: string): Soon<Principal> {
   const socket = req.socket as Partial<TLSSocket>;
   const input: Building<IdentityInput> = { headers: req.headers, headersDistinct: req.headersDistinct };
   if (socket.encrypted && socket.authorized) {
@@ -26,13 +21,21 @@ export function identify(
   return verifyIdentity(gw, input, requestId, clientIp(req.socket.remoteAddress));
 }
 
-/** Stage 2 for any protocol: verify what the caller presented; failures are counted and audited, then rethrown. */
-export async function verifyIdentity(
-  gw: Gateway,
-  input: IdentityInput,
-  requestId: string,
-  client: string,
-): Promise<Principal> {
+/**
+ * Stage 2 for any protocol: verify what the caller presented; failures are counted and audited, then rethrown. A
+ * token whose verification is cached is a map lookup, answered at once (no promise).
+ */
+export function verifyIdentity(gw: Gateway, input: IdentityInput, requestId: string, client: string): Soon<Principal> {
+  let hit: Principal | undefined;
+  try {
+    hit = gw.identity.cached?.(input);
+  } catch {
+    hit = undefined; // `verify` meets the same failure, and counts and audits it
+  }
+  return hit ?? verifyAudited(gw, input, requestId, client);
+}
+
+async function verifyAudited(gw: Gateway, input: IdentityInput, requestId: string, client: string) {
   try {
     return await gw.identity.verify(input);
   } catch (error) {

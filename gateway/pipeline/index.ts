@@ -63,22 +63,26 @@ async function run(gw: Gateway, req: IncomingMessage, channel: Channel): Promise
     const ask = routed instanceof Promise ? await routed : routed;
     if (!ask) return;
     ex.seenSeq = gw.connections.seq;
-    ex.principal = await identify(gw, req, ex.requestId, ask.target.config.identityHeader); // 2 identify
+    const identified = identify(gw, req, ex.requestId, ask.target.config.identityHeader); // 2 identify
+    ex.principal = identified instanceof Promise ? await identified : identified;
     // One 'close' listener for the exchange: it gives the principal's slot back and unbinds the task.
     const slot = gw.inFlight.take(ex.principal, channel.owner);
     let unbind: (() => void) | undefined;
     let closed = false;
     channel.owner.on('close', () => {
+      if (closed) return; // once, whatever emits it
       closed = true;
       gw.inFlight.leave(slot);
       unbind?.();
     });
-    ex.task = await taskFor(gw, req, ex.principal, ask.target); // 3 task
+    const task = taskFor(gw, req, ex.principal, ask.target); // 3 task
+    ex.task = task instanceof Promise ? await task : task;
     const decided = authorizeAsk(gw, req, ask, ex); // 4 authorize
     if (decided instanceof Promise) await decided;
-    const granted = await lease(gw, req, ask, ex); // 5 lease
+    const leased = lease(gw, req, ask, ex); // 5 lease
+    const granted = leased instanceof Promise ? await leased : leased;
     unbind = bindConnection(gw.connections, ex, (reason) => channel.cut(reason));
-    if (closed) unbind(); // the agent left during admission: nothing to keep bound (it is refused below)
+    if (closed) unbind(); // the agent left during admission: nothing to keep bound (the forward refuses it)
     // A close that raced the admission cuts at the binding (or while the body is read): nothing goes upstream.
     if (ex.cut) throw cutError(ex.cut);
     const stripped = channel.upstreamRequest(ask); // 6 inject: strip the agent's headers…

@@ -1,24 +1,29 @@
 import type { IncomingMessage } from 'node:http';
-import type { Principal, Task } from '../domain.js';
+import type { Principal, Soon, Task } from '../domain.js';
 import { EscrowError } from '../errors.js';
 import type { Gateway } from '../gateway.js';
 import type { TargetRuntime } from '../targets.js';
 import { ambientTask as ambientTaskFor } from '../tasks/ambient.js';
 
 /** Stage 3: the task named in `X-Escrow-Task`, which must belong to this principal and list this target. */
-export async function taskFor(
+export function taskFor(
   gw: Gateway,
   req: IncomingMessage,
   principal: Principal,
   target: TargetRuntime,
-): Promise<Task | undefined> {
+): Soon<Task | undefined> {
   const values = req.headersDistinct['x-escrow-task'];
   if (values === undefined || values.length === 0) {
     if (target.config.requireTask) throw new EscrowError('task_required', 'this target needs an X-Escrow-Task header');
     return undefined;
   }
   if (values.length > 1) throw new EscrowError('bad_request', 'exactly one X-Escrow-Task header is allowed');
-  return gw.tasks.forRequest(values[0]!.trim(), principal, target.config.name);
+  const id = values[0]!.trim();
+  // A task in the cache is a map lookup, answered at once.
+  return (
+    gw.tasks.cachedForRequest(id, principal, target.config.name) ??
+    gw.tasks.forRequest(id, principal, target.config.name)
+  );
 }
 
 /**

@@ -187,12 +187,26 @@ export class TaskService implements Invalidation {
 
   /** The live task `id` as `principal` may use it for `target`; throws the matching 403 otherwise. */
   async forRequest(id: string, principal: Principal, target: string): Promise<Task> {
-    const task = await this.get(id);
-    if (!task) throw new EscrowError('task_closed', 'the task is unknown, closed or expired');
-    if (!samePrincipal(task.principal, principal)) {
-      throw new EscrowError('task_forbidden', 'the task belongs to another principal');
-    }
-    if (!task.targets.includes(target)) throw new EscrowError('task_forbidden', 'the task does not list this target');
-    return task;
+    return usableBy(await this.get(id), principal, target);
   }
+
+  /**
+   * `forRequest` at once when the task is in the cache (a map lookup, no promise; throws its 403s); undefined when
+   * only the store can say.
+   */
+  cachedForRequest(id: string, principal: Principal, target: string): Task | undefined {
+    if (!TASK_ID.test(id)) return undefined;
+    const task = this.cache.get(id);
+    return task === undefined ? undefined : usableBy(task, principal, target);
+  }
+}
+
+/** The task as `principal` may use it for `target`, or the matching 403. */
+function usableBy(task: Task | null, principal: Principal, target: string): Task {
+  if (!task) throw new EscrowError('task_closed', 'the task is unknown, closed or expired');
+  if (!samePrincipal(task.principal, principal)) {
+    throw new EscrowError('task_forbidden', 'the task belongs to another principal');
+  }
+  if (!task.targets.includes(target)) throw new EscrowError('task_forbidden', 'the task does not list this target');
+  return task;
 }

@@ -78,8 +78,13 @@ describe.each([
 
   it('refuses a request whose task is closed while it is being admitted, and tracks no stream for it', async () => {
     const owner = await session();
-    const tasks = world.escrow.gw.tasks as { forRequest: typeof world.escrow.gw.tasks.forRequest };
+    const tasks = world.escrow.gw.tasks as {
+      forRequest: typeof world.escrow.gw.tasks.forRequest;
+      cachedForRequest: typeof world.escrow.gw.tasks.cachedForRequest;
+    };
     const original = tasks.forRequest;
+    const cached = tasks.cachedForRequest;
+    tasks.cachedForRequest = () => undefined; // the store's answer, with an await the close can land in
     tasks.forRequest = async (...args) => {
       const task = await original.apply(world.escrow.gw.tasks, args);
       await world.escrow.gw.revoker.revokeTask(task.id, 'task_closed'); // the close lands right after stage 3
@@ -89,6 +94,7 @@ describe.each([
       await expect(owner.agent.client.listTools()).rejects.toMatchObject({ code: 403 });
     } finally {
       tasks.forRequest = original;
+      tasks.cachedForRequest = cached;
     }
     expect(world.escrow.gw.connections.countFor(owner.task)).toBe(0);
   });

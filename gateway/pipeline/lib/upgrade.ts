@@ -43,9 +43,13 @@ export function upgradeChannel(gw: Gateway, req: IncomingMessage, socket: Duplex
       return { method: 'GET', path: ask.path + ask.query, headers };
     },
     forward(ask, upstream, release) {
+      if (socket.destroyed) {
+        // The agent left during admission: nothing goes upstream (a plain request's forward refuses it alike).
+        release();
+        return Promise.reject(new EscrowError('client_closed', 'the agent closed the connection'));
+      }
       // The credential and what the adapter derived stay needles for as long as this connection lives.
-      if (socket.destroyed) release();
-      else socket.once('close', release);
+      socket.once('close', release);
       return connectUpstream(gw, req, socket, head, ask.target, upstream, ex, state);
     },
     answered: () => state.headSent,

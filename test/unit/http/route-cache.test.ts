@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { PathOptions } from '../../../gateway/http/canonical.js';
+import { type PathOptions, STRICT_PATHS } from '../../../gateway/http/canonical.js';
 import { parseRoute, queryKeys, RouteCache } from '../../../gateway/http/route.js';
 
 /** The query names as the first implementation read them (split, decode, de-duplicate): the reference. */
@@ -52,6 +52,17 @@ describe('RouteCache: a URL polled again is not parsed again, and never answers 
     expect(cache.parse('/crm/a', options, optionsIn)).toEqual(a);
   });
 
+  it('keeps no URL that names no target, and no URL longer than 1 KiB: an agent cannot make it hold much', () => {
+    const cache = new RouteCache();
+    const gateway = (t: Map<string, PathOptions>, name: string) => t.get(name) ?? STRICT_PATHS; // as pathOptions does
+    const unknown = '/nosuchtarget/x';
+    expect(cache.parse(unknown, table(strict), gateway)).not.toBe(cache.parse(unknown, table(strict), gateway));
+    const long = `/crm/${'a'.repeat(1100)}`;
+    const options = table(strict);
+    expect(cache.parse(long, options, gateway)).not.toBe(cache.parse(long, options, gateway));
+    expect(Object.isFrozen(cache.parse('/crm/ok', options, gateway))).toBe(true);
+  });
+
   it('gives query names worked out once per cached route, and works them out for any other route', () => {
     const cache = new RouteCache();
     const url = '/crm/x?b=1&a=2&b=3';
@@ -65,10 +76,12 @@ describe('RouteCache: a URL polled again is not parsed again, and never answers 
 
 describe('queryKeys reads the same names as the split-and-decode reference', () => {
   const piece = fc.constantFrom('a', 'b', '=', '&', '+', '%20', '%41', '%zz', '%', 'x=1', '', '%E2%82%AC', '==');
+  // With and without a tail of many names: past a handful, names are de-duplicated through a Set.
+  const many = `&${Array.from({ length: 20 }, (_, i) => `n${i % 13}=1`).join('&')}`;
   it('for any mix of separators, escapes and repeats (and refuses the same malformed ones)', () => {
     fc.assert(
-      fc.property(fc.array(piece, { maxLength: 12 }), (pieces) => {
-        const query = `?${pieces.join('')}`;
+      fc.property(fc.array(piece, { maxLength: 12 }), fc.boolean(), (pieces, long) => {
+        const query = `?${pieces.join('')}${long ? many : ''}`;
         let expected: string[] | 'error';
         try {
           expected = referenceKeys(query);
