@@ -38,12 +38,12 @@ export async function handleTaskApi(
   const method = req.method ?? '';
   const allowed = parts.length === 1 ? ['POST'] : ['GET', 'DELETE'];
   if (!allowed.includes(method)) throw new EscrowError('method_not_allowed', `use ${allowed.join(' or ')} here`);
-  const principal = await identify(gw, req, requestId);
+  const ip = clientIp(req.socket.remoteAddress);
+  const principal = await identify(gw, req, requestId, ip);
 
   if (parts.length === 1) {
     if (req.headers.expect?.toLowerCase() === '100-continue') res.writeContinue();
     const body = await readJson(req);
-    const ip = clientIp(req.socket.remoteAddress);
     await requireParentApproved(gw, body, principal);
     const asked: { target: string; decision: Decision }[] = [];
     const opening = gw.tasks.open(principal, body, (name, draft) => {

@@ -33,22 +33,16 @@ createServer({ keepAliveTimeout: 65_000 }, bareProxyHandler(pool, toUpstream)).l
 
 // What each real stage answered last: the stubs replay it.
 const seen = {};
+// A stage's answer, at once or as a promise; a cache lookup's miss (undefined) leaves the last answer in place.
 const record = (object, method, key) => {
   const real = object[method].bind(object);
-  object[method] = (...args) => {
-    const out = real(...args);
-    if (out && typeof out.then === 'function') out.then((v) => (seen[key] = v)).catch(() => {});
-    else seen[key] = out;
-    return out;
+  const keep = (value) => {
+    if (value !== undefined) seen[key] = value;
   };
-  return object[method];
-};
-/** The same for a stage's cache lookup, which answers at once or with undefined (a miss: nothing to replay). */
-const recordHit = (object, method, key) => {
-  const real = object[method].bind(object);
   object[method] = (...args) => {
     const out = real(...args);
-    if (out !== undefined) seen[key] = out;
+    if (out && typeof out.then === 'function') out.then(keep).catch(() => {});
+    else keep(out);
     return out;
   };
   return object[method];
@@ -56,12 +50,12 @@ const recordHit = (object, method, key) => {
 const runtime = gw.targets.get(target.name);
 const real = {
   verify: record(gw.identity, 'verify', 'principal'),
-  cachedPrincipal: recordHit(gw.identity, 'cached', 'principal'),
+  cachedPrincipal: record(gw.identity, 'cached', 'principal'),
   forRequest: record(gw.tasks, 'forRequest', 'task'),
-  cachedTask: recordHit(gw.tasks, 'cachedForRequest', 'task'),
+  cachedTask: record(gw.tasks, 'cachedForRequest', 'task'),
   authorize: record(gw.policy, 'authorize', 'decision'),
   acquire: record(gw.leases, 'acquire', 'lease'),
-  cachedLease: recordHit(gw.leases, 'cached', 'lease'),
+  cachedLease: record(gw.leases, 'cached', 'lease'),
   scan: ViewScanner.prototype.scanSource,
   decode: DecodedView.prototype.feed,
   sse: SseView.prototype.feed,

@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type Principal, samePrincipal } from '../domain.js';
 import { EscrowError } from '../errors.js';
 import type { Gateway } from '../gateway.js';
+import { clientIp } from '../http/address.js';
 import { checkRequestHeaders } from '../http/headers.js';
 import { readJson, sendJson } from '../http/respond.js';
 import { identify } from '../pipeline/identify.js';
@@ -34,7 +35,7 @@ export async function handleApprovalApi(
   const method = req.method ?? '';
   const allowed = parts.length === 1 ? ['GET'] : ['GET', 'POST'];
   if (!allowed.includes(method)) throw new EscrowError('method_not_allowed', `use ${allowed.join(' or ')} here`);
-  const principal = await identify(gw, req, requestId);
+  const principal = await identify(gw, req, requestId, clientIp(req.socket.remoteAddress));
   const address = req.socket.remoteAddress;
   if (parts.length === 1) return sendJson(res, 200, await listFor(gw, principal, address), requestId);
   const id = parts[1]!;

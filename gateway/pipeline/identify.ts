@@ -3,14 +3,19 @@ import type { TLSSocket } from 'node:tls';
 import type { Building, Principal, Soon } from '../domain.js';
 import { EscrowError } from '../errors.js';
 import type { Gateway } from '../gateway.js';
-import { clientIp } from '../http/address.js';
 import type { IdentityInput } from '../identity/types.js';
 
 /**
  * Stage 2: the caller's verified workload identity. Failures are counted by reason and audited, then rethrown (or,
  * when the audit trail cannot take the event under failMode closed, `audit_unavailable` is thrown instead).
  */
-export function identify(gw: Gateway, req: IncomingMessage, requestId: string, tokenHeader?: string): Soon<Principal> {
+export function identify(
+  gw: Gateway,
+  req: IncomingMessage,
+  requestId: string,
+  client: string,
+  tokenHeader?: string,
+): Soon<Principal> {
   const socket = req.socket as Partial<TLSSocket>;
   const input: Building<IdentityInput> = { headers: req.headers, headersDistinct: req.headersDistinct };
   if (socket.encrypted && socket.authorized) {
@@ -18,7 +23,7 @@ export function identify(gw: Gateway, req: IncomingMessage, requestId: string, t
     if (peer && Object.keys(peer).length > 0) input.peerCertificate = peer;
   }
   if (tokenHeader) input.tokenHeader = tokenHeader;
-  return verifyIdentity(gw, input, requestId, clientIp(req.socket.remoteAddress));
+  return verifyIdentity(gw, input, requestId, client);
 }
 
 /**

@@ -63,7 +63,7 @@ async function run(gw: Gateway, req: IncomingMessage, channel: Channel): Promise
     const ask = routed instanceof Promise ? await routed : routed;
     if (!ask) return;
     ex.seenSeq = gw.connections.seq;
-    const identified = identify(gw, req, ex.requestId, ask.target.config.identityHeader); // 2 identify
+    const identified = identify(gw, req, ex.requestId, ex.client, ask.target.config.identityHeader); // 2 identify
     ex.principal = identified instanceof Promise ? await identified : identified;
     // One 'close' listener for the exchange: it gives the principal's slot back and unbinds the task.
     const slot = gw.inFlight.take(ex.principal, channel.owner);

@@ -18,7 +18,8 @@ export function lease(gw: Gateway, req: IncomingMessage, ask: Ask, into: Admissi
   const task = into.task ?? ambientTask(gw, principal, target);
   // Most requests need no person (no task approval to check, no `@approval` policy among the decision's), and
   // find their lease in the cache: a map lookup, answered at once.
-  if (task.approval === undefined && decision.approval === undefined) {
+  const needsPerson = task.approval !== undefined || decision.approval !== undefined;
+  if (!needsPerson) {
     into.approvalId = undefined;
     const cached = gw.leases.cached(task, target.config.name);
     if (cached !== undefined) {
@@ -26,7 +27,7 @@ export function lease(gw: Gateway, req: IncomingMessage, ask: Ask, into: Admissi
       return cached;
     }
   }
-  return leaseLater(gw, req, ask, into, task);
+  return leaseLater(gw, req, ask, into, task, needsPerson);
 }
 
 async function leaseLater(
@@ -35,11 +36,11 @@ async function leaseLater(
   ask: Ask,
   into: Admission,
   task: Task,
+  needsPerson: boolean,
 ): Promise<LeaseRecord> {
   const { target } = ask;
   const principal = into.principal!;
   const decision = into.decision!;
-  const needsPerson = task.approval !== undefined || decision.approval !== undefined;
   into.approvalId = !needsPerson
     ? undefined
     : await admitApproval(gw.approvals, {
