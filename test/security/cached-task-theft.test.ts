@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bearer } from '../identity/support.js';
 import { startEscrow, type TestEscrow } from '../support/escrow.js';
 import { echoTarget, startUpstream, type TestUpstream } from '../support/upstream.js';
 
@@ -70,7 +71,3 @@ describe('a warm task is no easier to borrow than a cold one', () => {
     expect(upstream.requests.length).toBe(before);
   });
 });
-
-function bearer(token: string) {
-  return { headers: { authorization: `Bearer ${token}` }, headersDistinct: { authorization: [`Bearer ${token}`] } };
-}
