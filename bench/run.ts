@@ -98,6 +98,7 @@ async function main(): Promise<void> {
   }
   if (args.build) execFileSync('npm', ['run', 'build'], { cwd: repoRoot, stdio: 'inherit' });
   const dir = mkdtempSync(join(tmpdir(), 'escrow-bench-'));
+  let saved: ReportInput | undefined;
   const prefix = `escrowbench:${randomBytes(4).toString('hex')}:`;
   const keys = await createBenchKeys(dir);
   try {
@@ -136,6 +137,7 @@ async function main(): Promise<void> {
       writeFileSync(resolve(repoRoot, args.out.replace(/\.md$/, '.json')), `${JSON.stringify(record)}\n`);
       writeFileSync(resolve(repoRoot, args.out), renderReport(record));
       log(`\nwrote ${args.out}`);
+      saved = record;
     } finally {
       await field.stop();
     }
@@ -144,7 +146,32 @@ async function main(): Promise<void> {
     log(`cleaned up ${deleted} Redis keys under ${prefix}`);
     rmSync(dir, { recursive: true, force: true });
   }
+  if (saved && args.breakdown) {
+    // Where the time goes, measured in the same session once the field is stopped; then the report again, with them.
+    for (const step of BREAKDOWN) {
+      log(`\n${step.what}: npx tsx ${step.args.join(' ')}`);
+      execFileSync(process.execPath, ['--import', 'tsx', ...step.args], { cwd: repoRoot, stdio: 'inherit' });
+    }
+    writeFileSync(resolve(repoRoot, args.out), renderReport(saved));
+    log(`\nwrote ${args.out} again, with the breakdown`);
+  }
 }
+
+/**
+ * The runs behind "where the time goes" (bench/RESULTS-*.md, merged into the report): the ablation, stage by stage
+ * against a bare proxy in one process; a CPU profile of the full path by stage; the audit log in and out of a thread.
+ */
+const BREAKDOWN = [
+  {
+    what: 'ablation (each stage added to a skeleton, against bare undici)',
+    args: ['bench/ablation.ts', '--rounds', '3', '--duration', '4', '--rate', '3000'],
+  },
+  {
+    what: 'profile of the full path by stage',
+    args: ['bench/profile.ts', '--workload', 'poll', '--duration', '10', '--out', 'bench/RESULTS-profile.md'],
+  },
+  { what: 'audit group commit, in the thread and in a worker', args: ['bench/audit.ts', '--seconds', '3'] },
+] as const;
 
 main().catch((error: unknown) => {
   process.stderr.write(`bench failed: ${error instanceof Error ? error.message : String(error)}\n`);

@@ -15,6 +15,8 @@ export interface BenchArgs {
   readonly loadgen: LoadGenerator;
   readonly nginx: boolean;
   readonly build: boolean;
+  /** After the contest, the ablation, a profile by stage and the audit bench (bench/RESULTS-{ablation,profile,audit}.md). */
+  readonly breakdown: boolean;
   readonly out: string;
   readonly soakRequests: number;
   readonly soakTasks: number;
@@ -34,6 +36,7 @@ export const USAGE = `npm run bench -- [options]
   --loadgen NAME       autocannon (default) | builtin   (fixed-rate runs always use the builtin generator)
   --no-nginx           skip nginx even when installed
   --no-build           do not run npm run build first
+  --no-breakdown       skip what runs after the contest (~7 min): the ablation, a profile by stage, the audit bench
   --out FILE           where to write the results
   --escrow-node-args=S node flags for the Escrow processes, e.g. "--escrow-node-args=--liftoff-only --max-semi-space-size=2"`;
 
@@ -51,6 +54,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
       loadgen: { type: 'string', default: 'autocannon' },
       'no-nginx': { type: 'boolean', default: false },
       'no-build': { type: 'boolean', default: false },
+      'no-breakdown': { type: 'boolean', default: false },
       out: { type: 'string' },
       'soak-requests': { type: 'string', default: '1000000' },
       'soak-tasks': { type: 'string', default: '10000' },
@@ -79,6 +83,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
     loadgen: values.loadgen,
     nginx: !values['no-nginx'],
     build: !values['no-build'],
+    breakdown: !values['no-breakdown'] && !quick,
     out: values.out ?? (soakMemory ? 'bench/RESULTS-soak.md' : quick ? 'bench/RESULTS-quick.md' : 'bench/RESULTS.md'),
     soakRequests: Number(values['soak-requests']),
     soakTasks: Number(values['soak-tasks']),

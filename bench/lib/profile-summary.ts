@@ -68,3 +68,69 @@ export function summarizeProfile(path: string, top = 40): ProfileSummary {
     inclusiveByFunction: sorted(inclusive),
   };
 }
+
+/**
+ * The stage a frame's code belongs to (pipeline stage 2–9, or the plumbing around them), by the file it is in.
+ * undefined for code outside Escrow (Node, V8, packages): such a frame takes the stage of the nearest Escrow frame
+ * below it on the stack (its caller).
+ */
+function stageOf(url: string): string | undefined {
+  const own = /\/dist\/gateway\/(.+)$/.exec(url)?.[1];
+  if (own === undefined) {
+    if (/node_modules\/prom-client\//.test(url)) return 'metrics';
+    return undefined;
+  }
+  if (own.startsWith('audit/') || own === 'store/redis-audit.js' || own === 'pipeline/record.js') return 'audit';
+  // Only the scanning: the answer's writes to the agent's socket (pipeline/lib/scrub-sink.js) are plumbing.
+  if (own.startsWith('scrub/')) return 'scrub';
+  if (own.startsWith('policy/') || own === 'pipeline/authorize.js' || own === 'pipeline/lib/decide.js') return 'policy';
+  if (own.startsWith('identity/') || own === 'pipeline/identify.js') return 'identify';
+  if (own.startsWith('tasks/') || own === 'pipeline/task.js') return 'task';
+  if (own.startsWith('leases/') || own === 'pipeline/lease.js' || own === 'pipeline/inject.js') return 'lease';
+  if (own === 'metrics.js' || own === 'metric-labels.js') return 'metrics';
+  return 'plumbing';
+}
+
+export interface StageShare {
+  readonly stage: string;
+  /** Share of the samples in which the process was busy (idle excluded). */
+  readonly share: number;
+}
+
+/**
+ * Busy samples by stage: a sample goes to the stage of the innermost Escrow frame on its stack (a package or Node
+ * frame called by the scrubber counts for scrub). Samples with no Escrow frame at all are I/O callbacks and the
+ * runtime: `gc` for the collector, `outside Escrow's frames` for the rest (undici's parser, Node's HTTP server,
+ * socket writes, ioredis' replies).
+ */
+export function stagesOfProfile(path: string): { readonly stages: StageShare[]; readonly busyMs: number } {
+  const profile = JSON.parse(readFileSync(path, 'utf8')) as CpuProfile;
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const parent = new Map<number, number>();
+  for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  const memo = new Map<number, string>();
+  const stageOfNode = (id: number): string => {
+    const known = memo.get(id);
+    if (known !== undefined) return known;
+    let stage: string | undefined;
+    for (let cur: number | undefined = id; cur !== undefined && stage === undefined; cur = parent.get(cur)) {
+      stage = stageOf(byId.get(cur)!.callFrame.url);
+    }
+    const name = byId.get(id)!.callFrame.functionName;
+    const result = stage ?? (name === '(garbage collector)' ? 'gc' : "outside Escrow's frames");
+    memo.set(id, result);
+    return result;
+  };
+  const time = new Map<string, number>();
+  let busy = 0;
+  profile.samples.forEach((id, i) => {
+    const node = byId.get(id);
+    if (!node || node.callFrame.functionName === '(idle)') return;
+    const dt = profile.timeDeltas[i] ?? 0;
+    busy += dt;
+    const stage = stageOfNode(id);
+    time.set(stage, (time.get(stage) ?? 0) + dt);
+  });
+  const stages = [...time.entries()].map(([stage, t]) => ({ stage, share: t / busy }));
+  return { stages: stages.sort((a, b) => b.share - a.share), busyMs: busy / 1000 };
+}

@@ -3,6 +3,7 @@ import { cpus } from 'node:os';
 import { join } from 'node:path';
 import type { BenchArgs } from './args.js';
 import { type Sample, WORKLOADS } from './measure.js';
+import { missedSection } from './missed.js';
 import { GENERATED_MIX } from './policies.js';
 import { median, pick, roundDifferences, roundRatios } from './stats.js';
 
@@ -147,6 +148,7 @@ export function renderReport(input: ReportInput): string {
   const command = `npm run bench${args.argv.length ? ` -- ${args.argv.join(' ')}` : ''}`;
   const cpu = cpus();
   const load = (l: number[]) => l.map((v) => v.toFixed(2)).join(' ');
+  const table = targets(input);
   const lines = [
     '# Benchmark results',
     '',
@@ -165,12 +167,12 @@ export function renderReport(input: ReportInput): string {
     '',
     '| target | measured | met |',
     '|---|---|---|',
-    ...targets(input).map(
-      (t) => `| ${t.name} | ${t.measured} | ${t.met === undefined ? '–' : t.met ? 'yes' : '**no**'} |`,
+    ...table.map((t) => `| ${t.name} | ${t.measured} | ${t.met === undefined ? '–' : t.met ? 'yes' : '**no**'} |`),
+    '',
+    ...missedSection(
+      input.repoRoot,
+      table.filter((t) => t.met === false).map((t) => t.name),
     ),
-    '',
-    'For every missed target, where the time (or memory) goes and what would fix it: docs/performance.md.',
-    '',
   ];
   for (const w of WORKLOADS) {
     lines.push(`## Max throughput — ${w.description}`, '', ...throughputTable(input, w.name), '');
