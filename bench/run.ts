@@ -93,7 +93,7 @@ async function main(): Promise<void> {
   }
   if (args.scrub || !args.soakMemory) {
     // In-process and before the field starts, so no proxy competes with it for the CPU.
-    runScrubBench(log);
+    runScrubBench(log, !args.quick);
     if (args.scrub) return;
   }
   if (args.build) execFileSync('npm', ['run', 'build'], { cwd: repoRoot, stdio: 'inherit' });

@@ -124,8 +124,14 @@ function measureBody(chunks: Buffer[], all: Setup[]) {
   return { cost: (key: string) => (samples.has(key) ? median(samples.get(key)!) : Number.NaN), ratio: median(ratios) };
 }
 
-/** Measure, write bench/RESULTS-scrub.md (merged into bench/RESULTS.md by the report), print each row. */
-export function runScrubBench(log: (line: string) => void = (line) => process.stdout.write(`${line}\n`)): void {
+/**
+ * Measure, print each row, and write bench/RESULTS-scrub.md (merged into bench/RESULTS.md by the report) unless
+ * `write` is false (a quick run measures without replacing the full run's table).
+ */
+export function runScrubBench(
+  log: (line: string) => void = (line) => process.stdout.write(`${line}\n`),
+  write = true,
+): void {
   const rows: string[] = [];
   const flat: string[] = [];
   const all = setups();
@@ -168,6 +174,7 @@ export function runScrubBench(log: (line: string) => void = (line) => process.st
     ...flat,
     '',
   ].join('\n');
+  if (!write) return;
   writeFileSync(join(import.meta.dirname, 'RESULTS-scrub.md'), report);
   log('wrote bench/RESULTS-scrub.md');
 }
