@@ -99,7 +99,10 @@ async function ownRedis(): Promise<{ port: number; stop: () => void }> {
       break;
     } catch (error) {
       probe.disconnect();
-      if (attempt === 100) throw error;
+      if (attempt === 100) {
+        child.kill('SIGKILL');
+        throw error;
+      }
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
   }
@@ -118,13 +121,24 @@ interface Committing {
  */
 function threadedLog(mode: 'handoff' | 'log', port: number, prefix: string, file: string): Committing {
   const worker = new Worker(new URL('./lib/audit-worker.mjs', import.meta.url), {
-    workerData: { mode, port, prefix, file },
+    workerData: { mode, port, prefix, file, fileSync: values['file-sync'] === 'batch' ? 'batch' : 'none' },
   });
   const waiting = new Map<number, { resolve: () => void; reject: (error: Error) => void }>();
   let next = 0;
   let ids: number[] = [];
   let events: AuditEventInput[] = [];
   let scheduled = false;
+  // A worker that dies fails everything waiting for it (and `close` does not wait for an exit that came already).
+  let exited = false;
+  const failAll = (error: Error): void => {
+    for (const w of waiting.values()) w.reject(error);
+    waiting.clear();
+  };
+  worker.on('error', (error) => failAll(error));
+  worker.on('exit', () => {
+    exited = true;
+    failAll(new Error('audit worker: exited'));
+  });
   worker.on('message', (message: number[] | { failed: number[] }) => {
     const failed = !Array.isArray(message);
     for (const id of failed ? message.failed : message) {
@@ -152,8 +166,10 @@ function threadedLog(mode: 'handoff' | 'log', port: number, prefix: string, file
       return new Promise((resolve, reject) => waiting.set(id, { resolve, reject }));
     },
     async close() {
+      if (exited) return;
+      const exit = new Promise((resolve) => worker.once('exit', resolve));
       worker.postMessage('close');
-      await new Promise((resolve) => worker.once('exit', resolve));
+      await exit;
     },
   };
 }

@@ -21,7 +21,7 @@ import {
 } from './lib/escrow.js';
 import { measure, WORKLOADS } from './lib/measure.js';
 import { startUpstream } from './lib/process.js';
-import { stagesOfProfile, summarizeProfile } from './lib/profile-summary.js';
+import { type SampleWindow, samplesIn, stagesOfProfile, summarizeProfile } from './lib/profile-summary.js';
 
 const repoRoot = resolve(import.meta.dirname, '..');
 const { values } = parseArgs({
@@ -52,6 +52,8 @@ const escrow = await startEscrowProcess({
 });
 const started = Date.now();
 let measured = { rps: 0, cpuUs: 0 };
+const monotonicUs = () => Number(process.hrtime.bigint() / 1000n);
+let window: SampleWindow | undefined;
 try {
   const token = await keys.sign(agentSubject(0));
   const taskId = await openTask(escrow.port, token, 'bench: profile');
@@ -59,7 +61,9 @@ try {
   const field = { upstream, upstreamPort, token, taskId } as unknown as Field;
   const contestant = { name: 'escrow', description: '', port: escrow.port, child: escrow.child };
   const options = { connections: 50, durationMs: Number(values.duration) * 1000, loadgen: 'builtin' as const };
+  const fromUs = monotonicUs();
   const sample = await measure(field, contestant, workload, 1, options);
+  window = { fromUs, toUs: monotonicUs() };
   measured = { rps: sample.result.rps, cpuUs: sample.cpuUs };
   process.stdout.write(`${sample.result.rps.toFixed(0)} req/s, ${sample.cpuUs.toFixed(0)} µs CPU per request\n`);
 } finally {
@@ -69,7 +73,16 @@ try {
 }
 const file = readdirSync(profDir).find((f) => f.endsWith('.cpuprofile'));
 if (!file) throw new Error('no profile written');
-const summary = summarizeProfile(join(profDir, file));
+// Only the samples of the load: the same stretch as the CPU per request (start-up and shutdown left out). Should
+// the clocks not agree (no sample inside), the whole profile is used and the report says so.
+const counted = window === undefined ? undefined : samplesIn(join(profDir, file), window);
+if (counted !== undefined && counted.inside === 0) window = undefined;
+process.stdout.write(
+  window === undefined
+    ? 'the whole profile (no sample inside the measured stretch)\n'
+    : `${counted!.inside} of ${counted!.all} samples inside the measured stretch\n`,
+);
+const summary = summarizeProfile(join(profDir, file), 40, window);
 const print = (title: string, rows: [string, number][]) => {
   process.stdout.write(`\n${title}\n`);
   for (const [k, v] of rows) process.stdout.write(`${((v / summary.totalMs) * 100).toFixed(1).padStart(5)}%  ${k}\n`);
@@ -78,7 +91,7 @@ print('self time by package / file', summary.selfByPlace.slice(0, 25));
 print('self time by function', summary.selfByFunction.slice(0, 40));
 print('inclusive time by function', summary.inclusiveByFunction.slice(0, 60));
 if (values.out !== undefined) {
-  const { stages, busyMs: busy } = stagesOfProfile(join(profDir, file));
+  const { stages, busyMs: busy } = stagesOfProfile(join(profDir, file), window);
   const pct = (share: number) => `${(share * 100).toFixed(1)} %`;
   writeFileSync(
     values.out,
@@ -91,7 +104,8 @@ if (values.out !== undefined) {
           ' ',
         )} after: Escrow alone (one process, \`node --cpu-prof\`), c=50, the builtin generator; ${measured.rps.toFixed(0)} req/s, **${measured.cpuUs.toFixed(0)} µs CPU per request**.`,
       '',
-      "The main thread's busy samples by stage: each sample counts for the innermost Escrow frame on its stack (a package or Node frame called from the scrubber counts for scrub; writing the answer to the agent's socket is plumbing). **outside Escrow's frames** is what runs from the event loop without an Escrow caller: Node's HTTP server and parser, undici's parser (wasm) and socket writes, ioredis' replies, timers. µs per request is the share times the CPU per request (the process's other threads, e.g. GC helpers, are in the CPU but not in the samples).",
+      `The main thread's busy samples ${window === undefined ? '(of the whole profile: start-up included, since no sample fell inside the measured stretch)' : '(only those taken while the load ran, as the CPU per request; start-up and shutdown left out)'} by stage:` +
+        " each sample counts for the innermost Escrow frame on its stack (a package or Node frame called from the scrubber counts for scrub; writing the answer to the agent's socket is plumbing). **outside Escrow's frames** is what runs from the event loop without an Escrow caller: Node's HTTP server and parser, undici's parser (wasm) and socket writes, ioredis' replies, timers. µs per request is the share times the CPU per request (the process's other threads, e.g. GC helpers, are in the CPU but not in the samples).",
       '',
       '| stage | share of busy samples | ≈ µs per request |',
       '|---|---|---|',

@@ -11,14 +11,18 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { NeedleIndex } from '../gateway/scrub/index.js';
 import { SecretRegistry } from '../gateway/scrub/registry.js';
-import { StreamScrubber } from '../gateway/scrub/stream.js';
+import { StreamScrubber, type StreamScrubberOptions } from '../gateway/scrub/stream.js';
 import { Secret } from '../gateway/secret.js';
 import { maskInPlace, scrubChunk, scrubNeedles } from './lib/legacy-scrub.js';
 
 const ROUNDS = 9;
 const LEASES = [1, 100, 10_000];
 
-/** Bodies as agents get them: a 1 KiB JSON answer, a 64 KiB JSON page in 16 KiB chunks, an SSE token stream. */
+/**
+ * Bodies as agents get them: a 1 KiB JSON answer with escapes (`%2F`, `\\n`) every ~75 bytes, the field's 1 KiB
+ * compact JSON answer (bench/servers/upstream.mjs: no escape at all), a 64 KiB JSON page in 16 KiB chunks, an SSE
+ * token stream.
+ */
 function bodies(): { name: string; chunks: Buffer[] }[] {
   const item = (i: number) => ({
     id: i,
@@ -28,6 +32,11 @@ function bodies(): { name: string; chunks: Buffer[] }[] {
   });
   const small = Buffer.from(JSON.stringify({ items: Array.from({ length: 6 }, (_, i) => item(i)) }).slice(0, 1024));
   const page = Buffer.from(JSON.stringify({ items: Array.from({ length: 420 }, (_, i) => item(i)) }));
+  const plain: { id: number; name: string; ok: boolean }[] = [];
+  for (let i = 0; JSON.stringify({ items: plain }).length < 960; i += 1)
+    plain.push({ id: i, name: `item-${i}`, ok: true });
+  const pad = 'x'.repeat(Math.max(0, 1024 - JSON.stringify({ items: plain, pad: '' }).length));
+  const compact = Buffer.from(JSON.stringify({ items: plain, pad }));
   const split = (b: Buffer, n: number) =>
     Array.from({ length: Math.ceil(b.length / n) }, (_, i) => b.subarray(i * n, (i + 1) * n));
   const sse = Array.from({ length: 200 }, (_, i) =>
@@ -35,6 +44,7 @@ function bodies(): { name: string; chunks: Buffer[] }[] {
   );
   return [
     { name: '1 KiB JSON, one chunk', chunks: [small] },
+    { name: '1 KiB compact JSON (the field’s), one chunk', chunks: [compact] },
     { name: `${(page.length / 1024).toFixed(0)} KiB JSON, 16 KiB chunks`, chunks: split(page, 16 * 1024) },
     { name: 'SSE, 200 events of ~50 B', chunks: sse },
   ];
@@ -46,8 +56,8 @@ const leaseForms = () => {
   return [token, `Bearer ${token}`];
 };
 
-function newScrub(index: NeedleIndex, chunks: Buffer[]): void {
-  const s = new StreamScrubber(index);
+function newScrub(index: NeedleIndex, chunks: Buffer[], options: StreamScrubberOptions = {}): void {
+  const s = new StreamScrubber(index, options);
   for (const c of chunks) {
     s.push(c);
     s.take(s.due);
@@ -112,6 +122,7 @@ function setups(): Setup[] {
 function measureBody(chunks: Buffer[], all: Setup[]) {
   const runs = all.flatMap((s) => [
     { key: `new ${s.leases}`, run: () => newScrub(s.index, chunks) },
+    { key: `every ${s.leases}`, run: () => newScrub(s.index, chunks, { everyDecodedByte: true }) },
     ...(s.needles ? [{ key: `old ${s.leases}`, run: () => oldScrub(s.needles!, chunks) }] : []),
   ]);
   const n = new Map(runs.map((r) => [r.key, calibrate(r.run)]));
@@ -144,7 +155,7 @@ export function runScrubBench(
         : `${us.toFixed(1)} µs (${((us * 1000) / bytes).toFixed(1)} ns/B)`;
     for (const leases of LEASES) {
       rows.push(
-        `| ${body.name} | ${leases.toLocaleString('en')} | ${fmt(cost(`old ${leases}`))} | ${fmt(cost(`new ${leases}`))} |`,
+        `| ${body.name} | ${leases.toLocaleString('en')} | ${fmt(cost(`old ${leases}`))} | ${fmt(cost(`every ${leases}`))} | ${fmt(cost(`new ${leases}`))} |`,
       );
       log(rows.at(-1)!);
     }
@@ -163,10 +174,13 @@ export function runScrubBench(
         )}. CPU time (user + system) per body, median of ${ROUNDS} interleaved rounds (each sample ≥ 30 ms of CPU), in one process; the ratio is the median of the per-round ratios. Each lease adds a ` +
       '40-character token and `Bearer <token>` as its wire forms. "old" is the scrubber before issue #14 given the ' +
       'needles of every lease (it used to be given only the current lease’s: the 1-lease row is what it cost then); ' +
-      '"new" scans every byte in the raw and the decoded views and releases by the fixed window.',
+      '"new" scans every byte in the raw view and, in the decoded view, every byte an escape can reach (a plain run ' +
+      'is scanned a history’s worth, 64–256 bytes, after and before each escape; the middle is the raw view’s), and ' +
+      'releases by the fixed window; "every decoded byte" is the same scrubber scanning all of the decoded view too ' +
+      '(as before the skipping: the same masks, test/unit/scrub/skim.test.ts).',
     '',
-    '| body | live leases | old scrubber | new scrubber |',
-    '|---|---|---|---|',
+    '| body | live leases | old scrubber | new, every decoded byte | new scrubber |',
+    '|---|---|---|---|---|',
     ...rows,
     '',
     '| target: new scrubber with 10 000 live leases within 10 % of 1 lease | 10 000 ÷ 1 (median of rounds) | met |',

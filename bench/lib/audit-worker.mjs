@@ -1,4 +1,4 @@
-// The audit log in a worker thread (bench/audit.ts --thread): the main thread posts each turn's events as one
+// The audit log in a worker thread (bench/audit.ts, "in a worker" and "hand-off only"): the main thread posts each turn's events as one
 // message; this thread commits them to the real sinks (its own Redis connection and file) and posts back the ids
 // of the events written, one message per group. Built code (npm run build), as the Escrow process runs it.
 import { parentPort, workerData } from 'node:worker_threads';
@@ -7,7 +7,7 @@ import { createAuditLog } from '../../dist/gateway/audit/index.js';
 import { keyLayout } from '../../dist/gateway/store/keys.js';
 import { createRedisEventStream } from '../../dist/gateway/store/redis-audit.js';
 
-const { mode, port, prefix, file } = workerData;
+const { mode, port, prefix, file, fileSync } = workerData;
 const client = mode === 'log' ? new Redis({ port, enableAutoPipelining: true }) : undefined;
 const log =
   mode === 'log'
@@ -16,6 +16,7 @@ const log =
         sinks: [`file:${file}`, 'redis'],
         events: createRedisEventStream(client, { keys: keyLayout(prefix), retentionMs: 60_000, maxLen: 50_000_000 }),
         failMode: 'closed',
+        fileSync,
       })
     : undefined;
 
@@ -33,10 +34,11 @@ parentPort.on('message', (message) => {
     parentPort.postMessage(ids); // the hand-off alone: acknowledged at once
     return;
   }
-  let last;
-  for (const event of events) last = log.commit(event);
-  last.then(
-    () => parentPort.postMessage(ids),
-    () => parentPort.postMessage({ failed: ids }),
-  );
+  // Each event's own commit: a group that failed is reported failed, never acknowledged by a later one.
+  void Promise.allSettled(events.map((event) => log.commit(event))).then((results) => {
+    const written = ids.filter((_, i) => results[i].status === 'fulfilled');
+    const failed = ids.filter((_, i) => results[i].status === 'rejected');
+    if (written.length > 0) parentPort.postMessage(written);
+    if (failed.length > 0) parentPort.postMessage({ failed });
+  });
 });

@@ -7,8 +7,37 @@ interface ProfileNode {
 }
 interface CpuProfile {
   readonly nodes: readonly ProfileNode[];
+  /** When sampling began, in µs of the system's monotonic clock (V8's TimeTicks: CLOCK_MONOTONIC on Linux). */
+  readonly startTime: number;
   readonly samples: readonly number[];
   readonly timeDeltas: readonly number[];
+}
+
+/**
+ * A stretch of the monotonic clock, in µs (`process.hrtime.bigint() / 1000n` in any process of the machine): only
+ * samples taken in it count, so that starting the process, loading modules and shutting down stay out of a
+ * profile of the load.
+ */
+export interface SampleWindow {
+  readonly fromUs: number;
+  readonly toUs: number;
+}
+
+/** Calls `each(sample index)` for the samples taken inside `window` (all of them without one). */
+function forSamples(profile: CpuProfile, window: SampleWindow | undefined, each: (i: number) => void): void {
+  let at = profile.startTime;
+  for (let i = 0; i < profile.samples.length; i++) {
+    at += profile.timeDeltas[i] ?? 0;
+    if (window === undefined || (at >= window.fromUs && at <= window.toUs)) each(i);
+  }
+}
+
+/** How many of the profile's samples fall inside `window` (a check that the two clocks agree). */
+export function samplesIn(path: string, window: SampleWindow): { readonly inside: number; readonly all: number } {
+  const profile = JSON.parse(readFileSync(path, 'utf8')) as CpuProfile;
+  let inside = 0;
+  forSamples(profile, window, () => inside++);
+  return { inside, all: profile.samples.length };
 }
 
 /** Where a frame lives: a package, a file of Escrow, or a Node/V8 internal. */
@@ -35,7 +64,7 @@ export interface ProfileSummary {
 }
 
 /** Self time per function and per package/file, and inclusive time per function, from a .cpuprofile. */
-export function summarizeProfile(path: string, top = 40): ProfileSummary {
+export function summarizeProfile(path: string, top = 40, window?: SampleWindow): ProfileSummary {
   const profile = JSON.parse(readFileSync(path, 'utf8')) as CpuProfile;
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const parent = new Map<number, number>();
@@ -44,7 +73,8 @@ export function summarizeProfile(path: string, top = 40): ProfileSummary {
   const selfPlace = new Map<string, number>();
   const inclusive = new Map<string, number>();
   let total = 0;
-  profile.samples.forEach((id, i) => {
+  forSamples(profile, window, (i) => {
+    const id = profile.samples[i]!;
     const dt = (profile.timeDeltas[i] ?? 0) / 1000;
     const node = byId.get(id);
     if (!node) return;
@@ -81,8 +111,8 @@ function stageOf(url: string): string | undefined {
     return undefined;
   }
   if (own.startsWith('audit/') || own === 'store/redis-audit.js' || own === 'pipeline/record.js') return 'audit';
-  // Only the scanning: the answer's writes to the agent's socket (pipeline/lib/scrub-sink.js) are plumbing.
-  if (own.startsWith('scrub/')) return 'scrub';
+  // The scanning and stage 8's header scrub: the answer's writes to the agent's socket (pipeline/lib/scrub-sink.js) are plumbing.
+  if (own.startsWith('scrub/') || own === 'pipeline/scrub.js') return 'scrub';
   if (own.startsWith('policy/') || own === 'pipeline/authorize.js' || own === 'pipeline/lib/decide.js') return 'policy';
   if (own.startsWith('identity/') || own === 'pipeline/identify.js') return 'identify';
   if (own.startsWith('tasks/') || own === 'pipeline/task.js') return 'task';
@@ -103,7 +133,10 @@ export interface StageShare {
  * runtime: `gc` for the collector, `outside Escrow's frames` for the rest (undici's parser, Node's HTTP server,
  * socket writes, ioredis' replies).
  */
-export function stagesOfProfile(path: string): { readonly stages: StageShare[]; readonly busyMs: number } {
+export function stagesOfProfile(
+  path: string,
+  window?: SampleWindow,
+): { readonly stages: StageShare[]; readonly busyMs: number } {
   const profile = JSON.parse(readFileSync(path, 'utf8')) as CpuProfile;
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const parent = new Map<number, number>();
@@ -123,7 +156,8 @@ export function stagesOfProfile(path: string): { readonly stages: StageShare[]; 
   };
   const time = new Map<string, number>();
   let busy = 0;
-  profile.samples.forEach((id, i) => {
+  forSamples(profile, window, (i) => {
+    const id = profile.samples[i]!;
     const node = byId.get(id);
     if (!node || node.callFrame.functionName === '(idle)') return;
     const dt = profile.timeDeltas[i] ?? 0;

@@ -172,6 +172,7 @@ export function renderReport(input: ReportInput): string {
     ...missedSection(
       input.repoRoot,
       table.filter((t) => t.met === false).map((t) => t.name),
+      input.date ?? new Date().toISOString().slice(0, 10),
     ),
   ];
   for (const w of WORKLOADS) {

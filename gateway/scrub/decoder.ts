@@ -53,10 +53,15 @@ export class DecodedView extends ScannedView {
   #pend: Uint8Array;
   #plen = 0;
   #pstart = 0;
+  /** Skip what no match with an escape can reach (`#plain`); false scans every byte (the equivalence tests). */
+  readonly #skim: boolean;
+  /** Plain bytes in a row since the last special byte (none yet: as if far away). */
+  #plainRun = Number.MAX_SAFE_INTEGER;
 
-  constructor(scanner: ViewScanner) {
+  constructor(scanner: ViewScanner, skim = true) {
     super(scanner);
     this.#pend = scanner.scratch.bytes(PEND_BYTES);
+    this.#skim = skim;
   }
 
   override release(): void {
@@ -70,13 +75,48 @@ export class DecodedView extends ScannedView {
     let k = 0;
     while (k < chunk.length) {
       // Runs of plain bytes go straight to the scanner; only escapes take the slow path below.
-      if (this.#plen === 0) k = this.scanner.scanSource(chunk, k, chunk.length, base, SPECIAL);
+      if (this.#plen === 0) {
+        k = this.#skim ? this.#plain(chunk, k, base) : this.scanner.scanSource(chunk, k, chunk.length, base, SPECIAL);
+      }
       if (k >= chunk.length) break;
+      this.#plainRun = 0;
       out.reset(16);
       this.#byte(chunk[k]!, base + k);
       if (out.length > 0) this.scanner.scanMapped(out);
       k++;
     }
+  }
+
+  /**
+   * A run of plain bytes, from `from` to the next special byte or the chunk's end. There the decoded view is the raw
+   * view byte for byte, so a match wholly inside the run is the raw view's as well (same bytes, same source
+   * ranges, same extensions), and the raw view scans every byte. What only this view can match involves an escape
+   * or a dropped line break, and spans less than the scanner's history: so only a history's worth of the run after
+   * the last special byte and before the next one (or the chunk's end, where the next may come) is scanned. What
+   * lies between is skipped, and the scanner told (`gap`), so that no match spans it. Returns the run's end.
+   */
+  #plain(chunk: Uint8Array, from: number, base: number): number {
+    const reach = this.scanner.history;
+    let k = from;
+    // The lead: the bytes a match with the last escape can reach, scanned as they come (one pass, stopping at a
+    // special byte, as without skipping: a body with escapes every few dozen bytes never gets further).
+    const lead = Math.min(chunk.length, from + Math.max(0, reach - this.#plainRun));
+    if (lead > from) {
+      k = this.scanner.scanSource(chunk, from, lead, base, SPECIAL);
+      this.#ran(k - from);
+      if (k < lead || k === chunk.length) return k;
+    }
+    let end = k;
+    while (end < chunk.length && SPECIAL[chunk[end]!] !== 1) end++;
+    const tail = Math.max(k, end - reach);
+    if (tail > k) this.scanner.gap();
+    if (end > tail) this.scanner.scanSource(chunk, tail, end, base);
+    this.#ran(end - k);
+    return end;
+  }
+
+  #ran(plain: number): void {
+    this.#plainRun = Math.min(Number.MAX_SAFE_INTEGER, this.#plainRun + plain);
   }
 
   /** End of the stream: what is still pending is decoded as far as it goes, the rest passes as it is. */

@@ -42,6 +42,8 @@ export class ViewScanner {
   #ring: number;
   /** Bytes scanned so far: the next byte's index in this view. */
   #count = 0;
+  /** The view index of the first byte after the last gap (`gap`): no match starts before it. */
+  #floor = 0;
   #hi = 0;
   #lo = 0;
   /** Base64 characters still to mask after a core match. */
@@ -64,6 +66,28 @@ export class ViewScanner {
   /** Where this scanner's stream takes its arrays (its views take theirs there too). */
   get scratch(): Scratch {
     return this.#index.scratch;
+  }
+
+  /**
+   * How many bytes of history this view keeps (at least the longest match with its extensions, plus a stride):
+   * the reach of a match, counted in view bytes.
+   */
+  get history(): number {
+    this.#fit();
+    return this.#ring;
+  }
+
+  /**
+   * The next bytes scanned do not follow the ones before in this view (the caller skipped some): no match may span
+   * the gap, so the history, the registers, the pending verifications and an extension in progress all end here.
+   */
+  gap(): void {
+    this.#floor = this.#count;
+    this.#hi = 0;
+    this.#lo = 0;
+    this.#after = 0;
+    this.#pending = [];
+    this.#pendingAt = -1;
   }
 
   /** The stream ended: its arrays go back to the index (zeroed). Scanning after this throws. */
@@ -185,7 +209,7 @@ export class ViewScanner {
     this.#count = i + 1;
     if (this.#after > 0) this.#extendAfter(b, i);
     if (i === this.#pendingAt) this.#runPending(i);
-    if (i >= 3 && this.#index.dense.size > 0) {
+    if (i >= this.#floor + 3 && this.#index.dense.size > 0) {
       const anchors = this.#index.anchors;
       for (let a = this.#index.dense.find(0, lo); a !== -1; a = anchors.next[a]!) this.#verify(anchors.needle[a]!, i);
     }
@@ -194,7 +218,7 @@ export class ViewScanner {
 
   /** A tag matched: ask the table; each anchor there says where its needle would end. */
   #sparseHit(hi: number, lo: number, i: number): void {
-    if (i < 7) return;
+    if (i < this.#floor + 7) return;
     const anchors = this.#index.anchors;
     for (let a = this.#index.sparse.find(hi, lo); a !== -1; a = anchors.next[a]!) {
       const back = anchors.back[a]!;
@@ -256,7 +280,9 @@ export class ViewScanner {
     const mask = this.#ring - 1;
     const needle = this.#index.needle(id);
     const first = last - needle.length + 1;
-    if (first < 0 || first < this.#count - this.#ring || needle.length + needle.extendBefore > this.#ring) return;
+    if (first < this.#floor || first < this.#count - this.#ring || needle.length + needle.extendBefore > this.#ring) {
+      return;
+    }
     const bytes = this.#index.bytesOf(needle);
     for (let k = 0; k < bytes.length; k++) if (this.#bytes[(first + k) & mask] !== bytes[k]) return;
     for (let k = first; k <= last; k++) this.#maskByte(k);
@@ -265,7 +291,7 @@ export class ViewScanner {
   }
 
   #extendBefore(first: number, count: number): void {
-    const oldest = Math.max(0, this.#count - this.#ring);
+    const oldest = Math.max(this.#floor, this.#count - this.#ring);
     for (let k = first - 1, n = 0; n < count && k >= oldest; k--, n++) {
       if (BASE64[this.#bytes[k & (this.#ring - 1)]!] !== 1) return;
       this.#maskByte(k);

@@ -11,6 +11,11 @@ const HOLDBACK_STEP = 256;
 export interface StreamScrubberOptions {
   /** A `text/event-stream`: also match across the `data:` values of successive events. */
   readonly sse?: boolean;
+  /**
+   * Scan every plain byte in the decoded view too, instead of only those a match with an escape can reach
+   * (DecodedView `#plain`). The same masks either way; the equivalence test and the scrub bench compare the two.
+   */
+  readonly everyDecodedByte?: boolean;
 }
 
 /**
@@ -34,7 +39,7 @@ export class StreamScrubber {
   constructor(index: NeedleIndex, options: StreamScrubberOptions = {}) {
     this.holdback = Math.ceil(index.holdback / HOLDBACK_STEP) * HOLDBACK_STEP;
     this.#raw = new ViewScanner(index, this.#masks, true);
-    this.#decoded = new DecodedView(new ViewScanner(index, this.#masks, false));
+    this.#decoded = new DecodedView(new ViewScanner(index, this.#masks, false), options.everyDecodedByte !== true);
     this.#sse = options.sse ? new SseView(new ViewScanner(index, this.#masks, false)) : undefined;
   }
 
