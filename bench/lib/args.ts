@@ -36,7 +36,7 @@ export const USAGE = `npm run bench -- [options]
   --loadgen NAME       autocannon (default) | builtin   (fixed-rate runs always use the builtin generator)
   --no-nginx           skip nginx even when installed
   --no-build           do not run npm run build first
-  --no-breakdown       skip what runs after the contest (~7 min): the ablation, a profile by stage, the audit bench
+  --no-breakdown       skip what runs after the contest (~8 min): the ablation, a profile by stage, the audit bench
   --out FILE           where to write the results
   --escrow-node-args=S node flags for the Escrow processes, e.g. "--escrow-node-args=--liftoff-only --max-semi-space-size=2"`;
 
