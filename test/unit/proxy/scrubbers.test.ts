@@ -6,6 +6,7 @@ import { WebSocketScrubber } from '../../../gateway/proxy/ws-frames.js';
 import { NeedleIndex } from '../../../gateway/scrub/index.js';
 import { scrubBytes } from '../../../gateway/scrub/stream.js';
 import { FrameReader, frame } from '../../security/support/ws.js';
+import { cut } from '../../support/chunks.js';
 import { FakeClock } from '../../support/fake-clock.js';
 
 // Self-overlapping on purpose ("abab…"): the hardest case for holding back a partial match.
@@ -26,18 +27,6 @@ const text = fc
     },
   )
   .map((parts) => parts.join(''));
-
-/** Split `buf` at the given (sorted, deduplicated) cut points. */
-function cut(buf: Buffer, points: number[]): Buffer[] {
-  const at = [...new Set(points.map((p) => p % (buf.length + 1)))].sort((a, b) => a - b);
-  const out: Buffer[] = [];
-  let prev = 0;
-  for (const p of [...at, buf.length]) {
-    out.push(buf.subarray(prev, p));
-    prev = p;
-  }
-  return out.filter((b) => b.length > 0);
-}
 
 /** Every chunk the stream pushes, one per 'data' event (an async iterator would merge what is buffered). */
 async function chunksOf(stream: NodeJS.ReadableStream): Promise<Buffer[]> {

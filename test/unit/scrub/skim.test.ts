@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { NeedleIndex } from '../../../gateway/scrub/index.js';
 import { StreamScrubber, type StreamScrubberOptions } from '../../../gateway/scrub/stream.js';
+import { cut } from '../../support/chunks.js';
 
 /*
  * The decoded view skips the middle of long plain runs (gateway/scrub/decoder.ts `#plain`): only the bytes a match
@@ -115,17 +116,6 @@ function scrub(chunks: readonly Buffer[], options: StreamScrubberOptions): Buffe
   }
   out.push(s.end());
   return Buffer.concat(out);
-}
-
-function cut(buf: Buffer, points: readonly number[]): Buffer[] {
-  const at = [...new Set(points.map((p) => p % (buf.length + 1)))].sort((a, b) => a - b);
-  const out: Buffer[] = [];
-  let prev = 0;
-  for (const p of [...at, buf.length]) {
-    out.push(buf.subarray(prev, p));
-    prev = p;
-  }
-  return out.filter((b) => b.length > 0);
 }
 
 describe('the decoded view skips plain bytes no escape can reach, and masks exactly what scanning all of them masks', () => {
