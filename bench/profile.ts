@@ -21,7 +21,7 @@ import {
 } from './lib/escrow.js';
 import { measure, WORKLOADS } from './lib/measure.js';
 import { startUpstream } from './lib/process.js';
-import { type SampleWindow, samplesIn, stagesOfProfile, summarizeProfile } from './lib/profile-summary.js';
+import { readProfile, type SampleWindow, samplesIn, stagesOfProfile, summarizeProfile } from './lib/profile-summary.js';
 
 const repoRoot = resolve(import.meta.dirname, '..');
 const { values } = parseArgs({
@@ -75,14 +75,15 @@ const file = readdirSync(profDir).find((f) => f.endsWith('.cpuprofile'));
 if (!file) throw new Error('no profile written');
 // Only the samples of the load: the same stretch as the CPU per request (start-up and shutdown left out). Should
 // the clocks not agree (no sample inside), the whole profile is used and the report says so.
-const counted = window === undefined ? undefined : samplesIn(join(profDir, file), window);
+const profile = readProfile(join(profDir, file));
+const counted = window === undefined ? undefined : samplesIn(profile, window);
 if (counted !== undefined && counted.inside === 0) window = undefined;
 process.stdout.write(
   window === undefined
     ? 'the whole profile (no sample inside the measured stretch)\n'
     : `${counted!.inside} of ${counted!.all} samples inside the measured stretch\n`,
 );
-const summary = summarizeProfile(join(profDir, file), 40, window);
+const summary = summarizeProfile(profile, 40, window);
 const print = (title: string, rows: [string, number][]) => {
   process.stdout.write(`\n${title}\n`);
   for (const [k, v] of rows) process.stdout.write(`${((v / summary.totalMs) * 100).toFixed(1).padStart(5)}%  ${k}\n`);
@@ -91,7 +92,7 @@ print('self time by package / file', summary.selfByPlace.slice(0, 25));
 print('self time by function', summary.selfByFunction.slice(0, 40));
 print('inclusive time by function', summary.inclusiveByFunction.slice(0, 60));
 if (values.out !== undefined) {
-  const { stages, busyMs: busy } = stagesOfProfile(join(profDir, file), window);
+  const { stages, busyMs: busy } = stagesOfProfile(profile, window);
   const pct = (share: number) => `${(share * 100).toFixed(1)} %`;
   writeFileSync(
     values.out,

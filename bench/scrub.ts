@@ -14,6 +14,7 @@ import { SecretRegistry } from '../gateway/scrub/registry.js';
 import { StreamScrubber, type StreamScrubberOptions } from '../gateway/scrub/stream.js';
 import { Secret } from '../gateway/secret.js';
 import { maskInPlace, scrubChunk, scrubNeedles } from './lib/legacy-scrub.js';
+import { UPSTREAM_BODY } from './servers/upstream-body.mjs';
 
 const ROUNDS = 9;
 const LEASES = [1, 100, 10_000];
@@ -32,11 +33,6 @@ function bodies(): { name: string; chunks: Buffer[] }[] {
   });
   const small = Buffer.from(JSON.stringify({ items: Array.from({ length: 6 }, (_, i) => item(i)) }).slice(0, 1024));
   const page = Buffer.from(JSON.stringify({ items: Array.from({ length: 420 }, (_, i) => item(i)) }));
-  const plain: { id: number; name: string; ok: boolean }[] = [];
-  for (let i = 0; JSON.stringify({ items: plain }).length < 960; i += 1)
-    plain.push({ id: i, name: `item-${i}`, ok: true });
-  const pad = 'x'.repeat(Math.max(0, 1024 - JSON.stringify({ items: plain, pad: '' }).length));
-  const compact = Buffer.from(JSON.stringify({ items: plain, pad }));
   const split = (b: Buffer, n: number) =>
     Array.from({ length: Math.ceil(b.length / n) }, (_, i) => b.subarray(i * n, (i + 1) * n));
   const sse = Array.from({ length: 200 }, (_, i) =>
@@ -44,7 +40,7 @@ function bodies(): { name: string; chunks: Buffer[] }[] {
   );
   return [
     { name: '1 KiB JSON, one chunk', chunks: [small] },
-    { name: '1 KiB compact JSON (the field’s), one chunk', chunks: [compact] },
+    { name: '1 KiB compact JSON (the field’s), one chunk', chunks: [UPSTREAM_BODY] },
     { name: `${(page.length / 1024).toFixed(0)} KiB JSON, 16 KiB chunks`, chunks: split(page, 16 * 1024) },
     { name: 'SSE, 200 events of ~50 B', chunks: sse },
   ];

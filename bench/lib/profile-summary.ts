@@ -5,7 +5,7 @@ interface ProfileNode {
   readonly callFrame: { readonly functionName: string; readonly url: string; readonly lineNumber: number };
   readonly children?: readonly number[];
 }
-interface CpuProfile {
+export interface CpuProfile {
   readonly nodes: readonly ProfileNode[];
   /** When sampling began, in µs of the system's monotonic clock (V8's TimeTicks: CLOCK_MONOTONIC on Linux). */
   readonly startTime: number;
@@ -32,9 +32,16 @@ function forSamples(profile: CpuProfile, window: SampleWindow | undefined, each:
   }
 }
 
+/** A `.cpuprofile` file, read once for every summary below. */
+export function readProfile(path: string): CpuProfile {
+  return JSON.parse(readFileSync(path, 'utf8')) as CpuProfile;
+}
+
 /** How many of the profile's samples fall inside `window` (a check that the two clocks agree). */
-export function samplesIn(path: string, window: SampleWindow): { readonly inside: number; readonly all: number } {
-  const profile = JSON.parse(readFileSync(path, 'utf8')) as CpuProfile;
+export function samplesIn(
+  profile: CpuProfile,
+  window: SampleWindow,
+): { readonly inside: number; readonly all: number } {
   let inside = 0;
   forSamples(profile, window, () => inside++);
   return { inside, all: profile.samples.length };
@@ -64,8 +71,7 @@ export interface ProfileSummary {
 }
 
 /** Self time per function and per package/file, and inclusive time per function, from a .cpuprofile. */
-export function summarizeProfile(path: string, top = 40, window?: SampleWindow): ProfileSummary {
-  const profile = JSON.parse(readFileSync(path, 'utf8')) as CpuProfile;
+export function summarizeProfile(profile: CpuProfile, top = 40, window?: SampleWindow): ProfileSummary {
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const parent = new Map<number, number>();
   for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
@@ -134,10 +140,9 @@ export interface StageShare {
  * socket writes, ioredis' replies).
  */
 export function stagesOfProfile(
-  path: string,
+  profile: CpuProfile,
   window?: SampleWindow,
 ): { readonly stages: StageShare[]; readonly busyMs: number } {
-  const profile = JSON.parse(readFileSync(path, 'utf8')) as CpuProfile;
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const parent = new Map<number, number>();
   for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);

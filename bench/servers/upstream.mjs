@@ -1,11 +1,8 @@
 // The fixed upstream every contestant forwards to: a 1 KiB JSON answer on every path, keep-alive.
 // Run: node bench/servers/upstream.mjs <port>   (prints "ready <port>")
 import { createServer } from 'node:http';
+import { UPSTREAM_BODY as body } from './upstream-body.mjs';
 
-const items = [];
-for (let i = 0; JSON.stringify({ items }).length < 960; i += 1) items.push({ id: i, name: `item-${i}`, ok: true });
-const pad = 1024 - JSON.stringify({ items, pad: '' }).length;
-const body = Buffer.from(JSON.stringify({ items, pad: 'x'.repeat(Math.max(0, pad)) }));
 const headers = { 'content-type': 'application/json', 'content-length': String(body.length) };
 
 let connections = 0;
