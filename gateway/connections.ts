@@ -5,8 +5,13 @@ import type { CutReason } from './metric-labels.js';
 
 export type { CutReason };
 
+/**
+ * One bound connection. Unbinding it drops `cut`, the one edge from the registry to the request: a Set that churns
+ * leaves its obsolete hash tables in old space, still pointing at removed entries, and until the next full GC the
+ * scavenger keeps alive (and promotes) all an entry reaches: a whole request each time (bench/RESULTS-ablation.md).
+ */
 interface Entry {
-  readonly cut: (reason: CutReason) => void;
+  cut: ((reason: CutReason) => void) | undefined;
   readonly expiresAt: number;
 }
 
@@ -66,7 +71,10 @@ export class LiveConnections {
     group.entries.add(entry);
     if (expiresAt < group.dueAt) this.#arm(taskId, group, expiresAt);
     const entries = group.entries;
-    return () => void entries.delete(entry);
+    return () => {
+      entries.delete(entry);
+      entry.cut = undefined;
+    };
   }
 
   /** Cut every connection of `taskId` (its close notice, on every replica). */
@@ -133,8 +141,10 @@ export class LiveConnections {
   }
 
   #fire(entry: Entry, reason: CutReason): void {
+    const cut = entry.cut;
+    if (cut === undefined) return; // unbound meanwhile
     this.#onCut(reason);
-    entry.cut(reason);
+    cut(reason);
   }
 
   #remember(taskId: string): void {

@@ -1,3 +1,5 @@
+import { getHeapSpaceStatistics, setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { type CutReason, LiveConnections } from '../../gateway/connections.js';
 
@@ -68,5 +70,46 @@ describe('the live-connection registry cuts what its task’s close, expiry or a
     later(200);
     live.cutTask('tsk_a', 'task_closed');
     expect(seen).toEqual([]);
+  });
+});
+
+/**
+ * A registry that churns (a bind and an unbind per request) must not keep what a removed entry reaches: a Set's
+ * obsolete hash tables sit in old space still pointing at removed entries, and the scavenger treats them as live
+ * until the next full GC, so each ended request (its whole graph, through `cut`) would be promoted to old space.
+ * Measured as the old space's growth over two scavenges (gc({ type: 'minor' })): 5 MB of 8 MB without the fix.
+ */
+describe('the live-connection registry lets an ended request go at the next scavenge', () => {
+  it('keeps nothing an unbound connection’s cut reaches', () => {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as (options?: { type: 'major' | 'minor' }) => void;
+    const live = new LiveConnections();
+    live.register('tsk_a', Date.now() + 60_000, live.seq, () => {})(); // the task's group exists…
+    gc();
+    gc(); // …and is old
+    const oldSpace = () => getHeapSpaceStatistics().find((s) => s.space_name === 'old_space')!.space_used_size;
+    const before = oldSpace();
+    const bound: (() => void)[] = [];
+    for (let i = 0; i < 1000; i++) {
+      const request = new Array<number>(1000).fill(i); // 8 KB each: 8 MB in all
+      bound.push(live.register('tsk_a', Date.now() + 60_000, live.seq, () => request.length));
+      if (bound.length > 3) bound.shift()!(); // a few in flight at a time, as under load
+    }
+    gc({ type: 'minor' });
+    gc({ type: 'minor' }); // what survives two scavenges is promoted
+    expect(oldSpace() - before).toBeLessThan(2 * 2 ** 20);
+  });
+
+  it('does not call the cut of a connection unbound while its task is being cut', () => {
+    const live = new LiveConnections();
+    const seen: string[] = [];
+    let second: () => void = () => {};
+    live.register('tsk_a', Date.now() + 60_000, live.seq, () => {
+      seen.push('first');
+      second(); // the first cut ends the second connection (one agent, two streams)
+    });
+    second = live.register('tsk_a', Date.now() + 60_000, live.seq, () => seen.push('second'));
+    live.cutTask('tsk_a', 'task_closed');
+    expect(seen).toEqual(['first']);
   });
 });
