@@ -41,8 +41,7 @@ async function measure(alg: 'ES256' | 'RS256' | 'EdDSA', cacheSize: number): Pro
   });
   const verifier = await createIdentityVerifier(config, { baseDir: dir });
   const input: IdentityInput = {
-    headers: { authorization: `Bearer ${token}` },
-    headersDistinct: { authorization: [`Bearer ${token}`] },
+    rawHeaders: ['Authorization', `Bearer ${token}`],
   };
   for (let i = 0; i < 500; i += 1) await verifier.verify(input); // warm-up (JIT, key import)
   const samples: number[] = [];

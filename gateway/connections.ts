@@ -5,21 +5,63 @@ import type { CutReason } from './metric-labels.js';
 
 export type { CutReason };
 
-/**
- * One bound connection. Unbinding it drops `cut`, the one edge from the registry to the request: a Set that churns
- * leaves its obsolete hash tables in old space, still pointing at removed entries, and until the next full GC the
- * scavenger keeps alive (and promotes) all an entry reaches: a whole request each time (bench/RESULTS-ablation.md).
- */
+/** One bound connection: a link in its task's list until it is unbound. */
 interface Entry {
+  /** Dropped when the connection is unbound: nothing the registry holds reaches the request after that. */
   cut: ((reason: CutReason) => void) | undefined;
   readonly expiresAt: number;
+  prev: Entry | undefined;
+  next: Entry | undefined;
 }
 
-/** One task's connections, with one timer at the earliest expiry among them (not one timer per request). */
-interface Group {
-  readonly entries: Set<Entry>;
+/**
+ * One task's connections, with one timer at the earliest expiry among them (not one timer per request). The
+ * connections are a list linked through the entries, not a Set: a Set that churns (a bind and an unbind per
+ * request) leaves obsolete hash tables in old space that still point at removed entries, and until the next full GC
+ * the scavenger keeps alive, and promotes, everything an entry reaches: a whole request each time
+ * (docs/performance.md, "Changed in the fifth round"). Unlinking leaves no such table behind.
+ */
+class Group {
+  #head: Entry | undefined;
+  #tail: Entry | undefined;
   timer: NodeJS.Timeout | undefined;
-  dueAt: number;
+  dueAt = Number.POSITIVE_INFINITY;
+
+  /** Counted along the list (for tests and debugging): what is linked is what is bound. */
+  get size(): number {
+    let n = 0;
+    for (let entry = this.#head; entry; entry = entry.next) n++;
+    return n;
+  }
+
+  /** At the end: connections are cut in the order they were bound. */
+  add(entry: Entry): void {
+    entry.prev = this.#tail;
+    if (this.#tail) this.#tail.next = entry;
+    else this.#head = entry;
+    this.#tail = entry;
+  }
+
+  /** Unlink `entry` (once: later calls do nothing) and return its cut, now dropped from it. */
+  remove(entry: Entry): ((reason: CutReason) => void) | undefined {
+    const cut = entry.cut;
+    if (cut === undefined) return undefined;
+    entry.cut = undefined;
+    if (entry.prev) entry.prev.next = entry.next;
+    else this.#head = entry.next;
+    if (entry.next) entry.next.prev = entry.prev;
+    else this.#tail = entry.prev;
+    entry.prev = undefined;
+    entry.next = undefined;
+    return cut;
+  }
+
+  /** The bound entries now (a copy: a cut may unbind others while the caller goes through them). */
+  entries(): Entry[] {
+    const all: Entry[] = [];
+    for (let entry = this.#head; entry; entry = entry.next) all.push(entry);
+    return all;
+  }
 }
 
 /** How long a close is remembered for admissions that read their task just before it (see `register`). */
@@ -58,23 +100,20 @@ export class LiveConnections {
    * task as live) cuts the connection at once: no request outlives a close it raced with.
    */
   register(taskId: string, expiresAt: number, seenSeq: number, cut: (reason: CutReason) => void): () => void {
-    const entry: Entry = { cut, expiresAt };
     if ((this.#recent.get(taskId)?.seq ?? -1) > seenSeq || this.#allCutAt > seenSeq) {
-      this.#fire(entry, 'task_closed');
+      this.#fire(cut, 'task_closed');
       return () => {};
     }
     let group = this.#byTask.get(taskId);
     if (!group) {
-      group = { entries: new Set(), timer: undefined, dueAt: Number.POSITIVE_INFINITY };
+      group = new Group();
       this.#byTask.set(taskId, group);
     }
-    group.entries.add(entry);
+    const entry: Entry = { cut, expiresAt, prev: undefined, next: undefined };
+    group.add(entry);
     if (expiresAt < group.dueAt) this.#arm(taskId, group, expiresAt);
-    const entries = group.entries;
-    return () => {
-      entries.delete(entry);
-      entry.cut = undefined;
-    };
+    const bound = group;
+    return () => void bound.remove(entry);
   }
 
   /** Cut every connection of `taskId` (its close notice, on every replica). */
@@ -85,7 +124,7 @@ export class LiveConnections {
     if (!group) return;
     this.#byTask.delete(taskId);
     clearTimeout(group.timer);
-    for (const entry of [...group.entries]) this.#fire(entry, reason);
+    for (const entry of group.entries()) this.#fire(group.remove(entry), reason);
   }
 
   /** Cut every live connection (a `*` notice). */
@@ -95,7 +134,7 @@ export class LiveConnections {
     this.#byTask.clear();
     for (const group of groups) {
       clearTimeout(group.timer);
-      for (const entry of [...group.entries]) this.#fire(entry, reason);
+      for (const entry of group.entries()) this.#fire(group.remove(entry), reason);
     }
   }
 
@@ -106,13 +145,13 @@ export class LiveConnections {
 
   /** Connections bound to `taskId` right now. */
   countFor(taskId: string): number {
-    return this.#byTask.get(taskId)?.entries.size ?? 0;
+    return this.#byTask.get(taskId)?.size ?? 0;
   }
 
   /** Connections bound right now. */
   get size(): number {
     let n = 0;
-    for (const group of this.#byTask.values()) n += group.entries.size;
+    for (const group of this.#byTask.values()) n += group.size;
     return n;
   }
 
@@ -129,20 +168,17 @@ export class LiveConnections {
     group.dueAt = Number.POSITIVE_INFINITY;
     const now = this.#now();
     let next = Number.POSITIVE_INFINITY;
-    for (const entry of [...group.entries]) {
+    for (const entry of group.entries()) {
       if (entry.expiresAt > now) next = Math.min(next, entry.expiresAt);
-      else {
-        group.entries.delete(entry);
-        this.#fire(entry, 'expired');
-      }
+      else this.#fire(group.remove(entry), 'expired');
     }
     if (next !== Number.POSITIVE_INFINITY) this.#arm(taskId, group, next);
     else if (this.#byTask.get(taskId) === group) this.#byTask.delete(taskId);
   }
 
-  #fire(entry: Entry, reason: CutReason): void {
-    const cut = entry.cut;
-    if (cut === undefined) return; // unbound meanwhile
+  /** `cut` is undefined for a connection unbound meanwhile (by another's cut): it is not cut again. */
+  #fire(cut: ((reason: CutReason) => void) | undefined, reason: CutReason): void {
+    if (cut === undefined) return;
     this.#onCut(reason);
     cut(reason);
   }

@@ -1,6 +1,9 @@
 import { type PrincipalRef, principalRef } from './domain.js';
 import { EscrowError } from './errors.js';
 
+/** How many principals the counts may hold before those with nothing in flight are dropped. */
+const FORGET_IDLE_AT = 10_000;
+
 /** Whatever holds a request's slot: the response, the upgraded socket, the postgres client's socket. */
 export interface SlotOwner {
   on(event: 'close', listener: () => void): unknown;
@@ -42,14 +45,23 @@ export class InFlightPerPrincipal {
     if (current >= this.#max) {
       throw new EscrowError('too_many_requests', 'too many concurrent requests for this workload');
     }
+    if (current === 0 && this.#counts.size >= FORGET_IDLE_AT) this.#forgetIdle();
     this.#counts.set(key, current + 1);
     return key;
   }
 
+  /**
+   * A principal whose last request ended keeps its entry at 0, instead of being deleted and added again on its next
+   * request: a Map that churns leaves obsolete hash tables behind for the scavenger (gateway/connections.ts, Group).
+   */
   leave(slot: string): void {
     const left = (this.#counts.get(slot) ?? 1) - 1;
-    if (left <= 0) this.#counts.delete(slot);
-    else this.#counts.set(slot, left);
+    this.#counts.set(slot, Math.max(0, left));
+  }
+
+  /** Principals with nothing in flight are forgotten once there are many entries. */
+  #forgetIdle(): void {
+    for (const [key, n] of this.#counts) if (n === 0) this.#counts.delete(key);
   }
 
   /** Type, issuer and subject (a principal object is cached with its identity, so is its key). */

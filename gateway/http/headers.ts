@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import { EscrowError } from '../errors.js';
 import { unmapIPv4 } from './address.js';
+import { headerCount, headerValues } from './raw-headers.js';
 
 /** RFC 9110 §7.6.1 hop-by-hop headers, plus the legacy and proxy ones: never forwarded in either direction. */
 const HOP_BY_HOP = new Set([
@@ -35,9 +36,9 @@ export interface RequestHeaderPolicy {
 
 /** Refuse requests whose framing or identity headers are ambiguous. */
 export function checkRequestHeaders(req: IncomingMessage): void {
-  const distinct = req.headersDistinct;
-  if ((distinct.host?.length ?? 0) !== 1) throw new EscrowError('bad_request', 'exactly one Host header is required');
-  if ((distinct.authorization?.length ?? 0) > 1) throw new EscrowError('bad_request', 'duplicate Authorization header');
+  const raw = req.rawHeaders;
+  if (headerCount(raw, 'host') !== 1) throw new EscrowError('bad_request', 'exactly one Host header is required');
+  if (headerCount(raw, 'authorization') > 1) throw new EscrowError('bad_request', 'duplicate Authorization header');
   if (req.httpVersionMajor !== 1 || (req.httpVersionMinor === 0 && req.headers['transfer-encoding'] !== undefined)) {
     throw new EscrowError('bad_request', 'HTTP/1.1 is required for chunked bodies');
   }
@@ -51,7 +52,7 @@ export function checkRequestHeaders(req: IncomingMessage): void {
  */
 export function upstreamHeaders(req: IncomingMessage, policy: RequestHeaderPolicy): Record<string, string | string[]> {
   const named = new Set<string>();
-  for (const value of req.headersDistinct.connection ?? []) {
+  for (const value of headerValues(req.rawHeaders, 'connection')) {
     for (const token of value.split(',')) named.add(token.trim().toLowerCase());
   }
   const out: Record<string, string | string[]> = {};

@@ -96,6 +96,21 @@ interface CachedRoute {
   keys: readonly string[] | undefined;
 }
 
+/** Hashes of URLs seen once (RouteCache's doorkeeper); a power of two. */
+const SEEN_SLOTS = 4096;
+
+/**
+ * FNV-1a over the URL's UTF-16 code units, then murmur3's finaliser (FNV's low bits, the slot, barely differ between
+ * URLs that differ only in their last characters): a slot and a tag for the doorkeeper, not a secure hash.
+ */
+function urlHash(url: string): number {
+  let h = 0x811c9dc5 | 0;
+  for (let i = 0; i < url.length; i++) h = Math.imul(h ^ url.charCodeAt(i), 0x01000193);
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+  return h ^ (h >>> 16);
+}
+
 /**
  * Parsed request targets by raw URL, so an agent that polls the same URL is parsed once: the parse is a pure
  * function of the URL and the target's path options, and an entry is used only while the options it was parsed
@@ -103,10 +118,17 @@ interface CachedRoute {
  * target (their options are a target's, not the strict defaults every other name gets) and are at most
  * `MAX_URL` long, so what anyone can make it hold is bounded (`max` × `MAX_URL`); the oldest entry goes first.
  * Entries are frozen: every request that hits one shares it.
+ *
+ * A URL is kept the second time it is seen, not the first (a doorkeeper, as in TinyLFU: a table of hashes of URLs
+ * seen once, which allocates nothing). A URL that never comes back (every request of a cache-hostile agent) would
+ * otherwise be an entry that lives through `max` other requests, long enough to be promoted to old space and left
+ * for a full GC; a polled URL is kept from its second request on. A hash collision only keeps a URL one sighting
+ * early.
  */
 export class RouteCache {
   readonly #entries = new Map<string, CachedRoute>();
   readonly #max: number;
+  readonly #seen = new Int32Array(SEEN_SLOTS);
 
   constructor(max = 1024) {
     this.#max = max;
@@ -122,11 +144,26 @@ export class RouteCache {
       return options;
     });
     if (options === STRICT_PATHS || rawUrl.length > MAX_URL) return route;
+    if (cached === undefined && !this.#seenBefore(rawUrl)) return route;
     if (cached === undefined && this.#entries.size >= this.#max) {
       this.#entries.delete(this.#entries.keys().next().value!);
     }
     this.#entries.set(rawUrl, { route: Object.freeze(route), options, keys: undefined });
     return route;
+  }
+
+  /** Routes kept (for tests). */
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  /** Whether `url` was seen since its slot last changed hands; notes it as seen. */
+  #seenBefore(url: string): boolean {
+    const hash = urlHash(url);
+    const slot = hash & (SEEN_SLOTS - 1);
+    if (this.#seen[slot] === hash) return true;
+    this.#seen[slot] = hash;
+    return false;
   }
 
   /** `queryKeys(route.query)`, worked out once for a route this cache returned. */

@@ -1,3 +1,4 @@
+import { headerValues } from '../http/raw-headers.js';
 import { identityError } from './reasons.js';
 import type { IdentityInput } from './types.js';
 
@@ -22,21 +23,13 @@ export function presentedToken(
 ): PresentedToken | undefined {
   const found: PresentedToken[] = [];
   for (const header of candidates) {
-    const values = headerValues(input, header);
+    const values = headerValues(input.rawHeaders, header);
     if (values.length === 0) continue;
     if (values.length > 1) throw identityError('duplicate_header');
     found.push({ header, token: tokenFromValue(header, values[0] ?? '', maxBytes) });
   }
   if (found.length > 1) throw identityError('duplicate_header');
   return found[0];
-}
-
-function headerValues(input: IdentityInput, header: string): readonly string[] {
-  const distinct = input.headersDistinct[header];
-  if (distinct !== undefined) return distinct;
-  const joined = input.headers[header];
-  if (joined === undefined) return [];
-  return Array.isArray(joined) ? joined : [joined];
 }
 
 function tokenFromValue(header: string, value: string, maxBytes: number): string {

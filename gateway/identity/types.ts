@@ -1,13 +1,11 @@
-import type { IncomingHttpHeaders } from 'node:http';
 import type { PeerCertificate } from 'node:tls';
 import type { Principal } from '../domain.js';
 import type { KeyState } from './key-source.js';
 
 /** What identity verification sees of a request. */
 export interface IdentityInput {
-  readonly headers: IncomingHttpHeaders;
-  /** Every value of every header, as Node's `req.headersDistinct` gives them (its `Dict` type included). */
-  readonly headersDistinct: Readonly<Record<string, readonly string[] | undefined>>;
+  /** The request's headers as received (`req.rawHeaders`: name, value, name, value, …; every value kept). */
+  readonly rawHeaders: readonly string[];
   /** The verified client certificate on the mTLS listener (undefined on plain HTTP). */
   readonly peerCertificate?: PeerCertificate;
   /** A target's own token header (`identityHeader`), accepted beside the issuers' headers. */

@@ -3,6 +3,7 @@ import type { Decision, Principal, Task } from '../domain.js';
 import { EscrowError } from '../errors.js';
 import type { Gateway } from '../gateway.js';
 import { clientIp } from '../http/address.js';
+import { headerValues } from '../http/raw-headers.js';
 import type { Route } from '../http/route.js';
 import type { ResponseFilter } from '../pipeline/scrub.js';
 import type { TargetRuntime } from '../targets.js';
@@ -60,7 +61,7 @@ export class McpExchange {
    */
   async authorize(into: Admitted): Promise<Decision> {
     const asker = this.#askerFor(into);
-    const sessionHeader = this.req.headersDistinct['mcp-session-id'];
+    const sessionHeader = headerValues(this.req.rawHeaders, 'mcp-session-id');
     this.#sessionId = await checkSession(asker, sessionHeader, (reason) => this.#refuse(404, reason));
     if (this.req.method !== 'POST') return this.#decideStream(asker);
     const post = await readPost(asker, this.req, this.res, (...args) => this.#refuseRpc(...args));

@@ -1,4 +1,5 @@
 import type { IncomingMessage } from 'node:http';
+import { headerValues } from '../http/raw-headers.js';
 import { MODERN_VERSIONS } from './config.js';
 import type { RpcMessage } from './jsonrpc.js';
 
@@ -22,8 +23,8 @@ export const UNVERSIONED = '2025-03-26';
 const META_VERSION = 'io.modelcontextprotocol/protocolVersion';
 
 function single(req: IncomingMessage, name: string): string | undefined | null {
-  const values = req.headersDistinct[name];
-  if (values === undefined || values.length === 0) return undefined;
+  const values = headerValues(req.rawHeaders, name);
+  if (values.length === 0) return undefined;
   return values.length === 1 ? values[0]! : null;
 }
 

@@ -17,7 +17,7 @@ export function identify(
   tokenHeader?: string,
 ): Soon<Principal> {
   const socket = req.socket as Partial<TLSSocket>;
-  const input: Building<IdentityInput> = { headers: req.headers, headersDistinct: req.headersDistinct };
+  const input: Building<IdentityInput> = { rawHeaders: req.rawHeaders };
   if (socket.encrypted && socket.authorized) {
     const peer = socket.getPeerCertificate?.(true);
     if (peer && Object.keys(peer).length > 0) input.peerCertificate = peer;

@@ -2,6 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Principal, Soon, Task } from '../domain.js';
 import { EscrowError } from '../errors.js';
 import type { Gateway } from '../gateway.js';
+import { headerValues } from '../http/raw-headers.js';
 import type { TargetRuntime } from '../targets.js';
 import { ambientTask as ambientTaskFor } from '../tasks/ambient.js';
 
@@ -12,8 +13,8 @@ export function taskFor(
   principal: Principal,
   target: TargetRuntime,
 ): Soon<Task | undefined> {
-  const values = req.headersDistinct['x-escrow-task'];
-  if (values === undefined || values.length === 0) {
+  const values = headerValues(req.rawHeaders, 'x-escrow-task');
+  if (values.length === 0) {
     if (target.config.requireTask) throw new EscrowError('task_required', 'this target needs an X-Escrow-Task header');
     return undefined;
   }

@@ -68,12 +68,7 @@ async function identifyClient(gw: Gateway, facts: ConnectionFacts, into: Connect
   const cert = verifiedCertificate(facts.tls);
   if (cert) {
     into.authMethod = 'certificate';
-    return verifyIdentity(
-      gw,
-      { headers: {}, headersDistinct: {}, peerCertificate: cert },
-      into.requestId,
-      facts.clientIp,
-    );
+    return verifyIdentity(gw, { rawHeaders: [], peerCertificate: cert }, into.requestId, facts.clientIp);
   }
   if (facts.tls && !facts.tls.authorized && hasPeerCertificate(facts.tls.getPeerCertificate(true))) {
     throw new EscrowError('identity_rejected', 'the client certificate was not accepted', { reason: 'cert_invalid' });
@@ -82,7 +77,7 @@ async function identifyClient(gw: Gateway, facts: ConnectionFacts, into: Connect
   const token = await readPassword(facts);
   return verifyIdentity(
     gw,
-    { headers: {}, headersDistinct: { [PASSWORD_HEADER]: [token] }, tokenHeader: PASSWORD_HEADER },
+    { rawHeaders: [PASSWORD_HEADER, token], tokenHeader: PASSWORD_HEADER },
     into.requestId,
     facts.clientIp,
   );

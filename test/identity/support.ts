@@ -1,7 +1,7 @@
 import { createSign, KeyObject } from 'node:crypto';
 import { once } from 'node:events';
 import { mkdtemp, writeFile } from 'node:fs/promises';
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -33,14 +33,11 @@ export function sign(key: TestKey, claims: JWTPayload, header: Record<string, un
 
 /** Identity input as Node's server would give it for these headers (every value kept). */
 export function input(headers: Record<string, string | string[]>, extra: Partial<IdentityInput> = {}): IdentityInput {
-  const joined: IncomingHttpHeaders = {};
-  const distinct: Record<string, string[]> = {};
+  const rawHeaders: string[] = [];
   for (const [name, value] of Object.entries(headers)) {
-    const values = Array.isArray(value) ? value : [value];
-    distinct[name.toLowerCase()] = values;
-    joined[name.toLowerCase()] = values[0];
+    for (const one of Array.isArray(value) ? value : [value]) rawHeaders.push(name, one);
   }
-  return { headers: joined, headersDistinct: distinct, ...extra };
+  return { rawHeaders, ...extra };
 }
 
 export const bearer = (token: string): IdentityInput => input({ authorization: `Bearer ${token}` });

@@ -1,5 +1,6 @@
 import { getHeapSpaceStatistics, setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
+import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { type CutReason, LiveConnections } from '../../gateway/connections.js';
 
@@ -61,6 +62,67 @@ describe('the live-connection registry cuts what its task’s close, expiry or a
     expect(seen).toEqual(['short', 'long']);
     expect(cuts).toEqual(['expired', 'expired']);
     expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it('behaves as a plain set of connections under any mix of binds, unbinds, closes and expiries', () => {
+    type Op =
+      | { kind: 'bind'; task: number; ttl: number }
+      | { kind: 'unbind'; pick: number }
+      | { kind: 'close'; task: number }
+      | { kind: 'wait'; ms: number };
+    const op: fc.Arbitrary<Op> = fc.oneof(
+      fc.record({ kind: fc.constant('bind' as const), task: fc.nat(2), ttl: fc.integer({ min: 1, max: 50 }) }),
+      fc.record({ kind: fc.constant('unbind' as const), pick: fc.nat(20) }),
+      fc.record({ kind: fc.constant('close' as const), task: fc.nat(2) }),
+      fc.record({ kind: fc.constant('wait' as const), ms: fc.integer({ min: 1, max: 30 }) }),
+    );
+    fc.assert(
+      fc.property(fc.array(op, { maxLength: 60 }), (ops) => {
+        const registry = new LiveConnections(() => now);
+        // The model: each connection's task, expiry and whether it is still bound, in the order bound.
+        const model: { task: string; expiresAt: number; bound: boolean; unbind: () => void }[] = [];
+        const seen: number[] = [];
+        const expected: number[] = [];
+        for (const o of ops) {
+          if (o.kind === 'bind') {
+            const id = model.length;
+            const task = `tsk_${o.task}`;
+            const unbind = registry.register(task, now + o.ttl, registry.seq, () => seen.push(id));
+            model.push({ task, expiresAt: now + o.ttl, bound: true, unbind });
+          } else if (o.kind === 'unbind') {
+            const c = model[o.pick % Math.max(1, model.length)];
+            if (c === undefined) continue;
+            c.unbind();
+            c.bound = false;
+          } else if (o.kind === 'close') {
+            for (const [id, c] of model.entries()) {
+              if (c.bound && c.task === `tsk_${o.task}`) {
+                expected.push(id);
+                c.bound = false;
+              }
+            }
+            registry.cutTask(`tsk_${o.task}`, 'task_closed');
+          } else {
+            const until = now + o.ms;
+            for (const [id, c] of model.entries()) {
+              if (c.bound && c.expiresAt <= until) {
+                expected.push(id);
+                c.bound = false;
+              }
+            }
+            later(o.ms);
+          }
+          // The same connections cut, each once, in the order they were bound per step; the same left bound.
+          expect([...seen].sort((a, b) => a - b)).toEqual([...expected].sort((a, b) => a - b));
+          for (const task of ['tsk_0', 'tsk_1', 'tsk_2']) {
+            expect(registry.countFor(task)).toBe(model.filter((c) => c.bound && c.task === task).length);
+          }
+        }
+        registry.cutAll('revoked');
+        vi.clearAllTimers();
+      }),
+      { numRuns: 300 },
+    );
   });
 
   it('never cuts a connection that already ended', () => {

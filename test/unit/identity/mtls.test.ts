@@ -79,7 +79,7 @@ describe('client certificates on the mTLS listener become principals only when t
           res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
         // Mirrors the pipeline: only an authorized (chain-verified) socket hands its certificate on.
         const peerCertificate = socket.authorized ? socket.getPeerCertificate() : undefined;
-        verifier.verify({ headers: req.headers, headersDistinct: req.headersDistinct, peerCertificate }).then(
+        verifier.verify({ rawHeaders: req.rawHeaders, peerCertificate }).then(
           (principal) => send(200, principal),
           (error: EscrowError) => send(error.status, { reason: error.reason }),
         );

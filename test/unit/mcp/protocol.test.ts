@@ -5,7 +5,7 @@ import { checkMirroredHeaders, decodeHeaderValue, protocolOf } from '../../../ga
 
 const req = (headers: Record<string, string | string[]>) =>
   ({
-    headersDistinct: Object.fromEntries(Object.entries(headers).map(([k, v]) => [k, Array.isArray(v) ? v : [v]])),
+    rawHeaders: Object.entries(headers).flatMap(([k, v]) => (Array.isArray(v) ? v : [v]).flatMap((one) => [k, one])),
   }) as unknown as IncomingMessage;
 
 const META = { _meta: { 'io.modelcontextprotocol/protocolVersion': '2026-07-28' } };
