@@ -150,7 +150,7 @@ async function main(): Promise<void> {
       );
     }
     process.stdout.write(
-      `${variant.name}: ${s.result.rps.toFixed(0)} req/s (${answered.toFixed(0)} answered), p50 ${s.result.p50.toFixed(2)} ms, p99 ${s.result.p99.toFixed(2)} ms, ${s.cpuUs.toFixed(0)} µs/req, ${s.result.errors} errors, ${s.result.non2xx} non-2xx; profile in ${values['prof-dir']}\n`,
+      `${variant.name}: ${s.result.rps.toFixed(0)} req/s (${answered.toFixed(0)} answered), p50 ${(s.result.p50 / 1000).toFixed(2)} ms, p99 ${(s.result.p99 / 1000).toFixed(2)} ms, ${s.cpuUs.toFixed(0)} µs/req, ${s.result.errors} errors, ${s.result.non2xx} non-2xx; profile in ${values['prof-dir']}\n`,
     );
     return; // the child writes its profile as it exits
   }
