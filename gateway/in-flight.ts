@@ -1,7 +1,7 @@
 import { type PrincipalRef, principalRef } from './domain.js';
 import { EscrowError } from './errors.js';
 
-/** How many principals the counts may hold before those with nothing in flight are dropped. */
+/** How many principals the counts hold before those with nothing in flight are dropped (at least). */
 const FORGET_IDLE_AT = 10_000;
 
 /** Whatever holds a request's slot: the response, the upgraded socket, the postgres client's socket. */
@@ -20,6 +20,8 @@ export class InFlightPerPrincipal {
   readonly #counts = new Map<string, number>();
   readonly #keys = new WeakMap<PrincipalRef, string>();
   readonly #max: number;
+  /** The size at which the next sweep of idle principals runs (twice what the last one left: amortised O(1)). */
+  #forgetAt = FORGET_IDLE_AT;
 
   constructor(max: number) {
     this.#max = max;
@@ -45,7 +47,7 @@ export class InFlightPerPrincipal {
     if (current >= this.#max) {
       throw new EscrowError('too_many_requests', 'too many concurrent requests for this workload');
     }
-    if (current === 0 && this.#counts.size >= FORGET_IDLE_AT) this.#forgetIdle();
+    if (current === 0 && this.#counts.size >= this.#forgetAt) this.#forgetIdle();
     this.#counts.set(key, current + 1);
     return key;
   }
@@ -59,9 +61,15 @@ export class InFlightPerPrincipal {
     this.#counts.set(slot, Math.max(0, left));
   }
 
-  /** Principals with nothing in flight are forgotten once there are many entries. */
+  /** Principals with nothing in flight are forgotten once there are many entries; one in flight never is. */
   #forgetIdle(): void {
     for (const [key, n] of this.#counts) if (n === 0) this.#counts.delete(key);
+    this.#forgetAt = Math.max(FORGET_IDLE_AT, 2 * this.#counts.size);
+  }
+
+  /** Principals counted (in flight or recently so; for tests). */
+  get principals(): number {
+    return this.#counts.size;
   }
 
   /** Type, issuer and subject (a principal object is cached with its identity, so is its key). */
