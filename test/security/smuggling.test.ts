@@ -96,6 +96,10 @@ const FRAMING: readonly RawCase[] = [
   },
   { name: 'duplicate Authorization', headers: ['Authorization: Bearer forged'] },
   { name: 'duplicate X-Escrow-Task', headers: ['X-Escrow-Task: tsk_forged'] },
+  // The duplicate in another case: header names are read from rawHeaders, whose names keep the case they were sent in.
+  { name: 'duplicate Host in another case', headers: ['hOST: evil.example'] },
+  { name: 'duplicate Authorization in another case', headers: ['authorization: Bearer forged'] },
+  { name: 'duplicate X-Escrow-Task in another case', headers: ['x-escrow-TASK: tsk_forged'] },
   { name: 'bare CR in a header', headers: ['X-A: b\rc'] },
   { name: 'header name with space', headers: ['X A: b'] },
   { name: 'unknown method', method: 'FOO' },
